@@ -1,0 +1,132 @@
+//===- SlimOps.cpp - Slim operations --------------------------------------===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/Slim/IR/SlimOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/TypeUtilities.h"
+
+using namespace mlir;
+using namespace mlir::slim;
+
+#define GET_OP_CLASSES
+#include "dialects/Slim/IR/SlimOps.cpp.inc"
+
+/// Checks `types` (the storage operands or results of `op`) against the
+/// storage the encoding of `compressed` requires. `what` is "operand" or
+/// "result".
+static LogicalResult verifyStorage(Operation *op, RankedTensorType compressed,
+                                   TypeRange types, StringRef what) {
+  FailureOr<SmallVector<StorageComponent>> expected = getStorageComponents(
+      compressed, [&] { return op->emitOpError(); });
+  if (failed(expected))
+    return failure();
+  if (expected->size() != types.size())
+    return op->emitOpError("expected ")
+           << expected->size() << " storage " << what << "s for " << compressed
+           << ", got " << types.size();
+  for (auto [i, comp, actual] : llvm::enumerate(*expected, types)) {
+    auto actualTensor = cast<RankedTensorType>(actual);
+    if (actualTensor.getElementType() != comp.type.getElementType() ||
+        failed(verifyCompatibleShape(actualTensor, comp.type)))
+      return op->emitOpError("expected ")
+             << what << " #" << i << " ('" << comp.name << "') of type "
+             << comp.type << ", got " << actual;
+  }
+  return success();
+}
+
+LogicalResult AssembleOp::verify() {
+  return verifyStorage(*this, getResult().getType(), getStorage().getTypes(),
+                       "operand");
+}
+
+LogicalResult DisassembleOp::verify() {
+  return verifyStorage(*this, getTensor().getType(), getStorage().getTypes(),
+                       "result");
+}
+
+LogicalResult DisassembleOp::fold(FoldAdaptor,
+                                  SmallVectorImpl<OpFoldResult> &results) {
+  auto assemble = getTensor().getDefiningOp<AssembleOp>();
+  if (!assemble)
+    return failure();
+  for (auto [value, result] : llvm::zip(assemble.getStorage(), getStorage())) {
+    if (value.getType() != result.getType())
+      return failure();
+  }
+  for (Value v : assemble.getStorage())
+    results.push_back(v);
+  return success();
+}
+
+LogicalResult DequantizeOp::verify() {
+  RankedTensorType in = getInput().getType();
+  RankedTensorType out = getResult().getType();
+  if (in.getShape() != out.getShape() ||
+      in.getElementType() != out.getElementType())
+    return emitOpError("expected result type ")
+           << RankedTensorType::get(in.getShape(), in.getElementType())
+           << " (the input's shape and element type), got " << out;
+  return success();
+}
+
+LogicalResult MatmulOp::verify() {
+  auto lhs = cast<RankedTensorType>(getLhs().getType());
+  RankedTensorType rhs = getRhs().getType();
+  RankedTensorType result = getResult().getType();
+  if (lhs.getEncoding() && !isa<QuantAttr>(lhs.getEncoding()))
+    return emitOpError("expected a dense or #slim.quant lhs, got ") << lhs;
+  if (lhs.getRank() < 2)
+    return emitOpError("expected lhs of rank >= 2, got rank ")
+           << lhs.getRank();
+  if (rhs.getRank() != 2)
+    return emitOpError("expected a rank-2 weight, got rank ") << rhs.getRank();
+  Type elementType = lhs.getElementType();
+  if (elementType != rhs.getElementType() ||
+      elementType != result.getElementType())
+    return emitOpError("expected matching element types, got ")
+           << elementType << ", " << rhs.getElementType() << " and "
+           << result.getElementType();
+  if (!isa<FloatType>(elementType))
+    return emitOpError("expected a floating-point element type, got ")
+           << elementType;
+  int64_t k = lhs.getShape().back();
+  if (!ShapedType::isDynamic(k) && !ShapedType::isDynamic(rhs.getDimSize(0)) &&
+      k != rhs.getDimSize(0))
+    return emitOpError("expected lhs inner dimension ")
+           << k << " to match weight dimension 0 of size "
+           << rhs.getDimSize(0);
+  SmallVector<int64_t> shape(lhs.getShape());
+  shape.back() = rhs.getDimSize(1);
+  if (result.getShape() != ArrayRef<int64_t>(shape))
+    return emitOpError("expected result type ")
+           << RankedTensorType::get(shape, elementType) << ", got " << result;
+  return success();
+}
+
+LogicalResult QuantizeActivationOp::verify() {
+  RankedTensorType in = getInput().getType();
+  RankedTensorType out = getResult().getType();
+  auto quant = dyn_cast<QuantAttr>(out.getEncoding());
+  if (!quant)
+    return emitOpError("expected a #slim.quant result encoding, got ")
+           << out.getEncoding();
+  if (quant.getFormat() != QuantFormat::Int)
+    return emitOpError("expected an integer quantization format, got ")
+           << stringifyQuantFormat(quant.getFormat());
+  unsigned bits = quant.getBits();
+  if (bits != 2 && bits != 4 && bits != 8)
+    return emitOpError("expected 2, 4 or 8 bits, got ") << bits;
+  if (in.getShape() != out.getShape() ||
+      in.getElementType() != out.getElementType())
+    return emitOpError("expected the result's shape and element type to "
+                       "match the input ")
+           << in;
+  return success();
+}

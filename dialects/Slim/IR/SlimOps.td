@@ -1,0 +1,144 @@
+//===- SlimOps.td - Slim operations ------------------------*- tablegen -*-===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLIM_DIALECT_SLIM_IR_SLIMOPS_TD
+#define SLIM_DIALECT_SLIM_IR_SLIMOPS_TD
+
+include "dialects/Slim/IR/SlimBase.td"
+include "dialects/Slim/IR/SlimAttrs.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Slim_CompressedTensor : Type<
+    CPred<"::mlir::slim::isCompressedTensor($_self)">,
+    "ranked tensor with a Slim encoding", "::mlir::RankedTensorType">;
+
+def Slim_DenseTensor : Type<
+    And<[AnyRankedTensor.predicate,
+         CPred<"!::llvm::cast<::mlir::RankedTensorType>($_self).getEncoding()">]>,
+    "ranked tensor without encoding", "::mlir::RankedTensorType">;
+
+def Slim_AssembleOp : Slim_Op<"assemble", [Pure]> {
+  let summary = "Builds a compressed tensor from its storage tensors";
+  let description = [{
+    Joins the storage tensors of a compressed tensor (packed codes, scales,
+    zero points, sparsity metadata, low-rank factors) into one value of the
+    compressed type. The number, order, shapes and element types of the
+    operands are fixed by the result's encoding (see the attribute
+    documentation); the verifier checks each one.
+
+    Example:
+
+    ```mlir
+    %w = slim.assemble %codes, %scales
+        : tensor<256x64xi8>, tensor<2x128xf16>
+        -> tensor<256x128xf32, #slim.quant<i4, group = 128, axis = 0, scale = f16>>
+    ```
+  }];
+  let arguments = (ins Variadic<Slim_DenseTensor>:$storage);
+  let results = (outs Slim_CompressedTensor:$result);
+  let assemblyFormat = "$storage attr-dict `:` type($storage) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Slim_DisassembleOp : Slim_Op<"disassemble", [Pure]> {
+  let summary = "Splits a compressed tensor into its storage tensors";
+  let description = [{
+    The inverse of `slim.assemble`: returns the storage tensors of a
+    compressed tensor in the order its encoding defines.
+    `disassemble(assemble(x...))` folds to `x...`.
+
+    Example:
+
+    ```mlir
+    %codes, %scales = slim.disassemble %w
+        : tensor<256x128xf32, #slim.quant<i4, group = 128, axis = 0, scale = f16>>
+        -> tensor<256x64xi8>, tensor<2x128xf16>
+    ```
+  }];
+  let arguments = (ins Slim_CompressedTensor:$tensor);
+  let results = (outs Variadic<Slim_DenseTensor>:$storage);
+  let assemblyFormat = "$tensor attr-dict `:` type($tensor) `->` type($storage)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Slim_DequantizeOp : Slim_Op<"dequantize", [Pure]> {
+  let summary = "Materializes the dense tensor a compressed tensor stands for";
+  let description = [{
+    Decodes a compressed tensor of any Slim encoding (quantized, sparse,
+    low-rank or a composition) into the dense tensor of the same shape and
+    element type, following the semantics of the encoding.
+
+    Example:
+
+    ```mlir
+    %d = slim.dequantize %w
+        : tensor<256x128xf32, #slim.quant<i4, group = 128, axis = 0>>
+        -> tensor<256x128xf32>
+    ```
+  }];
+  let arguments = (ins Slim_CompressedTensor:$input);
+  let results = (outs Slim_DenseTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Slim_MatmulOp : Slim_Op<"matmul", [Pure]> {
+  let summary = "Multiplies an activation by a compressed weight";
+  let description = [{
+    `result[b..., m, n] = sum_k lhs[b..., m, k] * dequantize(rhs)[k, n]`.
+    `lhs` has rank >= 2 (leading batch dimensions, then `M x K`) and is a
+    dense tensor or a quantized activation from `slim.quantize_activation`;
+    `rhs` is a compressed `K x N` weight. The result has `lhs`'s shape with
+    `K` replaced by `N`. Element types match and are floating point;
+    accumulation is in f32 or wider.
+
+    Example:
+
+    ```mlir
+    %y = slim.matmul %x, %w
+        : tensor<?x?x4096xf32>,
+          tensor<4096x11008xf32, #slim.quant<i4, group = 128, axis = 0>>
+        -> tensor<?x?x11008xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$lhs, Slim_CompressedTensor:$rhs);
+  let results = (outs Slim_DenseTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Slim_QuantizeActivationOp : Slim_Op<"quantize_activation", [Pure]> {
+  let summary = "Dynamically quantizes an activation at run time";
+  let description = [{
+    Computes scales (and zero points) from the values of `input` and returns
+    it quantized with the result's `#slim.quant` encoding. Symmetric
+    encodings use `scale = max|x| / (2^(bits-1) - 1)` per block; asymmetric
+    ones (`zero_point`) map `[min(x, 0), max(x, 0)]` onto the full code
+    range. Codes are rounded to nearest, ties to even, and saturated. Scales
+    are rounded to the scale type before the codes are computed, so
+    dequantizing is consistent with the stored scales. An all-zero block gets
+    scale 1. Supported: integer formats of 2, 4 or 8 bits; per-tensor,
+    per-channel (`channel = 0` on `M x K` is per-token) or grouped along an
+    axis (`group = g, axis = 1` is per-token groups).
+
+    Example:
+
+    ```mlir
+    %q = slim.quantize_activation %x
+        : tensor<?x4096xf32> -> tensor<?x4096xf32, #slim.quant<i8, channel = 0>>
+    ```
+  }];
+  let arguments = (ins Slim_DenseTensor:$input);
+  let results = (outs Slim_CompressedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+#endif // SLIM_DIALECT_SLIM_IR_SLIMOPS_TD

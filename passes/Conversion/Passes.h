@@ -1,0 +1,40 @@
+//===- Passes.h - Slim conversion passes ------------------------*- C++ -*-===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLIM_PASSES_CONVERSION_PASSES_H
+#define SLIM_PASSES_CONVERSION_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::slim {
+
+#define GEN_PASS_DECL
+#include "passes/Conversion/Passes.h.inc"
+
+/// Converts compressed tensor types to the list of their storage tensors.
+class SlimStorageTypeConverter : public TypeConverter {
+public:
+  SlimStorageTypeConverter();
+};
+
+/// Patterns that expand every Slim op into upstream ops on dense tensors.
+void populateSlimToLinalgConversionPatterns(const TypeConverter &converter,
+                                            RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Conversion/Passes.h.inc"
+
+} // namespace mlir::slim
+
+#endif // SLIM_PASSES_CONVERSION_PASSES_H

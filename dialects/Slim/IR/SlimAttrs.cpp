@@ -159,17 +159,24 @@ Attribute QuantAttr::parse(AsmParser &parser, Type) {
     }
     if (parser.parseEqual())
       return {};
-    if (key == "channel") {
-      sawChannel = true;
+    SMLoc valueLoc = parser.getCurrentLocation();
+    if (key == "channel" || key == "axis") {
+      (key == "channel" ? sawChannel : sawAxis) = true;
       if (parser.parseInteger(axis))
         return {};
+      if (axis < 0) {
+        parser.emitError(valueLoc, "expected a non-negative axis, got ")
+            << axis;
+        return {};
+      }
     } else if (key == "group") {
       if (parser.parseInteger(groupSize))
         return {};
-    } else if (key == "axis") {
-      sawAxis = true;
-      if (parser.parseInteger(axis))
+      if (groupSize <= 0) {
+        parser.emitError(valueLoc, "expected a positive group size, got ")
+            << groupSize;
         return {};
+      }
     } else if (key == "scale") {
       if (parser.parseType(scaleType))
         return {};

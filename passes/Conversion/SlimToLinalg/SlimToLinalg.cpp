@@ -728,7 +728,17 @@ struct AssembleOpLowering : OpConversionPattern<AssembleOp> {
   LogicalResult
   matchAndRewrite(AssembleOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    SmallVector<SmallVector<Value>> replacement{flatten(adaptor.getOperands())};
+    // Storage operands may be more static than the storage types (a CSR
+    // `tensor<943xf32>` for `tensor<?xf32>`): cast them to the latter.
+    SmallVector<Type> storageTypes;
+    if (failed(getTypeConverter()->convertType(op.getResult().getType(),
+                                               storageTypes)))
+      return rewriter.notifyMatchFailure(op, "unsupported compressed type");
+    SmallVector<Value> values = flatten(adaptor.getOperands());
+    for (auto [value, type] : llvm::zip(values, storageTypes))
+      if (value.getType() != type)
+        value = tensor::CastOp::create(rewriter, op.getLoc(), type, value);
+    SmallVector<SmallVector<Value>> replacement{values};
     rewriter.replaceOpWithMultiple(op, std::move(replacement));
     return success();
   }
@@ -739,7 +749,11 @@ struct DisassembleOpLowering : OpConversionPattern<DisassembleOp> {
   LogicalResult
   matchAndRewrite(DisassembleOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, flatten(adaptor.getOperands()));
+    SmallVector<Value> values = flatten(adaptor.getOperands());
+    for (auto [value, type] : llvm::zip(values, op.getResultTypes()))
+      if (value.getType() != type)
+        value = tensor::CastOp::create(rewriter, op.getLoc(), type, value);
+    rewriter.replaceOp(op, values);
     return success();
   }
 };

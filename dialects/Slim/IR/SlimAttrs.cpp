@@ -121,7 +121,7 @@ Attribute QuantAttr::parse(AsmParser &parser, Type) {
     isSigned = !it.isUnsigned();
   } else {
     StringRef kw;
-    if (parser.parseKeyword(&kw)) {
+    if (failed(parser.parseOptionalKeyword(&kw))) {
       parser.emitError(loc, "expected a code format: iN, uiN, nf4, e4m3, "
                             "e5m2, e2m1 or lutN");
       return {};

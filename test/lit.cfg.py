@@ -1,0 +1,28 @@
+# -*- Python -*-
+# Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+"""lit configuration of Slim's IR, tool and end-to-end tests."""
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "Slim"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.slim_obj_root, "test")
+config.excludes = ["unit", "Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+tool_dirs = [os.path.join(config.slim_obj_root, "bin"), config.llvm_tools_dir]
+llvm_config.add_tool_substitutions(["slim-opt", "mlir-opt", "mlir-runner"], tool_dirs)
+# Not a ToolSubst: that would resolve the venv's python symlink to the system
+# interpreter and lose the venv's packages.
+config.substitutions.append(("%slim_python", config.python_executable))
+config.substitutions.append(
+    ("%slim_plugin", os.path.join(config.slim_obj_root, "lib", "SlimPlugin.so")))
+config.substitutions.append(("%mlir_lib_dir", config.llvm_lib_dir))

@@ -26,3 +26,5 @@ config.substitutions.append(("%slim_python", config.python_executable))
 config.substitutions.append(
     ("%slim_plugin", os.path.join(config.slim_obj_root, "lib", "SlimPlugin.so")))
 config.substitutions.append(("%mlir_lib_dir", config.llvm_lib_dir))
+config.substitutions.append(("%slim_src_root", config.slim_src_root))
+config.substitutions.append(("%slim_obj_root", config.slim_obj_root))

@@ -71,13 +71,15 @@ def Slim_QuantAttr : Slim_Attr<"Quant", "quant",
     ```
   }];
   let parameters = (ins
-    "::mlir::slim::QuantFormat":$format,
-    "unsigned":$bits,
-    "bool":$isSigned,
-    "int64_t":$axis,
-    "int64_t":$groupSize,
-    "::mlir::Type":$scaleType,
-    "bool":$hasZeroPoint);
+    AttrParameter<"::mlir::slim::QuantFormat",
+                  "code format: int, nf4, e4m3, e5m2, e2m1 or lut">:$format,
+    AttrParameter<"unsigned", "code width in bits (2 to 8)">:$bits,
+    AttrParameter<"bool", "integer codes are two's complement">:$isSigned,
+    AttrParameter<"int64_t",
+                  "channel axis, or group axis; -1 for per-tensor">:$axis,
+    AttrParameter<"int64_t", "group size along `axis`; 0 if not grouped">:$groupSize,
+    AttrParameter<"::mlir::Type", "element type of the scales">:$scaleType,
+    AttrParameter<"bool", "zero points are stored">:$hasZeroPoint);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
@@ -124,8 +126,12 @@ def Slim_SparseAttr : Slim_Attr<"Sparse", "sparse",
     tensor<512x512xf32, #slim.sparse<unstructured, density = 0.3>>
     ```
   }];
-  let parameters = (ins "unsigned":$n, "unsigned":$m, "int64_t":$axis,
-                        "::mlir::FloatAttr":$density);
+  let parameters = (ins
+    AttrParameter<"unsigned", "kept elements per run (0: unstructured)">:$n,
+    AttrParameter<"unsigned", "run length (0: unstructured)">:$m,
+    AttrParameter<"int64_t", "axis of the runs">:$axis,
+    AttrParameter<"::mlir::FloatAttr",
+                  "expected fraction of non-zeros (unstructured), or null">:$density);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
@@ -152,7 +158,9 @@ def Slim_LowRankAttr : Slim_Attr<"LowRank", "lowrank",
     tensor<4096x4096xf32, #slim.lowrank<rank = 256, factor = f16>>
     ```
   }];
-  let parameters = (ins "int64_t":$rank, "::mlir::Type":$factorType);
+  let parameters = (ins
+    AttrParameter<"int64_t", "inner dimension of U and V">:$rank,
+    AttrParameter<"::mlir::Type", "element type of U and V">:$factorType);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }
@@ -182,8 +190,11 @@ def Slim_CompressedAttr : Slim_Attr<"Compressed", "compressed",
         residual = #slim.lowrank<rank = 16>>>
     ```
   }];
-  let parameters = (ins ArrayRefParameter<"::mlir::Attribute">:$stages,
-                        "::mlir::slim::LowRankAttr":$residual);
+  let parameters = (ins
+    ArrayRefParameter<"::mlir::Attribute",
+                      "#slim.sparse then #slim.quant, each optional">:$stages,
+    AttrParameter<"::mlir::slim::LowRankAttr",
+                  "low-rank residual added to the result, or null">:$residual);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

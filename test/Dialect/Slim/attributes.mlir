@@ -1,5 +1,6 @@
 // RUN: slim-opt %s | slim-opt | FileCheck %s
 // RUN: slim-opt %s --mlir-print-op-generic | slim-opt | FileCheck %s
+// RUN: slim-opt %s --emit-bytecode | slim-opt | FileCheck %s
 
 // Every encoding form, printed back in canonical spelling.
 

@@ -1,5 +1,6 @@
 // RUN: slim-opt %s | slim-opt | FileCheck %s
 // RUN: slim-opt %s --mlir-print-op-generic | slim-opt | FileCheck %s
+// RUN: slim-opt %s --emit-bytecode | slim-opt | FileCheck %s
 
 // The examples of the op documentation, and the other operand forms.
 

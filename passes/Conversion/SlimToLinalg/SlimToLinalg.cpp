@@ -249,7 +249,6 @@ static Value decodeQuant(OpBuilder &b, Location loc, QuantAttr q,
         b, loc, DenseElementsAttr::get(tableType, ArrayRef<float>(values)));
   }
 
-  int64_t rank = valuesType.getRank();
   auto denseType = RankedTensorType::get(valuesType.getShape(),
                                          valuesType.getElementType());
   Value init = emptyLike(

@@ -135,9 +135,11 @@ TEST(EncodeNearest, ExactForEveryFiniteTableValue) {
   for (CodeFormat f : {CodeFormat::NF4, CodeFormat::FP4E2M1,
                        CodeFormat::FP8E4M3, CodeFormat::FP8E5M2}) {
     auto t = getCodeTable(f);
-    for (float v : t)
-      if (std::isfinite(v))
+    for (float v : t) {
+      if (std::isfinite(v)) {
         EXPECT_EQ(t[encodeNearest(t, v)], v);
+      }
+    }
   }
 }
 

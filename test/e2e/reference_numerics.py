@@ -258,6 +258,16 @@ def main():
         actual = run(case, out_shape, args, args.work)
         check(name, actual, x @ holder["ref"], failures)
 
+    # MatMulNBits layout: an N x K weight, groups along K, used transposed.
+    case = Case("uint4_transposed_group32_zp")
+    names, types, tattr, tref = quant_storage(case, np.zeros((n, k), np.float32), "int", 4, False,
+                                              ("group", 1, 32), zero_point=True)
+    xname, xtype = case.const("x", x)
+    ttype = f"tensor<{n}x{k}xf32, {tattr}>"
+    case.body += [f"    %w = slim.assemble {', '.join(names)} : {', '.join(types)} -> {ttype}\n",
+                  f"    %result = slim.matmul {xname}, %w transpose_rhs : {xtype}, {ttype} -> tensor<2x3x{n}xf32>\n"]
+    check(case.name, run(case, (2, 3, n), args, args.work), x @ tref.T, failures)
+
     # 2:4 sparse along K, int4 group-16 values, rank-4 f16 residual.
     def sparse_quant_lowrank(case):
         runs = k // 4
@@ -340,7 +350,7 @@ def main():
     q = np.clip(np.rint(blocks / s) + zp, 0, 15)
     check(case.name, run(case, (3, k), args, args.work), ((q - zp) * s).reshape(3, k), failures)
 
-    total = len(configs) + 5
+    total = len(configs) + 6
     print(f"reference numerics: {total - len(failures)} passed, {len(failures)} failed")
     return 1 if failures else 0
 

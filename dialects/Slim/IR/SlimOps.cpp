@@ -97,13 +97,15 @@ LogicalResult MatmulOp::verify() {
     return emitOpError("expected a floating-point element type, got ")
            << elementType;
   int64_t k = lhs.getShape().back();
-  if (!ShapedType::isDynamic(k) && !ShapedType::isDynamic(rhs.getDimSize(0)) &&
-      k != rhs.getDimSize(0))
+  unsigned kDim = getTransposeRhs() ? 1 : 0;
+  if (!ShapedType::isDynamic(k) &&
+      !ShapedType::isDynamic(rhs.getDimSize(kDim)) &&
+      k != rhs.getDimSize(kDim))
     return emitOpError("expected lhs inner dimension ")
-           << k << " to match weight dimension 0 of size "
-           << rhs.getDimSize(0);
+           << k << " to match weight dimension " << kDim << " of size "
+           << rhs.getDimSize(kDim);
   SmallVector<int64_t> shape(lhs.getShape());
-  shape.back() = rhs.getDimSize(1);
+  shape.back() = rhs.getDimSize(1 - kDim);
   if (result.getShape() != ArrayRef<int64_t>(shape))
     return emitOpError("expected result type ")
            << RankedTensorType::get(shape, elementType) << ", got " << result;

@@ -93,9 +93,12 @@ def Slim_MatmulOp : Slim_Op<"matmul", [Pure]> {
     `result[b..., m, n] = sum_k lhs[b..., m, k] * dequantize(rhs)[k, n]`.
     `lhs` has rank >= 2 (leading batch dimensions, then `M x K`) and is a
     dense tensor or a quantized activation from `slim.quantize_activation`;
-    `rhs` is a compressed `K x N` weight. The result has `lhs`'s shape with
-    `K` replaced by `N`. Element types match and are floating point;
-    accumulation is in f32 or wider.
+    `rhs` is a compressed `K x N` weight, or with `transpose_rhs` an `N x K`
+    weight used transposed (`dequantize(rhs)[n, k]`): the layout of weights
+    stored one output channel per row, such as ONNX Runtime's MatMulNBits
+    and PyTorch's `Linear`. The result has `lhs`'s shape with `K` replaced
+    by `N`. Element types match and are floating point; accumulation is in
+    f32 or wider.
 
     Example:
 
@@ -104,12 +107,18 @@ def Slim_MatmulOp : Slim_Op<"matmul", [Pure]> {
         : tensor<?x?x4096xf32>,
           tensor<4096x11008xf32, #slim.quant<i4, group = 128, axis = 0>>
         -> tensor<?x?x11008xf32>
+    %z = slim.matmul %x, %wt transpose_rhs
+        : tensor<?x4096xf32>,
+          tensor<11008x4096xf32, #slim.quant<ui4, group = 32, axis = 1>>
+        -> tensor<?x11008xf32>
     ```
   }];
-  let arguments = (ins AnyRankedTensor:$lhs, Slim_CompressedTensor:$rhs);
+  let arguments = (ins AnyRankedTensor:$lhs, Slim_CompressedTensor:$rhs,
+                       UnitAttr:$transpose_rhs);
   let results = (outs Slim_DenseTensor:$result);
   let assemblyFormat = [{
-    $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+    $lhs `,` $rhs (`transpose_rhs` $transpose_rhs^)? attr-dict `:` type($lhs)
+    `,` type($rhs) `->` type($result)
   }];
   let hasVerifier = 1;
 }

@@ -779,6 +779,17 @@ struct MatmulOpLowering : OpConversionPattern<MatmulOp> {
                            adaptor.getLhs());
     Value w = denseOperand(rewriter, loc, op.getRhs().getType(),
                            adaptor.getRhs());
+    if (op.getTransposeRhs()) {
+      auto wType = cast<RankedTensorType>(w.getType());
+      SmallVector<int64_t> shape{wType.getDimSize(1), wType.getDimSize(0)};
+      Value init = emptyLike(
+          rewriter, loc, RankedTensorType::get(shape, wType.getElementType()),
+          dynamicSizes(RankedTensorType::get(shape, wType.getElementType()),
+                       [&](int64_t d) { return e.dim(w, 1 - d); }));
+      w = linalg::TransposeOp::create(rewriter, loc, w, init,
+                                      ArrayRef<int64_t>{1, 0})
+              .getResult()[0];
+    }
     auto xType = cast<RankedTensorType>(x.getType());
     RankedTensorType resultType = op.getResult().getType();
     int64_t rank = xType.getRank();

@@ -166,3 +166,14 @@ func.func @disassemble(%w: tensor<64x64xf32, #slim.quant<i4, channel = 1>>) -> (
   %c, %s = slim.disassemble %w : tensor<64x64xf32, #slim.quant<i4, channel = 1>> -> tensor<64x32xi8>, tensor<1x64xf32>
   return %c, %s : tensor<64x32xi8>, tensor<1x64xf32>
 }
+
+// A transposed (N x K) weight is decoded in its stored layout, then
+// transposed for the product.
+// CHECK-LABEL: func.func @matmul_transpose_rhs
+// CHECK: %[[W:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<16x64xf32>)
+// CHECK: %[[T:.*]] = linalg.transpose ins(%[[W]] : tensor<16x64xf32>) outs(%{{.*}} : tensor<64x16xf32>) permutation = [1, 0]
+// CHECK: linalg.matmul ins(%{{.*}}, %[[T]] : tensor<8x64xf32>, tensor<64x16xf32>)
+func.func @matmul_transpose_rhs(%x: tensor<8x64xf32>, %w: tensor<16x64xf32, #slim.quant<ui4, group = 32, axis = 1, zero_point>>) -> tensor<8x16xf32> {
+  %y = slim.matmul %x, %w transpose_rhs : tensor<8x64xf32>, tensor<16x64xf32, #slim.quant<ui4, group = 32, axis = 1, zero_point>> -> tensor<8x16xf32>
+  return %y : tensor<8x16xf32>
+}

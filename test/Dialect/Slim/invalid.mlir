@@ -326,6 +326,14 @@ func.func @matmul_reduction_mismatch(%x: tensor<4x16xf32>, %w: tensor<8x8xf32, #
 
 // -----
 
+func.func @matmul_transposed_reduction_mismatch(%x: tensor<4x16xf32>, %w: tensor<16x8xf32, #slim.quant<i4>>) {
+  // expected-error @+1 {{'slim.matmul' op expected lhs inner dimension 16 to match weight dimension 1 of size 8}}
+  %y = slim.matmul %x, %w transpose_rhs : tensor<4x16xf32>, tensor<16x8xf32, #slim.quant<i4>> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
 func.func @matmul_result_type(%x: tensor<?x4x8xf32>, %w: tensor<8x16xf32, #slim.quant<i4>>) {
   // expected-error @+1 {{'slim.matmul' op expected result type 'tensor<?x4x16xf32>', got 'tensor<2x4x16xf32>'}}
   %y = slim.matmul %x, %w : tensor<?x4x8xf32>, tensor<8x16xf32, #slim.quant<i4>> -> tensor<2x4x16xf32>

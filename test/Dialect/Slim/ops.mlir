@@ -96,3 +96,11 @@ func.func @quantize_activation_groups(%x: tensor<4x256xf32>) -> tensor<4x256xf32
   %q = slim.quantize_activation %x : tensor<4x256xf32> -> tensor<4x256xf32, #slim.quant<ui4, group = 64, axis = 1, zero_point>>
   return %q : tensor<4x256xf32, #slim.quant<ui4, group = 64, axis = 1, zero_point>>
 }
+
+// CHECK-LABEL: func.func @matmul_transpose_rhs
+// CHECK: slim.matmul %{{.*}}, %{{.*}} transpose_rhs : tensor<?x4096xf32>, tensor<11008x4096xf32, #slim.quant<ui4, group = 32, axis = 1, zero_point>> -> tensor<?x11008xf32>
+func.func @matmul_transpose_rhs(%x: tensor<?x4096xf32>,
+                                %w: tensor<11008x4096xf32, #slim.quant<ui4, group = 32, axis = 1, zero_point>>) -> tensor<?x11008xf32> {
+  %y = slim.matmul %x, %w transpose_rhs : tensor<?x4096xf32>, tensor<11008x4096xf32, #slim.quant<ui4, group = 32, axis = 1, zero_point>> -> tensor<?x11008xf32>
+  return %y : tensor<?x11008xf32>
+}

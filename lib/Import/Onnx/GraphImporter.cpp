@@ -1,0 +1,979 @@
+//===- GraphImporter.cpp - ONNX graph to MLIR -----------------------------===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+//
+// The thin core of the importer: the function signature, the value table,
+// constants, node dispatch in topological order, and the builders shared by
+// the op-family files.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/Import/Onnx/GraphImporter.h"
+#include "lib/Import/Onnx/ModelLoader.h"
+
+#include "dialects/Slim/IR/SlimDialect.h"
+
+#include "onnx/onnx.pb.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <deque>
+
+using namespace mlir;
+using namespace mlir::slim;
+using namespace mlir::slim::onnx_import;
+
+//===----------------------------------------------------------------------===//
+// Data types
+//===----------------------------------------------------------------------===//
+
+bool onnx_import::isFloatDType(int32_t t) {
+  return t == kFloat || t == kDouble || t == kFloat16 || t == kBFloat16;
+}
+bool onnx_import::isUnsignedDType(int32_t t) {
+  return t == kUInt8 || t == kUInt16 || t == kUInt32 || t == kUInt64;
+}
+bool onnx_import::isIntegerDType(int32_t t) {
+  return t == kInt8 || t == kInt16 || t == kInt32 || t == kInt64 ||
+         isUnsignedDType(t);
+}
+
+Type onnx_import::getElementType(MLIRContext *ctx, int32_t dtype) {
+  Builder b(ctx);
+  switch (dtype) {
+  case kFloat:
+    return b.getF32Type();
+  case kDouble:
+    return b.getF64Type();
+  case kFloat16:
+    return b.getF16Type();
+  case kBFloat16:
+    return b.getBF16Type();
+  case kBool:
+    return b.getI1Type();
+  case kInt8:
+  case kUInt8:
+    return b.getI8Type();
+  case kInt16:
+  case kUInt16:
+    return b.getI16Type();
+  case kInt32:
+  case kUInt32:
+    return b.getI32Type();
+  case kInt64:
+  case kUInt64:
+    return b.getI64Type();
+  default:
+    return {};
+  }
+}
+
+StringRef onnx_import::getDTypeName(int32_t dtype) {
+  switch (dtype) {
+  case kFloat:
+    return "float";
+  case kUInt8:
+    return "uint8";
+  case kInt8:
+    return "int8";
+  case kUInt16:
+    return "uint16";
+  case kInt16:
+    return "int16";
+  case kInt32:
+    return "int32";
+  case kInt64:
+    return "int64";
+  case kString:
+    return "string";
+  case kBool:
+    return "bool";
+  case kFloat16:
+    return "float16";
+  case kDouble:
+    return "double";
+  case kUInt32:
+    return "uint32";
+  case kUInt64:
+    return "uint64";
+  case kBFloat16:
+    return "bfloat16";
+  case 17:
+    return "float8e4m3fn";
+  case 18:
+    return "float8e4m3fnuz";
+  case 19:
+    return "float8e5m2";
+  case 20:
+    return "float8e5m2fnuz";
+  case 21:
+    return "uint4";
+  case 22:
+    return "int4";
+  case 23:
+    return "float4e2m1";
+  default:
+    return "unknown";
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Registry
+//===----------------------------------------------------------------------===//
+
+void OpRegistry::add(StringRef domain, StringRef opType, OpBuilderFn fn,
+                     int64_t minOpset) {
+  builders[(domain + "|" + opType).str()] = std::move(fn);
+  minOpsets[(domain + "|" + opType).str()] = minOpset;
+}
+
+int64_t OpRegistry::getMinOpset(StringRef domain, StringRef opType) const {
+  auto it = minOpsets.find((domain + "|" + opType).str());
+  return it == minOpsets.end() ? 1 : it->second;
+}
+
+const OpBuilderFn *OpRegistry::lookup(StringRef domain,
+                                      StringRef opType) const {
+  auto it = builders.find((domain + "|" + opType).str());
+  return it == builders.end() ? nullptr : &it->second;
+}
+
+static const OpRegistry &getRegistry() {
+  static const OpRegistry registry = [] {
+    OpRegistry r;
+    registerElementwiseOps(r);
+    registerShapeOps(r);
+    registerLinearOps(r);
+    registerNormalizationOps(r);
+    registerQuantizedOps(r);
+    return r;
+  }();
+  return registry;
+}
+
+static StringRef canonicalDomain(StringRef domain) {
+  return domain == "ai.onnx" ? StringRef() : domain;
+}
+
+//===----------------------------------------------------------------------===//
+// NodeImporter
+//===----------------------------------------------------------------------===//
+
+NodeImporter::NodeImporter(GraphImporter &graph, const onnx::NodeProto &node,
+                           int64_t opset, OpBuilder &builder, Location loc)
+    : b(builder), loc(loc), graph(graph), node(node), opset(opset) {}
+
+StringRef NodeImporter::getOpType() const { return node.op_type(); }
+StringRef NodeImporter::getName() const { return node.name(); }
+
+unsigned NodeImporter::getNumInputs() const { return node.input_size(); }
+bool NodeImporter::hasInput(unsigned i) const {
+  return i < static_cast<unsigned>(node.input_size()) &&
+         !node.input(i).empty();
+}
+const TensorValue &NodeImporter::input(unsigned i) const {
+  return graph.getValue(node.input(i));
+}
+
+const onnx::AttributeProto *NodeImporter::getAttr(StringRef name) const {
+  for (const onnx::AttributeProto &a : node.attribute())
+    if (a.name() == name)
+      return &a;
+  return nullptr;
+}
+
+int64_t NodeImporter::getInt(StringRef name, int64_t dflt) const {
+  const onnx::AttributeProto *a = getAttr(name);
+  return a ? a->i() : dflt;
+}
+
+float NodeImporter::getFloat(StringRef name, float dflt) const {
+  const onnx::AttributeProto *a = getAttr(name);
+  return a ? a->f() : dflt;
+}
+
+std::string NodeImporter::getString(StringRef name, StringRef dflt) const {
+  const onnx::AttributeProto *a = getAttr(name);
+  return a ? a->s() : dflt.str();
+}
+
+std::optional<SmallVector<int64_t>>
+NodeImporter::getInts(StringRef name) const {
+  const onnx::AttributeProto *a = getAttr(name);
+  if (!a)
+    return std::nullopt;
+  return SmallVector<int64_t>(a->ints().begin(), a->ints().end());
+}
+
+unsigned NodeImporter::getNumOutputs() const { return node.output_size(); }
+bool NodeImporter::wantsOutput(unsigned i) const {
+  return i < static_cast<unsigned>(node.output_size()) &&
+         !node.output(i).empty();
+}
+
+void NodeImporter::setOutput(unsigned i, TensorValue value) {
+  if (wantsOutput(i))
+    graph.defineValue(node.output(i), std::move(value));
+}
+
+void NodeImporter::setOutput(unsigned i, Value value, int32_t dtype) {
+  TensorValue v;
+  v.value = value;
+  v.dtype = dtype;
+  setOutput(i, std::move(v));
+}
+
+InFlightDiagnostic NodeImporter::emitError() {
+  return mlir::emitError(loc)
+         << "node '" << node.name() << "' (" << node.op_type() << ", domain '"
+         << node.domain() << "'): ";
+}
+
+LogicalResult NodeImporter::expectInputs(unsigned min, unsigned max) {
+  unsigned count = getNumInputs();
+  if (count < min || count > max) {
+    auto diag = emitError() << "expected ";
+    if (min == max)
+      diag << min;
+    else
+      diag << min << " to " << max;
+    return diag << " inputs, got " << count;
+  }
+  for (unsigned i = 0; i < min; ++i)
+    if (!hasInput(i))
+      return emitError() << "required input #" << i << " is missing";
+  return success();
+}
+
+std::optional<SmallVector<IntElem>>
+NodeImporter::getIntElements(unsigned i) const {
+  if (!hasInput(i))
+    return std::nullopt;
+  const TensorValue &v = input(i);
+  if (v.ints)
+    return v.ints;
+  // A small run-time integer tensor (a shape, axis or bound fed as a graph
+  // input): read its elements at run time.
+  RankedTensorType t = v.getType();
+  if (!isIntegerDType(v.dtype) || t.getRank() > 1 || !t.hasStaticShape() ||
+      t.getNumElements() > 64)
+    return std::nullopt;
+  SmallVector<IntElem> elems;
+  for (int64_t k = 0; k < t.getNumElements(); ++k) {
+    SmallVector<Value> idx;
+    if (t.getRank() == 1)
+      idx.push_back(arith::ConstantIndexOp::create(b, loc, k));
+    Value e = tensor::ExtractOp::create(b, loc, v.value, idx);
+    elems.push_back(IntElem{0, castScalar(b, loc, e, v.dtype, kInt64)});
+  }
+  return elems;
+}
+
+std::optional<SmallVector<int64_t>>
+NodeImporter::getConstInts(unsigned i) const {
+  auto elems = getIntElements(i);
+  if (!elems)
+    return std::nullopt;
+  SmallVector<int64_t> result;
+  for (const IntElem &e : *elems) {
+    if (!e.isConst())
+      return std::nullopt;
+    result.push_back(e.value);
+  }
+  return result;
+}
+
+std::optional<double> NodeImporter::getConstFloat(unsigned i) const {
+  if (!hasInput(i))
+    return std::nullopt;
+  const TensorValue &v = input(i);
+  auto dense = dyn_cast_or_null<DenseElementsAttr>(v.constant);
+  if (!dense || dense.getNumElements() != 1 ||
+      !isa<FloatType>(dense.getElementType()))
+    return std::nullopt;
+  return (*dense.getValues<APFloat>().begin()).convertToDouble();
+}
+
+//===----------------------------------------------------------------------===//
+// Shared builders
+//===----------------------------------------------------------------------===//
+
+Value onnx_import::getDimSize(OpBuilder &b, Location loc, Value tensor,
+                              int64_t d) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  if (!type.isDynamicDim(d))
+    return arith::ConstantIndexOp::create(b, loc, type.getDimSize(d));
+  return tensor::DimOp::create(b, loc, tensor, d);
+}
+
+SmallVector<Value>
+onnx_import::getDynamicSizes(ArrayRef<int64_t> shape,
+                             function_ref<Value(int64_t)> getSize) {
+  SmallVector<Value> sizes;
+  for (auto [d, size] : llvm::enumerate(shape))
+    if (ShapedType::isDynamic(size))
+      sizes.push_back(getSize(d));
+  return sizes;
+}
+
+Value onnx_import::createEmpty(OpBuilder &b, Location loc,
+                               ArrayRef<int64_t> shape, Type elementType,
+                               ValueRange dynSizes) {
+  return tensor::EmptyOp::create(b, loc, shape, elementType, dynSizes);
+}
+
+Value onnx_import::createFilled(OpBuilder &b, Location loc,
+                                ArrayRef<int64_t> shape, Value scalar,
+                                ValueRange dynSizes) {
+  Value empty = createEmpty(b, loc, shape, scalar.getType(), dynSizes);
+  return linalg::FillOp::create(b, loc, ValueRange{scalar}, ValueRange{empty})
+      .getResult(0);
+}
+
+Value onnx_import::createScalar(OpBuilder &b, Location loc, Type type,
+                                double v) {
+  if (auto ft = dyn_cast<FloatType>(type))
+    return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(ft, v));
+  if (type.isIndex())
+    return arith::ConstantIndexOp::create(b, loc, static_cast<int64_t>(v));
+  return arith::ConstantOp::create(
+      b, loc, type, b.getIntegerAttr(type, static_cast<int64_t>(v)));
+}
+
+FailureOr<Value> onnx_import::buildElementwise(NodeImporter &n,
+                                               ArrayRef<Value> operands,
+                                               Type resultType,
+                                               ElementwiseBody body) {
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  int64_t rank = 0;
+  for (Value v : operands)
+    rank = std::max(rank, cast<RankedTensorType>(v.getType()).getRank());
+
+  SmallVector<int64_t> shape(rank, 1);
+  SmallVector<std::pair<Value, int64_t>> dynSource(rank, {Value(), 0});
+  for (int64_t d = 0; d < rank; ++d) {
+    bool sawStatic = false;
+    for (Value v : operands) {
+      auto t = cast<RankedTensorType>(v.getType());
+      int64_t od = d - (rank - t.getRank());
+      if (od < 0)
+        continue;
+      int64_t s = t.getDimSize(od);
+      if (ShapedType::isDynamic(s)) {
+        if (!dynSource[d].first)
+          dynSource[d] = {v, od};
+        continue;
+      }
+      if (s == 1)
+        continue;
+      if (sawStatic && shape[d] != s)
+        return n.emitError() << "operands cannot be broadcast: dimension "
+                             << d << " has sizes " << shape[d] << " and "
+                             << s;
+      shape[d] = s;
+      sawStatic = true;
+    }
+    if (!sawStatic && dynSource[d].first)
+      shape[d] = ShapedType::kDynamic;
+  }
+
+  SmallVector<AffineMap> maps;
+  for (Value v : operands) {
+    auto t = cast<RankedTensorType>(v.getType());
+    SmallVector<AffineExpr> exprs;
+    for (int64_t od = 0; od < t.getRank(); ++od) {
+      int64_t d = od + (rank - t.getRank());
+      if (t.getDimSize(od) == 1 && shape[d] != 1)
+        exprs.push_back(b.getAffineConstantExpr(0));
+      else
+        exprs.push_back(b.getAffineDimExpr(d));
+    }
+    maps.push_back(AffineMap::get(rank, 0, exprs, b.getContext()));
+  }
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  SmallVector<Value> dynSizes = getDynamicSizes(shape, [&](int64_t d) {
+    return getDimSize(b, loc, dynSource[d].first, dynSource[d].second);
+  });
+  Value init = createEmpty(b, loc, shape, resultType, dynSizes);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, operands, ValueRange{init}, maps,
+      iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value r = body(nb, nl, args.drop_back());
+        linalg::YieldOp::create(nb, nl, r);
+      });
+  return generic.getResult(0);
+}
+
+Value onnx_import::broadcastTo(OpBuilder &b, Location loc, Value value,
+                               ArrayRef<int64_t> shape, ValueRange dynSizes) {
+  auto t = cast<RankedTensorType>(value.getType());
+  int64_t rank = shape.size();
+  SmallVector<AffineExpr> exprs;
+  for (int64_t od = 0; od < t.getRank(); ++od) {
+    int64_t d = od + (rank - t.getRank());
+    if (t.getDimSize(od) == 1 && shape[d] != 1)
+      exprs.push_back(b.getAffineConstantExpr(0));
+    else
+      exprs.push_back(b.getAffineDimExpr(d));
+  }
+  SmallVector<AffineMap> maps{AffineMap::get(rank, 0, exprs, b.getContext()),
+                              b.getMultiDimIdentityMap(rank)};
+  Value init = createEmpty(b, loc, shape, t.getElementType(), dynSizes);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, ValueRange{value},
+             ValueRange{init}, maps, iterators,
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(nb, nl, args[0]);
+             })
+      .getResult(0);
+}
+
+Value onnx_import::castScalar(OpBuilder &b, Location loc, Value v,
+                              int32_t from, int32_t to) {
+  Type toType = getElementType(b.getContext(), to);
+  Type fromType = v.getType();
+  if (fromType == toType && isUnsignedDType(from) == isUnsignedDType(to))
+    return v;
+  if (to == kBool) {
+    if (isa<FloatType>(fromType))
+      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, v,
+                                   createScalar(b, loc, fromType, 0.0));
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, v,
+                                 createScalar(b, loc, fromType, 0));
+  }
+  if (auto toFloat = dyn_cast<FloatType>(toType)) {
+    if (auto fromFloat = dyn_cast<FloatType>(fromType)) {
+      if (fromFloat.getWidth() < toFloat.getWidth())
+        return arith::ExtFOp::create(b, loc, toType, v);
+      if (fromFloat.getWidth() > toFloat.getWidth())
+        return arith::TruncFOp::create(b, loc, toType, v);
+      // f16 <-> bf16: through f32.
+      Value wide = arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+      return arith::TruncFOp::create(b, loc, toType, wide);
+    }
+    if (from == kBool || isUnsignedDType(from))
+      return arith::UIToFPOp::create(b, loc, toType, v);
+    return arith::SIToFPOp::create(b, loc, toType, v);
+  }
+  // Integer result.
+  if (isa<FloatType>(fromType)) {
+    if (isUnsignedDType(to))
+      return arith::FPToUIOp::create(b, loc, toType, v);
+    return arith::FPToSIOp::create(b, loc, toType, v);
+  }
+  unsigned fw = fromType.getIntOrFloatBitWidth();
+  unsigned tw = toType.getIntOrFloatBitWidth();
+  if (fw < tw) {
+    if (from == kBool || isUnsignedDType(from))
+      return arith::ExtUIOp::create(b, loc, toType, v);
+    return arith::ExtSIOp::create(b, loc, toType, v);
+  }
+  if (fw > tw)
+    return arith::TruncIOp::create(b, loc, toType, v);
+  return v;
+}
+
+Value onnx_import::castTensor(OpBuilder &b, Location loc, Value tensor,
+                              int32_t from, int32_t to) {
+  Type toType = getElementType(b.getContext(), to);
+  auto t = cast<RankedTensorType>(tensor.getType());
+  if (t.getElementType() == toType)
+    return tensor;
+  int64_t rank = t.getRank();
+  Value init = createEmpty(
+      b, loc, t.getShape(), toType,
+      getDynamicSizes(t.getShape(),
+                      [&](int64_t d) { return getDimSize(b, loc, tensor, d); }));
+  AffineMap id = b.getMultiDimIdentityMap(rank);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, ValueRange{tensor},
+             ValueRange{init}, ArrayRef<AffineMap>{id, id}, iterators,
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(nb, nl,
+                                       castScalar(nb, nl, args[0], from, to));
+             })
+      .getResult(0);
+}
+
+Value onnx_import::toIndex(OpBuilder &b, Location loc, const IntElem &e) {
+  if (e.isConst())
+    return arith::ConstantIndexOp::create(b, loc, e.value);
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), e.dyn);
+}
+
+Value onnx_import::toI64(OpBuilder &b, Location loc, const IntElem &e) {
+  if (e.isConst())
+    return arith::ConstantIntOp::create(b, loc, b.getI64Type(), e.value);
+  return e.dyn;
+}
+
+IntElem onnx_import::getDimElem(OpBuilder &b, Location loc, Value tensor,
+                                int64_t d) {
+  auto t = cast<RankedTensorType>(tensor.getType());
+  if (!t.isDynamicDim(d))
+    return IntElem::of(t.getDimSize(d));
+  Value idx = tensor::DimOp::create(b, loc, tensor, d);
+  return IntElem{0, arith::IndexCastOp::create(b, loc, b.getI64Type(), idx)};
+}
+
+TensorValue onnx_import::makeIntTensor(OpBuilder &b, Location loc,
+                                       ArrayRef<IntElem> elems, bool scalar) {
+  TensorValue result;
+  result.dtype = kInt64;
+  result.ints = SmallVector<IntElem>(elems.begin(), elems.end());
+  SmallVector<int64_t> shape;
+  if (!scalar)
+    shape.push_back(static_cast<int64_t>(elems.size()));
+  auto type = RankedTensorType::get(shape, b.getI64Type());
+  if (llvm::all_of(elems, [](const IntElem &e) { return e.isConst(); })) {
+    SmallVector<int64_t> values;
+    for (const IntElem &e : elems)
+      values.push_back(e.value);
+    auto attr = DenseElementsAttr::get(type, ArrayRef<int64_t>(values));
+    result.value = arith::ConstantOp::create(b, loc, attr);
+    result.constant = attr;
+    return result;
+  }
+  SmallVector<Value> scalars;
+  for (const IntElem &e : elems)
+    scalars.push_back(toI64(b, loc, e));
+  result.value = tensor::FromElementsOp::create(b, loc, type, scalars);
+  return result;
+}
+
+FailureOr<int64_t> onnx_import::normalizeAxis(NodeImporter &n, int64_t axis,
+                                              int64_t rank) {
+  if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+    return n.emitError() << "axis " << axis << " is out of range for rank "
+                         << rank;
+  return axis < 0 ? axis + rank : axis;
+}
+
+//===----------------------------------------------------------------------===//
+// GraphImporter
+//===----------------------------------------------------------------------===//
+
+GraphImporter::GraphImporter(MLIRContext *ctx,
+                             std::shared_ptr<ModelFile> file,
+                             const OnnxImportOptions &options)
+    : ctx(ctx), file(std::move(file)), options(options) {}
+
+GraphImporter::~GraphImporter() = default;
+
+const TensorValue &GraphImporter::getValue(StringRef name) const {
+  auto it = values.find(name);
+  assert(it != values.end() && "value looked up before definition");
+  return it->second;
+}
+
+void GraphImporter::defineValue(StringRef name, TensorValue value) {
+  values[name] = std::move(value);
+}
+
+FailureOr<RankedTensorType>
+GraphImporter::convertType(const onnx::TypeProto &type, const Twine &what) {
+  if (!type.has_tensor_type())
+    return file->emitError() << what << " is not a tensor (sequence, map and "
+                                        "optional types are unsupported)";
+  const auto &tt = type.tensor_type();
+  Type element = getElementType(ctx, tt.elem_type());
+  if (!element)
+    return file->emitError() << what << " has unsupported element type "
+                             << getDTypeName(tt.elem_type());
+  if (!tt.has_shape())
+    return file->emitError() << what << " has no shape (rank unknown)";
+  SmallVector<int64_t> shape;
+  for (const auto &dim : tt.shape().dim()) {
+    if (dim.has_dim_value() && dim.dim_value() >= 0) {
+      shape.push_back(dim.dim_value());
+    } else if (dim.has_dim_param()) {
+      auto it = options.boundDims.find(dim.dim_param());
+      shape.push_back(it != options.boundDims.end() ? it->second
+                                                    : ShapedType::kDynamic);
+      if (it != options.boundDims.end())
+        usedBindings.insert(dim.dim_param());
+    } else {
+      shape.push_back(ShapedType::kDynamic);
+    }
+  }
+  return RankedTensorType::get(shape, element);
+}
+
+FailureOr<TensorValue>
+GraphImporter::importConstant(const onnx::TensorProto &tensor, OpBuilder &b,
+                              Location loc,
+                              function_ref<InFlightDiagnostic()> emitError) {
+  int32_t dtype = tensor.data_type();
+  Type element = getElementType(ctx, dtype);
+  if (!element)
+    return emitError() << "tensor '" << tensor.name()
+                       << "' has unsupported element type "
+                       << getDTypeName(dtype);
+  SmallVector<int64_t> shape(tensor.dims().begin(), tensor.dims().end());
+  std::shared_ptr<const void> keepAlive;
+  FailureOr<ArrayRef<char>> bytes =
+      file->getTensorBytes(tensor, keepAlive, emitError);
+  if (failed(bytes))
+    return failure();
+  auto type = RankedTensorType::get(shape, element);
+  int64_t numel = type.getNumElements();
+
+  TensorValue result;
+  result.dtype = dtype;
+  if (numel <= options.inlineConstantLimit) {
+    DenseElementsAttr attr;
+    if (dtype == kBool) {
+      SmallVector<bool> bits;
+      for (char c : *bytes)
+        bits.push_back(c != 0);
+      attr = DenseElementsAttr::get(type, ArrayRef<bool>(bits));
+    } else {
+      attr = DenseElementsAttr::getFromRawBuffer(type, *bytes);
+    }
+    result.constant = attr;
+    if (isIntegerDType(dtype) && type.getRank() <= 1) {
+      SmallVector<IntElem> elems;
+      for (const APInt &v : attr.getValues<APInt>())
+        elems.push_back(IntElem::of(isUnsignedDType(dtype)
+                                        ? static_cast<int64_t>(v.getZExtValue())
+                                        : v.getSExtValue()));
+      result.ints = std::move(elems);
+    }
+  } else {
+    // Zero copy: the blob points into the mapped file (or the parsed model)
+    // and keeps it alive.
+    size_t align = ModelFile::getElementSize(dtype);
+    AsmResourceBlob blob;
+    if (reinterpret_cast<uintptr_t>(bytes->data()) % align == 0) {
+      blob = UnmanagedAsmResourceBlob::allocateWithAlign(
+          *bytes, align,
+          [keepAlive](void *, size_t, size_t) mutable { keepAlive.reset(); });
+    } else {
+      blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(*bytes, align,
+                                                           false);
+    }
+    std::string name = tensor.name().empty() ? "constant" : tensor.name();
+    for (char &c : name)
+      if (!llvm::isAlnum(c) && c != '_' && c != '.')
+        c = '_';
+    result.constant = DenseResourceElementsAttr::get(type, name,
+                                                     std::move(blob));
+  }
+  result.value = arith::ConstantOp::create(b, loc, result.constant);
+  return result;
+}
+
+LogicalResult GraphImporter::resolveOpsets() {
+  for (const auto &op : file->getModel().opset_import()) {
+    StringRef domain = canonicalDomain(op.domain());
+    opsets[domain] = op.version();
+  }
+  auto it = opsets.find("");
+  if (it != opsets.end() &&
+      (it->second < kMinDefaultOpset || it->second > kMaxDefaultOpset))
+    return file->emitError() << "unsupported opset " << it->second
+                             << " for the default ONNX domain; Slim supports "
+                             << kMinDefaultOpset << " to " << kMaxDefaultOpset;
+  auto ms = opsets.find("com.microsoft");
+  if (ms != opsets.end() && ms->second > kMaxMicrosoftOpset)
+    return file->emitError()
+           << "unsupported opset " << ms->second
+           << " for domain 'com.microsoft'; Slim supports 1";
+  return success();
+}
+
+/// Orders the nodes so that every input is defined before use (ONNX asks for
+/// topological order, but not every producer honors it), reporting cycles and
+/// undefined inputs.
+FailureOr<SmallVector<const onnx::NodeProto *>>
+GraphImporter::sortNodes(const llvm::StringSet<> &available) {
+  const auto &graph = file->getModel().graph();
+  int n = graph.node_size();
+  llvm::StringMap<int> producer;
+  for (int i = 0; i < n; ++i) {
+    for (const std::string &out : graph.node(i).output()) {
+      if (out.empty())
+        continue;
+      if (available.contains(out))
+        return file->emitError()
+               << "node '" << graph.node(i).name() << "' ("
+               << graph.node(i).op_type() << ", domain '"
+               << graph.node(i).domain() << "'): output '" << out
+               << "' redefines a graph input or initializer";
+      auto [it, inserted] = producer.try_emplace(out, i);
+      if (!inserted)
+        return file->emitError()
+               << "node '" << graph.node(i).name() << "' ("
+               << graph.node(i).op_type() << ", domain '"
+               << graph.node(i).domain() << "'): output '" << out
+               << "' is also produced by node '"
+               << graph.node(it->second).name() << "'";
+    }
+  }
+  std::vector<int> pending(n, 0);
+  std::vector<SmallVector<int>> users(n);
+  for (int i = 0; i < n; ++i) {
+    for (const std::string &in : graph.node(i).input()) {
+      if (in.empty() || available.contains(in))
+        continue;
+      auto it = producer.find(in);
+      if (it == producer.end())
+        return file->emitError()
+               << "node '" << graph.node(i).name() << "' ("
+               << graph.node(i).op_type() << ", domain '"
+               << graph.node(i).domain() << "'): input '" << in
+               << "' is not a graph input, initializer or node output";
+      ++pending[i];
+      users[it->second].push_back(i);
+    }
+  }
+  SmallVector<const onnx::NodeProto *> order;
+  std::deque<int> ready;
+  for (int i = 0; i < n; ++i)
+    if (pending[i] == 0)
+      ready.push_back(i);
+  while (!ready.empty()) {
+    int i = ready.front();
+    ready.pop_front();
+    order.push_back(&graph.node(i));
+    for (int u : users[i])
+      if (--pending[u] == 0)
+        ready.push_back(u);
+  }
+  if (static_cast<int>(order.size()) != n) {
+    for (int i = 0; i < n; ++i)
+      if (pending[i] > 0)
+        return file->emitError()
+               << "node '" << graph.node(i).name() << "' ("
+               << graph.node(i).op_type() << ", domain '"
+               << graph.node(i).domain() << "'): the graph has a cycle "
+               << "through this node";
+  }
+  return order;
+}
+
+Location GraphImporter::getNodeLoc(const onnx::NodeProto &node) {
+  std::string name = node.name().empty()
+                         ? (node.op_type() + ":" + (node.output_size()
+                                                        ? node.output(0)
+                                                        : std::string()))
+                         : node.name();
+  return NameLoc::get(StringAttr::get(ctx, name), file->getLoc());
+}
+
+FailureOr<OwningOpRef<ModuleOp>> GraphImporter::run() {
+  if (failed(resolveOpsets()))
+    return failure();
+  const onnx::GraphProto &graph = file->getModel().graph();
+  OpBuilder b(ctx);
+  Location fileLoc = file->getLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
+  b.setInsertionPointToEnd(module->getBody());
+
+  // Initializers are constants; graph inputs that share their name (old IR
+  // versions list them as inputs too) are constants as well.
+  llvm::StringMap<const onnx::TensorProto *> initializers;
+  for (const onnx::TensorProto &t : graph.initializer()) {
+    if (!initializers.try_emplace(t.name(), &t).second)
+      return file->emitError() << "initializer '" << t.name()
+                               << "' is defined twice";
+  }
+  SmallVector<const onnx::ValueInfoProto *> inputs;
+  SmallVector<Type> inputTypes;
+  llvm::StringSet<> available;
+  for (const auto &in : graph.input()) {
+    if (initializers.count(in.name()))
+      continue;
+    if (!available.insert(in.name()).second)
+      return file->emitError() << "graph input '" << in.name()
+                               << "' is declared twice";
+    FailureOr<RankedTensorType> type =
+        convertType(in.type(), "graph input '" + in.name() + "'");
+    if (failed(type))
+      return failure();
+    inputs.push_back(&in);
+    inputTypes.push_back(*type);
+  }
+  for (const auto &entry : initializers)
+    available.insert(entry.getKey());
+  for (const auto &bound : options.boundDims)
+    if (!usedBindings.contains(bound.getKey()))
+      return file->emitError() << "--bind-dims names '" << bound.getKey()
+                               << "', which no graph input has as a "
+                                  "symbolic dimension";
+
+  FailureOr<SmallVector<const onnx::NodeProto *>> order = sortNodes(available);
+  if (failed(order))
+    return failure();
+
+  auto func = func::FuncOp::create(
+      b, fileLoc, options.functionName,
+      b.getFunctionType(inputTypes, /*results=*/{}));
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  for (auto [i, in] : llvm::enumerate(inputs)) {
+    func.setArgAttr(i, "onnx.name", b.getStringAttr(in->name()));
+    BlockArgument arg = entry->getArgument(i);
+    arg.setLoc(NameLoc::get(b.getStringAttr(in->name()), fileLoc));
+    TensorValue v;
+    v.value = arg;
+    v.dtype = in->type().tensor_type().elem_type();
+    defineValue(in->name(), std::move(v));
+  }
+  for (const onnx::TensorProto &t : graph.initializer()) {
+    FailureOr<TensorValue> c = importConstant(
+        t, b, NameLoc::get(b.getStringAttr(t.name()), fileLoc),
+        [&] { return file->emitError(); });
+    if (failed(c))
+      return failure();
+    defineValue(t.name(), std::move(*c));
+  }
+
+  const OpRegistry &registry = getRegistry();
+  for (const onnx::NodeProto *node : *order) {
+    StringRef domain = canonicalDomain(node->domain());
+    Location loc = getNodeLoc(*node);
+    auto opset = opsets.find(domain);
+    NodeImporter n(*this, *node, opset == opsets.end() ? 0 : opset->second, b,
+                   loc);
+    if (opset == opsets.end())
+      return n.emitError() << "domain '" << node->domain()
+                           << "' is not in the model's opset_import";
+    const OpBuilderFn *fn = registry.lookup(domain, node->op_type());
+    if (!fn)
+      return n.emitError() << "unsupported operator";
+    int64_t minOpset = registry.getMinOpset(domain, node->op_type());
+    if (n.getOpset() < minOpset)
+      return n.emitError() << "the semantics of this operator before opset "
+                           << minOpset << " are unsupported (model opset "
+                           << n.getOpset() << ")";
+    if (failed((*fn)(n)))
+      return failure();
+    for (int i = 0; i < node->output_size(); ++i)
+      if (!node->output(i).empty() && !values.count(node->output(i)))
+        return n.emitError() << "output #" << i << " ('" << node->output(i)
+                             << "') is not supported";
+  }
+
+  SmallVector<Value> results;
+  SmallVector<Type> resultTypes;
+  for (const auto &out : graph.output()) {
+    auto it = values.find(out.name());
+    if (it == values.end())
+      return file->emitError() << "graph output '" << out.name()
+                               << "' is not produced by any node";
+    Value v = it->second.value;
+    auto type = cast<RankedTensorType>(v.getType());
+    if (out.has_type() && out.type().has_tensor_type()) {
+      const auto &tt = out.type().tensor_type();
+      if (tt.elem_type() != 0 && tt.elem_type() != it->second.dtype)
+        return file->emitError()
+               << "graph output '" << out.name() << "' is declared "
+               << getDTypeName(tt.elem_type()) << " but computed as "
+               << getDTypeName(it->second.dtype);
+      if (tt.has_shape()) {
+        FailureOr<RankedTensorType> declared =
+            convertType(out.type(), "graph output '" + out.name() + "'");
+        if (failed(declared))
+          return failure();
+        if (declared->getRank() != type.getRank())
+          return file->emitError()
+                 << "graph output '" << out.name() << "' is declared with rank "
+                 << declared->getRank() << " but computed with rank "
+                 << type.getRank();
+        SmallVector<int64_t> shape(type.getShape());
+        for (int64_t d = 0; d < type.getRank(); ++d) {
+          int64_t want = declared->getDimSize(d), have = type.getDimSize(d);
+          if (!ShapedType::isDynamic(want) && !ShapedType::isDynamic(have) &&
+              want != have)
+            return file->emitError()
+                   << "graph output '" << out.name() << "' is declared with "
+                   << "dimension " << d << " of size " << want
+                   << " but computed as " << have;
+          if (ShapedType::isDynamic(have))
+            shape[d] = want;
+        }
+        auto refined = RankedTensorType::get(shape, type.getElementType());
+        if (refined != type)
+          v = tensor::CastOp::create(b, fileLoc, refined, v);
+      }
+    }
+    results.push_back(v);
+    resultTypes.push_back(v.getType());
+  }
+  func::ReturnOp::create(b, fileLoc, results);
+  func.setType(b.getFunctionType(inputTypes, resultTypes));
+  for (auto [i, out] : llvm::enumerate(graph.output()))
+    func.setResultAttr(i, "onnx.name", b.getStringAttr(out.name()));
+
+  if (failed(mlir::verify(*module)))
+    return file->emitError() << "imported IR does not verify (importer bug)";
+  return module;
+}
+
+//===----------------------------------------------------------------------===//
+// Entry points
+//===----------------------------------------------------------------------===//
+
+FailureOr<OwningOpRef<ModuleOp>>
+mlir::slim::importOnnxModel(MLIRContext *context, StringRef path,
+                            const OnnxImportOptions &options) {
+  context->loadDialect<arith::ArithDialect, func::FuncDialect,
+                       linalg::LinalgDialect, math::MathDialect,
+                       tensor::TensorDialect, SlimDialect>();
+  FailureOr<std::shared_ptr<ModelFile>> file = ModelFile::load(context, path);
+  if (failed(file))
+    return failure();
+  GraphImporter importer(context, *file, options);
+  return importer.run();
+}
+
+std::string mlir::slim::parseDimBindings(StringRef spec,
+                                         llvm::StringMap<int64_t> &dims) {
+  SmallVector<StringRef> items;
+  spec.split(items, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef item : items) {
+    auto [name, value] = item.split('=');
+    name = name.trim();
+    int64_t v;
+    if (name.empty() || value.trim().getAsInteger(10, v) || v < 0)
+      return ("expected name=size with a non-negative size, got '" + item +
+              "'")
+          .str();
+    dims[name] = v;
+  }
+  return {};
+}
+
+std::vector<std::string> mlir::slim::getSupportedOnnxOperators() {
+  std::vector<std::string> ops;
+  for (const auto &entry : getRegistry().builders) {
+    auto [domain, op] = entry.getKey().split('|');
+    ops.push_back((domain + ":" + op).str());
+  }
+  llvm::sort(ops);
+  return ops;
+}
+
+void mlir::slim::registerOnnxImportDialects(DialectRegistry &registry) {
+  registry.insert<arith::ArithDialect, func::FuncDialect,
+                  linalg::LinalgDialect, math::MathDialect,
+                  tensor::TensorDialect, SlimDialect>();
+}

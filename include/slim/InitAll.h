@@ -16,6 +16,7 @@
 #include "dialects/Slim/IR/SlimDialect.h"
 #include "passes/Conversion/Passes.h"
 #include "passes/Pipelines/Pipelines.h"
+#include "passes/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 
@@ -29,6 +30,7 @@ inline void registerAllSlimDialects(DialectRegistry &registry) {
 /// Registers every Slim pass and pipeline with the global pass registry.
 inline void registerAllSlimPasses() {
   registerSlimConversionPasses();
+  registerSlimTransformsPasses();
   registerSlimPipelines();
 }
 

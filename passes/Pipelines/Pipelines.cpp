@@ -8,6 +8,7 @@
 #include "passes/Pipelines/Pipelines.h"
 
 #include "passes/Conversion/Passes.h"
+#include "passes/Transforms/Passes.h"
 
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/Support/ErrorHandling.h"
@@ -18,14 +19,19 @@ using namespace mlir::slim;
 /// The upstream passes after the Slim conversion, as a textual pipeline so
 /// that it reads the same as the mlir-opt command line it is equivalent to.
 static constexpr const char *kBufferizeAndLoops =
-    "one-shot-bufferize{bufferize-function-boundaries=1 "
+    "func.func(slim-decompose-aggregate-ops),one-shot-bufferize{bufferize-function-boundaries=1 "
     "function-boundary-type-conversion=identity-layout-map},"
-    "func.func(convert-linalg-to-loops),canonicalize";
+    "func.func(convert-linalg-to-loops),canonicalize,"
+    // MLIR 22.1's expand-strided-metadata crashes on a memref.expand_shape
+    // with two dynamic sizes in one group: resolve dims of expansions from
+    // their output_shape and lower contiguous expansions beforehand.
+    "resolve-ranked-shaped-type-result-dims,canonicalize,"
+    "func.func(slim-lower-expand-shape)";
 
 static constexpr const char *kToLLVM =
     "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
     "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
-    "convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
+    "arith-expand,convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm,reconcile-unrealized-casts";
 
 void mlir::slim::buildCpuReferencePipeline(

@@ -19,3 +19,18 @@ func.func @matmul_int4(%codes: tensor<64x32xi8>, %scales: tensor<1x64xf32>, %x: 
   %y = slim.matmul %x, %w : tensor<4x64xf32>, tensor<64x64xf32, #slim.quant<i4, channel = 1>> -> tensor<4x64xf32>
   return %y : tensor<4x64xf32>
 }
+
+// Regression: MLIR 22.1's expand-strided-metadata crashes on the dim of an
+// expand_shape with two dynamic sizes in one group (an ONNX [B*S, N] ->
+// [B, S, N] reshape); the pipeline resolves such dims first.
+// CHECK-LABEL: llvm.func @expand_two_dynamic
+// LOOPS-LABEL: func.func @expand_two_dynamic
+func.func @expand_two_dynamic(%x: tensor<?x192xf32>, %b: index, %s: index) -> (index, index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %e = tensor.expand_shape %x [[0, 1], [2]] output_shape [%b, %s, 192] : tensor<?x192xf32> into tensor<?x?x192xf32>
+  %m = bufferization.to_buffer %e : tensor<?x?x192xf32> to memref<?x?x192xf32>
+  %d0 = memref.dim %m, %c0 : memref<?x?x192xf32>
+  %d1 = memref.dim %m, %c1 : memref<?x?x192xf32>
+  return %d0, %d1 : index, index
+}

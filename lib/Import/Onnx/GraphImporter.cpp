@@ -134,6 +134,8 @@ StringRef onnx_import::getDTypeName(int32_t dtype) {
 void OpRegistry::add(StringRef domain, StringRef opType, OpBuilderFn fn,
                      int64_t minOpset) {
   builders[(domain + "|" + opType).str()] = std::move(fn);
+  if (minOpset < 0)
+    minOpset = domain.empty() ? 7 : 1;
   minOpsets[(domain + "|" + opType).str()] = minOpset;
 }
 

@@ -213,9 +213,10 @@ struct OpRegistry {
   llvm::StringMap<int64_t> minOpsets;
   /// `minOpset`: the oldest opset of the domain whose semantics the builder
   /// implements (ops whose semantics changed incompatibly before it are
-  /// rejected for older models).
+  /// rejected for older models). Default: 7 for the default domain (numpy
+  /// broadcasting), 1 for others.
   void add(StringRef domain, StringRef opType, OpBuilderFn fn,
-           int64_t minOpset = 7);
+           int64_t minOpset = -1);
   int64_t getMinOpset(StringRef domain, StringRef opType) const;
   const OpBuilderFn *lookup(StringRef domain, StringRef opType) const;
 };

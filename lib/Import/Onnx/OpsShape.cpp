@@ -51,16 +51,132 @@ getAxes(NodeImporter &n, int64_t inputSinceOpset, unsigned inputIndex) {
   return std::optional<SmallVector<int64_t>>(*axes);
 }
 
-/// Reshapes `value` to `dims` with tensor.reshape.
+/// What is known about one dimension when matching reshapes: a constant, a
+/// `tensor.dim` of some tensor (two equal sources are equal sizes), or
+/// nothing.
+struct DimSig {
+  int64_t value = ShapedType::kDynamic;
+  Value tensor;
+  int64_t index = -1;
+  bool wildcard = false; // the inferred (-1) dimension
+
+  bool isConst() const { return !ShapedType::isDynamic(value); }
+  bool sameAs(const DimSig &o) const {
+    if (isConst() || o.isConst())
+      return value == o.value;
+    return tensor && tensor == o.tensor && index == o.index;
+  }
+};
+
+DimSig signatureOf(const IntElem &e) {
+  DimSig s;
+  if (e.isConst()) {
+    s.value = e.value;
+    return s;
+  }
+  Value v = e.dyn;
+  if (auto cast = v.getDefiningOp<arith::IndexCastOp>())
+    v = cast.getIn();
+  if (auto dim = v.getDefiningOp<tensor::DimOp>()) {
+    if (std::optional<int64_t> c = dim.getConstantIndex()) {
+      s.tensor = dim.getSource();
+      s.index = *c;
+    }
+  }
+  return s;
+}
+
+/// Groups `small` (fewer dims) against `large` so that every small dim
+/// equals the product of a run of large dims. Constants must multiply out
+/// exactly; a dynamic dim matches one dynamic dim of the same source, or
+/// anything if it is the wildcard. Unit large dims join the neighbouring
+/// group.
+std::optional<SmallVector<ReassociationIndices>>
+matchGroups(ArrayRef<DimSig> small, ArrayRef<DimSig> large) {
+  SmallVector<ReassociationIndices> groups;
+  size_t j = 0;
+  for (size_t i = 0; i < small.size(); ++i) {
+    ReassociationIndices group;
+    const DimSig &s = small[i];
+    if (s.isConst()) {
+      int64_t prod = 1;
+      while (j < large.size() && large[j].isConst() &&
+             (prod < s.value || (prod == s.value && large[j].value == 1 &&
+                                 i + 1 == small.size()))) {
+        prod *= large[j].value;
+        group.push_back(j++);
+      }
+      if (prod != s.value || (group.empty() && s.value != 1))
+        return std::nullopt;
+      if (group.empty())
+        return std::nullopt;
+    } else {
+      while (j < large.size() && large[j].isConst() && large[j].value == 1 &&
+             !(s.wildcard || large[j].wildcard))
+        group.push_back(j++);
+      if (j >= large.size())
+        return std::nullopt;
+      if (!(s.sameAs(large[j]) || s.wildcard || large[j].wildcard))
+        return std::nullopt;
+      group.push_back(j++);
+    }
+    groups.push_back(group);
+  }
+  // Trailing unit dims join the last group.
+  while (j < large.size() && large[j].isConst() && large[j].value == 1 &&
+         !groups.empty())
+    groups.back().push_back(j++);
+  if (j != large.size())
+    return std::nullopt;
+  return groups;
+}
+
+/// Reshapes `value` to `dims`: tensor.expand_shape or tensor.collapse_shape
+/// when the dimensions provably regroup, tensor.reshape otherwise.
+/// `wildcard` is the index of a dimension inferred from the element count
+/// (-1 in ONNX), which matches whatever its group needs.
 Value reshapeTo(OpBuilder &b, Location loc, Value value,
-                ArrayRef<IntElem> dims) {
+                ArrayRef<IntElem> dims, int64_t wildcard = -1) {
   auto type = cast<RankedTensorType>(value.getType());
   SmallVector<int64_t> shape;
   for (const IntElem &e : dims)
     shape.push_back(staticOr(e));
   auto resultType = RankedTensorType::get(shape, type.getElementType());
-  if (resultType == type)
+  if (resultType == type && type.hasStaticShape())
     return value;
+
+  SmallVector<DimSig> in, out;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    DimSig s;
+    if (!type.isDynamicDim(d)) {
+      s.value = type.getDimSize(d);
+    } else {
+      s.tensor = value;
+      s.index = d;
+    }
+    in.push_back(s);
+  }
+  for (auto [k, e] : llvm::enumerate(dims)) {
+    DimSig s = signatureOf(e);
+    s.wildcard = static_cast<int64_t>(k) == wildcard && !s.isConst();
+    out.push_back(s);
+  }
+  if (!in.empty() && !out.empty()) {
+    if (out.size() >= in.size()) {
+      if (auto groups = matchGroups(in, out)) {
+        SmallVector<OpFoldResult> sizes;
+        for (const IntElem &e : dims)
+          sizes.push_back(toFoldResult(b, loc, e));
+        return tensor::ExpandShapeOp::create(b, loc, resultType, value,
+                                             *groups, sizes);
+      }
+    }
+    if (out.size() <= in.size()) {
+      if (auto groups = matchGroups(out, in))
+        return tensor::CollapseShapeOp::create(b, loc, resultType, value,
+                                               *groups);
+    }
+  }
   TensorValue shapeTensor = makeIntTensor(b, loc, dims);
   return tensor::ReshapeOp::create(b, loc, resultType, value,
                                    shapeTensor.value);
@@ -345,7 +461,7 @@ LogicalResult importReshape(NodeImporter &n) {
                            << " elements into " << prod;
   }
   TensorValue out;
-  out.value = reshapeTo(b, loc, in.value, dims);
+  out.value = reshapeTo(b, loc, in.value, dims, inferAt);
   out.dtype = in.dtype;
   if (in.ints && dims.size() <= 1)
     out.ints = in.ints;
@@ -755,7 +871,9 @@ LogicalResult importSplit(NodeImporter &n) {
     }
   }
   if (!sizes.empty()) {
-    // Run-time sizes.
+    // Run-time sizes; on an empty dimension every part is empty.
+    if (dim.isConst() && dim.value == 0)
+      sizes.assign(outputs, IntElem::of(0));
   } else if (split) {
     if (split->size() != outputs)
       return n.emitError() << "split has " << split->size()

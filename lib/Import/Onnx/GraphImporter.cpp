@@ -25,9 +25,10 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/STLExtras.h"
 
-#include <deque>
+#include <queue>
 
 using namespace mlir;
 using namespace mlir::slim;
@@ -746,18 +747,20 @@ GraphImporter::sortNodes(const llvm::StringSet<> &available) {
       users[it->second].push_back(i);
     }
   }
+  // Kahn's algorithm, always taking the earliest ready node, so a graph that
+  // is already sorted keeps its order.
   SmallVector<const onnx::NodeProto *> order;
-  std::deque<int> ready;
+  std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
   for (int i = 0; i < n; ++i)
     if (pending[i] == 0)
-      ready.push_back(i);
+      ready.push(i);
   while (!ready.empty()) {
-    int i = ready.front();
-    ready.pop_front();
+    int i = ready.top();
+    ready.pop();
     order.push_back(&graph.node(i));
     for (int u : users[i])
       if (--pending[u] == 0)
-        ready.push_back(u);
+        ready.push(u);
   }
   if (static_cast<int>(order.size()) != n) {
     for (int i = 0; i < n; ++i)
@@ -924,6 +927,13 @@ FailureOr<OwningOpRef<ModuleOp>> GraphImporter::run() {
   func.setType(b.getFunctionType(inputTypes, resultTypes));
   for (auto [i, out] : llvm::enumerate(graph.output()))
     func.setResultAttr(i, "onnx.name", b.getStringAttr(out.name()));
+
+  // Unused initializers and the leftovers of shape folding: erase dead
+  // side-effect-free ops, last first so that chains disappear entirely.
+  for (Operation &op :
+       llvm::make_early_inc_range(llvm::reverse(entry->getOperations())))
+    if (isOpTriviallyDead(&op))
+      op.erase();
 
   if (failed(mlir::verify(*module)))
     return file->emitError() << "imported IR does not verify (importer bug)";

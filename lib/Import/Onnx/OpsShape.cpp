@@ -110,6 +110,12 @@ matchGroups(ArrayRef<DimSig> small, ArrayRef<DimSig> large) {
         return std::nullopt;
       if (group.empty())
         return std::nullopt;
+    } else if (s.wildcard && i + 1 == small.size()) {
+      // The inferred last dimension takes everything that is left.
+      while (j < large.size())
+        group.push_back(j++);
+      if (group.empty())
+        return std::nullopt;
     } else {
       while (j < large.size() && large[j].isConst() && large[j].value == 1 &&
              !(s.wildcard || large[j].wildcard))
@@ -164,17 +170,49 @@ Value reshapeTo(OpBuilder &b, Location loc, Value value,
   if (!in.empty() && !out.empty()) {
     if (out.size() >= in.size()) {
       if (auto groups = matchGroups(in, out)) {
+        // A dynamic output dim alone in the group of a static input dim is
+        // static (it is the inferred -1).
+        SmallVector<int64_t> expanded(shape);
         SmallVector<OpFoldResult> sizes;
         for (const IntElem &e : dims)
           sizes.push_back(toFoldResult(b, loc, e));
-        return tensor::ExpandShapeOp::create(b, loc, resultType, value,
-                                             *groups, sizes);
+        for (auto [i, group] : llvm::enumerate(*groups)) {
+          if (!in[i].isConst())
+            continue;
+          int64_t known = 1;
+          SmallVector<int64_t> unknown;
+          for (int64_t k : group) {
+            if (ShapedType::isDynamic(expanded[k]))
+              unknown.push_back(k);
+            else
+              known *= expanded[k];
+          }
+          if (unknown.size() == 1 && known != 0) {
+            expanded[unknown[0]] = in[i].value / known;
+            sizes[unknown[0]] = b.getIndexAttr(expanded[unknown[0]]);
+          }
+        }
+        return tensor::ExpandShapeOp::create(
+            b, loc, RankedTensorType::get(expanded, type.getElementType()),
+            value, *groups, sizes);
       }
     }
     if (out.size() <= in.size()) {
-      if (auto groups = matchGroups(out, in))
-        return tensor::CollapseShapeOp::create(b, loc, resultType, value,
-                                               *groups);
+      if (auto groups = matchGroups(out, in)) {
+        // The collapsed type follows from the groups.
+        SmallVector<int64_t> collapsed;
+        for (const ReassociationIndices &group : *groups) {
+          int64_t prod = 1;
+          for (int64_t k : group)
+            prod = (ShapedType::isDynamic(prod) || type.isDynamicDim(k))
+                       ? ShapedType::kDynamic
+                       : prod * type.getDimSize(k);
+          collapsed.push_back(prod);
+        }
+        return tensor::CollapseShapeOp::create(
+            b, loc, RankedTensorType::get(collapsed, type.getElementType()),
+            value, *groups);
+      }
     }
   }
   TensorValue shapeTensor = makeIntTensor(b, loc, dims);
@@ -377,7 +415,9 @@ LogicalResult importReshape(NodeImporter &n) {
   };
   bool runtimeInfer = false;
   for (auto [i, e] : llvm::enumerate(*target)) {
-    if (!e.isConst()) {
+    // A run-time element read from a tensor (not a dimension size, which is
+    // never -1) may be 0 (copy the input dimension) or -1 (infer).
+    if (!e.isConst() && !signatureOf(e).tensor) {
       // A run-time element may be 0 (copy the input dimension) or -1 (infer).
       Value v = e.dyn;
       if (!allowZero && static_cast<int64_t>(i) < type.getRank()) {
@@ -402,6 +442,8 @@ LogicalResult importReshape(NodeImporter &n) {
       dims.push_back(IntElem::of(-1));
     } else if (e.isConst() && e.value < 0) {
       return n.emitError() << "invalid target dimension " << e.value;
+    } else if (!e.isConst()) {
+      dims.push_back(e);
     } else {
       dims.push_back(e);
     }

@@ -18,6 +18,7 @@ initializer too large to spell out (seeded, so the files are reproducible).
 import os
 import sys
 
+import ml_dtypes
 import numpy as np
 import onnx
 import onnx.parser
@@ -37,7 +38,7 @@ def main():
         elif body.startswith("INIT ") and name:
             _, iname, dtype, dims, kind = body.split()
             shape = tuple(int(d) for d in dims.split(",") if d)
-            dt = np.dtype(dtype)
+            dt = np.dtype(getattr(ml_dtypes, dtype)) if dtype in ("int4", "uint4") else np.dtype(dtype)
             if kind == "zeros":
                 a = np.zeros(shape, dt)
             elif kind == "arange":
@@ -45,8 +46,8 @@ def main():
             elif dt.kind == "f":
                 a = rng.normal(size=shape).astype(dt)
             else:
-                info = np.iinfo(dt)
-                a = rng.integers(info.min, int(info.max) + 1, size=shape).astype(dt)
+                info = ml_dtypes.iinfo(dt) if dtype in ("int4", "uint4") else np.iinfo(dt)
+                a = rng.integers(int(info.min), int(info.max) + 1, size=shape).astype(dt)
             inits.append(numpy_helper.from_array(a, iname))
         elif body == "END" and name:
             model = onnx.parser.parse_model("\n".join(text))

@@ -164,6 +164,14 @@ static const OpRegistry &getRegistry() {
   return registry;
 }
 
+/// The node's name, or "<OpType>:<first output>" for unnamed nodes (the
+/// text format and many exporters leave names empty).
+static std::string displayName(const onnx::NodeProto &node) {
+  if (!node.name().empty())
+    return node.name();
+  return node.op_type() + ":" + (node.output_size() ? node.output(0) : "");
+}
+
 static StringRef canonicalDomain(StringRef domain) {
   return domain == "ai.onnx" ? StringRef() : domain;
 }
@@ -238,8 +246,8 @@ void NodeImporter::setOutput(unsigned i, Value value, int32_t dtype) {
 
 InFlightDiagnostic NodeImporter::emitError() {
   return mlir::emitError(loc)
-         << "node '" << node.name() << "' (" << node.op_type() << ", domain '"
-         << node.domain() << "'): ";
+         << "node '" << displayName(node) << "' (" << node.op_type()
+         << ", domain '" << node.domain() << "'): ";
 }
 
 LogicalResult NodeImporter::expectInputs(unsigned min, unsigned max) {
@@ -624,6 +632,40 @@ GraphImporter::importConstant(const onnx::TensorProto &tensor, OpBuilder &b,
                               Location loc,
                               function_ref<InFlightDiagnostic()> emitError) {
   int32_t dtype = tensor.data_type();
+  if (dtype == kInt4 || dtype == kUInt4) {
+    // Kept packed: these become the codes of a #slim.quant tensor as is.
+    SmallVector<int64_t> shape(tensor.dims().begin(), tensor.dims().end());
+    if (shape.empty() || shape.back() % 2 != 0)
+      return emitError() << "tensor '" << tensor.name()
+                         << "': 4-bit tensors need an even innermost dimension";
+    std::shared_ptr<const void> keepAlive;
+    FailureOr<ArrayRef<char>> bytes =
+        file->getTensorBytes(tensor, keepAlive, emitError);
+    if (failed(bytes))
+      return failure();
+    SmallVector<int64_t> packed(shape);
+    packed.back() /= 2;
+    auto type = RankedTensorType::get(packed, b.getI8Type());
+    TensorValue result;
+    result.dtype = dtype;
+    result.packed4 = true;
+    result.logicalShape = shape;
+    if (type.getNumElements() <= options.inlineConstantLimit) {
+      result.constant = DenseElementsAttr::getFromRawBuffer(type, *bytes);
+    } else {
+      std::string name = tensor.name().empty() ? "constant" : tensor.name();
+      for (char &c : name)
+        if (!llvm::isAlnum(c) && c != '_' && c != '.')
+          c = '_';
+      result.constant = DenseResourceElementsAttr::get(
+          type, name,
+          UnmanagedAsmResourceBlob::allocateWithAlign(
+              *bytes, 1,
+              [keepAlive](void *, size_t, size_t) mutable { keepAlive.reset(); }));
+    }
+    result.value = arith::ConstantOp::create(b, loc, result.constant);
+    return result;
+  }
   Type element = getElementType(ctx, dtype);
   if (!element)
     return emitError() << "tensor '" << tensor.name()
@@ -716,18 +758,18 @@ GraphImporter::sortNodes(const llvm::StringSet<> &available) {
         continue;
       if (available.contains(out))
         return file->emitError()
-               << "node '" << graph.node(i).name() << "' ("
+               << "node '" << displayName(graph.node(i)) << "' ("
                << graph.node(i).op_type() << ", domain '"
                << graph.node(i).domain() << "'): output '" << out
                << "' redefines a graph input or initializer";
       auto [it, inserted] = producer.try_emplace(out, i);
       if (!inserted)
         return file->emitError()
-               << "node '" << graph.node(i).name() << "' ("
+               << "node '" << displayName(graph.node(i)) << "' ("
                << graph.node(i).op_type() << ", domain '"
                << graph.node(i).domain() << "'): output '" << out
                << "' is also produced by node '"
-               << graph.node(it->second).name() << "'";
+               << displayName(graph.node(it->second)) << "'";
     }
   }
   std::vector<int> pending(n, 0);
@@ -739,7 +781,7 @@ GraphImporter::sortNodes(const llvm::StringSet<> &available) {
       auto it = producer.find(in);
       if (it == producer.end())
         return file->emitError()
-               << "node '" << graph.node(i).name() << "' ("
+               << "node '" << displayName(graph.node(i)) << "' ("
                << graph.node(i).op_type() << ", domain '"
                << graph.node(i).domain() << "'): input '" << in
                << "' is not a graph input, initializer or node output";
@@ -766,7 +808,7 @@ GraphImporter::sortNodes(const llvm::StringSet<> &available) {
     for (int i = 0; i < n; ++i)
       if (pending[i] > 0)
         return file->emitError()
-               << "node '" << graph.node(i).name() << "' ("
+               << "node '" << displayName(graph.node(i)) << "' ("
                << graph.node(i).op_type() << ", domain '"
                << graph.node(i).domain() << "'): the graph has a cycle "
                << "through this node";
@@ -775,12 +817,7 @@ GraphImporter::sortNodes(const llvm::StringSet<> &available) {
 }
 
 Location GraphImporter::getNodeLoc(const onnx::NodeProto &node) {
-  std::string name = node.name().empty()
-                         ? (node.op_type() + ":" + (node.output_size()
-                                                        ? node.output(0)
-                                                        : std::string()))
-                         : node.name();
-  return NameLoc::get(StringAttr::get(ctx, name), file->getLoc());
+  return NameLoc::get(StringAttr::get(ctx, displayName(node)), file->getLoc());
 }
 
 FailureOr<OwningOpRef<ModuleOp>> GraphImporter::run() {
@@ -869,6 +906,13 @@ FailureOr<OwningOpRef<ModuleOp>> GraphImporter::run() {
       return n.emitError() << "the semantics of this operator before opset "
                            << minOpset << " are unsupported (model opset "
                            << n.getOpset() << ")";
+    if (node->op_type() != "DequantizeLinear") {
+      for (unsigned i = 0; i < n.getNumInputs(); ++i)
+        if (n.hasInput(i) && n.input(i).packed4)
+          return n.emitError() << "input #" << i << " is a 4-bit tensor; "
+                                  "those are supported only as constant "
+                                  "DequantizeLinear inputs";
+    }
     if (failed((*fn)(n)))
       return failure();
     for (int i = 0; i < node->output_size(); ++i)

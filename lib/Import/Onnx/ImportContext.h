@@ -55,6 +55,8 @@ enum DType : int32_t {
   kUInt32 = 12,
   kUInt64 = 13,
   kBFloat16 = 16,
+  kUInt4 = 21,
+  kInt4 = 22,
 };
 
 bool isFloatDType(int32_t t);
@@ -83,6 +85,11 @@ struct TensorValue {
   std::optional<SmallVector<IntElem>> ints;
   /// For constants: the value (dense or dense_resource).
   ElementsAttr constant;
+  /// For int4/uint4 constants: `value` holds the ONNX bytes as i8, two codes
+  /// per byte along the innermost dimension; `logicalShape` is the int4
+  /// tensor's shape. Only DequantizeLinear consumes these.
+  bool packed4 = false;
+  SmallVector<int64_t> logicalShape;
   /// For the result of DequantizeLinear of a constant weight: the
   /// `#slim.quant` tensor it decodes, so a consuming MatMul can use it as is.
   Value compressed;

@@ -107,8 +107,9 @@ ModelFile::getTensorBytes(const onnx::TensorProto &tensor,
                           std::shared_ptr<const void> &keepAlive,
                           function_ref<InFlightDiagnostic()> emitError) {
   int32_t dtype = tensor.data_type();
+  bool int4 = dtype == kInt4 || dtype == kUInt4;
   size_t elementSize = getElementSize(dtype);
-  if (!elementSize)
+  if (!elementSize && !int4)
     return emitError() << "tensor '" << tensor.name() << "' has unsupported "
                        << "element type " << getDTypeName(dtype);
   uint64_t numel = 1;
@@ -118,7 +119,12 @@ ModelFile::getTensorBytes(const onnx::TensorProto &tensor,
                          << "' has a negative dimension " << d;
     numel *= static_cast<uint64_t>(d);
   }
-  uint64_t expected = numel * elementSize;
+  // 4-bit types pack two elements per byte, low nibble first.
+  uint64_t expected = int4 ? (numel + 1) / 2 : numel * elementSize;
+  if (int4 && tensor.data_location() != onnx::TensorProto::EXTERNAL &&
+      !tensor.has_raw_data())
+    return emitError() << "tensor '" << tensor.name()
+                       << "': 4-bit tensors must use raw or external data";
 
   if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
     std::string location;

@@ -187,10 +187,12 @@ std::optional<Value> dequantizeWeight(NodeImporter &n, const Granularity &g) {
   if (!x.isConstant() || !scale.isConstant() ||
       (n.hasInput(2) && !n.input(2).isConstant()))
     return std::nullopt;
-  if (x.dtype != kInt8 && x.dtype != kUInt8)
+  if (x.dtype != kInt8 && x.dtype != kUInt8 && !x.packed4)
     return std::nullopt;
   Type scaleType = getScaleType(n.getContext(), scale.dtype);
-  RankedTensorType xt = x.getType();
+  RankedTensorType xt =
+      x.packed4 ? RankedTensorType::get(x.logicalShape, n.b.getI8Type())
+                : x.getType();
   if (!scaleType || xt.getRank() < 1)
     return std::nullopt;
   OpBuilder &b = n.b;
@@ -210,16 +212,47 @@ std::optional<Value> dequantizeWeight(NodeImporter &n, const Granularity &g) {
     scaleShape.assign(xt.getShape().begin(), xt.getShape().end());
     scaleShape[axis] /= group;
   }
-  auto quant = QuantAttr::get(ctx, QuantFormat::Int, 8, x.dtype == kInt8, axis,
+  unsigned bits = x.packed4 ? 4 : 8;
+  bool isSigned = x.dtype == kInt8 || x.dtype == kInt4;
+  auto quant = QuantAttr::get(ctx, QuantFormat::Int, bits, isSigned, axis,
                               group, scaleType, n.hasInput(2));
   auto compressedType = RankedTensorType::get(
       xt.getShape(), getElementType(ctx, scale.dtype), quant);
-  SmallVector<Value> storage{
-      reshapeConstant(b, loc, x, xt.getShape(), b.getI8Type()),
-      reshapeConstant(b, loc, scale, scaleShape, scaleType)};
-  if (n.hasInput(2))
-    storage.push_back(
-        reshapeConstant(b, loc, n.input(2), scaleShape, b.getI8Type()));
+  // 4-bit codes: ONNX packs them low nibble first, like Slim; an even
+  // innermost dimension keeps rows byte-aligned, so the bytes are the codes.
+  SmallVector<Value> storage{x.packed4 ? x.value
+                                       : reshapeConstant(b, loc, x, xt.getShape(),
+                                                         b.getI8Type()),
+                             reshapeConstant(b, loc, scale, scaleShape, scaleType)};
+  if (n.hasInput(2)) {
+    const TensorValue &zp = n.input(2);
+    if (zp.packed4) {
+      // Zero points are small: unpack them to one i8 each.
+      ArrayRef<char> raw;
+      if (auto dense = dyn_cast<DenseElementsAttr>(zp.constant))
+        raw = dense.getRawData();
+      else
+        raw = cast<DenseResourceElementsAttr>(zp.constant).getData();
+      SmallVector<int8_t> values;
+      int64_t count = 1;
+      for (int64_t d : zp.logicalShape)
+        count *= d;
+      for (int64_t k = 0; k < count; ++k) {
+        int v = (static_cast<uint8_t>(raw[k / 2]) >> ((k % 2) * 4)) & 0xF;
+        if (isSigned && v >= 8)
+          v -= 16;
+        values.push_back(static_cast<int8_t>(v));
+      }
+      if (count != RankedTensorType::get(scaleShape, b.getI8Type()).getNumElements())
+        return std::nullopt;
+      storage.push_back(arith::ConstantOp::create(
+          b, loc,
+          DenseElementsAttr::get(RankedTensorType::get(scaleShape, b.getI8Type()),
+                                 ArrayRef<int8_t>(values))));
+    } else {
+      storage.push_back(reshapeConstant(b, loc, zp, scaleShape, b.getI8Type()));
+    }
+  }
   return AssembleOp::create(b, loc, compressedType, storage).getResult();
 }
 
@@ -227,7 +260,7 @@ LogicalResult importDequantizeLinear(NodeImporter &n) {
   if (failed(n.expectInputs(2, 3)))
     return failure();
   const TensorValue &x = n.input(0), &scale = n.input(1);
-  if (!isIntegerDType(x.dtype))
+  if (!isIntegerDType(x.dtype) && !x.packed4)
     return n.emitError() << "expected an integer input, got "
                          << getDTypeName(x.dtype);
   if (!isFloatDType(scale.dtype))
@@ -235,7 +268,10 @@ LogicalResult importDequantizeLinear(NodeImporter &n) {
   if (n.hasInput(2) && n.input(2).dtype != x.dtype)
     return n.emitError() << "zero point type " << getDTypeName(n.input(2).dtype)
                          << " differs from input type " << getDTypeName(x.dtype);
-  FailureOr<Granularity> g = getGranularity(n, x.getType(), scale.getType());
+  RankedTensorType logicalType =
+      x.packed4 ? RankedTensorType::get(x.logicalShape, n.b.getI8Type())
+                : x.getType();
+  FailureOr<Granularity> g = getGranularity(n, logicalType, scale.getType());
   if (failed(g))
     return failure();
   int32_t outType = scale.dtype;
@@ -244,13 +280,16 @@ LogicalResult importDequantizeLinear(NodeImporter &n) {
     v.compressed = *w;
     v.value = DequantizeOp::create(
         n.b, n.loc,
-        RankedTensorType::get(x.getType().getShape(),
+        RankedTensorType::get(logicalType.getShape(),
                               getElementType(n.getContext(), outType)),
         *w);
     v.dtype = outType;
     n.setOutput(0, std::move(v));
     return success();
   }
+  if (x.packed4)
+    return n.emitError() << "4-bit input needs constant scales and zero "
+                            "points of a supported layout";
   SmallVector<Value> operands{x.value, expandParam(n, scale.value, x.value, *g)};
   if (n.hasInput(2))
     operands.push_back(expandParam(n, n.operand(2), x.value, *g));

@@ -33,11 +33,14 @@ from onnx import TensorProto, helper, numpy_helper
 
 
 class Graph:
-    """A small builder: unique names, initializers, nodes."""
+    """A small builder: unique names, initializers, nodes. With `external`
+    (an open binary file and its name), large weights are streamed into that
+    file as they are made, so multi-GB models never sit in memory."""
 
-    def __init__(self, seed=0):
+    def __init__(self, seed=0, external=None):
         self.nodes, self.inits, self.counter = [], [], 0
         self.rng = np.random.default_rng(seed)
+        self.external = external
 
     def name(self, base):
         self.counter += 1
@@ -51,11 +54,30 @@ class Graph:
 
     def const(self, array, name=None):
         name = name or self.name("const")
-        self.inits.append(numpy_helper.from_array(np.asarray(array), name))
+        array = np.asarray(array)
+        if self.external is not None and array.nbytes >= 4096:
+            f, location = self.external
+            pad = (-f.tell()) % 64
+            f.write(b"\0" * pad)
+            offset = f.tell()
+            f.write(np.ascontiguousarray(array).tobytes())
+            t = onnx.TensorProto()
+            t.name = name
+            t.data_type = onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
+            t.dims.extend(array.shape)
+            t.data_location = onnx.TensorProto.EXTERNAL
+            for k, v in (("location", location), ("offset", str(offset)), ("length", str(array.nbytes))):
+                e = t.external_data.add()
+                e.key, e.value = k, v
+            self.inits.append(t)
+            return name
+        self.inits.append(numpy_helper.from_array(array, name))
         return name
 
     def weight(self, shape, name, std=0.02):
-        return self.const(self.rng.normal(0, std, size=shape).astype(np.float32), name)
+        w = self.rng.standard_normal(size=shape, dtype=np.float32)
+        w *= np.float32(std)
+        return self.const(w, name)
 
     def i64(self, values, name=None):
         return self.const(np.array(values, dtype=np.int64), name)
@@ -123,8 +145,9 @@ def attention(g, q, k, v, mask, heads, dim):
     return g.op("MatMul", [probs, v])
 
 
-def build(family, mode, layers, hidden, heads, kv_heads, inter, vocab, max_pos, fused, seed):
-    g = Graph(seed)
+def build(family, mode, layers, hidden, heads, kv_heads, inter, vocab, max_pos, fused, seed,
+          external=None):
+    g = Graph(seed, external)
     dim = hidden // heads
     opset = 17 if family == "gpt2" else 18
     inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"])]
@@ -297,12 +320,24 @@ def main():
     p.add_argument("--max-positions", type=int, default=128)
     p.add_argument("--fused", action="store_true", help="llama: onnxruntime contrib ops")
     p.add_argument("--external-data", action="store_true", help="weights in <output>.data")
+    p.add_argument("--stream-weights", action="store_true",
+                   help="write weights straight to <output>.data while building (for large models)")
     p.add_argument("--check", action="store_true", help="run once with onnxruntime")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True)
     a = p.parse_args()
     inter = a.intermediate or (4 * a.hidden if a.family == "gpt2" else (8 * a.hidden) // 3)
     kv = a.heads if a.family == "gpt2" else a.kv_heads
+    if a.stream_weights:
+        location = os.path.basename(a.output) + ".data"
+        with open(a.output + ".data", "wb") as f:
+            model = build(a.family, a.mode, a.layers, a.hidden, a.heads, kv, inter, a.vocab,
+                          a.max_positions, a.fused, a.seed, external=(f, location))
+        onnx.save_model(model, a.output)
+        params = sum(int(np.prod(t.dims)) for t in model.graph.initializer)
+        print(f"{a.output}: {params / 1e9:.3f} B parameters, "
+              f"{os.path.getsize(a.output + '.data') / 2**30:.2f} GiB of external data")
+        return 0
     model = build(a.family, a.mode, a.layers, a.hidden, a.heads, kv, inter, a.vocab, a.max_positions,
                   a.fused, a.seed)
     if not a.fused:  # the checker does not know onnxruntime's ops

@@ -1001,6 +1001,23 @@ mlir::slim::importOnnxModel(MLIRContext *context, StringRef path,
   return importer.run();
 }
 
+FailureOr<OwningOpRef<ModuleOp>>
+mlir::slim::importOnnxModel(MLIRContext *context, StringRef path,
+                            StringRef contents,
+                            const OnnxImportOptions &options) {
+  context->loadDialect<arith::ArithDialect, func::FuncDialect,
+                       linalg::LinalgDialect, math::MathDialect,
+                       tensor::TensorDialect, SlimDialect>();
+  FailureOr<std::shared_ptr<ModelFile>> file = ModelFile::load(
+      context, path,
+      llvm::MemoryBuffer::getMemBuffer(contents, path,
+                                       /*RequiresNullTerminator=*/false));
+  if (failed(file))
+    return failure();
+  GraphImporter importer(context, *file, options);
+  return importer.run();
+}
+
 std::string mlir::slim::parseDimBindings(StringRef spec,
                                          llvm::StringMap<int64_t> &dims) {
   SmallVector<StringRef> items;

@@ -27,19 +27,24 @@ InFlightDiagnostic ModelFile::emitError() const { return mlir::emitError(loc); }
 
 FailureOr<std::shared_ptr<ModelFile>> ModelFile::load(MLIRContext *ctx,
                                                       StringRef path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return mlir::emitError(FileLineColLoc::get(ctx, path, 0, 0))
+           << "cannot read ONNX model: " << buffer.getError().message();
+  return load(ctx, path, std::move(*buffer));
+}
+
+FailureOr<std::shared_ptr<ModelFile>>
+ModelFile::load(MLIRContext *ctx, StringRef path,
+                std::unique_ptr<llvm::MemoryBuffer> buffer) {
   std::shared_ptr<ModelFile> file(new ModelFile());
   file->path = path.str();
   SmallString<256> dir(path);
   llvm::sys::path::remove_filename(dir);
   file->directory = dir.str().str();
   file->loc = FileLineColLoc::get(ctx, path, 0, 0);
-
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer)
-    return file->emitError() << "cannot read ONNX model: "
-                             << buffer.getError().message();
-  StringRef bytes = (*buffer)->getBuffer();
+  StringRef bytes = buffer->getBuffer();
   if (bytes.size() > static_cast<size_t>(INT_MAX))
     return file->emitError()
            << "ONNX model is " << bytes.size()

@@ -32,6 +32,11 @@ public:
   /// not ONNX models.
   static FailureOr<std::shared_ptr<ModelFile>> load(MLIRContext *ctx,
                                                     StringRef path);
+  /// Parses an in-memory model; `path` names it in diagnostics and locates
+  /// external data.
+  static FailureOr<std::shared_ptr<ModelFile>>
+  load(MLIRContext *ctx, StringRef path,
+       std::unique_ptr<llvm::MemoryBuffer> buffer);
 
   const onnx::ModelProto &getModel() const { return *model; }
   StringRef getPath() const { return path; }

@@ -51,6 +51,12 @@ FailureOr<OwningOpRef<ModuleOp>>
 importOnnxModel(MLIRContext *context, StringRef path,
                 const OnnxImportOptions &options);
 
+/// Imports a model held in memory (`path` names it in diagnostics and is
+/// where external data is looked for).
+FailureOr<OwningOpRef<ModuleOp>>
+importOnnxModel(MLIRContext *context, StringRef path, StringRef contents,
+                const OnnxImportOptions &options);
+
 /// Parses `name=value,name=value` into `dims`. Returns an error message on
 /// malformed input.
 std::string parseDimBindings(StringRef spec, llvm::StringMap<int64_t> &dims);

@@ -18,6 +18,7 @@
 #include "lib/Import/Onnx/ModelLoader.h"
 
 #include "dialects/Slim/IR/SlimOps.h"
+#include "lib/Compression/Packing.h"
 
 #include "onnx/onnx.pb.h"
 
@@ -173,6 +174,35 @@ Value reshapeConstant(OpBuilder &b, Location loc, const TensorValue &c,
       b, loc, DenseResourceElementsAttr::get(type, res.getRawHandle()));
 }
 
+/// The bytes of a constant (dense or dense_resource).
+ArrayRef<char> constantBytes(const TensorValue &c) {
+  if (auto dense = dyn_cast<DenseElementsAttr>(c.constant))
+    return dense.getRawData();
+  return cast<DenseResourceElementsAttr>(c.constant).getData();
+}
+
+/// Unpacks `rows` rows of `perRow` packed `bits`-wide codes (each row
+/// starting at a multiple of `rowBytes`) into one i8 each, sign-extended
+/// when `isSigned`. Used for zero points, which Slim stores unpacked.
+SmallVector<int8_t> unpackRows(ArrayRef<char> raw, int64_t rows,
+                               int64_t perRow, int64_t rowBytes, unsigned bits,
+                               bool isSigned) {
+  SmallVector<int8_t> out;
+  SmallVector<uint8_t> codes(perRow);
+  for (int64_t r = 0; r < rows; ++r) {
+    ArrayRef<uint8_t> row(
+        reinterpret_cast<const uint8_t *>(raw.data()) + r * rowBytes, rowBytes);
+    unpackCodes(row, bits, codes);
+    for (uint8_t c : codes) {
+      int v = c;
+      if (isSigned && v >= (1 << (bits - 1)))
+        v -= 1 << bits;
+      out.push_back(static_cast<int8_t>(v));
+    }
+  }
+  return out;
+}
+
 /// The `#slim.quant` scale type for an ONNX scale type, if supported.
 Type getScaleType(MLIRContext *ctx, int32_t dtype) {
   if (dtype == kFloat || dtype == kFloat16 || dtype == kBFloat16)
@@ -227,24 +257,15 @@ std::optional<Value> dequantizeWeight(NodeImporter &n, const Granularity &g) {
   if (n.hasInput(2)) {
     const TensorValue &zp = n.input(2);
     if (zp.packed4) {
-      // Zero points are small: unpack them to one i8 each.
-      ArrayRef<char> raw;
-      if (auto dense = dyn_cast<DenseElementsAttr>(zp.constant))
-        raw = dense.getRawData();
-      else
-        raw = cast<DenseResourceElementsAttr>(zp.constant).getData();
-      SmallVector<int8_t> values;
+      // Zero points are small: unpack them to one i8 each (ONNX packs the
+      // flattened tensor, so it is a single row).
       int64_t count = 1;
       for (int64_t d : zp.logicalShape)
         count *= d;
-      for (int64_t k = 0; k < count; ++k) {
-        int v = (static_cast<uint8_t>(raw[k / 2]) >> ((k % 2) * 4)) & 0xF;
-        if (isSigned && v >= 8)
-          v -= 16;
-        values.push_back(static_cast<int8_t>(v));
-      }
       if (count != RankedTensorType::get(scaleShape, b.getI8Type()).getNumElements())
         return std::nullopt;
+      SmallVector<int8_t> values = unpackRows(constantBytes(zp), 1, count,
+                                              (count + 1) / 2, 4, isSigned);
       storage.push_back(arith::ConstantOp::create(
           b, loc,
           DenseElementsAttr::get(RankedTensorType::get(scaleShape, b.getI8Type()),
@@ -362,19 +383,8 @@ LogicalResult importMatMulNBits(NodeImporter &n) {
       return n.emitError() << "zero points have "
                            << zp.getType().getNumElements()
                            << " bytes, expected " << nOut * zpRow;
-    ArrayRef<char> raw;
-    if (auto dense = dyn_cast<DenseElementsAttr>(zp.constant))
-      raw = dense.getRawData();
-    else
-      raw = cast<DenseResourceElementsAttr>(zp.constant).getData();
-    SmallVector<int8_t> unpacked;
-    unsigned mask = (1u << bits) - 1;
-    for (int64_t r = 0; r < nOut; ++r)
-      for (int64_t j = 0; j < blocks; ++j) {
-        int64_t bit = j * bits;
-        uint8_t byte = static_cast<uint8_t>(raw[r * zpRow + bit / 8]);
-        unpacked.push_back(static_cast<int8_t>((byte >> (bit % 8)) & mask));
-      }
+    SmallVector<int8_t> unpacked = unpackRows(constantBytes(zp), nOut, blocks,
+                                              zpRow, bits, /*isSigned=*/false);
     auto zpType = RankedTensorType::get({nOut, blocks}, b.getI8Type());
     storage.push_back(arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(zpType, ArrayRef<int8_t>(unpacked))));

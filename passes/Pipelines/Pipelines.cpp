@@ -45,7 +45,46 @@ void mlir::slim::buildCpuReferencePipeline(
     llvm::report_fatal_error("slim: invalid built-in LLVM lowering pipeline");
 }
 
+static constexpr const char *kCpuBufferize =
+    "func.func(slim-copy-results),"
+    "one-shot-bufferize{bufferize-function-boundaries=1 "
+    "function-boundary-type-conversion=identity-layout-map},"
+    "buffer-deallocation-pipeline,canonicalize,cse";
+
+static constexpr const char *kCpuLoops =
+    "func.func(convert-linalg-to-loops),canonicalize,"
+    "resolve-ranked-shaped-type-result-dims,canonicalize,"
+    "func.func(slim-lower-expand-shape)";
+
+void mlir::slim::buildCpuPipeline(OpPassManager &pm,
+                                  const CpuPipelineOptions &options) {
+  if (!options.weightsFile.empty()) {
+    SlimExternalizeWeightsPassOptions w;
+    w.weightsFile = options.weightsFile;
+    w.minBytes = options.weightsMinBytes;
+    pm.addPass(createSlimExternalizeWeightsPass(w));
+  }
+  pm.addPass(createConvertSlimToLinalgPass());
+  auto parse = [&](StringRef text) {
+    if (failed(parsePassPipeline(text, pm)))
+      llvm::report_fatal_error("slim: invalid built-in CPU pipeline");
+  };
+  parse("func.func(slim-decompose-aggregate-ops),canonicalize,cse,"
+        "linalg-fuse-elementwise-ops,canonicalize");
+  parse(kCpuBufferize);
+  if (options.blas)
+    pm.addPass(createSlimLowerMatmulToBlasPass());
+  parse(kCpuLoops);
+  if (options.lowerToLLVM)
+    parse(kToLLVM);
+}
+
 void mlir::slim::registerSlimPipelines() {
+  PassPipelineRegistration<CpuPipelineOptions>(
+      "slim-cpu-pipeline",
+      "Compiles for the CPU as slimc does: weights file, Slim lowering, "
+      "fusion, bufferization with deallocation, BLAS GEMMs, LLVM",
+      buildCpuPipeline);
   PassPipelineRegistration<CpuReferencePipelineOptions>(
       "slim-cpu-reference-pipeline",
       "Runs Slim's reference semantics on the CPU: --convert-slim-to-linalg, "

@@ -30,7 +30,32 @@ struct CpuReferencePipelineOptions
 void buildCpuReferencePipeline(OpPassManager &pm,
                                const CpuReferencePipelineOptions &options);
 
-/// Registers `--slim-cpu-reference-pipeline`.
+/// Options of the CPU compilation pipeline (slimc).
+struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
+  PassOptions::Option<std::string> weightsFile{
+      *this, "weights-file",
+      llvm::cl::desc("Move large constants into this file, read at run time "
+                     "(empty: keep them in the code)")};
+  PassOptions::Option<int64_t> weightsMinBytes{
+      *this, "weights-min-bytes",
+      llvm::cl::desc("Smallest constant moved to the weights file"),
+      llvm::cl::init(1024)};
+  PassOptions::Option<bool> blas{
+      *this, "blas",
+      llvm::cl::desc("Run f32 matmuls in BLAS sgemm (OpenBLAS)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> lowerToLLVM{
+      *this, "lower-to-llvm",
+      llvm::cl::desc("Lower to the LLVM dialect"), llvm::cl::init(true)};
+};
+
+/// Builds the CPU pipeline slimc runs: weights to a file, the Slim reference
+/// lowering, fusion of elementwise ops, bufferization with deallocation,
+/// BLAS calls for f32 GEMMs, loops, LLVM. Public functions return fresh
+/// buffers the caller frees.
+void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options);
+
+/// Registers `--slim-cpu-reference-pipeline` and `--slim-cpu-pipeline`.
 void registerSlimPipelines();
 
 } // namespace mlir::slim

@@ -56,4 +56,62 @@ def SlimLowerExpandShapePass
                            "::mlir::arith::ArithDialect"];
 }
 
+def SlimExternalizeWeightsPass
+    : Pass<"slim-externalize-weights", "::mlir::ModuleOp"> {
+  let summary = "Moves large constants into a weights file read at run time";
+  let description = [{
+    Writes every constant tensor of at least `min-bytes` bytes (dense or
+    `dense_resource`) into `weights-file`, 64-byte aligned and deduplicated,
+    and replaces it with a view of a new last argument of its function,
+    `%weights: memref<?xi8>`, the file as the runtime maps it:
+
+    ```mlir
+    %w = arith.constant dense_resource<w> : tensor<4096x4096xf32>
+    // becomes
+    %v = memref.view %weights[%offset][] : memref<?xi8> to memref<4096x4096xf32>
+    %w = bufferization.to_tensor %v restrict : memref<4096x4096xf32> to tensor<4096x4096xf32>
+    ```
+
+    Compiled code then never embeds weights, and a model's weights are
+    mapped, not loaded. The function gets the unit attribute
+    `slim.weights_argument` when it takes the argument. Boolean and splat
+    constants stay inline.
+  }];
+  let options = [
+    Option<"weightsFile", "weights-file", "std::string", "",
+           "File to write the weights to (required)">,
+    Option<"minBytes", "min-bytes", "int64_t", "1024",
+           "Smallest constant (in bytes) that is moved to the file">,
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def SlimLowerMatmulToBlasPass
+    : Pass<"slim-lower-matmul-to-blas", "::mlir::ModuleOp"> {
+  let summary = "Calls a BLAS sgemm for f32 linalg.matmul/batch_matmul on memrefs";
+  let description = [{
+    Replaces `linalg.matmul` and `linalg.batch_matmul` on f32 memrefs whose
+    rows are contiguous (unit innermost stride) by calls to
+    `slim_rt_sgemm` / `slim_rt_sgemm_batched` (C interface, implemented by
+    Slim's model support library on OpenBLAS): the dense GEMMs of an LLM run
+    in a tuned, multithreaded kernel. The op accumulates into its output,
+    which is what the calls do (beta = 1). Other matmuls are left alone.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def SlimCopyResultsPass : Pass<"slim-copy-results", "::mlir::func::FuncOp"> {
+  let summary = "Returns fresh buffers from public functions";
+  let description = [{
+    Copies each tensor a public function returns into a new
+    `bufferization.alloc_tensor`, so that after bufferization every result
+    is a distinct heap buffer the caller owns and frees, never an argument,
+    a weight or a global constant.
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
+}
+
 #endif // SLIM_PASSES_TRANSFORMS_PASSES_TD

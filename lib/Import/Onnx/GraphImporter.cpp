@@ -870,8 +870,29 @@ FailureOr<OwningOpRef<ModuleOp>> GraphImporter::run() {
       b.getFunctionType(inputTypes, /*results=*/{}));
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
+  // Names, ONNX element types and symbolic dimension names of the graph's
+  // inputs and outputs, for runtimes and drivers (signless MLIR integers do
+  // not say whether an input is uint8 or int8).
+  auto describe = [&](const onnx::ValueInfoProto &info, int32_t dtype,
+                      auto setAttr) {
+    setAttr("onnx.name", b.getStringAttr(info.name()));
+    setAttr("onnx.elem_type", b.getI32IntegerAttr(dtype));
+    SmallVector<Attribute> names;
+    bool any = false;
+    if (info.type().has_tensor_type() && info.type().tensor_type().has_shape()) {
+      for (const auto &dim : info.type().tensor_type().shape().dim()) {
+        bool bound = dim.has_dim_param() && options.boundDims.count(dim.dim_param());
+        std::string name = dim.has_dim_param() && !bound ? dim.dim_param() : "";
+        any |= !name.empty();
+        names.push_back(b.getStringAttr(name));
+      }
+    }
+    if (any)
+      setAttr("onnx.dim_names", b.getArrayAttr(names));
+  };
   for (auto [i, in] : llvm::enumerate(inputs)) {
-    func.setArgAttr(i, "onnx.name", b.getStringAttr(in->name()));
+    describe(*in, in->type().tensor_type().elem_type(),
+             [&](StringRef n, Attribute a) { func.setArgAttr(i, n, a); });
     BlockArgument arg = entry->getArgument(i);
     arg.setLoc(NameLoc::get(b.getStringAttr(in->name()), fileLoc));
     TensorValue v;
@@ -970,7 +991,8 @@ FailureOr<OwningOpRef<ModuleOp>> GraphImporter::run() {
   func::ReturnOp::create(b, fileLoc, results);
   func.setType(b.getFunctionType(inputTypes, resultTypes));
   for (auto [i, out] : llvm::enumerate(graph.output()))
-    func.setResultAttr(i, "onnx.name", b.getStringAttr(out.name()));
+    describe(out, values.find(out.name())->second.dtype,
+             [&](StringRef n, Attribute a) { func.setResultAttr(i, n, a); });
 
   // Unused initializers and the leftovers of shape folding: erase dead
   // side-effect-free ops, last first so that chains disappear entirely.

@@ -244,3 +244,26 @@ ModelFile::getTensorBytes(const onnx::TensorProto &tensor,
   keepAlive = data;
   return ArrayRef<char>(data->data(), data->size());
 }
+
+std::string mlir::slim::onnx_import::readInlineTensor(
+    const onnx::TensorProto &tensor, std::vector<char> &bytes) {
+  if (tensor.data_location() == onnx::TensorProto::EXTERNAL)
+    return "tensor '" + tensor.name() + "' has external data";
+  std::string message;
+  std::shared_ptr<const void> keepAlive;
+  // A throwaway model owner: inline data lives in `tensor`.
+  MLIRContext ctx;
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+    message = d.str();
+    return success();
+  });
+  ModelFile file;
+  file.model = std::make_shared<onnx::ModelProto>();
+  FailureOr<ArrayRef<char>> data = file.getTensorBytes(
+      tensor, keepAlive, [&] { return mlir::emitError(UnknownLoc::get(&ctx)); });
+  if (failed(data))
+    return message.empty() ? "cannot decode tensor '" + tensor.name() + "'"
+                           : message;
+  bytes.assign(data->begin(), data->end());
+  return {};
+}

@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace onnx {
 class ModelProto;
@@ -53,6 +54,8 @@ public:
   static size_t getElementSize(int32_t dtype);
 
 private:
+  friend std::string readInlineTensor(const onnx::TensorProto &,
+                                      std::vector<char> &);
   ModelFile() = default;
   std::string path;
   std::string directory;
@@ -60,6 +63,12 @@ private:
   std::shared_ptr<onnx::ModelProto> model;
   llvm::StringMap<std::shared_ptr<llvm::MemoryBuffer>> externalFiles;
 };
+
+/// Decodes a TensorProto whose data is inline (raw_data or the typed
+/// fields) into little-endian bytes. Returns an error message, or "" on
+/// success. Used for test data files (input_N.pb, output_N.pb).
+std::string readInlineTensor(const onnx::TensorProto &tensor,
+                             std::vector<char> &bytes);
 
 } // namespace mlir::slim::onnx_import
 

@@ -1,0 +1,116 @@
+/*===- slim/Runtime.h - Running compiled Slim models ----------------*- C -*-===*
+ *
+ * Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ *===----------------------------------------------------------------------===*
+ *
+ * The C API of Slim's runtime. `slimc` writes a model directory (model.so,
+ * model.weights, model.json, model.h); this API loads it, describes its inputs
+ * and outputs, and runs it on caller-owned buffers with any legal shape.
+ *
+ *   slim_model *m;
+ *   if (slim_model_load("out", &m) != SLIM_OK) puts(slim_last_error());
+ *   slim_tensor in = {data, SLIM_INT64, 2, {1, 7}, sizeof data};
+ *   slim_tensor out = {NULL};                 // runtime allocates
+ *   slim_model_run(m, &in, &out);
+ *   ... slim_tensor_release(&out); slim_model_free(m);
+ *
+ * Errors are status codes; slim_last_error() returns the message of the
+ * calling thread's last failure (e.g. which input and dimension mismatched).
+ *===----------------------------------------------------------------------===*/
+
+#ifndef SLIM_RUNTIME_H
+#define SLIM_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum slim_status {
+  SLIM_OK = 0,
+  SLIM_ERROR_IO = 1,       /* a file is missing, unreadable or truncated */
+  SLIM_ERROR_FORMAT = 2,   /* a model file is malformed */
+  SLIM_ERROR_ARGUMENT = 3, /* wrong count, null pointer, bad option */
+  SLIM_ERROR_TYPE = 4,     /* wrong element type or rank */
+  SLIM_ERROR_SHAPE = 5,    /* a dimension does not match */
+  SLIM_ERROR_CAPACITY = 6, /* an output buffer is too small */
+} slim_status;
+
+/* Element types; the values are ONNX's TensorProto.DataType codes. */
+typedef enum slim_dtype {
+  SLIM_FLOAT = 1,
+  SLIM_UINT8 = 2,
+  SLIM_INT8 = 3,
+  SLIM_UINT16 = 4,
+  SLIM_INT16 = 5,
+  SLIM_INT32 = 6,
+  SLIM_INT64 = 7,
+  SLIM_BOOL = 9,
+  SLIM_FLOAT16 = 10,
+  SLIM_DOUBLE = 11,
+  SLIM_UINT32 = 12,
+  SLIM_UINT64 = 13,
+  SLIM_BFLOAT16 = 16,
+} slim_dtype;
+
+#define SLIM_MAX_RANK 8
+
+/* A tensor the caller owns: row-major, `data` holds `capacity` bytes. For an
+ * output, `data` may be NULL: the runtime then allocates it (release it with
+ * slim_tensor_release). On return, `rank` and `dims` describe the result. */
+typedef struct slim_tensor {
+  void *data;
+  slim_dtype dtype;
+  int32_t rank;
+  int64_t dims[SLIM_MAX_RANK];
+  size_t capacity;
+} slim_tensor;
+
+/* One input or output of a model; dims[i] == -1 for a dynamic dimension,
+ * whose symbolic name (or "") is dim_names[i]. */
+typedef struct slim_tensor_info {
+  const char *name;
+  slim_dtype dtype;
+  int32_t rank;
+  const int64_t *dims;
+  const char *const *dim_names;
+} slim_tensor_info;
+
+typedef struct slim_model slim_model;
+
+slim_status slim_model_load(const char *directory, slim_model **model);
+void slim_model_free(slim_model *model);
+
+int32_t slim_model_num_inputs(const slim_model *model);
+int32_t slim_model_num_outputs(const slim_model *model);
+/* NULL for an index out of range. */
+const slim_tensor_info *slim_model_input(const slim_model *model, int32_t i);
+const slim_tensor_info *slim_model_output(const slim_model *model, int32_t i);
+
+/* Threads used by the model's kernels (default: all cores). */
+slim_status slim_model_set_threads(slim_model *model, int32_t threads);
+
+/* Runs the model. `inputs` and `outputs` are in the model's order. */
+slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
+                           int32_t num_inputs, slim_tensor *outputs,
+                           int32_t num_outputs);
+
+/* Frees an output buffer the runtime allocated and clears `data`. */
+void slim_tensor_release(slim_tensor *tensor);
+
+/* Bytes of one element (0 for an unknown type). */
+size_t slim_dtype_size(slim_dtype dtype);
+const char *slim_dtype_name(slim_dtype dtype);
+
+/* The message of this thread's last error ("" if none). */
+const char *slim_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SLIM_RUNTIME_H */

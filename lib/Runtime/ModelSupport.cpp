@@ -1,0 +1,99 @@
+//===- ModelSupport.cpp - Functions compiled models call ------------------===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+//
+// Linked into every model.so by slimc (position-independent static archive):
+// the BLAS-backed GEMMs `--slim-lower-matmul-to-blas` calls, through MLIR's C
+// interface for memrefs, and the thread-count hook the runtime calls.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mlir/ExecutionEngine/CRunnerUtils.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+/// C += A * B for one [M, K] x [K, N] slice with unit inner strides.
+void sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+           const float *b, int64_t ldb, float *c, int64_t ldc) {
+  if (m == 0 || n == 0 || k == 0)
+    return;
+  // BLAS wants ld >= the row length even when there is a single row.
+  lda = std::max<int64_t>(lda, std::max<int64_t>(k, 1));
+  ldb = std::max<int64_t>(ldb, std::max<int64_t>(n, 1));
+  ldc = std::max<int64_t>(ldc, std::max<int64_t>(n, 1));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m),
+              static_cast<int>(n), static_cast<int>(k), 1.0f, a,
+              static_cast<int>(lda), b, static_cast<int>(ldb), 1.0f, c,
+              static_cast<int>(ldc));
+}
+
+} // namespace
+
+extern "C" {
+
+void _mlir_ciface_slim_rt_sgemm(StridedMemRefType<float, 2> *a,
+                                StridedMemRefType<float, 2> *b,
+                                StridedMemRefType<float, 2> *c) {
+  sgemm(a->sizes[0], b->sizes[1], a->sizes[1], a->data + a->offset,
+        a->strides[0], b->data + b->offset, b->strides[0],
+        c->data + c->offset, c->strides[0]);
+}
+
+void _mlir_ciface_slim_rt_sgemm_batched(StridedMemRefType<float, 3> *a,
+                                        StridedMemRefType<float, 3> *b,
+                                        StridedMemRefType<float, 3> *c) {
+  for (int64_t i = 0; i < a->sizes[0]; ++i)
+    sgemm(a->sizes[1], b->sizes[2], a->sizes[2],
+          a->data + a->offset + i * a->strides[0], a->strides[1],
+          b->data + b->offset + i * b->strides[0], b->strides[1],
+          c->data + c->offset + i * c->strides[0], c->strides[1]);
+}
+
+/// The strided copy finalize-memref-to-llvm emits for memref.copy of
+/// non-contiguous memrefs (the same symbol MLIR's runner utilities define,
+/// so models need no MLIR library at run time).
+void memrefCopy(int64_t elemSize, UnrankedMemRefType<char> *src,
+                UnrankedMemRefType<char> *dst) {
+  int64_t rank = src->rank;
+  auto *s = static_cast<int64_t *>(src->descriptor);
+  auto *d = static_cast<int64_t *>(dst->descriptor);
+  const char *sBase = reinterpret_cast<const char *>(s[1]) + s[2] * elemSize;
+  char *dBase = reinterpret_cast<char *>(d[1]) + d[2] * elemSize;
+  const int64_t *sizes = s + 3, *sStrides = s + 3 + rank,
+                *dStrides = d + 3 + rank;
+  int64_t total = 1;
+  for (int64_t r = 0; r < rank; ++r)
+    total *= sizes[r];
+  if (total == 0)
+    return;
+  std::vector<int64_t> index(rank, 0);
+  for (int64_t n = 0; n < total; ++n) {
+    int64_t so = 0, dof = 0;
+    for (int64_t r = 0; r < rank; ++r) {
+      so += index[r] * sStrides[r];
+      dof += index[r] * dStrides[r];
+    }
+    std::memcpy(dBase + dof * elemSize, sBase + so * elemSize, elemSize);
+    for (int64_t r = rank - 1; r >= 0; --r) {
+      if (++index[r] < sizes[r])
+        break;
+      index[r] = 0;
+    }
+  }
+}
+
+void slim_rt_set_num_threads(int threads) {
+  openblas_set_num_threads(threads);
+}
+
+} // extern "C"

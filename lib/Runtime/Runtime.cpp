@@ -1,0 +1,439 @@
+//===- Runtime.cpp - Loading and running compiled Slim models -------------===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+//
+// Implements include/slim/Runtime.h. A model directory holds model.json (the
+// interface), model.so (code; its `slim_entry(void **)` calls the MLIR C
+// interface of the entry function) and model.weights (mapped read-only and
+// passed as the last argument). Memref descriptors are built and read here:
+// {allocated, aligned, offset, sizes[rank], strides[rank]}, all 64-bit.
+//
+//===----------------------------------------------------------------------===//
+
+#include "slim/Runtime.h"
+
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+thread_local std::string lastError;
+
+slim_status fail(slim_status status, std::string message) {
+  lastError = std::move(message);
+  return status;
+}
+
+struct InfoStorage {
+  std::string name;
+  std::vector<int64_t> dims;
+  std::vector<std::string> dimNames;
+  std::vector<const char *> dimNamePtrs;
+  slim_tensor_info info{};
+
+  void finish(slim_dtype dtype) {
+    for (const std::string &n : dimNames)
+      dimNamePtrs.push_back(n.c_str());
+    info.name = name.c_str();
+    info.dtype = dtype;
+    info.rank = static_cast<int32_t>(dims.size());
+    info.dims = dims.data();
+    info.dim_names = dimNamePtrs.data();
+  }
+};
+
+using EntryFn = void (*)(void **);
+
+} // namespace
+
+struct slim_model {
+  std::string directory;
+  void *library = nullptr;
+  EntryFn entry = nullptr;
+  void (*setThreads)(int) = nullptr;
+  void *weights = nullptr;
+  size_t weightsSize = 0;
+  bool weightsArgument = false;
+  std::vector<std::unique_ptr<InfoStorage>> inputs, outputs;
+
+  ~slim_model() {
+    if (weights && weightsSize)
+      munmap(weights, weightsSize);
+    if (library)
+      dlclose(library);
+  }
+};
+
+extern "C" {
+
+size_t slim_dtype_size(slim_dtype dtype) {
+  switch (dtype) {
+  case SLIM_BOOL:
+  case SLIM_INT8:
+  case SLIM_UINT8:
+    return 1;
+  case SLIM_INT16:
+  case SLIM_UINT16:
+  case SLIM_FLOAT16:
+  case SLIM_BFLOAT16:
+    return 2;
+  case SLIM_FLOAT:
+  case SLIM_INT32:
+  case SLIM_UINT32:
+    return 4;
+  case SLIM_INT64:
+  case SLIM_UINT64:
+  case SLIM_DOUBLE:
+    return 8;
+  }
+  return 0;
+}
+
+const char *slim_dtype_name(slim_dtype dtype) {
+  switch (dtype) {
+  case SLIM_FLOAT:
+    return "float";
+  case SLIM_UINT8:
+    return "uint8";
+  case SLIM_INT8:
+    return "int8";
+  case SLIM_UINT16:
+    return "uint16";
+  case SLIM_INT16:
+    return "int16";
+  case SLIM_INT32:
+    return "int32";
+  case SLIM_INT64:
+    return "int64";
+  case SLIM_BOOL:
+    return "bool";
+  case SLIM_FLOAT16:
+    return "float16";
+  case SLIM_DOUBLE:
+    return "double";
+  case SLIM_UINT32:
+    return "uint32";
+  case SLIM_UINT64:
+    return "uint64";
+  case SLIM_BFLOAT16:
+    return "bfloat16";
+  }
+  return "unknown";
+}
+
+const char *slim_last_error(void) { return lastError.c_str(); }
+
+static bool readInfos(const llvm::json::Array *array,
+                      std::vector<std::unique_ptr<InfoStorage>> &out) {
+  if (!array)
+    return false;
+  for (const llvm::json::Value &v : *array) {
+    const llvm::json::Object *o = v.getAsObject();
+    if (!o)
+      return false;
+    auto info = std::make_unique<InfoStorage>();
+    std::optional<llvm::StringRef> name = o->getString("name");
+    std::optional<int64_t> dtype = o->getInteger("dtype");
+    const llvm::json::Array *dims = o->getArray("dims");
+    const llvm::json::Array *names = o->getArray("dim_names");
+    if (!name || !dtype || !dims || !names || dims->size() != names->size() ||
+        dims->size() > SLIM_MAX_RANK ||
+        !slim_dtype_size(static_cast<slim_dtype>(*dtype)))
+      return false;
+    info->name = name->str();
+    for (const llvm::json::Value &d : *dims) {
+      std::optional<int64_t> n = d.getAsInteger();
+      if (!n)
+        return false;
+      info->dims.push_back(*n);
+    }
+    for (const llvm::json::Value &d : *names) {
+      std::optional<llvm::StringRef> s = d.getAsString();
+      if (!s)
+        return false;
+      info->dimNames.push_back(s->str());
+    }
+    info->finish(static_cast<slim_dtype>(*dtype));
+    out.push_back(std::move(info));
+  }
+  return true;
+}
+
+slim_status slim_model_load(const char *directory, slim_model **model) {
+  if (!directory || !model)
+    return fail(SLIM_ERROR_ARGUMENT, "slim_model_load: null argument");
+  *model = nullptr;
+  auto m = std::make_unique<slim_model>();
+  m->directory = directory;
+  auto path = [&](const char *file) {
+    llvm::SmallString<256> p(directory);
+    llvm::sys::path::append(p, file);
+    return std::string(p);
+  };
+
+  std::string jsonPath = path("model.json");
+  auto buffer = llvm::MemoryBuffer::getFile(jsonPath);
+  if (!buffer)
+    return fail(SLIM_ERROR_IO, "cannot read " + jsonPath + ": " +
+                                   buffer.getError().message());
+  llvm::Expected<llvm::json::Value> json =
+      llvm::json::parse((*buffer)->getBuffer());
+  if (!json)
+    return fail(SLIM_ERROR_FORMAT,
+                jsonPath + ": " + llvm::toString(json.takeError()));
+  const llvm::json::Object *root = json->getAsObject();
+  if (!root || root->getInteger("format") != 1 ||
+      !readInfos(root->getArray("inputs"), m->inputs) ||
+      !readInfos(root->getArray("outputs"), m->outputs))
+    return fail(SLIM_ERROR_FORMAT,
+                jsonPath + ": not a Slim model description (format 1)");
+  m->weightsArgument = root->getBoolean("weights_argument").value_or(false);
+  std::optional<int64_t> weightsBytes = root->getInteger("weights_bytes");
+
+  std::string soPath = path("model.so");
+  m->library = dlopen(soPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!m->library)
+    return fail(SLIM_ERROR_IO, "cannot load " + soPath + ": " + dlerror());
+  m->entry = reinterpret_cast<EntryFn>(dlsym(m->library, "slim_entry"));
+  m->setThreads = reinterpret_cast<void (*)(int)>(
+      dlsym(m->library, "slim_rt_set_num_threads"));
+  if (!m->entry)
+    return fail(SLIM_ERROR_FORMAT, soPath + " has no slim_entry");
+
+  if (m->weightsArgument) {
+    std::string weightsPath = path("model.weights");
+    int fd = open(weightsPath.c_str(), O_RDONLY);
+    if (fd < 0)
+      return fail(SLIM_ERROR_IO, "cannot open " + weightsPath + ": " +
+                                     std::strerror(errno));
+    struct stat st;
+    fstat(fd, &st);
+    size_t size = static_cast<size_t>(st.st_size);
+    if (weightsBytes && static_cast<int64_t>(size) != *weightsBytes) {
+      close(fd);
+      return fail(SLIM_ERROR_IO, weightsPath + " is " + std::to_string(size) +
+                                     " bytes, the model needs " +
+                                     std::to_string(*weightsBytes) +
+                                     " (truncated or from another build)");
+    }
+    if (size) {
+      void *p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p == MAP_FAILED) {
+        close(fd);
+        return fail(SLIM_ERROR_IO, "cannot map " + weightsPath + ": " +
+                                       std::strerror(errno));
+      }
+      m->weights = p;
+      m->weightsSize = size;
+    }
+    close(fd);
+  }
+  *model = m.release();
+  return SLIM_OK;
+}
+
+void slim_model_free(slim_model *model) { delete model; }
+
+int32_t slim_model_num_inputs(const slim_model *model) {
+  return model ? static_cast<int32_t>(model->inputs.size()) : 0;
+}
+int32_t slim_model_num_outputs(const slim_model *model) {
+  return model ? static_cast<int32_t>(model->outputs.size()) : 0;
+}
+const slim_tensor_info *slim_model_input(const slim_model *model, int32_t i) {
+  if (!model || i < 0 || i >= slim_model_num_inputs(model))
+    return nullptr;
+  return &model->inputs[i]->info;
+}
+const slim_tensor_info *slim_model_output(const slim_model *model, int32_t i) {
+  if (!model || i < 0 || i >= slim_model_num_outputs(model))
+    return nullptr;
+  return &model->outputs[i]->info;
+}
+
+slim_status slim_model_set_threads(slim_model *model, int32_t threads) {
+  if (!model || threads < 1)
+    return fail(SLIM_ERROR_ARGUMENT, "slim_model_set_threads: expected a "
+                                     "model and a thread count >= 1");
+  if (model->setThreads)
+    model->setThreads(threads);
+  return SLIM_OK;
+}
+
+void slim_tensor_release(slim_tensor *tensor) {
+  if (!tensor)
+    return;
+  std::free(tensor->data);
+  tensor->data = nullptr;
+  tensor->capacity = 0;
+}
+
+/// Copies a strided result into a dense row-major buffer.
+static void copyStrided(char *dst, const char *src, const int64_t *sizes,
+                        const int64_t *strides, int rank, size_t esize) {
+  if (rank == 0) {
+    std::memcpy(dst, src, esize);
+    return;
+  }
+  int64_t inner = 1;
+  for (int d = 1; d < rank; ++d)
+    inner *= sizes[d];
+  for (int64_t i = 0; i < sizes[0]; ++i)
+    copyStrided(dst + i * inner * esize, src + i * strides[0] * esize,
+                sizes + 1, strides + 1, rank - 1, esize);
+}
+
+slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
+                           int32_t numInputs, slim_tensor *outputs,
+                           int32_t numOutputs) {
+  if (!model)
+    return fail(SLIM_ERROR_ARGUMENT, "slim_model_run: null model");
+  if (numInputs != slim_model_num_inputs(model))
+    return fail(SLIM_ERROR_ARGUMENT,
+                "expected " + std::to_string(model->inputs.size()) +
+                    " inputs, got " + std::to_string(numInputs));
+  if (numOutputs != slim_model_num_outputs(model))
+    return fail(SLIM_ERROR_ARGUMENT,
+                "expected " + std::to_string(model->outputs.size()) +
+                    " outputs, got " + std::to_string(numOutputs));
+  if ((numInputs && !inputs) || (numOutputs && !outputs))
+    return fail(SLIM_ERROR_ARGUMENT, "slim_model_run: null tensor array");
+
+  // Check the inputs; symbolic dimensions with one name must agree.
+  llvm::StringMap<std::pair<int64_t, std::string>> symbols;
+  std::vector<std::vector<int64_t>> descriptors;
+  for (int32_t i = 0; i < numInputs; ++i) {
+    const slim_tensor &t = inputs[i];
+    const InfoStorage &info = *model->inputs[i];
+    if (t.dtype != info.info.dtype)
+      return fail(SLIM_ERROR_TYPE, "input '" + info.name + "' must be " +
+                                       slim_dtype_name(info.info.dtype) +
+                                       ", got " + slim_dtype_name(t.dtype));
+    if (t.rank != info.info.rank)
+      return fail(SLIM_ERROR_TYPE, "input '" + info.name + "' must have rank " +
+                                       std::to_string(info.info.rank) +
+                                       ", got " + std::to_string(t.rank));
+    size_t numel = 1;
+    for (int32_t d = 0; d < t.rank; ++d) {
+      int64_t want = info.dims[d], have = t.dims[d];
+      if (have < 0)
+        return fail(SLIM_ERROR_SHAPE, "input '" + info.name + "' dimension " +
+                                          std::to_string(d) + " is negative");
+      if (want >= 0 && want != have)
+        return fail(SLIM_ERROR_SHAPE,
+                    "input '" + info.name + "' dimension " +
+                        std::to_string(d) + " must be " +
+                        std::to_string(want) + ", got " + std::to_string(have));
+      const std::string &sym = info.dimNames[d];
+      if (want < 0 && !sym.empty()) {
+        auto [it, inserted] = symbols.try_emplace(sym, have, info.name);
+        if (!inserted && it->second.first != have)
+          return fail(SLIM_ERROR_SHAPE,
+                      "dimension '" + sym + "' is " +
+                          std::to_string(it->second.first) + " in input '" +
+                          it->second.second + "' but " + std::to_string(have) +
+                          " in input '" + info.name + "'");
+      }
+      numel *= static_cast<size_t>(have);
+    }
+    size_t bytes = numel * slim_dtype_size(t.dtype);
+    if (bytes && (!t.data || t.capacity < bytes))
+      return fail(SLIM_ERROR_CAPACITY,
+                  "input '" + info.name + "' needs " + std::to_string(bytes) +
+                      " bytes, its buffer has " + std::to_string(t.capacity));
+    std::vector<int64_t> desc;
+    desc.push_back(reinterpret_cast<int64_t>(t.data));
+    desc.push_back(reinterpret_cast<int64_t>(t.data));
+    desc.push_back(0);
+    for (int32_t d = 0; d < t.rank; ++d)
+      desc.push_back(t.dims[d]);
+    int64_t stride = 1;
+    std::vector<int64_t> strides(t.rank);
+    for (int32_t d = t.rank - 1; d >= 0; --d) {
+      strides[d] = stride;
+      stride *= t.dims[d];
+    }
+    desc.insert(desc.end(), strides.begin(), strides.end());
+    descriptors.push_back(std::move(desc));
+  }
+  if (model->weightsArgument) {
+    int64_t base = reinterpret_cast<int64_t>(model->weights);
+    descriptors.push_back(
+        {base, base, 0, static_cast<int64_t>(model->weightsSize), 1});
+  }
+
+  // Results: one descriptor per output, back to back.
+  size_t words = 0;
+  for (const auto &out : model->outputs)
+    words += 3 + 2 * out->dims.size();
+  std::vector<int64_t> results(words, 0);
+  std::vector<void *> args;
+  args.push_back(results.data());
+  for (auto &d : descriptors)
+    args.push_back(d.data());
+  model->entry(args.data());
+
+  // Copy into the caller's buffers, then free what the model allocated.
+  slim_status status = SLIM_OK;
+  std::set<int64_t> allocations;
+  size_t at = 0;
+  for (int32_t i = 0; i < numOutputs; ++i) {
+    const InfoStorage &info = *model->outputs[i];
+    int rank = static_cast<int>(info.dims.size());
+    const int64_t *desc = results.data() + at;
+    at += 3 + 2 * rank;
+    allocations.insert(desc[0]);
+    if (status != SLIM_OK)
+      continue;
+    slim_tensor &out = outputs[i];
+    size_t esize = slim_dtype_size(info.info.dtype);
+    size_t numel = 1;
+    for (int d = 0; d < rank; ++d)
+      numel *= static_cast<size_t>(desc[3 + d]);
+    size_t bytes = numel * esize;
+    if (!out.data) {
+      out.data = std::malloc(bytes ? bytes : 1);
+      out.capacity = bytes;
+    } else if (out.capacity < bytes) {
+      status = fail(SLIM_ERROR_CAPACITY,
+                    "output '" + info.name + "' needs " +
+                        std::to_string(bytes) + " bytes, its buffer has " +
+                        std::to_string(out.capacity));
+      continue;
+    }
+    out.dtype = info.info.dtype;
+    out.rank = rank;
+    for (int d = 0; d < rank; ++d)
+      out.dims[d] = desc[3 + d];
+    const char *src =
+        reinterpret_cast<const char *>(desc[1]) + desc[2] * esize;
+    if (bytes)
+      copyStrided(static_cast<char *>(out.data), src, desc + 3,
+                  desc + 3 + rank, rank, esize);
+  }
+  for (int64_t p : allocations)
+    std::free(reinterpret_cast<void *>(p));
+  return status;
+}
+
+} // extern "C"

@@ -1,0 +1,371 @@
+//===- slim-run.cpp - Run, check and time a compiled model ----------------===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+//
+//   slim-run OUT_DIR                          describe the model
+//   slim-run OUT_DIR --test-data DIR          run input_N.pb, compare output_N.pb
+//   slim-run OUT_DIR --bench --dims batch=1,sequence=128
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/Import/Onnx/ModelLoader.h"
+#include "slim/Runtime.h"
+
+#include "onnx/onnx.pb.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+static llvm::cl::OptionCategory category("slim-run options");
+static llvm::cl::opt<std::string> modelDir(llvm::cl::Positional,
+                                           llvm::cl::desc("<model directory>"),
+                                           llvm::cl::cat(category));
+static llvm::cl::opt<std::string>
+    testData("test-data",
+             llvm::cl::desc("Directory with input_N.pb / output_N.pb (ONNX "
+                            "backend test layout) to run and compare"),
+             llvm::cl::value_desc("dir"), llvm::cl::cat(category));
+static llvm::cl::opt<double> rtolOpt("rtol", llvm::cl::desc("Relative tolerance"),
+                                  llvm::cl::init(1e-3), llvm::cl::cat(category));
+static llvm::cl::opt<double> atolOpt("atol", llvm::cl::desc("Absolute tolerance"),
+                                  llvm::cl::init(1e-5), llvm::cl::cat(category));
+static llvm::cl::opt<bool> bench("bench",
+                                 llvm::cl::desc("Time repeated runs"),
+                                 llvm::cl::cat(category));
+static llvm::cl::opt<unsigned> warmup("warmup",
+                                      llvm::cl::desc("Untimed runs first"),
+                                      llvm::cl::init(3), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned> repeat("repeat", llvm::cl::desc("Timed runs"),
+                                      llvm::cl::init(20), llvm::cl::cat(category));
+static llvm::cl::opt<std::string> dimsOpt(
+    "dims",
+    llvm::cl::desc("Sizes of symbolic dimensions for generated inputs, e.g. "
+                   "batch=1,sequence=128"),
+    llvm::cl::value_desc("name=size,..."), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned> threads("num-threads",
+                                       llvm::cl::desc("Kernel threads (0: all)"),
+                                       llvm::cl::init(0), llvm::cl::cat(category));
+
+static int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "slim-run") << message << "\n";
+  return 1;
+}
+
+namespace {
+
+struct OwnedTensor {
+  slim_tensor t{};
+  std::vector<char> storage;
+};
+
+/// Reads an ONNX TensorProto file into a tensor of the expected type.
+std::string readPb(const std::string &path, const slim_tensor_info &info,
+                   OwnedTensor &out) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, false, false);
+  if (!buffer)
+    return "cannot read " + path + ": " + buffer.getError().message();
+  onnx::TensorProto proto;
+  if (!proto.ParseFromArray((*buffer)->getBufferStart(),
+                            static_cast<int>((*buffer)->getBufferSize())))
+    return path + ": not a TensorProto";
+  std::string err =
+      mlir::slim::onnx_import::readInlineTensor(proto, out.storage);
+  if (!err.empty())
+    return path + ": " + err;
+  // Older test data stores bfloat16 as uint16.
+  int32_t dtype = proto.data_type();
+  if (dtype == SLIM_UINT16 && info.dtype == SLIM_BFLOAT16)
+    dtype = SLIM_BFLOAT16;
+  out.t.dtype = static_cast<slim_dtype>(dtype);
+  out.t.rank = proto.dims_size();
+  if (out.t.rank > SLIM_MAX_RANK)
+    return path + ": rank above " + std::to_string(SLIM_MAX_RANK);
+  for (int d = 0; d < out.t.rank; ++d)
+    out.t.dims[d] = proto.dims(d);
+  out.t.data = out.storage.data();
+  out.t.capacity = out.storage.size();
+  return {};
+}
+
+double toDouble(const char *p, slim_dtype dtype) {
+  switch (dtype) {
+  case SLIM_FLOAT: {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  case SLIM_DOUBLE: {
+    double v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+  case SLIM_FLOAT16: {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    double v = e == 0    ? std::ldexp(m, -24)
+               : e == 31 ? (m ? NAN : INFINITY)
+                         : std::ldexp(1024 + m, e - 25);
+    return (h & 0x8000) ? -v : v;
+  }
+  case SLIM_BFLOAT16: {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    uint32_t bits = static_cast<uint32_t>(h) << 16;
+    float v;
+    std::memcpy(&v, &bits, 4);
+    return v;
+  }
+  case SLIM_BOOL:
+  case SLIM_UINT8:
+    return static_cast<uint8_t>(*p);
+  case SLIM_INT8:
+    return static_cast<int8_t>(*p);
+  case SLIM_INT16: {
+    int16_t v;
+    std::memcpy(&v, p, 2);
+    return v;
+  }
+  case SLIM_UINT16: {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return v;
+  }
+  case SLIM_INT32: {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  case SLIM_UINT32: {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  case SLIM_INT64: {
+    int64_t v;
+    std::memcpy(&v, p, 8);
+    return static_cast<double>(v);
+  }
+  case SLIM_UINT64: {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return static_cast<double>(v);
+  }
+  }
+  return 0;
+}
+
+size_t numel(const slim_tensor &t) {
+  size_t n = 1;
+  for (int d = 0; d < t.rank; ++d)
+    n *= static_cast<size_t>(t.dims[d]);
+  return n;
+}
+
+/// Inputs for timing: symbolic sizes from --dims, zeros for integers (valid
+/// token ids and positions), normal noise for floats.
+std::string makeInput(const slim_tensor_info &info,
+                      const llvm::StringMap<int64_t> &dims, std::mt19937 &rng,
+                      OwnedTensor &out) {
+  out.t.dtype = info.dtype;
+  out.t.rank = info.rank;
+  for (int d = 0; d < info.rank; ++d) {
+    int64_t size = info.dims[d];
+    if (size < 0) {
+      auto it = dims.find(info.dim_names[d]);
+      if (it == dims.end())
+        return std::string("input '") + info.name + "' dimension " +
+               std::to_string(d) + " ('" + info.dim_names[d] +
+               "') is dynamic: give its size with --dims";
+      size = it->second;
+    }
+    out.t.dims[d] = size;
+  }
+  size_t esize = slim_dtype_size(info.dtype);
+  out.storage.assign(numel(out.t) * esize, 0);
+  if (info.dtype == SLIM_FLOAT) {
+    std::normal_distribution<float> normal;
+    float *p = reinterpret_cast<float *>(out.storage.data());
+    for (size_t i = 0; i < numel(out.t); ++i)
+      p[i] = normal(rng);
+  }
+  out.t.data = out.storage.data();
+  out.t.capacity = out.storage.size();
+  return {};
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  llvm::cl::HideUnrelatedOptions(category);
+  llvm::cl::ParseCommandLineOptions(argc, argv,
+                                    "slim-run: runs a model compiled by slimc\n");
+  if (modelDir.empty())
+    return fail("no model directory (usage: slim-run OUT_DIR [--test-data DIR])");
+  slim_model *model = nullptr;
+  if (slim_model_load(modelDir.c_str(), &model) != SLIM_OK)
+    return fail(slim_last_error());
+  std::unique_ptr<slim_model, void (*)(slim_model *)> owner(model,
+                                                            slim_model_free);
+  if (threads && slim_model_set_threads(model, threads) != SLIM_OK)
+    return fail(slim_last_error());
+  int32_t nin = slim_model_num_inputs(model), nout = slim_model_num_outputs(model);
+
+  auto describe = [](const char *kind, const slim_tensor_info *info) {
+    llvm::outs() << "  " << kind << " '" << info->name << "': "
+                 << slim_dtype_name(info->dtype) << "[";
+    for (int d = 0; d < info->rank; ++d) {
+      if (d)
+        llvm::outs() << ", ";
+      if (info->dims[d] >= 0)
+        llvm::outs() << info->dims[d];
+      else
+        llvm::outs() << (*info->dim_names[d] ? info->dim_names[d] : "?");
+    }
+    llvm::outs() << "]\n";
+  };
+  if (testData.empty() && !bench) {
+    llvm::outs() << modelDir << ": " << nin << " inputs, " << nout << " outputs\n";
+    for (int32_t i = 0; i < nin; ++i)
+      describe("input", slim_model_input(model, i));
+    for (int32_t i = 0; i < nout; ++i)
+      describe("output", slim_model_output(model, i));
+    return 0;
+  }
+
+  std::vector<OwnedTensor> inputs(nin);
+  std::vector<OwnedTensor> expected;
+  if (!testData.empty()) {
+    for (int32_t i = 0; i < nin; ++i) {
+      llvm::SmallString<256> p(testData);
+      llvm::sys::path::append(p, "input_" + std::to_string(i) + ".pb");
+      std::string err = readPb(std::string(p), *slim_model_input(model, i), inputs[i]);
+      if (!err.empty())
+        return fail(err);
+    }
+    expected.resize(nout);
+    for (int32_t i = 0; i < nout; ++i) {
+      llvm::SmallString<256> p(testData);
+      llvm::sys::path::append(p, "output_" + std::to_string(i) + ".pb");
+      std::string err = readPb(std::string(p), *slim_model_output(model, i), expected[i]);
+      if (!err.empty())
+        return fail(err);
+    }
+  } else {
+    llvm::StringMap<int64_t> dims;
+    llvm::SmallVector<llvm::StringRef> items;
+    llvm::StringRef(dimsOpt).split(items, ',', -1, false);
+    for (llvm::StringRef item : items) {
+      auto [name, value] = item.split('=');
+      int64_t v;
+      if (value.getAsInteger(10, v) || v < 0)
+        return fail("--dims: expected name=size, got '" + item + "'");
+      dims[name] = v;
+    }
+    std::mt19937 rng(0);
+    for (int32_t i = 0; i < nin; ++i) {
+      std::string err = makeInput(*slim_model_input(model, i), dims, rng, inputs[i]);
+      if (!err.empty())
+        return fail(err);
+    }
+  }
+  std::vector<slim_tensor> in;
+  for (auto &t : inputs)
+    in.push_back(t.t);
+  std::vector<slim_tensor> out(nout);
+  auto runOnce = [&]() -> bool {
+    for (auto &o : out)
+      slim_tensor_release(&o);
+    return slim_model_run(model, in.data(), nin, out.data(), nout) == SLIM_OK;
+  };
+  auto releaseAll = [&] {
+    for (auto &o : out)
+      slim_tensor_release(&o);
+  };
+
+  int status = 0;
+  if (!testData.empty()) {
+    if (!runOnce())
+      return fail(slim_last_error());
+    for (int32_t i = 0; i < nout; ++i) {
+      const slim_tensor_info *info = slim_model_output(model, i);
+      const slim_tensor &a = out[i], &e = expected[i].t;
+      bool shapeOk = a.rank == e.rank;
+      for (int d = 0; shapeOk && d < a.rank; ++d)
+        shapeOk = a.dims[d] == e.dims[d];
+      if (!shapeOk) {
+        llvm::outs() << "FAIL output '" << info->name << "': shape differs from the expected\n";
+        status = 1;
+        continue;
+      }
+      double maxAbs = 0, maxRel = 0;
+      size_t bad = 0, n = numel(a);
+      size_t ea = slim_dtype_size(a.dtype), ee = slim_dtype_size(e.dtype);
+      for (size_t k = 0; k < n; ++k) {
+        double x = toDouble(static_cast<const char *>(a.data) + k * ea, a.dtype);
+        double y = toDouble(static_cast<const char *>(e.data) + k * ee, e.dtype);
+        if (std::isnan(x) && std::isnan(y))
+          continue;
+        double d = std::fabs(x - y);
+        if (!(d <= atolOpt + rtolOpt * std::fabs(y)))
+          ++bad;
+        if (std::isfinite(d)) {
+          maxAbs = std::max(maxAbs, d);
+          if (y != 0)
+            maxRel = std::max(maxRel, d / std::fabs(y));
+        }
+      }
+      llvm::outs() << (bad ? "FAIL" : "PASS") << " output '" << info->name
+                   << "': max abs err " << llvm::format("%.3g", maxAbs)
+                   << ", max rel err " << llvm::format("%.3g", maxRel);
+      if (bad)
+        llvm::outs() << ", " << bad << " of " << n << " elements outside rtolOpt "
+                     << rtolOpt << " atolOpt " << atolOpt;
+      llvm::outs() << "\n";
+      if (bad)
+        status = 1;
+    }
+  }
+  if (bench) {
+    for (unsigned i = 0; i < warmup; ++i)
+      if (!runOnce())
+        return fail(slim_last_error());
+    std::vector<double> ms;
+    for (unsigned i = 0; i < std::max(1u, unsigned(repeat)); ++i) {
+      auto start = std::chrono::steady_clock::now();
+      if (slim_model_run(model, in.data(), nin, out.data(), nout) != SLIM_OK)
+        return fail(slim_last_error());
+      auto end = std::chrono::steady_clock::now();
+      ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+      releaseAll();
+    }
+    std::sort(ms.begin(), ms.end());
+    double median = ms[ms.size() / 2];
+    llvm::outs() << "bench: " << ms.size() << " runs after " << warmup
+                 << " warm-up: median " << llvm::format("%.3f", median)
+                 << " ms, min " << llvm::format("%.3f", ms.front())
+                 << " ms, p90 " << llvm::format("%.3f", ms[ms.size() * 9 / 10])
+                 << " ms, max " << llvm::format("%.3f", ms.back()) << " ms\n";
+  }
+  releaseAll();
+  return status;
+}

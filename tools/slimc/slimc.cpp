@@ -1,0 +1,432 @@
+//===- slimc.cpp - Compile a model to a shared library --------------------===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+//
+//   slimc model.onnx|model.mlir[bc] [--target=cpu] [--pipeline=...] -o OUT_DIR
+//
+// writes OUT_DIR/model.so (code), OUT_DIR/model.weights (mapped at run time,
+// never embedded in the code), OUT_DIR/model.json (the interface the runtime
+// reads) and OUT_DIR/model.h (a C description of the entry point). Files are
+// written under temporary names and renamed at the end, so a failed run
+// leaves no partial model.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/Import/Onnx/OnnxImporter.h"
+#include "passes/Pipelines/Pipelines.h"
+#include "slim/InitAll.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+
+static llvm::cl::OptionCategory category("slimc options");
+static llvm::cl::opt<std::string> inputPath(llvm::cl::Positional,
+                                            llvm::cl::desc("<model.onnx|model.mlir>"),
+                                            llvm::cl::cat(category));
+static llvm::cl::opt<std::string> outDir("o", llvm::cl::desc("Output directory"),
+                                         llvm::cl::value_desc("dir"),
+                                         llvm::cl::cat(category));
+static llvm::cl::opt<std::string>
+    target("target", llvm::cl::desc("Target (only 'cpu', the host, today)"),
+           llvm::cl::init("cpu"), llvm::cl::cat(category));
+static llvm::cl::opt<std::string> pipelineOpt(
+    "pipeline",
+    llvm::cl::desc("Options of the CPU pipeline, e.g. 'blas=false', or a "
+                   "complete textual pass pipeline starting with 'builtin.module('"),
+    llvm::cl::init(""), llvm::cl::cat(category));
+static llvm::cl::opt<bool>
+    printPipeline("print-pipeline",
+                  llvm::cl::desc("Print the pass pipeline and exit"),
+                  llvm::cl::cat(category));
+static llvm::cl::opt<std::string> bindDimsOpt(
+    "bind-dims", llvm::cl::desc("Fix symbolic input dimensions (ONNX input)"),
+    llvm::cl::value_desc("name=size,..."), llvm::cl::cat(category));
+static llvm::cl::opt<std::string>
+    entryName("entry", llvm::cl::desc("Function to compile"),
+              llvm::cl::init("main"), llvm::cl::cat(category));
+static llvm::cl::opt<std::string> supportLib(
+    "support-lib",
+    llvm::cl::desc("Model support archive (default: ../lib/libSlimModelSupport.a "
+                   "next to slimc)"),
+    llvm::cl::cat(category));
+static llvm::cl::opt<bool>
+    keepObject("keep-intermediates",
+               llvm::cl::desc("Also write model.o and model.ll"),
+               llvm::cl::cat(category));
+
+static int error(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "slimc") << message << "\n";
+  return 1;
+}
+
+namespace {
+/// Files written under temporary names, renamed on success, removed
+/// otherwise.
+struct PendingFiles {
+  std::vector<std::pair<std::string, std::string>> files; // tmp -> final
+  bool committed = false;
+  std::string add(StringRef dir, StringRef name) {
+    llvm::SmallString<256> final(dir), tmp(dir);
+    llvm::sys::path::append(final, name);
+    llvm::sys::path::append(tmp, (name + ".tmp").str());
+    files.push_back({std::string(tmp), std::string(final)});
+    return std::string(tmp);
+  }
+  bool commit() {
+    for (auto &[tmp, final] : files)
+      if (llvm::sys::fs::rename(tmp, final))
+        return false;
+    committed = true;
+    return true;
+  }
+  ~PendingFiles() {
+    if (!committed)
+      for (auto &[tmp, final] : files)
+        llvm::sys::fs::remove(tmp);
+  }
+};
+
+/// ONNX element type of a tensor argument or result (from the importer's
+/// attribute, else from the MLIR element type).
+int32_t onnxType(DictionaryAttr attrs, Type element) {
+  if (attrs)
+    if (auto a = attrs.getAs<IntegerAttr>("onnx.elem_type"))
+      return static_cast<int32_t>(a.getInt());
+  if (element.isF32())
+    return 1;
+  if (element.isF64())
+    return 11;
+  if (element.isF16())
+    return 10;
+  if (element.isBF16())
+    return 16;
+  if (element.isInteger(1))
+    return 9;
+  if (element.isInteger(8))
+    return 3;
+  if (element.isInteger(16))
+    return 5;
+  if (element.isInteger(32))
+    return 6;
+  if (element.isInteger(64))
+    return 7;
+  return 0;
+}
+
+llvm::json::Object describe(Type type, DictionaryAttr attrs, StringRef dflt) {
+  auto t = cast<RankedTensorType>(type);
+  llvm::json::Array dims, names;
+  ArrayAttr dimNames = attrs ? attrs.getAs<ArrayAttr>("onnx.dim_names") : ArrayAttr();
+  for (int64_t d = 0; d < t.getRank(); ++d) {
+    dims.push_back(t.isDynamicDim(d) ? int64_t(-1) : t.getDimSize(d));
+    StringRef n;
+    if (dimNames && d < static_cast<int64_t>(dimNames.size()))
+      n = cast<StringAttr>(dimNames[d]).getValue();
+    names.push_back(t.isDynamicDim(d) ? n.str() : "");
+  }
+  StringRef name = dflt;
+  if (attrs)
+    if (auto s = attrs.getAs<StringAttr>("onnx.name"))
+      name = s.getValue();
+  return llvm::json::Object{{"name", name.str()},
+                            {"dtype", onnxType(attrs, t.getElementType())},
+                            {"dims", std::move(dims)},
+                            {"dim_names", std::move(names)}};
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  mlir::registerAllPasses();
+  slim::registerAllSlimPasses();
+  llvm::cl::ParseCommandLineOptions(
+      argc, argv,
+      "slimc: compiles an ONNX or MLIR model into a shared library and a "
+      "weights file\n");
+
+  slim::CpuPipelineOptions pipelineOptions;
+  bool customPipeline = StringRef(pipelineOpt).starts_with("builtin.module(");
+  if (!customPipeline && !pipelineOpt.empty() &&
+      failed(pipelineOptions.parseFromString(pipelineOpt)))
+    return error("--pipeline: cannot parse '" + pipelineOpt + "'");
+  if (target != "cpu")
+    return error("--target: unknown target '" + target + "' (expected 'cpu')");
+
+  if (printPipeline) {
+    PassManager pm(nullptr, ModuleOp::getOperationName());
+    if (customPipeline) {
+      if (failed(parsePassPipeline(pipelineOpt, pm)))
+        return error("--pipeline: invalid pass pipeline");
+    } else {
+      pipelineOptions.weightsFile = "<OUT_DIR>/model.weights";
+      slim::buildCpuPipeline(pm, pipelineOptions);
+    }
+    pm.printAsTextualPipeline(llvm::outs());
+    llvm::outs() << "\n";
+    return 0;
+  }
+  if (inputPath.empty())
+    return error("no input model (usage: slimc model.onnx -o OUT_DIR)");
+  if (outDir.empty())
+    return error("no output directory (-o OUT_DIR)");
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  slim::registerAllSlimDialects(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  // Load.
+  OwningOpRef<ModuleOp> module;
+  if (StringRef(inputPath).ends_with(".onnx")) {
+    slim::OnnxImportOptions importOptions;
+    if (!bindDimsOpt.empty()) {
+      std::string err = slim::parseDimBindings(bindDimsOpt, importOptions.boundDims);
+      if (!err.empty())
+        return error("--bind-dims: " + err);
+    }
+    FailureOr<OwningOpRef<ModuleOp>> imported =
+        slim::importOnnxModel(&context, inputPath, importOptions);
+    if (failed(imported))
+      return 1;
+    module = std::move(*imported);
+  } else {
+    llvm::SourceMgr sourceMgr;
+    SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+    module = parseSourceFile<ModuleOp>(inputPath, sourceMgr,
+                                       ParserConfig(&context));
+    if (!module)
+      return 1;
+  }
+  auto entry = module->lookupSymbol<func::FuncOp>(entryName);
+  if (!entry || entry.isExternal())
+    return error(inputPath + ": no function @" + entryName + " to compile");
+  for (Type t : entry.getFunctionType().getInputs())
+    if (!isa<RankedTensorType>(t))
+      return error("@" + entryName + ": arguments must be ranked tensors");
+  for (Type t : entry.getFunctionType().getResults())
+    if (!isa<RankedTensorType>(t))
+      return error("@" + entryName + ": results must be ranked tensors");
+
+  // The interface, before the pipeline rewrites the signature.
+  llvm::json::Array inputs, outputs;
+  for (auto [i, t] : llvm::enumerate(entry.getFunctionType().getInputs()))
+    inputs.push_back(describe(t, entry.getArgAttrDict(i), "input" + std::to_string(i)));
+  for (auto [i, t] : llvm::enumerate(entry.getFunctionType().getResults()))
+    outputs.push_back(describe(t, entry.getResultAttrDict(i), "output" + std::to_string(i)));
+  size_t numInputs = entry.getNumArguments(), numOutputs = entry.getNumResults();
+  entry->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
+
+  if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
+    return error("cannot create " + outDir + ": " + ec.message());
+  PendingFiles files;
+  std::string weightsTmp = files.add(outDir, "model.weights");
+  std::string soTmp = files.add(outDir, "model.so");
+  std::string jsonTmp = files.add(outDir, "model.json");
+  std::string headerTmp = files.add(outDir, "model.h");
+
+  // Compile to the LLVM dialect.
+  PassManager pm(&context, ModuleOp::getOperationName());
+  if (failed(applyPassManagerCLOptions(pm)))
+    return 1;
+  if (customPipeline) {
+    if (failed(parsePassPipeline(pipelineOpt, pm)))
+      return error("--pipeline: invalid pass pipeline");
+  } else {
+    pipelineOptions.weightsFile = weightsTmp;
+    slim::buildCpuPipeline(pm, pipelineOptions);
+  }
+  if (failed(pm.run(*module)))
+    return error("compilation of " + inputPath + " failed");
+  if (!llvm::sys::fs::exists(weightsTmp)) {
+    std::error_code ec;
+    llvm::raw_fd_ostream empty(weightsTmp, ec);
+  }
+  bool weightsArgument = false;
+  if (auto llvmFunc = module->lookupSymbol<LLVM::LLVMFuncOp>(entryName))
+    weightsArgument = llvmFunc->hasAttr("slim.weights_argument");
+  uint64_t weightsBytes = 0;
+  llvm::sys::fs::file_size(weightsTmp, weightsBytes);
+
+  // LLVM IR, optimized for the host, as an object file.
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(*module, llvmContext, "slim_model");
+  if (!llvmModule)
+    return error("translation to LLVM IR failed");
+  std::string triple = llvm::sys::getDefaultTargetTriple();
+  std::string targetError;
+  const llvm::Target *llvmTarget =
+      llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), targetError);
+  if (!llvmTarget)
+    return error("no LLVM target for " + triple + ": " + targetError);
+  llvm::StringMap<bool> hostFeatures = llvm::sys::getHostCPUFeatures();
+  std::string features;
+  for (auto &f : hostFeatures)
+    features += (f.second ? "+" : "-") + f.first().str() + ",";
+  llvm::TargetOptions targetOptions;
+  std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
+      llvm::Triple(triple), llvm::sys::getHostCPUName(), features,
+      targetOptions, llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
+  llvmModule->setDataLayout(machine->createDataLayout());
+  llvmModule->setTargetTriple(llvm::Triple(triple));
+
+  // slim_entry(void **args): args[0] points at the results, then one memref
+  // descriptor per argument; calls the entry's C interface.
+  std::string ciface = "_mlir_ciface_" + entryName;
+  llvm::Function *callee = llvmModule->getFunction(ciface);
+  if (!callee)
+    return error("the compiled module has no " + ciface);
+  {
+    llvm::IRBuilder<> builder(llvmContext);
+    auto *ptrTy = llvm::PointerType::get(llvmContext, 0);
+    auto *fnTy = llvm::FunctionType::get(builder.getVoidTy(), {ptrTy}, false);
+    auto *fn = llvm::Function::Create(fnTy, llvm::GlobalValue::ExternalLinkage,
+                                      "slim_entry", llvmModule.get());
+    builder.SetInsertPoint(llvm::BasicBlock::Create(llvmContext, "entry", fn));
+    std::vector<llvm::Value *> callArgs;
+    for (unsigned i = 0; i < callee->arg_size(); ++i) {
+      llvm::Value *slot = builder.CreateConstGEP1_64(ptrTy, fn->getArg(0), i);
+      callArgs.push_back(builder.CreateLoad(ptrTy, slot));
+    }
+    builder.CreateCall(callee, callArgs);
+    builder.CreateRetVoid();
+    size_t expected = 1 + numInputs + (weightsArgument ? 1 : 0);
+    if (numOutputs == 0)
+      expected -= 1;
+    if (callee->arg_size() != expected)
+      return error("unexpected C interface of @" + entryName + ": " +
+                   std::to_string(callee->arg_size()) + " parameters, " +
+                   std::to_string(expected) + " expected");
+  }
+  if (llvm::Error err = makeOptimizingTransformer(3, 0, machine.get())(
+          llvmModule.get()))
+    return error("LLVM optimization failed: " + llvm::toString(std::move(err)));
+
+  llvm::SmallString<256> objectPath(outDir);
+  llvm::sys::path::append(objectPath, keepObject ? "model.o" : "model.o.tmp");
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(objectPath, ec, llvm::sys::fs::OF_None);
+    if (ec)
+      return error("cannot write " + objectPath + ": " + ec.message());
+    llvm::legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, os, nullptr,
+                                     llvm::CodeGenFileType::ObjectFile))
+      return error("the target cannot emit object files");
+    codegen.run(*llvmModule);
+  }
+  if (keepObject) {
+    llvm::SmallString<256> llPath(outDir);
+    llvm::sys::path::append(llPath, "model.ll");
+    std::error_code ec;
+    llvm::raw_fd_ostream os(llPath, ec);
+    llvmModule->print(os, nullptr);
+  }
+
+  // Link: the object, Slim's model support archive, OpenBLAS, libm.
+  std::string support = supportLib;
+  if (support.empty()) {
+    std::string exe = llvm::sys::fs::getMainExecutable(argv[0], (void *)&error);
+    llvm::SmallString<256> p(llvm::sys::path::parent_path(llvm::sys::path::parent_path(exe)));
+    llvm::sys::path::append(p, "lib", "libSlimModelSupport.a");
+    support = std::string(p);
+  }
+  if (!llvm::sys::fs::exists(support))
+    return error("model support archive not found: " + support);
+  llvm::ErrorOr<std::string> cc = llvm::sys::findProgramByName("cc");
+  if (!cc)
+    return error("no C compiler driver 'cc' on PATH to link the model");
+  std::vector<llvm::StringRef> linkArgs{*cc, "-shared", "-o", soTmp,
+                                        objectPath, support, "-lopenblas",
+                                        "-lstdc++", "-lm"};
+  std::string linkError;
+  int rc = llvm::sys::ExecuteAndWait(*cc, linkArgs, std::nullopt, {}, 0, 0,
+                                     &linkError);
+  if (!keepObject)
+    llvm::sys::fs::remove(objectPath);
+  if (rc != 0)
+    return error("linking " + soTmp + " failed" +
+                 (linkError.empty() ? "" : ": " + linkError));
+
+  // Interface description and C header.
+  {
+    llvm::json::Object root{{"format", 1},
+                            {"entry", "slim_entry"},
+                            {"source", inputPath},
+                            {"weights_argument", weightsArgument},
+                            {"weights_bytes", static_cast<int64_t>(weightsBytes)},
+                            {"inputs", std::move(inputs)},
+                            {"outputs", std::move(outputs)}};
+    std::error_code ec;
+    llvm::raw_fd_ostream os(jsonTmp, ec);
+    if (ec)
+      return error("cannot write " + jsonTmp + ": " + ec.message());
+    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+  }
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(headerTmp, ec);
+    if (ec)
+      return error("cannot write " + headerTmp + ": " + ec.message());
+    os << "/* Generated by slimc from " << inputPath << ". */\n"
+       << "/* Load this directory with slim_model_load() from "
+          "<slim/Runtime.h>;\n   model.json lists the inputs and outputs. */\n"
+       << "#ifndef SLIM_MODEL_H\n#define SLIM_MODEL_H\n"
+       << "#define SLIM_MODEL_NUM_INPUTS " << numInputs << "\n"
+       << "#define SLIM_MODEL_NUM_OUTPUTS " << numOutputs << "\n"
+       << "/* args[0]: results (memref descriptors, back to back); then one\n"
+          "   descriptor per input, then the mapped weights (1-D i8). */\n"
+       << "void slim_entry(void **args);\n"
+       << "void slim_rt_set_num_threads(int threads);\n"
+       << "#endif\n";
+  }
+  if (!files.commit())
+    return error("cannot move the outputs into " + outDir);
+  return 0;
+}

@@ -19,7 +19,7 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [os.path.join(config.slim_obj_root, "bin"), config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["slim-opt", "slim-import-onnx", "mlir-opt", "mlir-runner"], tool_dirs)
+llvm_config.add_tool_substitutions(["slim-opt", "slim-import-onnx", "slimc", "slim-run", "mlir-opt", "mlir-runner"], tool_dirs)
 # Not a ToolSubst: that would resolve the venv's python symlink to the system
 # interpreter and lose the venv's packages.
 config.substitutions.append(("%slim_python", config.python_executable))

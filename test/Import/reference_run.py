@@ -310,6 +310,11 @@ def main():
     p.add_argument("--bind-dims", default="",
                    help="e.g. batch=2,sequence=5 (default: keep dimensions dynamic)")
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--backend", choices=["reference", "compiled"], default="reference",
+                   help="node-tests: reference pipeline under mlir-runner, or slimc + slim-run")
+    p.add_argument("--slimc", default="slimc")
+    p.add_argument("--per-op", action="store_true", help="print a per-operator table")
+    p.add_argument("--slim-run", default="slim-run")
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
     tools = Tools(args)
@@ -357,8 +362,25 @@ def main():
         if ops and ops <= supported:
             tests.append(t)
 
+    def compiled(t):
+        """slimc + slim-run --test-data on the compiled model."""
+        test_dir = os.path.join(args.data, t)
+        out = os.path.join(args.work, t)
+        r = subprocess.run([args.slimc, os.path.join(test_dir, "model.onnx"), "-o", out],
+                           capture_output=True, text=True)
+        if r.returncode:
+            return "slimc: " + (r.stderr.strip().splitlines() or ["crashed"])[0]
+        r = subprocess.run([args.slim_run, out, "--test-data", os.path.join(test_dir, "test_data_set_0"),
+                            f"--rtol={args.rtol}", f"--atol={args.atol}"], capture_output=True, text=True)
+        if r.returncode:
+            lines = [l for l in (r.stdout + r.stderr).splitlines() if "FAIL" in l or "error" in l]
+            return "slim-run: " + (lines[0] if lines else f"status {r.returncode}")
+        return None
+
     def one(t):
         try:
+            if args.backend == "compiled":
+                return t, compiled(t)
             return t, node_test(tools, os.path.join(args.data, t), args.work, args.rtol, args.atol)
         except Exception as e:  # noqa: BLE001 - reported per test
             return t, str(e)
@@ -375,7 +397,20 @@ def main():
                 failures.append((t, "passes: remove it from reference-known-failures.txt"))
                 print(f"FIXED {t}")
     passed = len(tests) - len(failures) - expected_failures
-    print(f"node tests (reference pipeline): {passed} passed, {len(failures)} failed, "
+    label = "reference pipeline" if args.backend == "reference" else "slimc + slim-run"
+    per_op = {}
+    failed_names = {t for t, _ in failures}
+    for t in tests:
+        m = onnx.load(os.path.join(args.data, t, "model.onnx"), load_external_data=False)
+        for op in {n.op_type for n in m.graph.node}:
+            good, bad = per_op.get(op, (0, 0))
+            per_op[op] = (good + (t not in failed_names and t not in reference_known),
+                          bad + (t in failed_names))
+    if args.per_op:
+        print("per operator (passed / failed):")
+        for op in sorted(per_op):
+            print(f"  {op:32s} {per_op[op][0]:4d} {per_op[op][1]:4d}")
+    print(f"node tests ({label}): {passed} passed, {len(failures)} failed, "
           f"{expected_failures} known failures")
     return 1 if failures else 0
 

@@ -323,6 +323,11 @@ def main():
     p.add_argument("--stream-weights", action="store_true",
                    help="write weights straight to <output>.data while building (for large models)")
     p.add_argument("--check", action="store_true", help="run once with onnxruntime")
+    p.add_argument("--write-test-data", metavar="DIR",
+                   help="write test_data_set_N/{input,output}_K.pb (ONNX backend test layout) "
+                        "with onnxruntime's outputs (graph optimizations off) for --test-sets")
+    p.add_argument("--test-sets", default="1x1x4,2x5x3",
+                   help="comma-separated BATCHxSEQxPAST sizes for --write-test-data")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True)
     a = p.parse_args()
@@ -348,6 +353,21 @@ def main():
                         location=location, size_threshold=1024)
     else:
         onnx.save_model(model, a.output)
+    if a.write_test_data:
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        sess = ort.InferenceSession(a.output, so, providers=["CPUExecutionProvider"])
+        for n, spec in enumerate(a.test_sets.split(",")):
+            batch, seq, past = (int(v) for v in spec.split("x"))
+            f = feeds(model, batch=batch, seq=seq, past=past, seed=n)
+            res = sess.run(None, f)
+            d = os.path.join(a.write_test_data, f"test_data_set_{n}")
+            os.makedirs(d, exist_ok=True)
+            for k, inp in enumerate(model.graph.input):
+                onnx.save_tensor(numpy_helper.from_array(f[inp.name], inp.name), os.path.join(d, f"input_{k}.pb"))
+            for k, (out, r) in enumerate(zip(model.graph.output, res)):
+                onnx.save_tensor(numpy_helper.from_array(r, out.name), os.path.join(d, f"output_{k}.pb"))
     if a.check:
         import onnxruntime as ort
         sess = ort.InferenceSession(a.output, providers=["CPUExecutionProvider"])

@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lib/Import/Onnx/DiagnosticPrinter.h"
 #include "lib/Import/Onnx/OnnxImporter.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
@@ -61,19 +62,6 @@ static llvm::cl::opt<bool>
                             "checking and timing large models)"),
              llvm::cl::cat(category));
 
-/// The file a location refers to, looking through names and fusions.
-static std::string fileOf(Location loc) {
-  if (auto f = dyn_cast<FileLineColLoc>(loc))
-    return f.getFilename().str();
-  if (auto n = dyn_cast<NameLoc>(loc))
-    return fileOf(n.getChildLoc());
-  if (auto f = dyn_cast<FusedLoc>(loc))
-    for (Location l : f.getLocations())
-      if (std::string s = fileOf(l); !s.empty())
-        return s;
-  return {};
-}
-
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   registerAsmPrinterCLOptions();
@@ -101,25 +89,7 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.allowUnregisteredDialects(false);
 
-  bool failedAny = false;
-  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
-    std::string file = fileOf(diag.getLocation());
-    auto &os = llvm::errs();
-    if (!file.empty())
-      os << file << ": ";
-    if (diag.getSeverity() == DiagnosticSeverity::Error) {
-      llvm::WithColor::error(os, "", /*DisableColors=*/false);
-      failedAny = true;
-    } else if (diag.getSeverity() == DiagnosticSeverity::Warning) {
-      llvm::WithColor::warning(os, "", false);
-    } else {
-      llvm::WithColor::note(os, "", false);
-    }
-    os << diag << "\n";
-    for (const Diagnostic &note : diag.getNotes())
-      os << "  note: " << note << "\n";
-    return success();
-  });
+  slim::FileDiagnosticPrinter diagnostics(&context);
 
   slim::OnnxImportOptions options;
   options.functionName = functionName;
@@ -134,7 +104,7 @@ int main(int argc, char **argv) {
 
   FailureOr<OwningOpRef<ModuleOp>> module =
       slim::importOnnxModel(&context, inputPath, options);
-  if (failed(module) || failedAny)
+  if (failed(module) || diagnostics.sawError())
     return 1;
   if (noOutput)
     return 0;

@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lib/Import/Onnx/DiagnosticPrinter.h"
 #include "lib/Import/Onnx/OnnxImporter.h"
 #include "passes/Pipelines/Pipelines.h"
 #include "slim/InitAll.h"
@@ -217,6 +218,7 @@ int main(int argc, char **argv) {
   registerLLVMDialectTranslation(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
+  slim::FileDiagnosticPrinter diagnostics(&context);
 
   // Load.
   OwningOpRef<ModuleOp> module;
@@ -234,7 +236,6 @@ int main(int argc, char **argv) {
     module = std::move(*imported);
   } else {
     llvm::SourceMgr sourceMgr;
-    SourceMgrDiagnosticHandler handler(sourceMgr, &context);
     module = parseSourceFile<ModuleOp>(inputPath, sourceMgr,
                                        ParserConfig(&context));
     if (!module)

@@ -60,14 +60,18 @@ typedef enum slim_dtype {
 #define SLIM_MAX_RANK 8
 
 /* A tensor the caller owns: row-major, `data` holds `capacity` bytes. For an
- * output, `data` may be NULL: the runtime then allocates it (release it with
- * slim_tensor_release). On return, `rank` and `dims` describe the result. */
+ * output, `data` may be NULL: the runtime then hands out the buffer the model
+ * computed into, without a copy (release it with slim_tensor_release). On
+ * return, `rank` and `dims` describe the result. */
 typedef struct slim_tensor {
   void *data;
   slim_dtype dtype;
   int32_t rank;
   int64_t dims[SLIM_MAX_RANK];
   size_t capacity;
+  /* Set by the runtime for buffers it hands out (release with
+   * slim_tensor_release); leave NULL. */
+  void *owner;
 } slim_tensor;
 
 /* One input or output of a model; dims[i] == -1 for a dynamic dimension,

@@ -6,14 +6,16 @@
 //===----------------------------------------------------------------------===//
 //
 // Linked into every model.so by slimc (position-independent static archive):
-// the BLAS-backed GEMMs `--slim-lower-matmul-to-blas` calls, through MLIR's C
-// interface for memrefs, and the thread-count hook the runtime calls.
+// the GEMMs `--slim-lower-matmul-to-blas` calls (oneDNN's sgemm), through
+// MLIR's C interface for memrefs, the strided copy memref.copy needs, and the
+// thread-count hook the runtime calls.
 //
 //===----------------------------------------------------------------------===//
 
 #include "mlir/ExecutionEngine/CRunnerUtils.h"
 
-#include <cblas.h>
+#include <dnnl.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -22,19 +24,18 @@
 
 namespace {
 
-/// C += A * B for one [M, K] x [K, N] slice with unit inner strides.
+/// C += A * B for one [M, K] x [K, N] slice with unit inner strides, in
+/// oneDNN's JIT-compiled sgemm (it picks AVX-512/AVX2 kernels for the CPU
+/// and handles the GEMV shapes of one-token decoding well).
 void sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
            const float *b, int64_t ldb, float *c, int64_t ldc) {
   if (m == 0 || n == 0 || k == 0)
     return;
-  // BLAS wants ld >= the row length even when there is a single row.
+  // Leading dimensions must cover a row even for a single row.
   lda = std::max<int64_t>(lda, std::max<int64_t>(k, 1));
   ldb = std::max<int64_t>(ldb, std::max<int64_t>(n, 1));
   ldc = std::max<int64_t>(ldc, std::max<int64_t>(n, 1));
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), 1.0f, a,
-              static_cast<int>(lda), b, static_cast<int>(ldb), 1.0f, c,
-              static_cast<int>(ldc));
+  dnnl_sgemm('N', 'N', m, n, k, 1.0f, a, lda, b, ldb, 1.0f, c, ldc);
 }
 
 } // namespace
@@ -92,8 +93,6 @@ void memrefCopy(int64_t elemSize, UnrankedMemRefType<char> *src,
   }
 }
 
-void slim_rt_set_num_threads(int threads) {
-  openblas_set_num_threads(threads);
-}
+void slim_rt_set_num_threads(int threads) { omp_set_num_threads(threads); }
 
 } // extern "C"

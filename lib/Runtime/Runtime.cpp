@@ -22,6 +22,7 @@
 #include "llvm/Support/Path.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -210,8 +211,20 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
   m->weightsArgument = root->getBoolean("weights_argument").value_or(false);
   std::optional<int64_t> weightsBytes = root->getInteger("weights_bytes");
 
+  // Keep freed activation buffers in the heap instead of returning them to
+  // the kernel after every run: large mallocs otherwise map fresh pages and
+  // fault them in on each call (SLIM_NO_MALLOPT=1 leaves malloc alone).
+  static bool tuned = [] {
+    if (!std::getenv("SLIM_NO_MALLOPT")) {
+      mallopt(M_MMAP_THRESHOLD, 1 << 30);
+      mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    }
+    return true;
+  }();
+  (void)tuned;
   std::string soPath = path("model.so");
-  m->library = dlopen(soPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // Never unloaded: the OpenMP threads of its kernels outlive a dlclose.
+  m->library = dlopen(soPath.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!m->library)
     return fail(SLIM_ERROR_IO, "cannot load " + soPath + ": " + dlerror());
   m->entry = reinterpret_cast<EntryFn>(dlsym(m->library, "slim_entry"));
@@ -283,8 +296,9 @@ slim_status slim_model_set_threads(slim_model *model, int32_t threads) {
 void slim_tensor_release(slim_tensor *tensor) {
   if (!tensor)
     return;
-  std::free(tensor->data);
+  std::free(tensor->owner ? tensor->owner : tensor->data);
   tensor->data = nullptr;
+  tensor->owner = nullptr;
   tensor->capacity = 0;
 }
 
@@ -393,9 +407,10 @@ slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
     args.push_back(d.data());
   model->entry(args.data());
 
-  // Copy into the caller's buffers, then free what the model allocated.
+  // Hand out or copy into the caller's buffers, then free what the model
+  // allocated and nobody took.
   slim_status status = SLIM_OK;
-  std::set<int64_t> allocations;
+  std::set<int64_t> allocations, taken;
   size_t at = 0;
   for (int32_t i = 0; i < numOutputs; ++i) {
     const InfoStorage &info = *model->outputs[i];
@@ -411,8 +426,29 @@ slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
     for (int d = 0; d < rank; ++d)
       numel *= static_cast<size_t>(desc[3 + d]);
     size_t bytes = numel * esize;
+    // Row-major strides (unit dims may have any stride).
+    bool contiguous = true;
+    int64_t expect = 1;
+    for (int d = rank - 1; d >= 0; --d) {
+      if (desc[3 + d] != 1 && desc[3 + rank + d] != expect)
+        contiguous = false;
+      expect *= desc[3 + d];
+    }
+    if (!out.data && contiguous && desc[0] && !taken.count(desc[0])) {
+      // Zero copy: the caller takes the model's buffer.
+      taken.insert(desc[0]);
+      out.owner = reinterpret_cast<void *>(desc[0]);
+      out.data = reinterpret_cast<char *>(desc[1]) + desc[2] * esize;
+      out.capacity = bytes;
+      out.dtype = info.info.dtype;
+      out.rank = rank;
+      for (int d = 0; d < rank; ++d)
+        out.dims[d] = desc[3 + d];
+      continue;
+    }
     if (!out.data) {
       out.data = std::malloc(bytes ? bytes : 1);
+      out.owner = nullptr;
       out.capacity = bytes;
     } else if (out.capacity < bytes) {
       status = fail(SLIM_ERROR_CAPACITY,
@@ -432,7 +468,8 @@ slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
                   desc + 3 + rank, rank, esize);
   }
   for (int64_t p : allocations)
-    std::free(reinterpret_cast<void *>(p));
+    if (!taken.count(p))
+      std::free(reinterpret_cast<void *>(p));
   return status;
 }
 

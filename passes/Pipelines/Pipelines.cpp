@@ -49,7 +49,8 @@ static constexpr const char *kCpuBufferize =
     "func.func(slim-copy-results),"
     "one-shot-bufferize{bufferize-function-boundaries=1 "
     "function-boundary-type-conversion=identity-layout-map},"
-    "buffer-deallocation-pipeline,canonicalize,cse";
+    "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
+    "canonicalize,cse";
 
 static constexpr const char *kCpuLoops =
     "func.func(convert-linalg-to-loops),canonicalize,"
@@ -69,8 +70,9 @@ void mlir::slim::buildCpuPipeline(OpPassManager &pm,
     if (failed(parsePassPipeline(text, pm)))
       llvm::report_fatal_error("slim: invalid built-in CPU pipeline");
   };
-  parse("func.func(slim-decompose-aggregate-ops),canonicalize,cse,"
-        "linalg-fuse-elementwise-ops,canonicalize");
+  // No upstream linalg-fuse-elementwise-ops here: its reshape propagation
+  // rewrites named matmuls into generics, which would lose the BLAS path.
+  parse("func.func(slim-decompose-aggregate-ops),canonicalize,cse");
   parse(kCpuBufferize);
   if (options.blas)
     pm.addPass(createSlimLowerMatmulToBlasPass());

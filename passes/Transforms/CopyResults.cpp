@@ -7,6 +7,9 @@
 
 #include "passes/Transforms/Passes.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/ADT/SmallPtrSet.h"
+
 namespace mlir::slim {
 #define GEN_PASS_DEF_SLIMCOPYRESULTSPASS
 #include "passes/Transforms/Passes.h.inc"
@@ -21,10 +24,32 @@ struct SlimCopyResultsPass
     func::FuncOp func = getOperation();
     if (!func.isPublic() || func.isExternal())
       return;
+    // The caller's inputs are read-only: bufferization must not reuse them.
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      if (isa<TensorType>(func.getArgument(i).getType()))
+        func.setArgAttr(i, "bufferization.writable",
+                        BoolAttr::get(&getContext(), false));
     func.walk([&](func::ReturnOp ret) {
       OpBuilder b(ret);
+      llvm::SmallPtrSet<Value, 8> returned;
       for (OpOperand &operand : ret->getOpOperands()) {
         if (!isa<RankedTensorType>(operand.get().getType()))
+          continue;
+        // Computed values get fresh buffers anyway; copy only what could
+        // alias an argument, a constant or another result.
+        Value root = operand.get();
+        while (Operation *def = root.getDefiningOp()) {
+          if (isa<tensor::CastOp, tensor::ExpandShapeOp,
+                  tensor::CollapseShapeOp, tensor::ExtractSliceOp,
+                  tensor::ReshapeOp>(def))
+            root = def->getOperand(0);
+          else
+            break;
+        }
+        Operation *def = root.getDefiningOp();
+        bool aliases = !def || isa<arith::ConstantOp, bufferization::ToTensorOp>(def) ||
+                       !returned.insert(root).second;
+        if (!aliases)
           continue;
         auto copy = bufferization::AllocTensorOp::create(
             b, ret.getLoc(), cast<RankedTensorType>(operand.get().getType()),

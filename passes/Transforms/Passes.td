@@ -106,10 +106,13 @@ def SlimLowerMatmulToBlasPass
 def SlimCopyResultsPass : Pass<"slim-copy-results", "::mlir::func::FuncOp"> {
   let summary = "Returns fresh buffers from public functions";
   let description = [{
-    Copies each tensor a public function returns into a new
-    `bufferization.alloc_tensor`, so that after bufferization every result
-    is a distinct heap buffer the caller owns and frees, never an argument,
-    a weight or a global constant.
+    Copies each tensor a public function returns that could alias an
+    argument, a constant, a weight or another result (looking through
+    casts, reshapes and slices) into a new `bufferization.alloc_tensor`, so
+    that after bufferization every result is a distinct heap buffer the
+    caller owns and frees. Computed results already are and are not copied.
+    Also marks the tensor arguments `bufferization.writable = false`: the
+    caller's inputs are never written.
   }];
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
 }

@@ -370,7 +370,8 @@ int main(int argc, char **argv) {
     llvmModule->print(os, nullptr);
   }
 
-  // Link: the object, Slim's model support archive, OpenBLAS, libm.
+  // Link: the object, Slim's model support archive, oneDNN (GEMMs), the
+  // OpenMP runtime oneDNN threads with, libm.
   std::string support = supportLib;
   if (support.empty()) {
     std::string exe = llvm::sys::fs::getMainExecutable(argv[0], (void *)&error);
@@ -384,8 +385,8 @@ int main(int argc, char **argv) {
   if (!cc)
     return error("no C compiler driver 'cc' on PATH to link the model");
   std::vector<llvm::StringRef> linkArgs{*cc, "-shared", "-o", soTmp,
-                                        objectPath, support, "-lopenblas",
-                                        "-lstdc++", "-lm"};
+                                        objectPath, support, "-ldnnl",
+                                        "-lgomp", "-lstdc++", "-lm"};
   std::string linkError;
   int rc = llvm::sys::ExecuteAndWait(*cc, linkArgs, std::nullopt, {}, 0, 0,
                                      &linkError);

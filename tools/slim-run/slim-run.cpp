@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Import/Onnx/ModelLoader.h"
+#include "lib/Runtime/Tokenizer.h"
 #include "slim/Runtime.h"
 
 #include "onnx/onnx.pb.h"
@@ -60,6 +61,36 @@ static llvm::cl::opt<std::string> dimsOpt(
     llvm::cl::desc("Sizes of symbolic dimensions for generated inputs, e.g. "
                    "batch=1,sequence=128"),
     llvm::cl::value_desc("name=size,..."), llvm::cl::cat(category));
+static llvm::cl::opt<std::string> perplexityFile(
+    "perplexity",
+    llvm::cl::desc("Perplexity of a causal LM (logits output) on a text file"),
+    llvm::cl::value_desc("file.txt"), llvm::cl::cat(category));
+static llvm::cl::opt<std::string> generatePrompt(
+    "generate", llvm::cl::desc("Greedy generation from a prompt"),
+    llvm::cl::value_desc("prompt"), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned> numTokens("n",
+                                         llvm::cl::desc("Tokens to generate"),
+                                         llvm::cl::init(32), llvm::cl::cat(category));
+static llvm::cl::opt<std::string>
+    tokenizerPath("tokenizer",
+                  llvm::cl::desc("Hugging Face tokenizer.json (byte-level BPE)"),
+                  llvm::cl::value_desc("tokenizer.json"), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned> contextLen("context",
+                                          llvm::cl::desc("Perplexity window (tokens)"),
+                                          llvm::cl::init(128), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned> strideLen(
+    "stride", llvm::cl::desc("Perplexity window stride (default: context / 2)"),
+    llvm::cl::init(0), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned> maxTokens(
+    "max-tokens", llvm::cl::desc("Evaluate at most this many tokens (0: all)"),
+    llvm::cl::init(0), llvm::cl::cat(category));
+static llvm::cl::opt<bool> printIds("print-ids",
+                                    llvm::cl::desc("Print token ids too"),
+                                    llvm::cl::cat(category));
+static llvm::cl::opt<std::string> encodeFile(
+    "encode-file",
+    llvm::cl::desc("Print the token ids of a text file (needs --tokenizer; no model)"),
+    llvm::cl::value_desc("file.txt"), llvm::cl::cat(category));
 static llvm::cl::opt<unsigned> threads("num-threads",
                                        llvm::cl::desc("Kernel threads (0: all)"),
                                        llvm::cl::init(0), llvm::cl::cat(category));
@@ -212,6 +243,107 @@ std::string makeInput(const slim_tensor_info &info,
   return {};
 }
 
+/// Feeds a causal LM: input_ids, position_ids, attention_mask and a KV cache
+/// (past_key_values.* with `past` positions, taken from `cache`).
+struct LMRunner {
+  slim_model *model;
+  int32_t nin, nout;
+  int logits = -1;
+  std::vector<int> pastInputs;            // input index per cache entry
+  std::vector<int> presentOutputs;        // output index per cache entry
+  std::string error;
+
+  bool init() {
+    nin = slim_model_num_inputs(model);
+    nout = slim_model_num_outputs(model);
+    for (int32_t i = 0; i < nout; ++i)
+      if (llvm::StringRef(slim_model_output(model, i)->name) == "logits")
+        logits = i;
+    if (logits < 0)
+      logits = 0;
+    for (int32_t i = 0; i < nin; ++i) {
+      llvm::StringRef name = slim_model_input(model, i)->name;
+      if (name == "input_ids" || name == "position_ids" || name == "attention_mask")
+        continue;
+      if (!name.starts_with("past_key_values.")) {
+        error = "cannot feed input '" + name.str() + "' of a language model";
+        return false;
+      }
+      std::string present = "present." + name.drop_front(16).str();
+      int out = -1;
+      for (int32_t o = 0; o < nout; ++o)
+        if (present == slim_model_output(model, o)->name)
+          out = o;
+      pastInputs.push_back(i);
+      presentOutputs.push_back(out);
+    }
+    return true;
+  }
+  bool hasCache() const {
+    return !pastInputs.empty() &&
+           llvm::all_of(presentOutputs, [](int o) { return o >= 0; });
+  }
+
+  /// Runs `ids` after `past` cached positions. `cache` holds one tensor per
+  /// cache entry (null data: empty). Returns the outputs (released by caller).
+  bool run(const std::vector<int32_t> &ids, int64_t past,
+           std::vector<slim_tensor> &cache, std::vector<slim_tensor> &outs) {
+    int64_t len = static_cast<int64_t>(ids.size());
+    std::vector<int64_t> tokens(ids.begin(), ids.end()), positions(len), mask(past + len, 1);
+    for (int64_t i = 0; i < len; ++i)
+      positions[i] = past + i;
+    std::vector<slim_tensor> in(nin);
+    std::vector<std::vector<char>> empties;
+    for (int32_t i = 0; i < nin; ++i) {
+      const slim_tensor_info *info = slim_model_input(model, i);
+      llvm::StringRef name = info->name;
+      slim_tensor &t = in[i];
+      t.dtype = info->dtype;
+      t.rank = info->rank;
+      if (name == "input_ids" || name == "position_ids" || name == "attention_mask") {
+        if (info->dtype != SLIM_INT64 || info->rank != 2) {
+          error = "input '" + name.str() + "' must be int64 [batch, sequence]";
+          return false;
+        }
+        std::vector<int64_t> &v = name == "input_ids" ? tokens : name == "position_ids" ? positions : mask;
+        t.dims[0] = 1;
+        t.dims[1] = static_cast<int64_t>(v.size());
+        t.data = v.data();
+        t.capacity = v.size() * 8;
+        continue;
+      }
+      size_t k = std::find(pastInputs.begin(), pastInputs.end(), i) - pastInputs.begin();
+      if (past > 0 && cache[k].data) {
+        t = cache[k];
+        continue;
+      }
+      // Empty cache: batch 1, past 0, the static dims as declared.
+      for (int d = 0; d < info->rank; ++d)
+        t.dims[d] = info->dims[d] >= 0 ? info->dims[d] : (d == 0 ? 1 : 0);
+      empties.emplace_back(8);
+      t.data = empties.back().data();
+      t.capacity = 0;
+    }
+    outs.assign(nout, slim_tensor{});
+    if (slim_model_run(model, in.data(), nin, outs.data(), nout) != SLIM_OK) {
+      error = slim_last_error();
+      return false;
+    }
+    return true;
+  }
+};
+
+/// log softmax(row)[target], in double.
+double logProb(const float *row, int64_t vocab, int64_t target) {
+  float mx = row[0];
+  for (int64_t v = 1; v < vocab; ++v)
+    mx = std::max(mx, row[v]);
+  double sum = 0;
+  for (int64_t v = 0; v < vocab; ++v)
+    sum += std::exp(static_cast<double>(row[v]) - mx);
+  return static_cast<double>(row[target]) - mx - std::log(sum);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -219,6 +351,30 @@ int main(int argc, char **argv) {
   llvm::cl::HideUnrelatedOptions(category);
   llvm::cl::ParseCommandLineOptions(argc, argv,
                                     "slim-run: runs a model compiled by slimc\n");
+  mlir::slim::Tokenizer tokenizer;
+  if (!tokenizerPath.empty()) {
+    std::string err;
+    if (!tokenizer.load(tokenizerPath, err))
+      return fail(err);
+  }
+  auto readText = [&](const std::string &path, std::string &text) -> bool {
+    auto buffer = llvm::MemoryBuffer::getFile(path);
+    if (!buffer)
+      return false;
+    text = (*buffer)->getBuffer().str();
+    return true;
+  };
+  if (!encodeFile.empty()) {
+    if (tokenizerPath.empty())
+      return fail("--encode-file needs --tokenizer");
+    std::string text;
+    if (!readText(encodeFile, text))
+      return fail("cannot read " + encodeFile);
+    for (int32_t id : tokenizer.encode(text))
+      llvm::outs() << id << " ";
+    llvm::outs() << "\n";
+    return 0;
+  }
   if (modelDir.empty())
     return fail("no model directory (usage: slim-run OUT_DIR [--test-data DIR])");
   slim_model *model = nullptr;
@@ -243,6 +399,112 @@ int main(int argc, char **argv) {
     }
     llvm::outs() << "]\n";
   };
+  if (!perplexityFile.empty() || !generatePrompt.empty()) {
+    if (tokenizerPath.empty())
+      return fail("--perplexity and --generate need --tokenizer");
+    LMRunner lm{model};
+    if (!lm.init())
+      return fail(lm.error);
+    const slim_tensor_info *logitsInfo = slim_model_output(model, lm.logits);
+    if (logitsInfo->dtype != SLIM_FLOAT || logitsInfo->rank != 3)
+      return fail(std::string("output '") + logitsInfo->name +
+                  "' must be float [batch, sequence, vocabulary] logits");
+    std::vector<slim_tensor> noCache(lm.pastInputs.size());
+    if (!perplexityFile.empty()) {
+      std::string text;
+      if (!readText(perplexityFile, text))
+        return fail("cannot read " + perplexityFile);
+      std::vector<int32_t> ids = tokenizer.encode(text);
+      if (maxTokens && ids.size() > maxTokens)
+        ids.resize(maxTokens);
+      if (ids.size() < 2)
+        return fail(perplexityFile + ": fewer than two tokens");
+      size_t context = std::max(2u, unsigned(contextLen));
+      size_t stride = strideLen ? unsigned(strideLen) : std::max<size_t>(1, context / 2);
+      double nll = 0;
+      size_t count = 0, prevEnd = 0, windows = 0;
+      auto start = std::chrono::steady_clock::now();
+      for (size_t begin = 0; begin < ids.size(); begin += stride) {
+        size_t end = std::min(begin + context, ids.size());
+        std::vector<int32_t> window(ids.begin() + begin, ids.begin() + end);
+        std::vector<slim_tensor> outs;
+        if (!lm.run(window, 0, noCache, outs))
+          return fail(lm.error);
+        const slim_tensor &lg = outs[lm.logits];
+        int64_t vocab = lg.dims[2];
+        // Score the tokens this window adds: positions predicting
+        // ids[prevEnd .. end), never the first token of the text.
+        for (size_t target = std::max<size_t>(prevEnd, begin + 1); target < end; ++target) {
+          size_t t = target - begin - 1;
+          if (ids[target] >= vocab)
+            return fail("token id " + std::to_string(ids[target]) + " is outside the model's "
+                        "vocabulary of " + std::to_string(vocab));
+          nll -= logProb(static_cast<const float *>(lg.data) + t * vocab, vocab, ids[target]);
+          ++count;
+        }
+        ++windows;
+        for (auto &o : outs)
+          slim_tensor_release(&o);
+        prevEnd = end;
+        if (end == ids.size())
+          break;
+      }
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      llvm::outs() << "perplexity: " << llvm::format("%.4f", std::exp(nll / count)) << " over "
+                   << count << " tokens (" << windows << " windows of " << context
+                   << ", stride " << stride << "; mean NLL " << llvm::format("%.6f", nll / count)
+                   << "; " << llvm::format("%.1f", (count / secs)) << " tokens/s)\n";
+    }
+    if (!generatePrompt.empty()) {
+      std::vector<int32_t> ids = tokenizer.encode(generatePrompt);
+      if (ids.empty())
+        return fail("the prompt encodes to no tokens");
+      std::vector<int32_t> generated;
+      std::vector<slim_tensor> cache(lm.pastInputs.size());
+      int64_t past = 0;
+      std::vector<int32_t> feed = ids;
+      auto start = std::chrono::steady_clock::now();
+      for (unsigned step = 0; step < numTokens; ++step) {
+        std::vector<slim_tensor> outs;
+        bool useCache = lm.hasCache();
+        std::vector<int32_t> input = useCache ? feed : ids;
+        if (!lm.run(input, useCache ? past : 0, cache, outs))
+          return fail(lm.error);
+        const slim_tensor &lg = outs[lm.logits];
+        int64_t vocab = lg.dims[2], last = lg.dims[1] - 1;
+        const float *row = static_cast<const float *>(lg.data) + last * vocab;
+        int32_t next = static_cast<int32_t>(std::max_element(row, row + vocab) - row);
+        generated.push_back(next);
+        ids.push_back(next);
+        if (useCache) {
+          past += static_cast<int64_t>(input.size());
+          for (size_t k = 0; k < cache.size(); ++k) {
+            slim_tensor_release(&cache[k]);
+            cache[k] = outs[lm.presentOutputs[k]];
+            outs[lm.presentOutputs[k]] = slim_tensor{};
+          }
+          feed = {next};
+        }
+        for (auto &o : outs)
+          slim_tensor_release(&o);
+      }
+      for (auto &c : cache)
+        slim_tensor_release(&c);
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      llvm::outs() << generatePrompt << tokenizer.decode(generated) << "\n";
+      if (printIds) {
+        llvm::outs() << "ids:";
+        for (int32_t id : generated)
+          llvm::outs() << " " << id;
+        llvm::outs() << "\n";
+      }
+      llvm::outs() << "generated " << generated.size() << " tokens in "
+                   << llvm::format("%.3f", secs) << " s ("
+                   << llvm::format("%.1f", generated.size() / secs) << " tokens/s, "
+                   << (lm.hasCache() ? "KV cache" : "no KV cache") << ")\n";
+    }
+    return 0;
+  }
   if (testData.empty() && !bench) {
     llvm::outs() << modelDir << ": " << nin << " inputs, " << nout << " outputs\n";
     for (int32_t i = 0; i < nin; ++i)

@@ -174,11 +174,13 @@ llvm::json::Object describe(Type type, DictionaryAttr attrs, StringRef dflt) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // Passes first: --mlir-print-ir-after=<pass> resolves names against the
+  // registry as the pass-manager options are created.
+  mlir::registerAllPasses();
+  slim::registerAllSlimPasses();
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
-  mlir::registerAllPasses();
-  slim::registerAllSlimPasses();
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
       "slimc: compiles an ONNX or MLIR model into a shared library and a "

@@ -38,6 +38,35 @@ OpFoldResult toFoldResult(OpBuilder &b, Location loc, const IntElem &e) {
   return toIndex(b, loc, e);
 }
 
+Value i64Const(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
+}
+
+/// select(c, a, b) on i64 values.
+Value sel(OpBuilder &b, Location loc, Value c, Value x, Value y) {
+  return arith::SelectOp::create(b, loc, c, x, y);
+}
+
+Value cmp(OpBuilder &b, Location loc, arith::CmpIPredicate p, Value x, Value y) {
+  return arith::CmpIOp::create(b, loc, p, x, y);
+}
+
+/// Run-time axes of input `i` (i64 values), normalized against `rank`.
+std::optional<SmallVector<Value>> runtimeAxes(NodeImporter &n, unsigned i,
+                                              int64_t rank) {
+  auto elems = n.getIntElements(i);
+  if (!elems)
+    return std::nullopt;
+  SmallVector<Value> axes;
+  for (const IntElem &e : *elems) {
+    Value a = toI64(n.b, n.loc, e);
+    Value neg = cmp(n.b, n.loc, arith::CmpIPredicate::slt, a, i64Const(n.b, n.loc, 0));
+    axes.push_back(sel(n.b, n.loc, neg,
+                       arith::AddIOp::create(n.b, n.loc, a, i64Const(n.b, n.loc, rank)), a));
+  }
+  return axes;
+}
+
 /// Axes from an attribute (older opsets) or from input `inputIndex`.
 FailureOr<std::optional<SmallVector<int64_t>>>
 getAxes(NodeImporter &n, int64_t inputSinceOpset, unsigned inputIndex) {
@@ -574,9 +603,51 @@ LogicalResult importTranspose(NodeImporter &n) {
   return success();
 }
 
+/// Unsqueeze with axes known only at run time: the output dims are computed
+/// at run time and the data reshaped (unsqueezing never reorders elements).
+LogicalResult importRuntimeUnsqueeze(NodeImporter &n) {
+  const TensorValue &in = n.input(0);
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  int64_t rank = in.getType().getRank();
+  int64_t count = n.input(1).getType().getNumElements();
+  int64_t outRank = rank + count;
+  std::optional<SmallVector<Value>> axes = runtimeAxes(n, 1, outRank);
+  if (!axes)
+    return n.emitError() << "axes must be a 1-D integer tensor";
+  SmallVector<IntElem> dims;
+  Value newBefore = i64Const(b, loc, 0);
+  for (int64_t p = 0; p < outRank; ++p) {
+    Value pos = i64Const(b, loc, p);
+    Value isNew = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
+    for (Value a : *axes)
+      isNew = arith::OrIOp::create(b, loc, isNew, cmp(b, loc, arith::CmpIPredicate::eq, a, pos));
+    // The input dimension p - newBefore, chosen among the static ranks.
+    Value src = arith::SubIOp::create(b, loc, pos, newBefore);
+    Value dim = i64Const(b, loc, 1);
+    for (int64_t j = 0; j < rank; ++j)
+      dim = sel(b, loc, cmp(b, loc, arith::CmpIPredicate::eq, src, i64Const(b, loc, j)),
+                toI64(b, loc, getDimElem(b, loc, in.value, j)), dim);
+    dims.push_back(IntElem{0, sel(b, loc, isNew, i64Const(b, loc, 1), dim)});
+    newBefore = arith::AddIOp::create(
+        b, loc, newBefore, arith::ExtUIOp::create(b, loc, b.getI64Type(), isNew));
+  }
+  TensorValue shape = makeIntTensor(b, loc, dims);
+  SmallVector<int64_t> dyn(outRank, ShapedType::kDynamic);
+  n.setOutput(0,
+              tensor::ReshapeOp::create(
+                  b, loc, RankedTensorType::get(dyn, in.getType().getElementType()),
+                  in.value, shape.value),
+              in.dtype);
+  return success();
+}
+
 LogicalResult importUnsqueeze(NodeImporter &n) {
   if (failed(n.expectInputs(1, 2)))
     return failure();
+  if (n.getOpset() >= 13 && n.hasInput(1) && !n.getConstInts(1) &&
+      n.input(1).getType().hasStaticShape())
+    return importRuntimeUnsqueeze(n);
   auto axesOr = getAxes(n, 13, 1);
   if (failed(axesOr))
     return failure();
@@ -646,8 +717,49 @@ LogicalResult importSqueeze(NodeImporter &n) {
     for (int64_t d = 0; d < rank; ++d)
       if (type.getDimSize(d) == 1)
         ones.push_back(d);
-    if (!type.hasStaticShape() || static_cast<int64_t>(ones.size()) != count)
-      return n.emitError() << "axes must be a constant";
+    if (!type.hasStaticShape() || static_cast<int64_t>(ones.size()) != count) {
+      // Which dims go is decided at run time: compute the kept sizes.
+      std::optional<SmallVector<Value>> axes = runtimeAxes(n, 1, rank);
+      if (!axes)
+        return n.emitError() << "axes must be a 1-D integer tensor";
+      OpBuilder &b = n.b;
+      Location loc = n.loc;
+      int64_t outRank = rank - count;
+      if (outRank < 0)
+        return n.emitError() << "more axes than dimensions";
+      SmallVector<Value> keep, keptBefore;
+      Value kept = i64Const(b, loc, 0);
+      for (int64_t d = 0; d < rank; ++d) {
+        Value dropped = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
+        for (Value a : *axes)
+          dropped = arith::OrIOp::create(
+              b, loc, dropped, cmp(b, loc, arith::CmpIPredicate::eq, a, i64Const(b, loc, d)));
+        Value k = arith::XOrIOp::create(
+            b, loc, dropped, arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
+        keep.push_back(k);
+        keptBefore.push_back(kept);
+        kept = arith::AddIOp::create(b, loc, kept, arith::ExtUIOp::create(b, loc, b.getI64Type(), k));
+      }
+      SmallVector<IntElem> dims;
+      for (int64_t j = 0; j < outRank; ++j) {
+        Value dim = i64Const(b, loc, 1);
+        for (int64_t d = 0; d < rank; ++d) {
+          Value here = arith::AndIOp::create(
+              b, loc, keep[d],
+              cmp(b, loc, arith::CmpIPredicate::eq, keptBefore[d], i64Const(b, loc, j)));
+          dim = sel(b, loc, here, toI64(b, loc, getDimElem(b, loc, in.value, d)), dim);
+        }
+        dims.push_back(IntElem{0, dim});
+      }
+      TensorValue shape = makeIntTensor(b, loc, dims);
+      SmallVector<int64_t> dyn(outRank, ShapedType::kDynamic);
+      n.setOutput(0,
+                  tensor::ReshapeOp::create(
+                      b, loc, RankedTensorType::get(dyn, type.getElementType()),
+                      in.value, shape.value),
+                  in.dtype);
+      return success();
+    }
     axesOr = std::optional<SmallVector<int64_t>>(ones);
   } else {
     axesOr = getAxes(n, 13, 1);
@@ -767,6 +879,96 @@ IntElem clampBound(OpBuilder &b, Location loc, IntElem v, IntElem size) {
   return IntElem{0, x};
 }
 
+/// Slice with run-time axes or steps, or negative steps: every output element
+/// reads in[start_d + i_d * step_d], with each dimension's start, step and
+/// size chosen at run time among the slice specifications that name it.
+LogicalResult importGeneralSlice(NodeImporter &n, ArrayRef<IntElem> starts,
+                                 ArrayRef<IntElem> ends) {
+  const TensorValue &in = n.input(0);
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  RankedTensorType type = in.getType();
+  int64_t rank = type.getRank();
+  size_t count = starts.size();
+  SmallVector<Value> axes, steps;
+  if (n.hasInput(3)) {
+    std::optional<SmallVector<Value>> a = runtimeAxes(n, 3, rank);
+    if (!a || a->size() != count)
+      return n.emitError() << "axes must be a 1-D integer tensor as long as starts";
+    axes = *a;
+  } else {
+    for (size_t i = 0; i < count; ++i)
+      axes.push_back(i64Const(b, loc, i));
+  }
+  if (n.hasInput(4)) {
+    auto st = n.getIntElements(4);
+    if (!st || st->size() != count)
+      return n.emitError() << "steps must be a 1-D integer tensor as long as starts";
+    for (const IntElem &e : *st) {
+      if (e.isConst() && e.value == 0)
+        return n.emitError() << "step 0 is invalid";
+      steps.push_back(toI64(b, loc, e));
+    }
+  } else {
+    steps.assign(count, i64Const(b, loc, 1));
+  }
+  Value zero = i64Const(b, loc, 0), one = i64Const(b, loc, 1), minusOne = i64Const(b, loc, -1);
+  SmallVector<Value> dStart, dStep, dSize;
+  for (int64_t d = 0; d < rank; ++d) {
+    Value dim = toI64(b, loc, getDimElem(b, loc, in.value, d));
+    Value start = zero, step = one, size = dim;
+    for (size_t i = 0; i < count; ++i) {
+      Value st = steps[i];
+      Value pos = cmp(b, loc, arith::CmpIPredicate::sgt, st, zero);
+      auto clampTo = [&](Value v, Value lo, Value hi) {
+        return arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, v, lo), hi).getResult();
+      };
+      auto wrap = [&](Value v) {
+        return sel(b, loc, cmp(b, loc, arith::CmpIPredicate::slt, v, zero),
+                   arith::AddIOp::create(b, loc, v, dim), v);
+      };
+      Value s0 = wrap(toI64(b, loc, starts[i])), e0 = wrap(toI64(b, loc, ends[i]));
+      Value dimMinus1 = arith::SubIOp::create(b, loc, dim, one);
+      // Positive steps clamp to [0, dim]; negative ones to [0, dim-1] for
+      // the start and [-1, dim-1] for the end.
+      Value s = sel(b, loc, pos, clampTo(s0, zero, dim), clampTo(s0, zero, dimMinus1));
+      Value e = sel(b, loc, pos, clampTo(e0, zero, dim), clampTo(e0, minusOne, dimMinus1));
+      Value span = sel(b, loc, pos, arith::SubIOp::create(b, loc, e, s),
+                       arith::SubIOp::create(b, loc, s, e));
+      Value absStep = sel(b, loc, pos, st, arith::SubIOp::create(b, loc, zero, st));
+      Value len = arith::MaxSIOp::create(
+          b, loc, arith::CeilDivSIOp::create(b, loc, span, absStep), zero);
+      Value match = cmp(b, loc, arith::CmpIPredicate::eq, axes[i], i64Const(b, loc, d));
+      start = sel(b, loc, match, s, start);
+      step = sel(b, loc, match, st, step);
+      size = sel(b, loc, match, len, size);
+    }
+    dStart.push_back(arith::IndexCastOp::create(b, loc, b.getIndexType(), start));
+    dStep.push_back(arith::IndexCastOp::create(b, loc, b.getIndexType(), step));
+    dSize.push_back(arith::IndexCastOp::create(b, loc, b.getIndexType(), size));
+  }
+  SmallVector<int64_t> shape(rank, ShapedType::kDynamic);
+  Value init = createEmpty(b, loc, shape, type.getElementType(), dSize);
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  Value result =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
+          ArrayRef<AffineMap>{b.getMultiDimIdentityMap(rank)}, iterators,
+          [&](OpBuilder &nb, Location nl, ValueRange) {
+            SmallVector<Value> idx;
+            for (int64_t d = 0; d < rank; ++d) {
+              Value i = linalg::IndexOp::create(nb, nl, d);
+              idx.push_back(arith::AddIOp::create(
+                  nb, nl, dStart[d], arith::MulIOp::create(nb, nl, i, dStep[d])));
+            }
+            linalg::YieldOp::create(nb, nl,
+                                    ValueRange{tensor::ExtractOp::create(nb, nl, in.value, idx)});
+          })
+          .getResult(0);
+  n.setOutput(0, result, in.dtype);
+  return success();
+}
+
 LogicalResult importSlice(NodeImporter &n) {
   const TensorValue &in = n.input(0);
   RankedTensorType type = in.getType();
@@ -791,18 +993,18 @@ LogicalResult importSlice(NodeImporter &n) {
                               "time (from constants and input dimensions)";
     starts = *s;
     ends = *e;
-    if (n.hasInput(3)) {
-      auto a = n.getConstInts(3);
-      if (!a)
-        return n.emitError() << "axes must be a constant";
-      axes = *a;
+    bool runtimeAxesOrSteps = (n.hasInput(3) && !n.getConstInts(3)) ||
+                              (n.hasInput(4) && !n.getConstInts(4));
+    if (!runtimeAxesOrSteps && n.hasInput(4)) {
+      for (int64_t st : *n.getConstInts(4))
+        runtimeAxesOrSteps |= st < 0;
     }
-    if (n.hasInput(4)) {
-      auto st = n.getConstInts(4);
-      if (!st)
-        return n.emitError() << "steps must be a constant";
-      steps = *st;
-    }
+    if (runtimeAxesOrSteps)
+      return importGeneralSlice(n, starts, ends);
+    if (n.hasInput(3))
+      axes = *n.getConstInts(3);
+    if (n.hasInput(4))
+      steps = *n.getConstInts(4);
   }
   if (starts.size() != ends.size())
     return n.emitError() << "starts and ends have different lengths";
@@ -828,8 +1030,7 @@ LogicalResult importSlice(NodeImporter &n) {
       return n.emitError() << "axis " << axes[i] << " is repeated";
     seen[*axis] = true;
     if (steps[i] <= 0)
-      return n.emitError() << "step " << steps[i]
-                           << " is unsupported (only positive steps)";
+      return n.emitError() << "step " << steps[i] << " is invalid";
     IntElem dim = getDimElem(b, loc, in.value, *axis);
     // INT64_MAX-style "to the end" sentinels clamp naturally.
     IntElem s = clampBound(b, loc, starts[i], dim);

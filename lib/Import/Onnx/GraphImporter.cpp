@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Verifier.h"
@@ -1015,7 +1016,7 @@ mlir::slim::importOnnxModel(MLIRContext *context, StringRef path,
                             const OnnxImportOptions &options) {
   context->loadDialect<arith::ArithDialect, func::FuncDialect,
                        linalg::LinalgDialect, math::MathDialect,
-                       tensor::TensorDialect, SlimDialect>();
+                       scf::SCFDialect, tensor::TensorDialect, SlimDialect>();
   FailureOr<std::shared_ptr<ModelFile>> file = ModelFile::load(context, path);
   if (failed(file))
     return failure();
@@ -1029,7 +1030,7 @@ mlir::slim::importOnnxModel(MLIRContext *context, StringRef path,
                             const OnnxImportOptions &options) {
   context->loadDialect<arith::ArithDialect, func::FuncDialect,
                        linalg::LinalgDialect, math::MathDialect,
-                       tensor::TensorDialect, SlimDialect>();
+                       scf::SCFDialect, tensor::TensorDialect, SlimDialect>();
   FailureOr<std::shared_ptr<ModelFile>> file = ModelFile::load(
       context, path,
       llvm::MemoryBuffer::getMemBuffer(contents, path,
@@ -1069,6 +1070,6 @@ std::vector<std::string> mlir::slim::getSupportedOnnxOperators() {
 
 void mlir::slim::registerOnnxImportDialects(DialectRegistry &registry) {
   registry.insert<arith::ArithDialect, func::FuncDialect,
-                  linalg::LinalgDialect, math::MathDialect,
+                  linalg::LinalgDialect, math::MathDialect, scf::SCFDialect,
                   tensor::TensorDialect, SlimDialect>();
 }

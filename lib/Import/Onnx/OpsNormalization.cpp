@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <limits>
@@ -139,6 +140,114 @@ Value reducedCount(OpBuilder &b, Location loc, Value x, ArrayRef<bool> reduced,
   return castScalar(b, loc, i64, kInt64, et.getIntOrFloatBitWidth() == 64 ? kInt64 : kInt32);
 }
 
+/// A reduction whose axes arrive at run time: each dimension is reduced (kept
+/// as size 1) under an scf.if on whether the axes name it; keepdims=0 then
+/// drops the reduced dimensions with a run-time reshape. Mean divides by the
+/// product of the reduced sizes.
+LogicalResult importRuntimeReduce(NodeImporter &n, StringRef op) {
+  const TensorValue &in = n.input(0);
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  RankedTensorType t = in.getType();
+  int64_t rank = t.getRank();
+  auto elems = n.getIntElements(1);
+  if (!elems)
+    return n.emitError() << "axes must be a 1-D integer tensor";
+  bool keep = n.getInt("keepdims", 1) != 0;
+  Type et = t.getElementType();
+  bool isUnsigned = isUnsignedDType(in.dtype);
+  ReduceKind kind = op == "ReduceMax"   ? ReduceKind::Max
+                    : op == "ReduceMin" ? ReduceKind::Min
+                                        : ReduceKind::Sum;
+  auto i64 = [&](int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v).getResult();
+  };
+  SmallVector<Value> isReduced;
+  for (int64_t d = 0; d < rank; ++d) {
+    Value hit = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
+    for (const IntElem &e : *elems) {
+      Value a = toI64(b, loc, e);
+      Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a, i64(0));
+      a = arith::SelectOp::create(b, loc, neg, arith::AddIOp::create(b, loc, a, i64(rank)), a);
+      hit = arith::OrIOp::create(
+          b, loc, hit, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, a, i64(d)));
+    }
+    isReduced.push_back(hit);
+  }
+  auto dynType = RankedTensorType::get(SmallVector<int64_t>(rank, ShapedType::kDynamic), et);
+  Value x = tensor::CastOp::create(b, loc, dynType, in.value);
+  Value count = i64(1);
+  for (int64_t d = 0; d < rank; ++d) {
+    SmallVector<bool> only(rank, false);
+    only[d] = true;
+    Value dim = arith::IndexCastOp::create(b, loc, b.getI64Type(), getDimSize(b, loc, x, d));
+    count = arith::MulIOp::create(
+        b, loc, count, arith::SelectOp::create(b, loc, isReduced[d], dim, i64(1)));
+    Value cur = x;
+    auto ifOp = scf::IfOp::create(
+        b, loc, isReduced[d],
+        [&](OpBuilder &tb, Location tl) {
+          Value r = reduce(tb, tl, cur, only, kind, isUnsigned);
+          r = keepDims(tb, tl, r, cur, only);
+          scf::YieldOp::create(tb, tl, ValueRange{tensor::CastOp::create(tb, tl, dynType, r)});
+        },
+        [&](OpBuilder &eb, Location el) { scf::YieldOp::create(eb, el, ValueRange{cur}); });
+    x = ifOp.getResult(0);
+  }
+  if (op == "ReduceMean") {
+    bool isFloat = isa<FloatType>(et);
+    Value c = isFloat ? Value(arith::SIToFPOp::create(b, loc, et, count))
+                      : castScalar(b, loc, count, kInt64, in.dtype);
+    FailureOr<Value> mean = buildElementwise(
+        n, {x}, et, [&](OpBuilder &nb, Location nl, ValueRange v) -> Value {
+          return isFloat ? Value(arith::DivFOp::create(nb, nl, v[0], c))
+                         : Value(arith::DivSIOp::create(nb, nl, v[0], c));
+        });
+    if (failed(mean))
+      return failure();
+    x = *mean;
+  }
+  if (!keep) {
+    // Drop the reduced dimensions: the output rank is the rank minus the
+    // number of (distinct) axes, which the axes tensor's length gives.
+    int64_t outRank = rank - static_cast<int64_t>(elems->size());
+    if (outRank < 0)
+      return n.emitError() << "more axes than dimensions";
+    SmallVector<Value> keptBefore;
+    Value kept = i64(0);
+    for (int64_t d = 0; d < rank; ++d) {
+      keptBefore.push_back(kept);
+      kept = arith::AddIOp::create(
+          b, loc, kept,
+          arith::ExtUIOp::create(
+              b, loc, b.getI64Type(),
+              arith::XOrIOp::create(b, loc, isReduced[d],
+                                    arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1))));
+    }
+    SmallVector<Value> dims;
+    for (int64_t j = 0; j < outRank; ++j) {
+      Value dim = i64(1);
+      for (int64_t d = 0; d < rank; ++d) {
+        Value here = arith::AndIOp::create(
+            b, loc,
+            arith::XOrIOp::create(b, loc, isReduced[d],
+                                  arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1)),
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, keptBefore[d], i64(j)));
+        Value size = arith::IndexCastOp::create(b, loc, b.getI64Type(), getDimSize(b, loc, x, d));
+        dim = arith::SelectOp::create(b, loc, here, size, dim);
+      }
+      dims.push_back(dim);
+    }
+    auto shapeType = RankedTensorType::get({outRank}, b.getI64Type());
+    Value shape = tensor::FromElementsOp::create(b, loc, shapeType, dims);
+    x = tensor::ReshapeOp::create(
+        b, loc, RankedTensorType::get(SmallVector<int64_t>(outRank, ShapedType::kDynamic), et),
+        x, shape);
+  }
+  n.setOutput(0, x, in.dtype);
+  return success();
+}
+
 LogicalResult importReduce(NodeImporter &n, StringRef op,
                            int64_t axesInputSince) {
   if (failed(n.expectInputs(1, 2)))
@@ -153,8 +262,12 @@ LogicalResult importReduce(NodeImporter &n, StringRef op,
     axes = n.getInts("axes");
   } else if (n.hasInput(1)) {
     axes = n.getConstInts(1);
-    if (!axes)
+    if (!axes) {
+      if (n.input(1).getType().hasStaticShape() &&
+          n.input(1).getType().getNumElements() > 0)
+        return importRuntimeReduce(n, op);
       return n.emitError() << "axes must be a constant";
+    }
   }
   bool keep = n.getInt("keepdims", 1) != 0;
   if ((!axes || axes->empty()) && n.getInt("noop_with_empty_axes", 0)) {

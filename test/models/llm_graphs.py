@@ -37,10 +37,12 @@ class Graph:
     (an open binary file and its name), large weights are streamed into that
     file as they are made, so multi-GB models never sit in memory."""
 
-    def __init__(self, seed=0, external=None):
+    def __init__(self, seed=0, external=None, weights=None):
         self.nodes, self.inits, self.counter = [], [], 0
         self.rng = np.random.default_rng(seed)
         self.external = external
+        # Real weights by name (e.g. from a checkpoint); random ones otherwise.
+        self.weights = weights or {}
 
     def name(self, base):
         self.counter += 1
@@ -75,9 +77,19 @@ class Graph:
         return name
 
     def weight(self, shape, name, std=0.02):
+        if name in self.weights:
+            w = np.asarray(self.weights[name], dtype=np.float32)
+            assert w.shape == tuple(shape), f"{name}: {w.shape} != {tuple(shape)}"
+            return self.const(w, name)
         w = self.rng.standard_normal(size=shape, dtype=np.float32)
         w *= np.float32(std)
         return self.const(w, name)
+
+    def param(self, name, default):
+        """A named parameter (norm scales): provided, else `default`."""
+        if name in self.weights:
+            return self.const(np.asarray(self.weights[name], dtype=np.float32), name)
+        return self.const(default, name)
 
     def i64(self, values, name=None):
         return self.const(np.array(values, dtype=np.int64), name)
@@ -91,7 +103,7 @@ def linear(g, x, k, n, name, bias=False):
 
 
 def rms_norm(g, x, hidden, name, eps=1e-5, fused=False, opset=18):
-    w = g.const(np.ones(hidden, np.float32), f"{name}.weight")
+    w = g.param(f"{name}.weight", np.ones(hidden, np.float32))
     if fused:
         return g.op("SimplifiedLayerNormalization", [x, w], name=name, axis=-1, epsilon=eps)
     sq = g.op("Pow", [x, g.const(np.array(2.0, np.float32))])
@@ -146,8 +158,8 @@ def attention(g, q, k, v, mask, heads, dim):
 
 
 def build(family, mode, layers, hidden, heads, kv_heads, inter, vocab, max_pos, fused, seed,
-          external=None):
-    g = Graph(seed, external)
+          external=None, weights=None, rope_theta=10000.0, rms_eps=1e-5, tied_embeddings=False):
+    g = Graph(seed, external, weights)
     dim = hidden // heads
     opset = 17 if family == "gpt2" else 18
     inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"])]
@@ -209,7 +221,7 @@ def build(family, mode, layers, hidden, heads, kv_heads, inter, vocab, max_pos, 
         # Tied LM head: logits = x @ wte^T.
         logits = g.op("MatMul", [x, g.op("Transpose", [wte], perm=[1, 0])], name="lm_head/MatMul")
     else:
-        inv = 1.0 / (10000.0 ** (np.arange(0, dim, 2) / dim))
+        inv = 1.0 / (rope_theta ** (np.arange(0, dim, 2) / dim))
         freqs = np.outer(np.arange(max_pos), inv)
         cos_cache = g.const(np.cos(freqs).astype(np.float32), "cos_cache")
         sin_cache = g.const(np.sin(freqs).astype(np.float32), "sin_cache")
@@ -221,7 +233,7 @@ def build(family, mode, layers, hidden, heads, kv_heads, inter, vocab, max_pos, 
                 return unsq(g, g.op("Concat", [t, t], axis=-1), [1])
             cos, sin = table(cos_cache), table(sin_cache)
         residual = None
-        h = rms_norm(g, x, hidden, "model.layers.0.input_layernorm", fused=fused, opset=opset)
+        h = rms_norm(g, x, hidden, "model.layers.0.input_layernorm", eps=rms_eps, fused=fused, opset=opset)
         for i in range(layers):
             p = f"model.layers.{i}"
             q = linear(g, h, hidden, heads * dim, f"{p}.self_attn.q_proj")
@@ -268,16 +280,22 @@ def build(family, mode, layers, hidden, heads, kv_heads, inter, vocab, max_pos, 
                 x = residual
             else:
                 x = g.op("Add", [x, o])
-                h2 = rms_norm(g, x, hidden, f"{p}.post_attention_layernorm", opset=opset)
+                h2 = rms_norm(g, x, hidden, f"{p}.post_attention_layernorm", eps=rms_eps, opset=opset)
             gate = linear(g, h2, hidden, inter, f"{p}.mlp.gate_proj")
             up = linear(g, h2, hidden, inter, f"{p}.mlp.up_proj")
             act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])
             down = linear(g, act, inter, hidden, f"{p}.mlp.down_proj")
             x = g.op("Add", [x, down])
             if i + 1 < layers:
-                h = rms_norm(g, x, hidden, f"model.layers.{i + 1}.input_layernorm", fused=fused, opset=opset)
-        x = rms_norm(g, x, hidden, "model.norm", fused=fused, opset=opset)
-        logits = linear(g, x, hidden, vocab, "lm_head")
+                h = rms_norm(g, x, hidden, f"model.layers.{i + 1}.input_layernorm", eps=rms_eps, fused=fused,
+                             opset=opset)
+        x = rms_norm(g, x, hidden, "model.norm", eps=rms_eps, fused=fused, opset=opset)
+        if tied_embeddings:
+            # The LM head is the embedding matrix, transposed (one copy of it).
+            logits = g.op("MatMul", [x, g.op("Transpose", ["model.embed_tokens.weight"], perm=[1, 0])],
+                          name="lm_head/MatMul")
+        else:
+            logits = linear(g, x, hidden, vocab, "lm_head")
     g.nodes.append(helper.make_node("Identity", [logits], ["logits"]))
 
     graph = helper.make_graph(g.nodes, f"{family}_{mode}", inputs, outputs, g.inits)

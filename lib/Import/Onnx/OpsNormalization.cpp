@@ -573,9 +573,9 @@ LogicalResult importRotary(NodeImporter &n) {
           ArrayRef<AffineMap>{id}, iterators,
           [&](OpBuilder &nb, Location nl, ValueRange) {
             auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(nb, nl, v).getResult(); };
-            SmallVector<Value> idx;
+            SmallVector<Value> idx(rank);
             for (int64_t d = 0; d < rank; ++d)
-              idx.push_back(linalg::IndexOp::create(nb, nl, d));
+              idx[d] = linalg::IndexOp::create(nb, nl, d);
             // [B, S, N*H] or [B, N, S, H].
             Value bIdx = idx[0];
             Value sIdx = rank == 3 ? idx[1] : idx[2];

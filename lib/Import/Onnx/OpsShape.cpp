@@ -996,7 +996,8 @@ LogicalResult importSlice(NodeImporter &n) {
     bool runtimeAxesOrSteps = (n.hasInput(3) && !n.getConstInts(3)) ||
                               (n.hasInput(4) && !n.getConstInts(4));
     if (!runtimeAxesOrSteps && n.hasInput(4)) {
-      for (int64_t st : *n.getConstInts(4))
+      std::optional<SmallVector<int64_t>> constSteps = n.getConstInts(4);
+      for (int64_t st : *constSteps)
         runtimeAxesOrSteps |= st < 0;
     }
     if (runtimeAxesOrSteps)

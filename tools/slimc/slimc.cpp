@@ -86,6 +86,9 @@ static llvm::cl::opt<std::string> supportLib(
     llvm::cl::desc("Model support archive (default: ../lib/libSlimModelSupport.a "
                    "next to slimc)"),
     llvm::cl::cat(category));
+static llvm::cl::opt<unsigned> optLevel(
+    "opt-level", llvm::cl::desc("LLVM optimization level of the generated code (0-3)"),
+    llvm::cl::init(3), llvm::cl::cat(category));
 static llvm::cl::opt<bool>
     keepObject("keep-intermediates",
                llvm::cl::desc("Also write model.o and model.ll"),
@@ -193,6 +196,8 @@ int main(int argc, char **argv) {
     return error("--pipeline: cannot parse '" + pipelineOpt + "'");
   if (target != "cpu")
     return error("--target: unknown target '" + target + "' (expected 'cpu')");
+  if (optLevel > 3)
+    return error("--opt-level: expected 0 to 3, got " + std::to_string(optLevel));
 
   if (printPipeline) {
     PassManager pm(nullptr, ModuleOp::getOperationName());
@@ -315,7 +320,9 @@ int main(int argc, char **argv) {
   std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
       llvm::Triple(triple), llvm::sys::getHostCPUName(), features,
       targetOptions, llvm::Reloc::PIC_, std::nullopt,
-      llvm::CodeGenOptLevel::Aggressive));
+      optLevel >= 3 ? llvm::CodeGenOptLevel::Aggressive
+      : optLevel == 0 ? llvm::CodeGenOptLevel::None
+                      : llvm::CodeGenOptLevel::Default));
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(llvm::Triple(triple));
 
@@ -347,7 +354,7 @@ int main(int argc, char **argv) {
                    std::to_string(callee->arg_size()) + " parameters, " +
                    std::to_string(expected) + " expected");
   }
-  if (llvm::Error err = makeOptimizingTransformer(3, 0, machine.get())(
+  if (llvm::Error err = makeOptimizingTransformer(optLevel, 0, machine.get())(
           llvmModule.get()))
     return error("LLVM optimization failed: " + llvm::toString(std::move(err)));
 

@@ -570,6 +570,45 @@ TensorValue onnx_import::makeIntTensor(OpBuilder &b, Location loc,
   return result;
 }
 
+Value onnx_import::dropDimsAtRunTime(OpBuilder &b, Location loc, Value tensor,
+                                     ArrayRef<Value> dropped, int64_t outRank) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  auto i64 = [&](int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v).getResult();
+  };
+  Value one = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
+  // Kept dimension d lands at output position keptBefore[d].
+  SmallVector<Value> keep, keptBefore;
+  Value kept = i64(0);
+  for (Value flag : dropped) {
+    Value k = arith::XOrIOp::create(b, loc, flag, one);
+    keep.push_back(k);
+    keptBefore.push_back(kept);
+    kept = arith::AddIOp::create(b, loc, kept,
+                                 arith::ExtUIOp::create(b, loc, b.getI64Type(), k));
+  }
+  SmallVector<Value> dims;
+  for (int64_t j = 0; j < outRank; ++j) {
+    Value dim = i64(1);
+    for (auto [d, k] : llvm::enumerate(keep)) {
+      Value here = arith::AndIOp::create(
+          b, loc, k,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, keptBefore[d], i64(j)));
+      Value size = arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                              getDimSize(b, loc, tensor, d));
+      dim = arith::SelectOp::create(b, loc, here, size, dim);
+    }
+    dims.push_back(dim);
+  }
+  Value shape = tensor::FromElementsOp::create(
+      b, loc, RankedTensorType::get({outRank}, b.getI64Type()), dims);
+  return tensor::ReshapeOp::create(
+      b, loc,
+      RankedTensorType::get(SmallVector<int64_t>(outRank, ShapedType::kDynamic),
+                            type.getElementType()),
+      tensor, shape);
+}
+
 FailureOr<int64_t> onnx_import::normalizeAxis(NodeImporter &n, int64_t axis,
                                               int64_t rank) {
   if (axis < -rank || axis >= std::max<int64_t>(rank, 1))

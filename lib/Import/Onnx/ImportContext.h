@@ -203,6 +203,12 @@ Value toI64(OpBuilder &b, Location loc, const IntElem &e);
 /// The dimension size as an IntElem (constant when static).
 IntElem getDimElem(OpBuilder &b, Location loc, Value tensor, int64_t d);
 
+/// Reshapes `tensor` to drop the dimensions whose i1 flag in `dropped` (one
+/// per dimension) is set at run time; `outRank` of them remain. The kept
+/// sizes are selected at run time.
+Value dropDimsAtRunTime(OpBuilder &b, Location loc, Value tensor,
+                        ArrayRef<Value> dropped, int64_t outRank);
+
 /// Normalizes a possibly negative axis; reports through `n` when out of range.
 FailureOr<int64_t> normalizeAxis(NodeImporter &n, int64_t axis, int64_t rank);
 

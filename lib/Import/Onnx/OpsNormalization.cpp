@@ -213,36 +213,7 @@ LogicalResult importRuntimeReduce(NodeImporter &n, StringRef op) {
     int64_t outRank = rank - static_cast<int64_t>(elems->size());
     if (outRank < 0)
       return n.emitError() << "more axes than dimensions";
-    SmallVector<Value> keptBefore;
-    Value kept = i64(0);
-    for (int64_t d = 0; d < rank; ++d) {
-      keptBefore.push_back(kept);
-      kept = arith::AddIOp::create(
-          b, loc, kept,
-          arith::ExtUIOp::create(
-              b, loc, b.getI64Type(),
-              arith::XOrIOp::create(b, loc, isReduced[d],
-                                    arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1))));
-    }
-    SmallVector<Value> dims;
-    for (int64_t j = 0; j < outRank; ++j) {
-      Value dim = i64(1);
-      for (int64_t d = 0; d < rank; ++d) {
-        Value here = arith::AndIOp::create(
-            b, loc,
-            arith::XOrIOp::create(b, loc, isReduced[d],
-                                  arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1)),
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, keptBefore[d], i64(j)));
-        Value size = arith::IndexCastOp::create(b, loc, b.getI64Type(), getDimSize(b, loc, x, d));
-        dim = arith::SelectOp::create(b, loc, here, size, dim);
-      }
-      dims.push_back(dim);
-    }
-    auto shapeType = RankedTensorType::get({outRank}, b.getI64Type());
-    Value shape = tensor::FromElementsOp::create(b, loc, shapeType, dims);
-    x = tensor::ReshapeOp::create(
-        b, loc, RankedTensorType::get(SmallVector<int64_t>(outRank, ShapedType::kDynamic), et),
-        x, shape);
+    x = dropDimsAtRunTime(b, loc, x, isReduced, outRank);
   }
   n.setOutput(0, x, in.dtype);
   return success();

@@ -727,36 +727,15 @@ LogicalResult importSqueeze(NodeImporter &n) {
       int64_t outRank = rank - count;
       if (outRank < 0)
         return n.emitError() << "more axes than dimensions";
-      SmallVector<Value> keep, keptBefore;
-      Value kept = i64Const(b, loc, 0);
+      SmallVector<Value> dropped;
       for (int64_t d = 0; d < rank; ++d) {
-        Value dropped = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
+        Value flag = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
         for (Value a : *axes)
-          dropped = arith::OrIOp::create(
-              b, loc, dropped, cmp(b, loc, arith::CmpIPredicate::eq, a, i64Const(b, loc, d)));
-        Value k = arith::XOrIOp::create(
-            b, loc, dropped, arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
-        keep.push_back(k);
-        keptBefore.push_back(kept);
-        kept = arith::AddIOp::create(b, loc, kept, arith::ExtUIOp::create(b, loc, b.getI64Type(), k));
+          flag = arith::OrIOp::create(
+              b, loc, flag, cmp(b, loc, arith::CmpIPredicate::eq, a, i64Const(b, loc, d)));
+        dropped.push_back(flag);
       }
-      SmallVector<IntElem> dims;
-      for (int64_t j = 0; j < outRank; ++j) {
-        Value dim = i64Const(b, loc, 1);
-        for (int64_t d = 0; d < rank; ++d) {
-          Value here = arith::AndIOp::create(
-              b, loc, keep[d],
-              cmp(b, loc, arith::CmpIPredicate::eq, keptBefore[d], i64Const(b, loc, j)));
-          dim = sel(b, loc, here, toI64(b, loc, getDimElem(b, loc, in.value, d)), dim);
-        }
-        dims.push_back(IntElem{0, dim});
-      }
-      TensorValue shape = makeIntTensor(b, loc, dims);
-      SmallVector<int64_t> dyn(outRank, ShapedType::kDynamic);
-      n.setOutput(0,
-                  tensor::ReshapeOp::create(
-                      b, loc, RankedTensorType::get(dyn, type.getElementType()),
-                      in.value, shape.value),
+      n.setOutput(0, dropDimsAtRunTime(b, loc, in.value, dropped, outRank),
                   in.dtype);
       return success();
     }

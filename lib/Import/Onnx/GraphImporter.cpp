@@ -667,6 +667,16 @@ GraphImporter::convertType(const onnx::TypeProto &type, const Twine &what) {
   return RankedTensorType::get(shape, element);
 }
 
+/// A resource blob key for an initializer: its name with characters the
+/// MLIR resource syntax does not take replaced by '_'.
+static std::string blobName(StringRef tensorName) {
+  std::string name = tensorName.empty() ? "constant" : tensorName.str();
+  for (char &c : name)
+    if (!llvm::isAlnum(c) && c != '_' && c != '.')
+      c = '_';
+  return name;
+}
+
 FailureOr<TensorValue>
 GraphImporter::importConstant(const onnx::TensorProto &tensor, OpBuilder &b,
                               Location loc,
@@ -693,12 +703,8 @@ GraphImporter::importConstant(const onnx::TensorProto &tensor, OpBuilder &b,
     if (type.getNumElements() <= options.inlineConstantLimit) {
       result.constant = DenseElementsAttr::getFromRawBuffer(type, *bytes);
     } else {
-      std::string name = tensor.name().empty() ? "constant" : tensor.name();
-      for (char &c : name)
-        if (!llvm::isAlnum(c) && c != '_' && c != '.')
-          c = '_';
       result.constant = DenseResourceElementsAttr::get(
-          type, name,
+          type, blobName(tensor.name()),
           UnmanagedAsmResourceBlob::allocateWithAlign(
               *bytes, 1,
               [keepAlive](void *, size_t, size_t) mutable { keepAlive.reset(); }));
@@ -754,12 +760,8 @@ GraphImporter::importConstant(const onnx::TensorProto &tensor, OpBuilder &b,
       blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(*bytes, align,
                                                            false);
     }
-    std::string name = tensor.name().empty() ? "constant" : tensor.name();
-    for (char &c : name)
-      if (!llvm::isAlnum(c) && c != '_' && c != '.')
-        c = '_';
-    result.constant = DenseResourceElementsAttr::get(type, name,
-                                                     std::move(blob));
+    result.constant = DenseResourceElementsAttr::get(
+        type, blobName(tensor.name()), std::move(blob));
   }
   result.value = arith::ConstantOp::create(b, loc, result.constant);
   return result;

@@ -1,0 +1,258 @@
+//===- CalibrationStats.cpp - Activation statistics of linear layers ------===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/Compression/CalibrationStats.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <dnnl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+using namespace mlir::slim;
+using llvm::StringRef;
+
+static constexpr char kMagic[8] = {'S', 'L', 'I', 'M', 'S', 'T', 'A', 'T'};
+static constexpr uint32_t kVersion = 1;
+static constexpr uint64_t kPrologue = 24;
+static constexpr uint64_t kAlign = 64;
+
+//===----------------------------------------------------------------------===//
+// Reading
+//===----------------------------------------------------------------------===//
+
+llvm::Expected<CalibrationStats> CalibrationStats::open(StringRef path) {
+  auto fail = [&](const llvm::Twine &msg) -> llvm::Error {
+    return llvm::createStringError("calibration statistics '" + path +
+                                   "': " + msg);
+  };
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return fail(buffer.getError().message());
+  StringRef data = (*buffer)->getBuffer();
+  if (data.size() < kPrologue || std::memcmp(data.data(), kMagic, 8) != 0)
+    return fail("not a Slim statistics file (bad magic)");
+  uint32_t version;
+  uint64_t headerSize;
+  std::memcpy(&version, data.data() + 8, 4);
+  std::memcpy(&headerSize, data.data() + 16, 8);
+  if (version != kVersion)
+    return fail(llvm::formatv("unsupported version {0} (expected {1})",
+                              version, kVersion));
+  if (headerSize > data.size() - kPrologue)
+    return fail("truncated header");
+  llvm::Expected<llvm::json::Value> header =
+      llvm::json::parse(data.substr(kPrologue, headerSize));
+  if (!header)
+    return fail("header: " + llvm::toString(header.takeError()));
+  const llvm::json::Object *root = header->getAsObject();
+  if (!root || root->getString("format") != "slim-calibration-stats")
+    return fail("header is not a slim-calibration-stats object");
+
+  CalibrationStats stats;
+  stats.path = path.str();
+  stats.source = root->getString("source").value_or("").str();
+  stats.tokens = root->getInteger("tokens").value_or(0);
+  stats.samples = root->getInteger("samples").value_or(0);
+  const llvm::json::Array *inputs = root->getArray("inputs");
+  const llvm::json::Object *layers = root->getObject("layers");
+  if (!inputs || !layers)
+    return fail("header lacks 'inputs' or 'layers'");
+
+  // A view of `count` floats at `key`'s offset, checked against the file.
+  auto view = [&](const llvm::json::Object &in, StringRef key, uint64_t count,
+                  size_t index) -> llvm::Expected<llvm::ArrayRef<float>> {
+    std::optional<int64_t> offset = in.getInteger(key);
+    if (!offset || *offset < 0 || *offset % 4 != 0 ||
+        static_cast<uint64_t>(*offset) < kPrologue + headerSize ||
+        static_cast<uint64_t>(*offset) > data.size() ||
+        count > (data.size() - *offset) / sizeof(float))
+      return fail(llvm::formatv("input {0}: '{1}' lies outside the file "
+                                "(truncated?)",
+                                index, key));
+    return llvm::ArrayRef<float>(
+        reinterpret_cast<const float *>(data.data() + *offset), count);
+  };
+  for (size_t i = 0; i < inputs->size(); ++i) {
+    const llvm::json::Object *in = (*inputs)[i].getAsObject();
+    if (!in)
+      return fail(llvm::formatv("input {0} is not an object", i));
+    InputStats s;
+    s.channels = in->getInteger("channels").value_or(0);
+    s.rows = in->getInteger("rows").value_or(-1);
+    if (s.channels <= 0 || s.channels > (1 << 20) || s.rows < 0)
+      return fail(llvm::formatv("input {0}: bad 'channels' or 'rows'", i));
+    uint64_t k = s.channels;
+    auto xtx = view(*in, "xtx", k * k, i);
+    if (!xtx)
+      return xtx.takeError();
+    auto mean = view(*in, "abs_mean", k, i);
+    if (!mean)
+      return mean.takeError();
+    auto max = view(*in, "abs_max", k, i);
+    if (!max)
+      return max.takeError();
+    s.xtx = *xtx;
+    s.absMean = *mean;
+    s.absMax = *max;
+    stats.inputs.push_back(s);
+  }
+  for (const auto &[name, index] : *layers) {
+    std::optional<int64_t> i = index.getAsInteger();
+    if (!i || *i < 0 || static_cast<size_t>(*i) >= stats.inputs.size())
+      return fail("layer '" + name.str() + "' refers to no input");
+    stats.layers[name.str()] = *i;
+  }
+  stats.buffer = std::move(*buffer);
+  return std::move(stats);
+}
+
+const InputStats *CalibrationStats::lookup(StringRef layer) const {
+  auto it = layers.find(layer);
+  return it == layers.end() ? nullptr : &inputs[it->second];
+}
+
+//===----------------------------------------------------------------------===//
+// Accumulating
+//===----------------------------------------------------------------------===//
+
+InputAccumulator::InputAccumulator(int64_t channels)
+    : channels(channels), xtx(channels * channels, 0.0),
+      absSum(channels, 0.0), absMax(channels, 0.0) {}
+
+void InputAccumulator::add(const float *data, int64_t n, int64_t rowStride) {
+  if (n <= 0)
+    return;
+  int64_t k = channels;
+  // X^T X of this batch in single precision (oneDNN's sgemm), summed in
+  // double so that long calibration runs do not lose small contributions.
+  product.resize(k * k);
+  dnnl_sgemm('T', 'N', k, k, n, 1.0f, data, std::max(rowStride, k), data,
+             std::max(rowStride, k), 0.0f, product.data(), k);
+  for (int64_t i = 0; i < k * k; ++i)
+    xtx[i] += product[i];
+  for (int64_t r = 0; r < n; ++r) {
+    const float *row = data + r * rowStride;
+    for (int64_t c = 0; c < k; ++c) {
+      double a = std::fabs(row[c]);
+      absSum[c] += a;
+      absMax[c] = std::max(absMax[c], a);
+    }
+  }
+  rows += n;
+}
+
+//===----------------------------------------------------------------------===//
+// Writing
+//===----------------------------------------------------------------------===//
+
+llvm::Error CalibrationStatsWriter::write(StringRef path, StringRef source,
+                                          int64_t samples, int64_t tokens,
+                                          llvm::ArrayRef<Input> inputs) {
+  // Lay out the arrays after the header; the header holds their offsets,
+  // so size it with placeholder offsets of the final width first.
+  auto buildHeader = [&](llvm::ArrayRef<uint64_t> offsets) {
+    llvm::json::Array ins;
+    llvm::json::Object layers;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      ins.push_back(llvm::json::Object{
+          {"channels", inputs[i].stats->getChannels()},
+          {"rows", inputs[i].stats->getRows()},
+          {"xtx", static_cast<int64_t>(offsets[3 * i])},
+          {"abs_mean", static_cast<int64_t>(offsets[3 * i + 1])},
+          {"abs_max", static_cast<int64_t>(offsets[3 * i + 2])}});
+      for (const std::string &layer : inputs[i].layers)
+        layers[layer] = static_cast<int64_t>(i);
+    }
+    llvm::json::Object root{{"format", "slim-calibration-stats"},
+                            {"version", static_cast<int64_t>(kVersion)},
+                            {"source", source.str()},
+                            {"samples", samples},
+                            {"tokens", tokens},
+                            {"inputs", std::move(ins)},
+                            {"layers", std::move(layers)}};
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << llvm::json::Value(std::move(root));
+    return text;
+  };
+  auto alignUp = [](uint64_t x) { return (x + kAlign - 1) / kAlign * kAlign; };
+  // Offsets are printed as decimal integers: iterate until the header
+  // size (which shifts the data) is stable.
+  std::vector<uint64_t> offsets(3 * inputs.size(), 0);
+  std::string header;
+  for (int iter = 0; iter < 8; ++iter) {
+    header = buildHeader(offsets);
+    uint64_t at = alignUp(kPrologue + header.size());
+    std::vector<uint64_t> next;
+    for (const Input &in : inputs) {
+      uint64_t k = in.stats->getChannels();
+      next.push_back(at);
+      at = alignUp(at + k * k * 4);
+      next.push_back(at);
+      at = alignUp(at + k * 4);
+      next.push_back(at);
+      at = alignUp(at + k * 4);
+    }
+    if (next == offsets)
+      break;
+    offsets = std::move(next);
+  }
+  header = buildHeader(offsets);
+
+  std::string tmp = (path + ".tmp").str();
+  std::error_code ec;
+  {
+    llvm::raw_fd_ostream os(tmp, ec, llvm::sys::fs::OF_None);
+    if (ec)
+      return llvm::createStringError("cannot write '" + tmp +
+                                     "': " + ec.message());
+    uint32_t version = kVersion, reserved = 0;
+    uint64_t headerSize = header.size();
+    os.write(kMagic, 8);
+    os.write(reinterpret_cast<const char *>(&version), 4);
+    os.write(reinterpret_cast<const char *>(&reserved), 4);
+    os.write(reinterpret_cast<const char *>(&headerSize), 8);
+    os << header;
+    uint64_t pos = kPrologue + header.size();
+    std::vector<float> buf;
+    auto emit = [&](uint64_t offset, const std::vector<double> &values,
+                    double divisor) {
+      os.write_zeros(offset - pos);
+      buf.resize(values.size());
+      for (size_t i = 0; i < values.size(); ++i)
+        buf[i] = static_cast<float>(values[i] / divisor);
+      os.write(reinterpret_cast<const char *>(buf.data()), buf.size() * 4);
+      pos = offset + buf.size() * 4;
+    };
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const InputAccumulator &s = *inputs[i].stats;
+      double n = std::max<int64_t>(s.rows, 1);
+      emit(offsets[3 * i], s.xtx, n);
+      emit(offsets[3 * i + 1], s.absSum, n);
+      emit(offsets[3 * i + 2], s.absMax, 1.0);
+    }
+    os.close();
+    if (os.has_error()) {
+      os.clear_error();
+      llvm::sys::fs::remove(tmp);
+      return llvm::createStringError("error writing '" + tmp + "'");
+    }
+  }
+  if ((ec = llvm::sys::fs::rename(tmp, path))) {
+    llvm::sys::fs::remove(tmp);
+    return llvm::createStringError("cannot rename '" + tmp + "' to '" + path +
+                                   "': " + ec.message());
+  }
+  return llvm::Error::success();
+}

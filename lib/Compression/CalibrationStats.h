@@ -1,0 +1,123 @@
+//===- CalibrationStats.h - Activation statistics of linear layers -*- C++ -*-===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+//
+// The calibration statistics file: for every observed linear-layer input X
+// (rows = tokens, K input channels) the second moment X^T X / rows and the
+// per-channel mean |x| and max |x|, keyed by the names of the layers that
+// read that input (layers sharing an input, such as q/k/v projections,
+// share one record). GPTQ, SparseGPT and whitened SVD use X^T X; AWQ,
+// SmoothQuant and Wanda the per-channel statistics.
+//
+// Layout (little-endian):
+//
+//   offset 0   8 bytes   magic "SLIMSTAT"
+//   offset 8   u32       format version (1)
+//   offset 12  u32       reserved (0)
+//   offset 16  u64       header size H in bytes
+//   offset 24  H bytes   JSON header (below)
+//   then       f32 arrays at 64-byte aligned offsets from the file start
+//
+// The JSON header:
+//
+//   { "format": "slim-calibration-stats", "version": 1,
+//     "source": "<model the statistics were taken from>",
+//     "samples": <calibration sequences>, "tokens": <tokens fed>,
+//     "inputs": [ { "channels": K, "rows": <rows observed>,
+//                   "xtx": <offset>, "abs_mean": <offset>,
+//                   "abs_max": <offset> }, ... ],
+//     "layers": { "<layer name>": <index into inputs>, ... } }
+//
+// `xtx` is K*K f32 (row-major, symmetric), `abs_mean` and `abs_max` K f32.
+// Readers map the file and touch one record at a time, so memory stays
+// bounded by the layer in hand.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLIM_LIB_COMPRESSION_CALIBRATIONSTATS_H
+#define SLIM_LIB_COMPRESSION_CALIBRATIONSTATS_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlir::slim {
+
+/// Statistics of one observed input, viewing the mapped file.
+struct InputStats {
+  int64_t channels = 0;
+  int64_t rows = 0;
+  /// channels x channels, X^T X / rows.
+  llvm::ArrayRef<float> xtx;
+  llvm::ArrayRef<float> absMean;
+  llvm::ArrayRef<float> absMax;
+};
+
+/// A statistics file opened for reading (memory-mapped).
+class CalibrationStats {
+public:
+  /// Opens and validates `path`; errors name the file and the problem.
+  static llvm::Expected<CalibrationStats> open(llvm::StringRef path);
+
+  /// The statistics of the input of `layer`, or null if not recorded.
+  const InputStats *lookup(llvm::StringRef layer) const;
+
+  llvm::StringRef getSource() const { return source; }
+  int64_t getTokens() const { return tokens; }
+  int64_t getSamples() const { return samples; }
+  size_t getNumLayers() const { return layers.size(); }
+  const std::string &getPath() const { return path; }
+
+private:
+  std::string path, source;
+  int64_t tokens = 0, samples = 0;
+  std::unique_ptr<llvm::MemoryBuffer> buffer;
+  std::vector<InputStats> inputs;
+  llvm::StringMap<size_t> layers;
+};
+
+/// Accumulates the statistics of one input in double precision.
+class InputAccumulator {
+public:
+  explicit InputAccumulator(int64_t channels);
+
+  /// Adds `rows` rows of `channels` floats, row r at data + r * rowStride.
+  /// `scratch` is reused between calls.
+  void add(const float *data, int64_t rows, int64_t rowStride);
+
+  int64_t getChannels() const { return channels; }
+  int64_t getRows() const { return rows; }
+
+private:
+  friend class CalibrationStatsWriter;
+  int64_t channels;
+  int64_t rows = 0;
+  std::vector<double> xtx, absSum, absMax;
+  std::vector<float> product;
+};
+
+/// Writes a statistics file (to a temporary file renamed at the end).
+class CalibrationStatsWriter {
+public:
+  struct Input {
+    const InputAccumulator *stats;
+    std::vector<std::string> layers;
+  };
+  static llvm::Error write(llvm::StringRef path, llvm::StringRef source,
+                           int64_t samples, int64_t tokens,
+                           llvm::ArrayRef<Input> inputs);
+};
+
+} // namespace mlir::slim
+
+#endif // SLIM_LIB_COMPRESSION_CALIBRATIONSTATS_H

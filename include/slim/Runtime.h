@@ -103,6 +103,28 @@ slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
                            int32_t num_inputs, slim_tensor *outputs,
                            int32_t num_outputs);
 
+/* Calibration. A model compiled with `slimc --calibration` reports the
+   inputs of its linear layers to an observer while it runs: one call per
+   observation point and run, with `num_rows` rows of `channels` floats
+   (row r at rows + r * row_stride). Layers reading the same input share a
+   point. The data is only valid during the call. */
+typedef void (*slim_observer_fn)(void *user, int32_t point, const float *rows,
+                                 int64_t num_rows, int64_t channels,
+                                 int64_t row_stride);
+
+/* Observation points of the model (0 if it was not compiled for
+   calibration). */
+int32_t slim_model_num_observation_points(const slim_model *model);
+/* Input channels of a point (0 for an index out of range). */
+int64_t slim_model_observation_channels(const slim_model *model,
+                                        int32_t point);
+/* Names of the layers reading a point's input (NULL past the last). */
+const char *slim_model_observation_layer(const slim_model *model,
+                                         int32_t point, int32_t i);
+/* Installs (or, with NULL, removes) the observer of the model's library. */
+slim_status slim_model_set_observer(slim_model *model, slim_observer_fn fn,
+                                    void *user);
+
 /* Frees an output buffer the runtime allocated and clears `data`. */
 void slim_tensor_release(slim_tensor *tensor);
 

@@ -7,8 +7,8 @@
 //
 // Linked into every model.so by slimc (position-independent static archive):
 // the GEMMs `--slim-lower-matmul-to-blas` calls (oneDNN's sgemm), through
-// MLIR's C interface for memrefs, the strided copy memref.copy needs, and the
-// thread-count hook the runtime calls.
+// MLIR's C interface for memrefs, the strided copy memref.copy needs, the
+// thread-count hook the runtime calls, and the calibration observer hook.
 //
 //===----------------------------------------------------------------------===//
 
@@ -94,5 +94,38 @@ void memrefCopy(int64_t elemSize, UnrankedMemRefType<char> *src,
 }
 
 void slim_rt_set_num_threads(int threads) { omp_set_num_threads(threads); }
+
+/// Calibration (models compiled with `--slim-calibrate`): the observer the
+/// runtime installs, called by `slim_rt_observe` at each observation point.
+typedef void (*slim_observer_fn)(void *user, int32_t point, const float *rows,
+                                 int64_t num_rows, int64_t channels,
+                                 int64_t row_stride);
+static slim_observer_fn observer = nullptr;
+static void *observerUser = nullptr;
+
+void slim_rt_set_observer(slim_observer_fn fn, void *user) {
+  observer = fn;
+  observerUser = user;
+}
+
+void _mlir_ciface_slim_rt_observe(int64_t point,
+                                  StridedMemRefType<float, 2> *x) {
+  if (!observer)
+    return;
+  int64_t rows = x->sizes[0], cols = x->sizes[1];
+  const float *base = x->data + x->offset;
+  if (x->strides[1] == 1) {
+    observer(observerUser, static_cast<int32_t>(point), base, rows, cols,
+             x->strides[0]);
+    return;
+  }
+  // A strided view: hand over a contiguous copy.
+  std::vector<float> copy(rows * cols);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      copy[r * cols + c] = base[r * x->strides[0] + c * x->strides[1]];
+  observer(observerUser, static_cast<int32_t>(point), copy.data(), rows, cols,
+           cols);
+}
 
 } // extern "C"

@@ -72,6 +72,12 @@ struct slim_model {
   void *library = nullptr;
   EntryFn entry = nullptr;
   void (*setThreads)(int) = nullptr;
+  void (*setObserver)(slim_observer_fn, void *) = nullptr;
+  struct ObservationPoint {
+    int64_t channels = 0;
+    std::vector<std::string> layers;
+  };
+  std::vector<ObservationPoint> points;
   void *weights = nullptr;
   size_t weightsSize = 0;
   bool weightsArgument = false;
@@ -209,6 +215,22 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
     return fail(SLIM_ERROR_FORMAT,
                 jsonPath + ": not a Slim model description (format 1)");
   m->weightsArgument = root->getBoolean("weights_argument").value_or(false);
+  if (const llvm::json::Array *points = root->getArray("observation_points")) {
+    for (const llvm::json::Value &v : *points) {
+      const llvm::json::Object *o = v.getAsObject();
+      const llvm::json::Array *layers = o ? o->getArray("layers") : nullptr;
+      std::optional<int64_t> channels = o ? o->getInteger("channels") : std::nullopt;
+      if (!layers || !channels || *channels <= 0)
+        return fail(SLIM_ERROR_FORMAT,
+                    jsonPath + ": malformed observation_points entry");
+      slim_model::ObservationPoint p;
+      p.channels = *channels;
+      for (const llvm::json::Value &l : *layers)
+        if (std::optional<llvm::StringRef> name = l.getAsString())
+          p.layers.push_back(name->str());
+      m->points.push_back(std::move(p));
+    }
+  }
   std::optional<int64_t> weightsBytes = root->getInteger("weights_bytes");
 
   // Keep freed activation buffers in the heap instead of returning them to
@@ -232,6 +254,11 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
       dlsym(m->library, "slim_rt_set_num_threads"));
   if (!m->entry)
     return fail(SLIM_ERROR_FORMAT, soPath + " has no slim_entry");
+  m->setObserver = reinterpret_cast<void (*)(slim_observer_fn, void *)>(
+      dlsym(m->library, "slim_rt_set_observer"));
+  if (!m->points.empty() && !m->setObserver)
+    return fail(SLIM_ERROR_FORMAT,
+                soPath + " has observation points but no slim_rt_set_observer");
 
   if (m->weightsArgument) {
     std::string weightsPath = path("model.weights");
@@ -282,6 +309,39 @@ const slim_tensor_info *slim_model_output(const slim_model *model, int32_t i) {
   if (!model || i < 0 || i >= slim_model_num_outputs(model))
     return nullptr;
   return &model->outputs[i]->info;
+}
+
+int32_t slim_model_num_observation_points(const slim_model *model) {
+  return model ? static_cast<int32_t>(model->points.size()) : 0;
+}
+
+int64_t slim_model_observation_channels(const slim_model *model,
+                                        int32_t point) {
+  if (!model || point < 0 || static_cast<size_t>(point) >= model->points.size())
+    return 0;
+  return model->points[point].channels;
+}
+
+const char *slim_model_observation_layer(const slim_model *model,
+                                         int32_t point, int32_t i) {
+  if (!model || point < 0 || static_cast<size_t>(point) >= model->points.size())
+    return nullptr;
+  const auto &layers = model->points[point].layers;
+  if (i < 0 || static_cast<size_t>(i) >= layers.size())
+    return nullptr;
+  return layers[i].c_str();
+}
+
+slim_status slim_model_set_observer(slim_model *model, slim_observer_fn fn,
+                                    void *user) {
+  if (!model)
+    return fail(SLIM_ERROR_ARGUMENT, "slim_model_set_observer: null model");
+  if (model->points.empty() || !model->setObserver)
+    return fail(SLIM_ERROR_ARGUMENT,
+                model->directory + " was not compiled for calibration "
+                                   "(slimc --calibration)");
+  model->setObserver(fn, user);
+  return SLIM_OK;
 }
 
 slim_status slim_model_set_threads(slim_model *model, int32_t threads) {

@@ -8,6 +8,8 @@
 #ifndef SLIM_PASSES_TRANSFORMS_PASSES_H
 #define SLIM_PASSES_TRANSFORMS_PASSES_H
 
+#include "dialects/Slim/IR/SlimDialect.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"

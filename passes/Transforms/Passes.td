@@ -117,4 +117,107 @@ def SlimCopyResultsPass : Pass<"slim-copy-results", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
 }
 
+def SlimQuantizePass : Pass<"slim-quantize", "::mlir::ModuleOp"> {
+  let summary = "Quantizes the weights of linear layers (RTN or GPTQ)";
+  let description = [{
+    Replaces each selected linear layer, a `linalg.matmul` of an activation
+    `[M, K]` by a constant f32 weight `[K, N]` (named by the weight's
+    resource key, the ONNX initializer name), with a `slim.matmul
+    {transpose_rhs}` of a `#slim.quant` weight `[N, K]` assembled from
+    packed codes, scales and zero points:
+
+    ```mlir
+    %w = arith.constant dense_resource<model.layers.0.mlp.up_proj.weight> : tensor<576x1536xf32>
+    %y = linalg.matmul ins(%x, %w : tensor<?x576xf32>, tensor<576x1536xf32>) outs(%zero : tensor<?x1536xf32>) -> tensor<?x1536xf32>
+    // becomes
+    %q = slim.assemble %codes, %scales, %zero_points : ... -> tensor<1536x576xf32, #slim.quant<u4, group = 128, axis = 1, scale = f16, zero_point>>
+    %y = slim.matmul %x, %q {transpose_rhs} : (tensor<?x576xf32>, tensor<1536x576xf32, #slim.quant<...>>) -> tensor<?x1536xf32>
+    ```
+
+    Methods: `rtn` (round to nearest, optionally with a clipping search)
+    and `gptq` (Frantar et al.; needs `stats`, the file slim-run
+    `--calibrate` writes). Groups run along the input channels; with
+    `act-order` GPTQ uses static groups so that the contiguous-group
+    storage needs no permutation. A failed Cholesky factorization is
+    retried with ten times the damping and reported.
+
+    Layers are selected by `layers` and `exclude` (extended regexes searched
+    in the layer name); the defaults keep the LM head and embeddings dense.
+    `report` writes one JSON record per layer: shape, method, bits, group,
+    the relative output error ||WX - ŴX|| / ||WX|| on the calibration
+    inputs (when statistics are given), the relative weight error, and
+    bytes before and after.
+  }];
+  let options = [
+    Option<"method", "method", "std::string", "\"rtn\"",
+           "Algorithm: rtn or gptq">,
+    Option<"bits", "bits", "unsigned", "4", "Code width, 2 to 8">,
+    Option<"groupSize", "group-size", "int64_t", "128",
+           "Input channels per scale; 0 for one scale per output channel">,
+    Option<"symmetric", "symmetric", "bool", "false",
+           "Signed codes without zero points (default: unsigned codes with "
+           "a zero point per group)">,
+    Option<"scaleType", "scale-type", "std::string", "\"f16\"",
+           "Storage type of the scales: f16, bf16 or f32">,
+    Option<"clipSearch", "clip-search", "bool", "false",
+           "Search each group's clipping range for the least squared error">,
+    Option<"statsFile", "stats", "std::string", "\"\"",
+           "Calibration statistics file (required by gptq; gives output "
+           "errors in the report)">,
+    Option<"damp", "damp", "double", "0.01",
+           "GPTQ damping, as a fraction of the mean Hessian diagonal">,
+    Option<"blockSize", "block-size", "int64_t", "128",
+           "GPTQ columns per lazy-update block">,
+    Option<"actOrder", "act-order", "bool", "false",
+           "GPTQ: quantize columns by decreasing activation energy">,
+    Option<"staticGroups", "static-groups", "bool", "true",
+           "GPTQ: fix group ranges from the original weights (false: take "
+           "them from the error-compensated weights, as the reference does)">,
+    Option<"layers", "layers", "std::string", "\".\"",
+           "Extended regex: quantize the layers whose names it matches">,
+    Option<"exclude", "exclude", "std::string", "\"lm_head|embed|wte|wpe\"",
+           "Extended regex: keep the layers whose names it matches dense">,
+    Option<"reportFile", "report", "std::string", "\"\"",
+           "Write a per-layer JSON report to this file">,
+    Option<"progress", "progress", "bool", "false",
+           "Print a line per layer to stderr">,
+  ];
+  let dependentDialects = ["::mlir::slim::SlimDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def SlimCalibratePass : Pass<"slim-calibrate", "::mlir::ModuleOp"> {
+  let summary = "Instruments linear layers to record calibration statistics";
+  let description = [{
+    Before each linear-layer input (see `--slim-quantize`; layers reading
+    the same activation, such as the q/k/v projections, share one
+    observation point) inserts a call that hands the activation `[M, K]` to
+    the runtime:
+
+    ```mlir
+    %m = bufferization.to_buffer %x read_only : tensor<?x576xf32> to memref<?x576xf32, strided<[?, ?], offset: ?>>
+    %c = memref.cast %m : ... to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    func.call @slim_rt_observe(%c0_i64, %c) : (i64, memref<?x?xf32, strided<[?, ?], offset: ?>>) -> ()
+    ```
+
+    and records the points in the module attribute `slim.observation_points`
+    (per point, indexed by the call's first operand, a dictionary
+    `{channels = K, layers = [names]}`), which `slimc` writes into
+    `model.json`. A model compiled with
+    `slimc --calibration` and run by `slim-run --calibrate` accumulates
+    X^T X and per-channel mean/max |x| per point and writes the statistics
+    file `--slim-quantize` reads.
+  }];
+  let options = [
+    Option<"layers", "layers", "std::string", "\".\"",
+           "Extended regex: observe the layers whose names it matches">,
+    Option<"exclude", "exclude", "std::string", "\"\"",
+           "Extended regex: skip the layers whose names it matches">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 #endif // SLIM_PASSES_TRANSFORMS_PASSES_TD

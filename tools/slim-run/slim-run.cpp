@@ -8,9 +8,13 @@
 //   slim-run OUT_DIR                          describe the model
 //   slim-run OUT_DIR --test-data DIR          run input_N.pb, compare output_N.pb
 //   slim-run OUT_DIR --bench --dims batch=1,sequence=128
+//   slim-run OUT_DIR --perplexity TEXT --tokenizer tokenizer.json
+//   slim-run OUT_DIR --generate PROMPT --tokenizer tokenizer.json
+//   slim-run OUT_DIR --calibrate STATS --calibration-text TEXT --tokenizer ...
 //
 //===----------------------------------------------------------------------===//
 
+#include "lib/Compression/CalibrationStats.h"
 #include "lib/Import/Onnx/ModelLoader.h"
 #include "lib/Runtime/Tokenizer.h"
 #include "slim/Runtime.h"
@@ -91,6 +95,20 @@ static llvm::cl::opt<std::string> encodeFile(
     "encode-file",
     llvm::cl::desc("Print the token ids of a text file (needs --tokenizer; no model)"),
     llvm::cl::value_desc("file.txt"), llvm::cl::cat(category));
+static llvm::cl::opt<std::string> calibrateFile(
+    "calibrate",
+    llvm::cl::desc("Run a model compiled with slimc --calibration on "
+                   "--calibration-text and write the statistics file "
+                   "slim-quantize reads"),
+    llvm::cl::value_desc("stats file"), llvm::cl::cat(category));
+static llvm::cl::opt<std::string> calibrationText(
+    "calibration-text",
+    llvm::cl::desc("Text to calibrate on (tokenized, cut into --samples "
+                   "sequences of --context tokens)"),
+    llvm::cl::value_desc("file"), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned> numSamples(
+    "samples", llvm::cl::desc("Calibration sequences (default 128)"),
+    llvm::cl::init(128), llvm::cl::cat(category));
 static llvm::cl::opt<unsigned> threads("num-threads",
                                        llvm::cl::desc("Kernel threads (0: all)"),
                                        llvm::cl::init(0), llvm::cl::cat(category));
@@ -344,6 +362,86 @@ double logProb(const float *row, int64_t vocab, int64_t target) {
   return static_cast<double>(row[target]) - mx - std::log(sum);
 }
 
+/// Accumulates the statistics of each observation point of a model.
+struct Calibrator {
+  std::vector<mlir::slim::InputAccumulator> points;
+  std::string error;
+
+  static void observe(void *user, int32_t point, const float *rows,
+                      int64_t numRows, int64_t channels, int64_t rowStride) {
+    auto *self = static_cast<Calibrator *>(user);
+    if (point < 0 || static_cast<size_t>(point) >= self->points.size() ||
+        self->points[point].getChannels() != channels) {
+      self->error = "observation point " + std::to_string(point) +
+                    " reported " + std::to_string(channels) +
+                    " channels, model.json declares otherwise";
+      return;
+    }
+    self->points[point].add(rows, numRows, rowStride);
+  }
+};
+
+/// `--calibrate`: runs `samples` windows of `context` tokens and writes the
+/// statistics file.
+int calibrate(slim_model *model, LMRunner &lm,
+              const std::vector<int32_t> &ids) {
+  int32_t numPoints = slim_model_num_observation_points(model);
+  if (numPoints == 0)
+    return fail(modelDir + " has no observation points: compile it with "
+                           "slimc --calibration");
+  Calibrator calib;
+  for (int32_t p = 0; p < numPoints; ++p)
+    calib.points.emplace_back(slim_model_observation_channels(model, p));
+  if (slim_model_set_observer(model, &Calibrator::observe, &calib) != SLIM_OK)
+    return fail(slim_last_error());
+  size_t context = std::max(2u, unsigned(contextLen));
+  size_t samples = std::min<size_t>(numSamples, ids.size() / context);
+  if (samples == 0)
+    return fail(calibrationText + ": " + std::to_string(ids.size()) +
+                " tokens, fewer than one sequence of --context " +
+                std::to_string(context));
+  if (samples < numSamples)
+    llvm::errs() << "slim-run: " << calibrationText << " holds " << samples
+                 << " sequences of " << context << " tokens (asked for "
+                 << numSamples << ")\n";
+  std::vector<slim_tensor> noCache(lm.pastInputs.size());
+  auto start = std::chrono::steady_clock::now();
+  for (size_t s = 0; s < samples; ++s) {
+    std::vector<int32_t> window(ids.begin() + s * context,
+                                ids.begin() + (s + 1) * context);
+    std::vector<slim_tensor> outs;
+    if (!lm.run(window, 0, noCache, outs))
+      return fail(lm.error);
+    for (auto &o : outs)
+      slim_tensor_release(&o);
+    if (!calib.error.empty())
+      return fail(calib.error);
+    double secs = std::chrono::duration<double>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+    llvm::errs() << llvm::format("calibrating: sequence %zu/%zu, %zu tokens, "
+                                 "%.1f s, %.0f tokens/s\n",
+                                 s + 1, samples, (s + 1) * context, secs,
+                                 (s + 1) * context / secs);
+  }
+  slim_model_set_observer(model, nullptr, nullptr);
+  std::vector<mlir::slim::CalibrationStatsWriter::Input> inputs;
+  for (int32_t p = 0; p < numPoints; ++p) {
+    mlir::slim::CalibrationStatsWriter::Input in{&calib.points[p], {}};
+    for (int32_t i = 0; const char *name = slim_model_observation_layer(model, p, i); ++i)
+      in.layers.push_back(name);
+    inputs.push_back(std::move(in));
+  }
+  if (llvm::Error e = mlir::slim::CalibrationStatsWriter::write(
+          calibrateFile, modelDir, static_cast<int64_t>(samples),
+          static_cast<int64_t>(samples * context), inputs))
+    return fail(llvm::toString(std::move(e)));
+  llvm::outs() << "wrote " << calibrateFile << ": " << numPoints
+               << " observation points, " << samples << " sequences x "
+               << context << " tokens of " << calibrationText << "\n";
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -399,6 +497,17 @@ int main(int argc, char **argv) {
     }
     llvm::outs() << "]\n";
   };
+  if (!calibrateFile.empty()) {
+    if (tokenizerPath.empty() || calibrationText.empty())
+      return fail("--calibrate needs --calibration-text and --tokenizer");
+    LMRunner lm{model};
+    if (!lm.init())
+      return fail(lm.error);
+    std::string text;
+    if (!readText(calibrationText, text))
+      return fail("cannot read " + calibrationText);
+    return calibrate(model, lm, tokenizer.encode(text));
+  }
   if (!perplexityFile.empty() || !generatePrompt.empty()) {
     if (tokenizerPath.empty())
       return fail("--perplexity and --generate need --tokenizer");

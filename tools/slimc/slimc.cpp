@@ -18,8 +18,10 @@
 #include "lib/Import/Onnx/DiagnosticPrinter.h"
 #include "lib/Import/Onnx/OnnxImporter.h"
 #include "passes/Pipelines/Pipelines.h"
+#include "passes/Transforms/Passes.h"
 #include "slim/InitAll.h"
 
+#include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -93,6 +95,24 @@ static llvm::cl::opt<bool>
     keepObject("keep-intermediates",
                llvm::cl::desc("Also write model.o and model.ll"),
                llvm::cl::cat(category));
+
+static llvm::cl::opt<std::string> quantizeOpt(
+    "quantize",
+    llvm::cl::desc("Quantize linear layers first, with these --slim-quantize "
+                   "options, e.g. 'method=gptq bits=4 group-size=128 "
+                   "stats=calib.stats report=report.json'"),
+    llvm::cl::value_desc("options"), llvm::cl::ValueOptional,
+    llvm::cl::cat(category));
+static llvm::cl::opt<bool> calibration(
+    "calibration",
+    llvm::cl::desc("Instrument the linear layers (--slim-calibrate) so that "
+                   "slim-run --calibrate can record calibration statistics"),
+    llvm::cl::cat(category));
+static llvm::cl::opt<std::string> emitMlir(
+    "emit-mlir",
+    llvm::cl::desc("Also write the model after --quantize/--calibration, "
+                   "before the CPU pipeline, to this file (.mlirbc: bytecode)"),
+    llvm::cl::value_desc("file"), llvm::cl::cat(category));
 
 static int error(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "slimc") << message << "\n";
@@ -224,6 +244,8 @@ int main(int argc, char **argv) {
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
   MLIRContext context(registry);
+  // Diagnostics name the node or layer; a dump of the op adds nothing.
+  context.printOpOnDiagnostic(false);
   context.loadAllAvailableDialects();
   slim::FileDiagnosticPrinter diagnostics(&context);
 
@@ -274,6 +296,53 @@ int main(int argc, char **argv) {
   std::string soTmp = files.add(outDir, "model.so");
   std::string jsonTmp = files.add(outDir, "model.json");
   std::string headerTmp = files.add(outDir, "model.h");
+
+  // Model-level transformations: compression, instrumentation.
+  if (quantizeOpt.getNumOccurrences() || calibration) {
+    PassManager pre(&context, ModuleOp::getOperationName());
+    if (failed(applyPassManagerCLOptions(pre)))
+      return 1;
+    if (quantizeOpt.getNumOccurrences()) {
+      std::string options = quantizeOpt;
+      if (!StringRef(options).contains("progress"))
+        options += " progress=1";
+      if (failed(parsePassPipeline("slim-quantize{" + options + "}", pre)))
+        return error("--quantize: cannot parse '" + quantizeOpt + "'");
+    }
+    if (calibration)
+      pre.addPass(slim::createSlimCalibratePass());
+    if (failed(pre.run(*module)))
+      return error("compression of " + inputPath + " failed");
+  }
+  llvm::json::Array observationPoints;
+  if (auto points = (*module)->getAttrOfType<ArrayAttr>("slim.observation_points")) {
+    for (Attribute a : points) {
+      auto d = cast<DictionaryAttr>(a);
+      llvm::json::Array layers;
+      for (Attribute l : d.getAs<ArrayAttr>("layers"))
+        layers.push_back(cast<StringAttr>(l).getValue().str());
+      observationPoints.push_back(llvm::json::Object{
+          {"channels", d.getAs<IntegerAttr>("channels").getInt()},
+          {"layers", std::move(layers)}});
+    }
+  }
+  if (!emitMlir.empty()) {
+    std::string tmp = emitMlir + ".tmp";
+    std::error_code ec;
+    {
+      llvm::raw_fd_ostream os(tmp, ec);
+      if (ec)
+        return error("cannot write " + tmp + ": " + ec.message());
+      if (StringRef(emitMlir).ends_with(".mlirbc")) {
+        if (failed(writeBytecodeToFile(*module, os)))
+          return error("cannot write bytecode to " + tmp);
+      } else {
+        module->print(os);
+      }
+    }
+    if ((ec = llvm::sys::fs::rename(tmp, emitMlir)))
+      return error("cannot rename " + tmp + ": " + ec.message());
+  }
 
   // Compile to the LLVM dialect.
   PassManager pm(&context, ModuleOp::getOperationName());
@@ -414,6 +483,8 @@ int main(int argc, char **argv) {
                             {"weights_bytes", static_cast<int64_t>(weightsBytes)},
                             {"inputs", std::move(inputs)},
                             {"outputs", std::move(outputs)}};
+    if (!observationPoints.empty())
+      root["observation_points"] = std::move(observationPoints);
     std::error_code ec;
     llvm::raw_fd_ostream os(jsonTmp, ec);
     if (ec)

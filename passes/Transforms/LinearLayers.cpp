@@ -1,0 +1,89 @@
+//===- LinearLayers.cpp - Finding the linear layers of a model ------------===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Transforms/LinearLayers.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
+
+using namespace mlir;
+using namespace mlir::slim;
+
+ArrayRef<float> LinearLayer::getWeightData() const {
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(weight)) {
+    if (!res.getRawHandle().getBlob())
+      return {};
+    ArrayRef<char> bytes = res.getData();
+    return ArrayRef<float>(reinterpret_cast<const float *>(bytes.data()),
+                           bytes.size() / sizeof(float));
+  }
+  auto dense = cast<DenseElementsAttr>(weight);
+  if (dense.isSplat())
+    return {};
+  ArrayRef<char> bytes = dense.getRawData();
+  return ArrayRef<float>(reinterpret_cast<const float *>(bytes.data()),
+                         bytes.size() / sizeof(float));
+}
+
+/// True if `v` is a linalg.fill of 0.0.
+static bool isZeroFill(Value v) {
+  auto fill = v.getDefiningOp<linalg::FillOp>();
+  return fill && matchPattern(fill.getInputs()[0], m_AnyZeroFloat());
+}
+
+SmallVector<LinearLayer> mlir::slim::findLinearLayers(Operation *root) {
+  SmallVector<LinearLayer> layers;
+  unsigned unnamed = 0;
+  root->walk([&](linalg::MatmulOp mm) {
+    if (!mm.hasPureTensorSemantics() || mm.hasUserDefinedMaps())
+      return;
+    Value lhs = mm.getInputs()[0], rhs = mm.getInputs()[1];
+    auto lt = dyn_cast<RankedTensorType>(lhs.getType());
+    auto rt = dyn_cast<RankedTensorType>(rhs.getType());
+    if (!lt || !rt || !lt.getElementType().isF32() ||
+        !rt.getElementType().isF32() || !rt.hasStaticShape() ||
+        lt.isDynamicDim(1) || !isZeroFill(mm.getOutputs()[0]))
+      return;
+    auto cst = rhs.getDefiningOp<arith::ConstantOp>();
+    if (!cst)
+      return;
+    LinearLayer layer;
+    layer.op = mm;
+    layer.input = lhs;
+    layer.inChannels = rt.getDimSize(0);
+    layer.outChannels = rt.getDimSize(1);
+    if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
+      layer.weight = res;
+      layer.name = res.getRawHandle().getKey().str();
+    } else if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue())) {
+      if (dense.isSplat())
+        return;
+      layer.weight = dense;
+      if (auto loc = dyn_cast<NameLoc>(mm.getLoc()))
+        layer.name = loc.getName().str();
+      else
+        layer.name = "linear_" + std::to_string(unnamed++);
+    } else {
+      return;
+    }
+    layers.push_back(std::move(layer));
+  });
+  return layers;
+}
+
+FailureOr<llvm::Regex> mlir::slim::compileLayerPattern(StringRef pattern,
+                                                       StringRef option,
+                                                       Operation *anchor) {
+  llvm::Regex regex(pattern.empty() ? "$^" : pattern);
+  std::string error;
+  if (!regex.isValid(error))
+    return anchor->emitError() << "invalid " << option << " pattern '"
+                               << pattern << "': " << error;
+  return regex;
+}

@@ -1,0 +1,54 @@
+//===- LinearLayers.h - Finding the linear layers of a model ----*- C++ -*-===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+//
+// The compression passes work on linear layers: `linalg.matmul` on tensors
+// of an f32 activation `[M, K]` by a constant f32 weight `[K, N]` into a
+// zero-filled init, which is how the ONNX importer emits every MatMul/Gemm
+// with an initializer weight. A layer's name is the weight's resource key
+// (the ONNX initializer name, e.g. `model.layers.0.mlp.up_proj.weight`), or
+// the op's location name for inline constants. Calibration statistics,
+// layer selection patterns and reports all use these names.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLIM_PASSES_TRANSFORMS_LINEARLAYERS_H
+#define SLIM_PASSES_TRANSFORMS_LINEARLAYERS_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/BuiltinAttributes.h"
+
+#include "llvm/Support/Regex.h"
+
+#include <string>
+
+namespace mlir::slim {
+
+struct LinearLayer {
+  linalg::MatmulOp op;
+  std::string name;
+  /// The activation operand `[M, K]`.
+  Value input;
+  /// The weight `[K, N]` (DenseResourceElementsAttr or DenseElementsAttr).
+  ElementsAttr weight;
+  int64_t inChannels = 0, outChannels = 0;
+
+  /// The weight's f32 values, row-major [K, N]; empty if the data is not
+  /// available (elided resource).
+  ArrayRef<float> getWeightData() const;
+};
+
+/// All linear layers under `root`, in program order.
+SmallVector<LinearLayer> findLinearLayers(Operation *root);
+
+/// Compiles a layer-selection pattern (POSIX extended regex, searched in
+/// the layer name; empty matches nothing). Errors name `option`.
+FailureOr<llvm::Regex> compileLayerPattern(StringRef pattern, StringRef option,
+                                           Operation *anchor);
+
+} // namespace mlir::slim
+
+#endif // SLIM_PASSES_TRANSFORMS_LINEARLAYERS_H

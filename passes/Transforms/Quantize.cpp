@@ -1,0 +1,402 @@
+//===- Quantize.cpp - Weight quantization of linear layers ----------------===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+//
+// The IR side of RTN and GPTQ: selects linear layers, hands their weights
+// (transposed to [N, K]) and calibration statistics to lib/Compression, and
+// rebuilds each layer as `slim.matmul {transpose_rhs}` of a `#slim.quant`
+// tensor. The numerical work of a batch of layers runs in parallel on the
+// context's thread pool; IR is built on the pass's thread.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Transforms/LinearLayers.h"
+#include "passes/Transforms/Passes.h"
+
+#include "dialects/Slim/IR/SlimOps.h"
+#include "lib/Compression/CalibrationStats.h"
+#include "lib/Compression/Packing.h"
+#include "lib/Compression/Quantizer.h"
+
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Threading.h"
+#include "llvm/ADT/APFloat.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <optional>
+
+namespace mlir::slim {
+#define GEN_PASS_DEF_SLIMQUANTIZEPASS
+#include "passes/Transforms/Passes.h.inc"
+} // namespace mlir::slim
+
+using namespace mlir;
+using namespace mlir::slim;
+
+namespace {
+
+/// The outcome of quantizing one layer, computed off the IR.
+struct LayerResult {
+  std::optional<QuantizedMatrix> q;
+  std::string error;
+  std::optional<double> outputError;
+  double weightError = 0;
+  GptqInfo gptq;
+  double seconds = 0;
+};
+
+Type getScaleElementType(MLIRContext *ctx, ScaleType t) {
+  switch (t) {
+  case ScaleType::F32:
+    return Float32Type::get(ctx);
+  case ScaleType::F16:
+    return Float16Type::get(ctx);
+  case ScaleType::BF16:
+    return BFloat16Type::get(ctx);
+  }
+  llvm_unreachable("unknown scale type");
+}
+
+/// Writes `text` to `path` through a temporary file.
+LogicalResult writeAtomically(StringRef path, StringRef text,
+                              Operation *anchor) {
+  std::string tmp = (path + ".tmp").str();
+  std::error_code ec;
+  {
+    llvm::raw_fd_ostream os(tmp, ec, llvm::sys::fs::OF_Text);
+    if (ec)
+      return anchor->emitError() << "cannot write '" << tmp
+                                 << "': " << ec.message();
+    os << text;
+  }
+  if ((ec = llvm::sys::fs::rename(tmp, path))) {
+    llvm::sys::fs::remove(tmp);
+    return anchor->emitError() << "cannot rename '" << tmp << "' to '" << path
+                               << "': " << ec.message();
+  }
+  return success();
+}
+
+struct SlimQuantizePass
+    : slim::impl::SlimQuantizePassBase<SlimQuantizePass> {
+  using Base::Base;
+
+  void runOnOperation() override;
+
+private:
+  LayerResult quantizeLayer(const LinearLayer &layer,
+                            const CalibrationStats *stats) const;
+  void rewriteLayer(const LinearLayer &layer, const QuantizedMatrix &q);
+
+  QuantScheme scheme;
+  GptqOptions gptqOptions;
+  bool useGptq = false;
+};
+
+LayerResult SlimQuantizePass::quantizeLayer(const LinearLayer &layer,
+                                            const CalibrationStats *stats) const {
+  LayerResult result;
+  auto start = std::chrono::steady_clock::now();
+  int64_t k = layer.inChannels, n = layer.outChannels;
+  ArrayRef<float> data = layer.getWeightData();
+  // [K, N] -> [N, K]: one row per output channel.
+  std::vector<float> w(n * k);
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      w[j * k + i] = data[i * n + j];
+  const InputStats *in = stats ? stats->lookup(layer.name) : nullptr;
+  llvm::Expected<QuantizedMatrix> q =
+      useGptq ? quantizeGptq(w, n, k, in->xtx, scheme, gptqOptions,
+                             &result.gptq)
+              : quantizeRtn(w, n, k, scheme);
+  if (!q) {
+    result.error = llvm::toString(q.takeError());
+    return result;
+  }
+  std::vector<float> what = q->dequantizeAll();
+  result.weightError = relativeWeightError(w, what);
+  if (in)
+    result.outputError = relativeOutputError(w, what, n, k, in->xtx);
+  result.q = std::move(*q);
+  result.seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  return result;
+}
+
+void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
+                                    const QuantizedMatrix &q) {
+  MLIRContext *ctx = &getContext();
+  linalg::MatmulOp mm = layer.op;
+  OpBuilder b(mm);
+  Location loc = mm.getLoc();
+  int64_t n = q.rows, k = q.cols;
+  unsigned bits = q.scheme.bits;
+
+  // Codes: [N, ceil(K * bits / 8)] bytes, each row packed LSB first.
+  int64_t rowBytes = static_cast<int64_t>(getPackedBytes(k, bits));
+  std::vector<char> packed(n * rowBytes);
+  for (int64_t r = 0; r < n; ++r)
+    packCodes(ArrayRef<uint8_t>(q.codes).slice(r * k, k), bits,
+              MutableArrayRef<uint8_t>(
+                  reinterpret_cast<uint8_t *>(packed.data()) + r * rowBytes,
+                  rowBytes));
+  auto codesType = RankedTensorType::get({n, rowBytes}, b.getI8Type());
+  auto codes = DenseResourceElementsAttr::get(
+      codesType, layer.name + ".codes",
+      HeapAsmResourceBlob::allocateAndCopyWithAlign(packed, 64));
+
+  // Scales: [N, groups] (per channel: [N, 1]) in their storage type.
+  bool grouped = q.scheme.groupSize > 0;
+  Type scaleType = getScaleElementType(ctx, q.scheme.scaleType);
+  auto scalesType = RankedTensorType::get({n, q.groupsPerRow}, scaleType);
+  SmallVector<APFloat> scaleValues;
+  scaleValues.reserve(q.scales.size());
+  for (float s : q.scales) {
+    APFloat v(s);
+    bool lost;
+    v.convert(cast<FloatType>(scaleType).getFloatSemantics(),
+              APFloat::rmNearestTiesToEven, &lost);
+    scaleValues.push_back(v);
+  }
+  SmallVector<Value> storage{
+      arith::ConstantOp::create(b, loc, codes),
+      arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(scalesType, scaleValues))};
+  if (!q.scheme.symmetric) {
+    SmallVector<int8_t> zps(q.zeroPoints.begin(), q.zeroPoints.end());
+    storage.push_back(arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(
+            RankedTensorType::get({n, q.groupsPerRow}, b.getI8Type()),
+            ArrayRef<int8_t>(zps))));
+  }
+  auto encoding = QuantAttr::get(
+      ctx, QuantFormat::Int, bits, /*isSigned=*/q.scheme.symmetric,
+      /*axis=*/grouped ? 1 : 0, /*groupSize=*/grouped ? q.scheme.groupSize : 0,
+      scaleType, /*hasZeroPoint=*/!q.scheme.symmetric);
+  auto weightType = RankedTensorType::get({n, k}, b.getF32Type(), encoding);
+  Value weight = AssembleOp::create(b, loc, weightType, storage);
+  Value y = MatmulOp::create(b, loc, mm.getResult(0).getType(), layer.input,
+                             weight, b.getUnitAttr());
+  mm.getResult(0).replaceAllUsesWith(y);
+  mm.erase();
+}
+
+void SlimQuantizePass::runOnOperation() {
+  ModuleOp module = getOperation();
+  // Options.
+  if (method != "rtn" && method != "gptq") {
+    module.emitError() << "slim-quantize: unknown method '" << method.getValue()
+                       << "' (expected rtn or gptq)";
+    return signalPassFailure();
+  }
+  useGptq = method == "gptq";
+  scheme.bits = bits;
+  scheme.symmetric = symmetric;
+  scheme.groupSize = groupSize;
+  scheme.clipSearch = clipSearch;
+  if (scaleType == "f16")
+    scheme.scaleType = ScaleType::F16;
+  else if (scaleType == "bf16")
+    scheme.scaleType = ScaleType::BF16;
+  else if (scaleType == "f32")
+    scheme.scaleType = ScaleType::F32;
+  else {
+    module.emitError() << "slim-quantize: unknown scale-type '" << scaleType.getValue()
+                       << "' (expected f16, bf16 or f32)";
+    return signalPassFailure();
+  }
+  if (bits < 2 || bits > 8) {
+    module.emitError() << "slim-quantize: bits=" << bits.getValue()
+                       << " is out of range (2 to 8)";
+    return signalPassFailure();
+  }
+  if (groupSize < 0) {
+    module.emitError() << "slim-quantize: group-size=" << groupSize.getValue()
+                       << " must be 0 (per channel) or positive";
+    return signalPassFailure();
+  }
+  gptqOptions.dampFraction = damp;
+  gptqOptions.blockSize = blockSize;
+  gptqOptions.actOrder = actOrder;
+  gptqOptions.staticGroups = staticGroups;
+  if (useGptq && (blockSize <= 0 || !(damp >= 0))) {
+    module.emitError() << "slim-quantize: block-size must be positive and "
+                          "damp non-negative";
+    return signalPassFailure();
+  }
+  if (useGptq && statsFile.empty()) {
+    module.emitError() << "slim-quantize: method=gptq needs calibration "
+                          "statistics (stats=FILE, written by slim-run "
+                          "--calibrate)";
+    return signalPassFailure();
+  }
+  FailureOr<llvm::Regex> include =
+      compileLayerPattern(layers, "slim-quantize layers", module);
+  FailureOr<llvm::Regex> skip =
+      compileLayerPattern(exclude, "slim-quantize exclude", module);
+  if (failed(include) || failed(skip))
+    return signalPassFailure();
+
+  std::optional<CalibrationStats> stats;
+  if (!statsFile.empty()) {
+    llvm::Expected<CalibrationStats> opened =
+        CalibrationStats::open(statsFile);
+    if (!opened) {
+      module.emitError() << "slim-quantize: "
+                         << llvm::toString(opened.takeError());
+      return signalPassFailure();
+    }
+    stats.emplace(std::move(*opened));
+  }
+
+  // Select and check layers up front: every error is reported before any
+  // work is done.
+  SmallVector<LinearLayer> selected;
+  bool ok = true;
+  for (LinearLayer &layer : findLinearLayers(module)) {
+    if (!include->match(layer.name) || skip->match(layer.name))
+      continue;
+    auto error = [&]() -> InFlightDiagnostic {
+      ok = false;
+      return layer.op.emitError()
+             << "slim-quantize: layer '" << layer.name << "' ("
+             << layer.inChannels << "x" << layer.outChannels << "): ";
+    };
+    if (layer.getWeightData().size() !=
+        static_cast<size_t>(layer.inChannels * layer.outChannels)) {
+      error() << "weight data is not available (elided resource?)";
+      continue;
+    }
+    if (groupSize > 0 && layer.inChannels % groupSize != 0) {
+      error() << "group-size=" << groupSize.getValue() << " does not divide its "
+              << layer.inChannels << " input channels";
+      continue;
+    }
+    if (stats) {
+      const InputStats *in = stats->lookup(layer.name);
+      if (!in) {
+        if (useGptq)
+          error() << "no statistics for this layer in '" << statsFile.getValue()
+                  << "' (taken from another model?)";
+        continue;
+      }
+      if (in->channels != layer.inChannels) {
+        error() << "statistics in '" << statsFile.getValue() << "' have " << in->channels
+                << " channels, the layer has " << layer.inChannels
+                << " inputs (taken from another model?)";
+        continue;
+      }
+    }
+    selected.push_back(std::move(layer));
+  }
+  if (!ok)
+    return signalPassFailure();
+
+  // Quantize in batches: the numerics in parallel, then the IR rewrites.
+  llvm::json::Array report;
+  int64_t totalBefore = 0, totalAfter = 0;
+  size_t batch =
+      getContext().isMultithreadingEnabled()
+          ? std::max<size_t>(1, getContext().getThreadPool().getMaxConcurrency())
+          : 1;
+  const CalibrationStats *statsPtr = stats ? &*stats : nullptr;
+  for (size_t begin = 0; begin < selected.size(); begin += batch) {
+    size_t end = std::min(selected.size(), begin + batch);
+    std::vector<LayerResult> results(end - begin);
+    parallelFor(&getContext(), begin, end, [&](size_t i) {
+      results[i - begin] = quantizeLayer(selected[i], statsPtr);
+    });
+    for (size_t i = begin; i < end; ++i) {
+      LinearLayer &layer = selected[i];
+      LayerResult &r = results[i - begin];
+      if (!r.q) {
+        layer.op.emitError() << "slim-quantize: layer '" << layer.name
+                             << "': " << r.error;
+        return signalPassFailure();
+      }
+      const QuantizedMatrix &q = *r.q;
+      int64_t before = layer.inChannels * layer.outChannels * 4;
+      int64_t scaleBytes = scheme.scaleType == ScaleType::F32 ? 4 : 2;
+      int64_t after =
+          q.rows * static_cast<int64_t>(getPackedBytes(q.cols, bits)) +
+          q.rows * q.groupsPerRow * (scaleBytes + (symmetric ? 0 : 1));
+      totalBefore += before;
+      totalAfter += after;
+      llvm::json::Object entry{
+          {"layer", layer.name},
+          {"shape", llvm::json::Array{layer.inChannels, layer.outChannels}},
+          {"method", std::string(method)},
+          {"bits", static_cast<int64_t>(bits)},
+          {"group_size", static_cast<int64_t>(groupSize)},
+          {"symmetric", static_cast<bool>(symmetric)},
+          {"scale_type", std::string(scaleType)},
+          {"output_rel_error",
+           r.outputError ? llvm::json::Value(*r.outputError) : nullptr},
+          {"weight_rel_error", r.weightError},
+          {"bytes_before", before},
+          {"bytes_after", after},
+          {"seconds", r.seconds}};
+      if (useGptq) {
+        entry["damp"] = r.gptq.dampFraction;
+        entry["cholesky_retries"] = r.gptq.choleskyRetries;
+        entry["dead_inputs"] = r.gptq.deadColumns;
+        entry["act_order"] = static_cast<bool>(actOrder);
+      }
+      if (r.gptq.choleskyRetries > 0)
+        layer.op.emitWarning()
+            << "slim-quantize: layer '" << layer.name
+            << "': the Hessian needed damping " << r.gptq.dampFraction
+            << " (" << r.gptq.choleskyRetries
+            << " Cholesky failures); few or degenerate calibration inputs?";
+      if (progress) {
+        llvm::errs() << llvm::formatv(
+            "slim-quantize: [{0}/{1}] {2} {3}x{4} {5} w{6}{7}: weight error "
+            "{8:f4}",
+            i + 1, selected.size(), layer.name, layer.inChannels,
+            layer.outChannels, method, bits.getValue(),
+            groupSize > 0 ? llvm::formatv(" g{0}", groupSize.getValue()).str()
+                          : std::string(" per-channel"),
+            r.weightError);
+        if (r.outputError)
+          llvm::errs() << llvm::formatv(", output error {0:f4}",
+                                        *r.outputError);
+        llvm::errs() << llvm::formatv(" ({0:f2} s)\n", r.seconds);
+      }
+      report.push_back(std::move(entry));
+      rewriteLayer(layer, q);
+    }
+  }
+  if (progress)
+    llvm::errs() << llvm::formatv(
+        "slim-quantize: {0} layers, {1:f1} MB -> {2:f1} MB ({3:f2}x)\n",
+        selected.size(), totalBefore / 1e6, totalAfter / 1e6,
+        totalAfter ? double(totalBefore) / totalAfter : 0.0);
+
+  if (!reportFile.empty()) {
+    llvm::json::Object root{
+        {"method", std::string(method)},
+        {"bits", static_cast<int64_t>(bits)},
+        {"group_size", static_cast<int64_t>(groupSize)},
+        {"symmetric", static_cast<bool>(symmetric)},
+        {"stats", std::string(statsFile)},
+        {"layers", std::move(report)},
+        {"total_bytes_before", totalBefore},
+        {"total_bytes_after", totalAfter}};
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+    if (failed(writeAtomically(reportFile, text, module)))
+      return signalPassFailure();
+  }
+}
+
+} // namespace

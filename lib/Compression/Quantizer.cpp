@@ -58,11 +58,6 @@ llvm::Error QuantScheme::validate(int64_t cols) const {
   if (groupSize < 0)
     return llvm::createStringError(
         llvm::formatv("group-size={0} must not be negative", groupSize).str());
-  if (groupSize > 0 && cols % groupSize != 0)
-    return llvm::createStringError(
-        llvm::formatv("group-size={0} does not divide the {1} input channels",
-                      groupSize, cols)
-            .str());
   return llvm::Error::success();
 }
 
@@ -148,7 +143,8 @@ QuantizedMatrix makeResult(int64_t rows, int64_t cols,
   q.rows = rows;
   q.cols = cols;
   q.scheme = scheme;
-  q.groupsPerRow = scheme.groupSize > 0 ? cols / scheme.groupSize : 1;
+  q.groupsPerRow =
+      scheme.groupSize > 0 ? (cols + scheme.groupSize - 1) / scheme.groupSize : 1;
   q.codes.assign(rows * cols, 0);
   q.scales.assign(rows * q.groupsPerRow, 1.0f);
   if (!scheme.symmetric)
@@ -194,14 +190,14 @@ mlir::slim::quantizeRtn(ArrayRef<float> w, int64_t rows, int64_t cols,
   assert(static_cast<int64_t>(w.size()) == rows * cols && "size mismatch");
   QuantizedMatrix q = makeResult(rows, cols, scheme);
   int64_t gs = q.groupSize();
-  std::vector<double> group(gs);
+  std::vector<double> group;
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t g = 0; g < q.groupsPerRow; ++g) {
       const float *src = w.data() + r * cols + g * gs;
-      std::copy(src, src + gs, group.begin());
+      group.assign(src, src + q.groupLength(g));
       GroupParams p = chooseParams(group, scheme);
       storeParams(q, r, g, p);
-      for (int64_t c = 0; c < gs; ++c)
+      for (size_t c = 0; c < group.size(); ++c)
         q.codes[r * cols + g * gs + c] = encode(group[c], p, scheme);
     }
   }
@@ -305,12 +301,13 @@ llvm::Expected<QuantizedMatrix> mlir::slim::quantizeGptq(
   int64_t gs = q.groupSize();
   bool lazyGroups =
       scheme.groupSize > 0 && !options.actOrder && !options.staticGroups;
-  std::vector<double> group(gs);
+  std::vector<double> group;
   if (!lazyGroups) {
     // Per-channel ranges, or static groups of the original columns.
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t g = 0; g < q.groupsPerRow; ++g) {
-        for (int64_t c = 0; c < gs; ++c)
+        group.resize(q.groupLength(g));
+        for (size_t c = 0; c < group.size(); ++c)
           group[c] = dead[g * gs + c] ? 0.0 : w[r * cols + g * gs + c];
         storeParams(q, r, g, chooseParams(group, scheme));
       }
@@ -324,10 +321,10 @@ llvm::Expected<QuantizedMatrix> mlir::slim::quantizeGptq(
       int64_t col = perm[i], g = col / gs;
       if (lazyGroups && col % gs == 0) {
         // Ranges from the current (error-compensated) weights of the group;
-        // without act-order the group's columns are i .. i + gs.
+        // without act-order the group's columns follow from column i.
         for (int64_t r = 0; r < rows; ++r) {
-          std::copy(wp.begin() + r * cols + i, wp.begin() + r * cols + i + gs,
-                    group.begin());
+          group.assign(wp.begin() + r * cols + i,
+                       wp.begin() + r * cols + i + q.groupLength(g));
           storeParams(q, r, g, chooseParams(group, scheme));
         }
       }

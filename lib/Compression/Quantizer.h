@@ -38,6 +38,7 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -60,7 +61,9 @@ struct QuantScheme {
   /// Asymmetric: unsigned codes with a zero point per group, the range
   /// [min(w, 0), max(w, 0)] mapped onto [0, 2^bits - 1].
   bool symmetric = false;
-  /// Columns per group; 0 for one range per row (per output channel).
+  /// Columns per group; 0 for one range per row (per output channel). When
+  /// it does not divide the row the last group is shorter (ceil(cols / g)
+  /// groups, as `#slim.quant` and ONNX MatMulNBits store them).
   int64_t groupSize = 0;
   ScaleType scaleType = ScaleType::F16;
   /// Shrink each range by the factor in {1, 0.97, ..., 0.52} that minimizes
@@ -68,8 +71,8 @@ struct QuantScheme {
   /// group ranges).
   bool clipSearch = false;
 
-  /// Checks bits and group size against a row of `cols` columns; the
-  /// message names the offending option.
+  /// Checks bits and group size for a row of `cols` columns; the message
+  /// names the offending option.
   llvm::Error validate(int64_t cols) const;
 };
 
@@ -87,7 +90,14 @@ struct QuantizedMatrix {
   /// rows x groupsPerRow (asymmetric only), in [0, 2^bits - 1].
   std::vector<uint8_t> zeroPoints;
 
-  int64_t groupSize() const { return cols / groupsPerRow; }
+  /// Columns per group (the last one may be shorter).
+  int64_t groupSize() const {
+    return scheme.groupSize > 0 ? scheme.groupSize : cols;
+  }
+  /// Columns of group `g`.
+  int64_t groupLength(int64_t g) const {
+    return std::min(groupSize(), cols - g * groupSize());
+  }
   /// The value element (r, c) stands for.
   float dequantize(int64_t r, int64_t c) const;
   /// All values, row-major.

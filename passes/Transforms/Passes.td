@@ -159,6 +159,9 @@ def SlimQuantizePass : Pass<"slim-quantize", "::mlir::ModuleOp"> {
            "a zero point per group)">,
     Option<"scaleType", "scale-type", "std::string", "\"f16\"",
            "Storage type of the scales: f16, bf16 or f32">,
+    Option<"raggedGroups", "ragged-groups", "bool", "false",
+           "Accept a group size that does not divide a layer's input "
+           "channels: its last group is shorter (otherwise an error)">,
     Option<"clipSearch", "clip-search", "bool", "false",
            "Search each group's clipping range for the least squared error">,
     Option<"statsFile", "stats", "std::string", "\"\"",

@@ -262,6 +262,7 @@ void SlimQuantizePass::runOnOperation() {
   // work is done.
   SmallVector<LinearLayer> selected;
   bool ok = true;
+  int notDividing = 0;
   for (LinearLayer &layer : findLinearLayers(module)) {
     if (!include->match(layer.name) || skip->match(layer.name))
       continue;
@@ -276,9 +277,13 @@ void SlimQuantizePass::runOnOperation() {
       error() << "weight data is not available (elided resource?)";
       continue;
     }
-    if (groupSize > 0 && layer.inChannels % groupSize != 0) {
-      error() << "group-size=" << groupSize.getValue() << " does not divide its "
-              << layer.inChannels << " input channels";
+    if (groupSize > 0 && layer.inChannels % groupSize != 0 && !raggedGroups) {
+      if (++notDividing <= 3)
+        error() << "group-size=" << groupSize.getValue()
+                << " does not divide its " << layer.inChannels
+                << " input channels (use a divisor, or ragged-groups=1 for a "
+                   "shorter last group as ONNX MatMulNBits stores it)";
+      ok = false;
       continue;
     }
     if (stats) {
@@ -298,6 +303,10 @@ void SlimQuantizePass::runOnOperation() {
     }
     selected.push_back(std::move(layer));
   }
+  if (notDividing > 3)
+    module.emitError() << "slim-quantize: group-size=" << groupSize.getValue()
+                       << " does not divide the input channels of "
+                       << notDividing - 3 << " more layers";
   if (!ok)
     return signalPassFailure();
 

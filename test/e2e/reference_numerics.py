@@ -65,13 +65,14 @@ def scale_shape(shape, gran):
     if kind == "channel":
         return tuple(s if d == gran[1] else 1 for d, s in enumerate(shape))
     axis, g = gran[1], gran[2]
-    return tuple(s // g if d == axis else s for d, s in enumerate(shape))
+    return tuple(-(-s // g) if d == axis else s for d, s in enumerate(shape))
 
 
 def broadcast_blocks(t, shape, gran):
     """Expands a scale-shaped tensor to `shape` following the granularity."""
     if gran[0] == "group":
-        return np.repeat(t, gran[2], axis=gran[1])
+        # The last group is shorter when the group size does not divide.
+        return np.take(np.repeat(t, gran[2], axis=gran[1]), range(shape[gran[1]]), axis=gran[1])
     return np.broadcast_to(t, shape)
 
 
@@ -234,6 +235,7 @@ def main():
     configs = [
         ("int4_group32_f16", dict(fmt="int", bits=4, signed=True, gran=("group", 0, 32))),
         ("uint4_group16_zp", dict(fmt="int", bits=4, signed=False, gran=("group", 0, 16), zero_point=True)),
+        ("uint4_ragged_group24_zp", dict(fmt="int", bits=4, signed=False, gran=("group", 0, 24), zero_point=True)),
         ("uint4_symmetric_channel", dict(fmt="int", bits=4, signed=False, gran=("channel", 1))),
         ("int3_channel", dict(fmt="int", bits=3, signed=True, gran=("channel", 1), scale_dtype=np.float32)),
         ("int5_group32_bf16_zp", dict(fmt="int", bits=5, signed=True, gran=("group", 0, 32), scale_dtype=ml_dtypes.bfloat16, zero_point=True)),

@@ -238,7 +238,7 @@ SmallVector<int64_t> QuantAttr::getScaleShape(ArrayRef<int64_t> shape) const {
     } else if (dim != getAxis() || ShapedType::isDynamic(size)) {
       result[d] = size;
     } else {
-      result[d] = size / getGroupSize();
+      result[d] = (size + getGroupSize() - 1) / getGroupSize();
     }
   }
   return result;
@@ -267,13 +267,6 @@ appendQuantStorage(QuantAttr q, ArrayRef<int64_t> shape, Type elementType,
   if (q.getAxis() >= static_cast<int64_t>(shape.size()))
     return emitError() << "quantization axis " << q.getAxis()
                        << " is out of range for rank " << shape.size();
-  if (q.isGrouped()) {
-    int64_t size = shape[q.getAxis()];
-    if (!ShapedType::isDynamic(size) && size % q.getGroupSize() != 0)
-      return emitError() << "group size " << q.getGroupSize()
-                         << " does not divide dimension " << q.getAxis()
-                         << " of size " << size;
-  }
   SmallVector<int64_t> codeShape(shape);
   codeShape.back() = q.getPackedSize(shape.back());
   auto i8 = IntegerType::get(ctx, 8);

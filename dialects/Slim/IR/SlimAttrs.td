@@ -50,9 +50,12 @@ def Slim_QuantAttr : Slim_Attr<"Quant", "quant",
     * `channel = a`: one scale per index along axis `a`; scales have shape
       `shape` with every dimension but `a` set to 1;
     * `group = g, axis = a`: runs of `g` consecutive elements along axis `a`
-      share a scale; scales have shape `shape` with dimension `a` divided by
-      `g` (for a `KxN` weight with `axis = 0`, one scale per output channel
-      and group of `g` input channels).
+      share a scale; scales have shape `shape` with dimension `a` replaced by
+      `ceil(size / g)` (for a `KxN` weight with `axis = 0`, one scale per
+      output channel and group of `g` input channels). When `g` does not
+      divide the dimension the last group is shorter, as in ONNX
+      MatMulNBits and GPTQ checkpoints (a 576-channel layer with `g = 128`
+      has four groups of 128 and one of 64).
 
     Storage tensors, in order: `codes` (`i8`, codes packed LSB-first as a bit
     stream along the innermost dimension, each row padded to a whole byte, so

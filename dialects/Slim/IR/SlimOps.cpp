@@ -130,5 +130,13 @@ LogicalResult QuantizeActivationOp::verify() {
     return emitOpError("expected the result's shape and element type to "
                        "match the input ")
            << in;
+  if (quant.isGrouped()) {
+    int64_t size = in.getDimSize(quant.getAxis());
+    if (!ShapedType::isDynamic(size) && size % quant.getGroupSize() != 0)
+      return emitOpError("expected group size ")
+             << quant.getGroupSize() << " to divide dimension "
+             << quant.getAxis() << " of size " << size
+             << " (activation groups cannot be ragged)";
+  }
   return success();
 }

@@ -18,6 +18,18 @@ func.func @assemble_quant(%codes: tensor<256x64xi8>, %scales: tensor<2x128xf16>)
   return %c, %s : tensor<256x64xi8>, tensor<2x128xf16>
 }
 
+// A group size that does not divide the axis: the last group is shorter
+// (576 = 4 x 128 + 64), so there are ceil(576 / 128) = 5 scales per row.
+// CHECK-LABEL: func.func @assemble_ragged_groups
+// CHECK: slim.assemble %{{.*}}, %{{.*}}, %{{.*}} : tensor<192x288xi8>, tensor<192x5xf16>, tensor<192x5xi8> -> tensor<192x576xf32, #slim.quant<ui4, group = 128, axis = 1, scale = f16, zero_point>>
+func.func @assemble_ragged_groups(%codes: tensor<192x288xi8>, %scales: tensor<192x5xf16>, %zp: tensor<192x5xi8>)
+    -> tensor<192x576xf32, #slim.quant<ui4, group = 128, axis = 1, scale = f16, zero_point>> {
+  %w = slim.assemble %codes, %scales, %zp
+      : tensor<192x288xi8>, tensor<192x5xf16>, tensor<192x5xi8>
+      -> tensor<192x576xf32, #slim.quant<ui4, group = 128, axis = 1, scale = f16, zero_point>>
+  return %w : tensor<192x576xf32, #slim.quant<ui4, group = 128, axis = 1, scale = f16, zero_point>>
+}
+
 // CHECK-LABEL: func.func @assemble_lut
 // CHECK: slim.assemble %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x24xi8>, tensor<1x64xf32>, tensor<8xf32> -> tensor<64x64xf32, #slim.quant<lut3, channel = 1>>
 func.func @assemble_lut(%codes: tensor<64x24xi8>, %scales: tensor<1x64xf32>, %book: tensor<8xf32>)

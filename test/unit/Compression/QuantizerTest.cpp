@@ -76,13 +76,42 @@ TEST(Quantizer, SchemeValidationNamesTheOption) {
   ASSERT_TRUE(static_cast<bool>(e));
   EXPECT_NE(llvm::toString(std::move(e)).find("bits=9"), std::string::npos);
   s.bits = 4;
-  s.groupSize = 48;
+  s.groupSize = -2;
   e = s.validate(64);
   ASSERT_TRUE(static_cast<bool>(e));
-  EXPECT_NE(llvm::toString(std::move(e)).find("group-size=48 does not divide"),
+  EXPECT_NE(llvm::toString(std::move(e)).find("group-size=-2"),
             std::string::npos);
-  s.groupSize = 32;
+  s.groupSize = 48; // ragged: groups of 48 and 16
   EXPECT_FALSE(static_cast<bool>(s.validate(64)));
+}
+
+/// A group size that does not divide the row: the last group is shorter
+/// and has ranges of its own.
+TEST(Quantizer, RaggedLastGroup) {
+  const int64_t rows = 3, cols = 40, group = 16;
+  std::vector<float> w(rows * cols);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      w[r * cols + c] = c < 32 ? 0.5f * ((c + r) % 16 - 8) : 100.0f * (c % 2);
+  QuantScheme s;
+  s.bits = 4;
+  s.symmetric = true;
+  s.groupSize = group;
+  s.scaleType = ScaleType::F32;
+  auto q = quantizeRtn(w, rows, cols, s);
+  ASSERT_TRUE(static_cast<bool>(q));
+  EXPECT_EQ(q->groupsPerRow, 3);
+  EXPECT_EQ(q->groupLength(2), 8);
+  EXPECT_EQ(q->scales.size(), 9u);
+  // The large values of the short group do not widen the others' ranges.
+  EXPECT_FLOAT_EQ(q->scales[0], 0.5f);
+  EXPECT_EQ(q->dequantizeAll(), w);
+  std::vector<float> h(cols * cols, 0.0f);
+  for (int64_t i = 0; i < cols; ++i)
+    h[i * cols + i] = 1.0f + i;
+  auto g = quantizeGptq(w, rows, cols, h, s, GptqOptions());
+  ASSERT_TRUE(static_cast<bool>(g));
+  EXPECT_EQ(g->dequantizeAll(), w);
 }
 
 /// Weights already on a 4-bit asymmetric grid (every group uses codes 0 and

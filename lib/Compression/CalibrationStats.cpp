@@ -136,6 +136,8 @@ void InputAccumulator::add(const float *data, int64_t n, int64_t rowStride) {
   int64_t k = channels;
   // X^T X of this batch in single precision (oneDNN's sgemm), summed in
   // double so that long calibration runs do not lose small contributions.
+  // One scratch product per thread, not per input: a model has hundreds.
+  static thread_local std::vector<float> product;
   product.resize(k * k);
   dnnl_sgemm('T', 'N', k, k, n, 1.0f, data, std::max(rowStride, k), data,
              std::max(rowStride, k), 0.0f, product.data(), k);

@@ -92,7 +92,6 @@ public:
   explicit InputAccumulator(int64_t channels);
 
   /// Adds `rows` rows of `channels` floats, row r at data + r * rowStride.
-  /// `scratch` is reused between calls.
   void add(const float *data, int64_t rows, int64_t rowStride);
 
   int64_t getChannels() const { return channels; }
@@ -103,7 +102,6 @@ private:
   int64_t channels;
   int64_t rows = 0;
   std::vector<double> xtx, absSum, absMax;
-  std::vector<float> product;
 };
 
 /// Writes a statistics file (to a temporary file renamed at the end).

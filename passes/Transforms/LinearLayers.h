@@ -30,7 +30,8 @@ namespace mlir::slim {
 struct LinearLayer {
   linalg::MatmulOp op;
   std::string name;
-  /// The activation operand `[M, K]`.
+  /// The activation operand `[M, K]` when the layers were found (a pass
+  /// that rewrites layers must re-read the op's operand).
   Value input;
   /// The weight `[K, N]` (DenseResourceElementsAttr or DenseElementsAttr).
   ElementsAttr weight;

@@ -184,8 +184,10 @@ void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
       scaleType, /*hasZeroPoint=*/!q.scheme.symmetric);
   auto weightType = RankedTensorType::get({n, k}, b.getF32Type(), encoding);
   Value weight = AssembleOp::create(b, loc, weightType, storage);
-  Value y = MatmulOp::create(b, loc, mm.getResult(0).getType(), layer.input,
-                             weight, b.getUnitAttr());
+  // The current activation operand: an earlier rewrite may have replaced
+  // the value `layer.input` was when the layers were collected.
+  Value y = MatmulOp::create(b, loc, mm.getResult(0).getType(),
+                             mm.getInputs()[0], weight, b.getUnitAttr());
   mm.getResult(0).replaceAllUsesWith(y);
   mm.erase();
 }
@@ -288,13 +290,12 @@ void SlimQuantizePass::runOnOperation() {
     }
     if (stats) {
       const InputStats *in = stats->lookup(layer.name);
-      if (!in) {
-        if (useGptq)
-          error() << "no statistics for this layer in '" << statsFile.getValue()
-                  << "' (taken from another model?)";
+      if (!in && useGptq) {
+        error() << "no statistics for this layer in '" << statsFile.getValue()
+                << "' (taken from another model?)";
         continue;
       }
-      if (in->channels != layer.inChannels) {
+      if (in && in->channels != layer.inChannels) {
         error() << "statistics in '" << statsFile.getValue() << "' have " << in->channels
                 << " channels, the layer has " << layer.inChannels
                 << " inputs (taken from another model?)";

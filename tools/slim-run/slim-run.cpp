@@ -95,6 +95,11 @@ static llvm::cl::opt<std::string> encodeFile(
     "encode-file",
     llvm::cl::desc("Print the token ids of a text file (needs --tokenizer; no model)"),
     llvm::cl::value_desc("file.txt"), llvm::cl::cat(category));
+static llvm::cl::opt<std::string> saveOutputs(
+    "save-outputs",
+    llvm::cl::desc("With --test-data: also write the outputs as output_N.pb "
+                   "(ONNX TensorProto) into this directory"),
+    llvm::cl::value_desc("dir"), llvm::cl::cat(category));
 static llvm::cl::opt<std::string> calibrateFile(
     "calibrate",
     llvm::cl::desc("Run a model compiled with slimc --calibration on "
@@ -109,6 +114,11 @@ static llvm::cl::opt<std::string> calibrationText(
 static llvm::cl::opt<unsigned> numSamples(
     "samples", llvm::cl::desc("Calibration sequences (default 128)"),
     llvm::cl::init(128), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned> calibrationSkip(
+    "calibration-skip",
+    llvm::cl::desc("Leave the first N positions of each calibration sequence "
+                   "out of the statistics (default 0)"),
+    llvm::cl::init(0), llvm::cl::cat(category));
 static llvm::cl::opt<unsigned> threads("num-threads",
                                        llvm::cl::desc("Kernel threads (0: all)"),
                                        llvm::cl::init(0), llvm::cl::cat(category));
@@ -366,6 +376,8 @@ double logProb(const float *row, int64_t vocab, int64_t target) {
 struct Calibrator {
   std::vector<mlir::slim::InputAccumulator> points;
   std::string error;
+  /// Leading rows (positions of the batch-1 sequence) left out.
+  int64_t skip = 0;
 
   static void observe(void *user, int32_t point, const float *rows,
                       int64_t numRows, int64_t channels, int64_t rowStride) {
@@ -377,7 +389,8 @@ struct Calibrator {
                     " channels, model.json declares otherwise";
       return;
     }
-    self->points[point].add(rows, numRows, rowStride);
+    int64_t skip = std::min(self->skip, numRows);
+    self->points[point].add(rows + skip * rowStride, numRows - skip, rowStride);
   }
 };
 
@@ -390,6 +403,7 @@ int calibrate(slim_model *model, LMRunner &lm,
     return fail(modelDir + " has no observation points: compile it with "
                            "slimc --calibration");
   Calibrator calib;
+  calib.skip = calibrationSkip;
   for (int32_t p = 0; p < numPoints; ++p)
     calib.points.emplace_back(slim_model_observation_channels(model, p));
   if (slim_model_set_observer(model, &Calibrator::observe, &calib) != SLIM_OK)
@@ -683,6 +697,26 @@ int main(int argc, char **argv) {
   if (!testData.empty()) {
     if (!runOnce())
       return fail(slim_last_error());
+    if (!saveOutputs.empty()) {
+      if (std::error_code ec = llvm::sys::fs::create_directories(saveOutputs))
+        return fail("cannot create " + saveOutputs + ": " + ec.message());
+      for (int32_t i = 0; i < nout; ++i) {
+        const slim_tensor &a = out[i];
+        onnx::TensorProto proto;
+        proto.set_name(slim_model_output(model, i)->name);
+        proto.set_data_type(a.dtype);
+        for (int d = 0; d < a.rank; ++d)
+          proto.add_dims(a.dims[d]);
+        proto.set_raw_data(a.data, numel(a) * slim_dtype_size(a.dtype));
+        llvm::SmallString<256> p(saveOutputs);
+        llvm::sys::path::append(p, "output_" + std::to_string(i) + ".pb");
+        std::error_code ec;
+        llvm::raw_fd_ostream os(p, ec);
+        if (ec)
+          return fail("cannot write " + p + ": " + ec.message());
+        os << proto.SerializeAsString();
+      }
+    }
     for (int32_t i = 0; i < static_cast<int32_t>(expected.size()); ++i) {
       const slim_tensor_info *info = slim_model_output(model, i);
       const slim_tensor &a = out[i], &e = expected[i].t;

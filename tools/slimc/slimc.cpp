@@ -101,7 +101,7 @@ static llvm::cl::opt<std::string> quantizeOpt(
     llvm::cl::desc("Quantize linear layers first, with these --slim-quantize "
                    "options, e.g. 'method=gptq bits=4 group-size=128 "
                    "stats=calib.stats report=report.json'"),
-    llvm::cl::value_desc("options"), llvm::cl::ValueOptional,
+    llvm::cl::value_desc("options"),
     llvm::cl::cat(category));
 static llvm::cl::opt<bool> calibration(
     "calibration",

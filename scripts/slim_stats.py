@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+# Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+"""Reads and writes Slim calibration statistics files (lib/Compression/CalibrationStats.h).
+
+    slim_stats.py FILE                 summary: source, tokens, one line per input
+    slim_stats.py FILE --layer NAME    that layer's record: channels, rows, diagonal of X^T X
+
+As a module: read(path) -> (header, {layer: (xtx, abs_mean, abs_max, rows)}) with memory-mapped arrays,
+and write(path, source, samples, tokens, inputs) with inputs = [(layer_names, xtx, abs_mean, abs_max, rows)].
+"""
+
+import argparse
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+
+MAGIC = b"SLIMSTAT"
+ALIGN = 64
+
+
+def read(path):
+    with open(path, "rb") as f:
+        prologue = f.read(24)
+    if len(prologue) < 24 or prologue[:8] != MAGIC:
+        raise ValueError(f"{path}: not a Slim statistics file")
+    version, _, header_size = struct.unpack("<IIQ", prologue[8:])
+    if version != 1:
+        raise ValueError(f"{path}: unsupported version {version}")
+    with open(path, "rb") as f:
+        f.seek(24)
+        header = json.loads(f.read(header_size))
+    data = np.memmap(path, dtype=np.uint8, mode="r")
+    records = []
+    for rec in header["inputs"]:
+        k = rec["channels"]
+        arr = lambda off, n: np.frombuffer(data, dtype="<f4", count=n, offset=off)
+        records.append((arr(rec["xtx"], k * k).reshape(k, k), arr(rec["abs_mean"], k),
+                        arr(rec["abs_max"], k), rec["rows"]))
+    layers = {name: records[i] for name, i in header["layers"].items()}
+    return header, layers
+
+
+def write(path, source, samples, tokens, inputs):
+    """inputs: list of (layer_names, xtx [K,K] (mean X^T X), abs_mean [K], abs_max [K], rows)."""
+    align = lambda x: (x + ALIGN - 1) // ALIGN * ALIGN
+    offsets = [0] * (3 * len(inputs))
+    for _ in range(8):
+        header = json.dumps({
+            "format": "slim-calibration-stats", "version": 1, "source": source,
+            "samples": samples, "tokens": tokens,
+            "inputs": [{"channels": int(x.shape[0]), "rows": int(rows), "xtx": offsets[3 * i],
+                        "abs_mean": offsets[3 * i + 1], "abs_max": offsets[3 * i + 2]}
+                       for i, (_, x, _, _, rows) in enumerate(inputs)],
+            "layers": {name: i for i, (names, *_rest) in enumerate(inputs) for name in names},
+        }).encode()
+        at, new = align(24 + len(header)), []
+        for _, x, _, _, _ in inputs:
+            k = x.shape[0]
+            for n in (k * k, k, k):
+                new.append(at)
+                at = align(at + 4 * n)
+        if new == offsets:
+            break
+        offsets = new
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(MAGIC + struct.pack("<IIQ", 1, 0, len(header)) + header)
+        for i, (_, x, mean, mx, _) in enumerate(inputs):
+            for j, a in enumerate((x, mean, mx)):
+                f.write(b"\0" * (offsets[3 * i + j] - f.tell()))
+                f.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
+    os.replace(tmp, path)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("file")
+    p.add_argument("--layer")
+    args = p.parse_args()
+    header, layers = read(args.file)
+    if args.layer:
+        if args.layer not in layers:
+            sys.exit(f"{args.file}: no layer '{args.layer}'")
+        xtx, mean, mx, rows = layers[args.layer]
+        print(f"{args.layer}: {xtx.shape[0]} channels, {rows} rows")
+        print("diag(X^T X)[:8]:", np.diag(xtx)[:8])
+        print("mean |x|[:8]:", mean[:8])
+        print("max |x|[:8]:", mx[:8])
+        return
+    print(f"{args.file}: source {header['source']}, {header['samples']} samples, {header['tokens']} tokens, "
+          f"{len(header['inputs'])} inputs, {len(header['layers'])} layers")
+    for i, rec in enumerate(header["inputs"]):
+        names = [n for n, j in header["layers"].items() if j == i]
+        print(f"  input {i}: {rec['channels']} channels, {rec['rows']} rows: {', '.join(names)}")
+
+
+if __name__ == "__main__":
+    main()

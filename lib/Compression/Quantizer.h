@@ -116,7 +116,7 @@ struct GptqOptions {
   /// Columns per lazy-update block.
   int64_t blockSize = 128;
   /// Quantize columns in order of decreasing H diagonal (implies static
-  /// groups).
+  /// groups). Off here; `--slim-quantize` turns it on by default.
   bool actOrder = false;
   /// Fix each group's range from the original weights before the sweep
   /// (static groups). Otherwise a group's range is taken from the

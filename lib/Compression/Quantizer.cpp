@@ -12,11 +12,13 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cblas.h>
+#include <dnnl.h>
 #include <lapacke.h>
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 using namespace mlir::slim;
 using llvm::ArrayRef;
@@ -381,4 +383,59 @@ double mlir::slim::relativeWeightError(ArrayRef<float> w,
     den += static_cast<double>(w[i]) * w[i];
   }
   return den > 0 ? std::sqrt(num / den) : (num > 0 ? INFINITY : 0.0);
+}
+
+llvm::Expected<AwqResult> mlir::slim::quantizeAwq(
+    ArrayRef<float> w, int64_t rows, int64_t cols, ArrayRef<float> absMean,
+    ArrayRef<float> hessian, const QuantScheme &scheme,
+    const AwqOptions &options) {
+  if (llvm::Error e = scheme.validate(cols))
+    return std::move(e);
+  if (options.gridPoints <= 0)
+    return llvm::createStringError("the AWQ grid needs at least one point");
+  // tr(D H D^T) in single precision (oneDNN): the search evaluates it once
+  // per grid point, and only compares the values.
+  std::vector<float> d(rows * cols), dh(rows * cols);
+  auto outputError = [&](const std::vector<float> &what) {
+    for (int64_t i = 0; i < rows * cols; ++i)
+      d[i] = what[i] - w[i];
+    dnnl_sgemm('N', 'N', rows, cols, cols, 1.0f, d.data(), cols,
+               hessian.data(), cols, 0.0f, dh.data(), cols);
+    double sum = 0;
+    for (int64_t i = 0; i < rows * cols; ++i)
+      sum += static_cast<double>(d[i]) * dh[i];
+    return sum;
+  };
+  double floor = 1e-4;
+  std::vector<float> scaled(rows * cols), what(rows * cols), s(cols);
+  std::optional<AwqResult> best;
+  double bestErr = std::numeric_limits<double>::infinity();
+  for (int step = 0; step < options.gridPoints; ++step) {
+    double alpha = static_cast<double>(step) / options.gridPoints;
+    double lo = std::numeric_limits<double>::infinity(), hi = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      double v = std::pow(std::max<double>(absMean[c], floor), alpha);
+      s[c] = static_cast<float>(v);
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    double norm = std::sqrt(lo * hi);
+    for (float &v : s)
+      v = static_cast<float>(v / norm);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        scaled[r * cols + c] = w[r * cols + c] * s[c];
+    llvm::Expected<QuantizedMatrix> q = quantizeRtn(scaled, rows, cols, scheme);
+    if (!q)
+      return q.takeError();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        what[r * cols + c] = q->dequantize(r, c) / s[c];
+    double err = outputError(what);
+    if (err < bestErr) {
+      bestErr = err;
+      best = AwqResult{std::move(*q), s, alpha};
+    }
+  }
+  return std::move(*best);
 }

@@ -148,6 +148,33 @@ llvm::Expected<QuantizedMatrix> quantizeGptq(llvm::ArrayRef<float> w,
                                              const GptqOptions &options,
                                              GptqInfo *info = nullptr);
 
+/// AWQ settings.
+struct AwqOptions {
+  /// Exponents tried for the activation-aware scales: 0, 1/n, ..., (n-1)/n.
+  int gridPoints = 20;
+};
+
+/// An AWQ result: the quantized matrix holds W diag(s); the layer computes
+/// (x / s) (W diag(s))^T, so `inputScales` (s, one per input channel)
+/// divide the activation.
+struct AwqResult {
+  QuantizedMatrix q;
+  std::vector<float> inputScales;
+  /// The exponent chosen: s = mean|x|^alpha, normalized.
+  double alpha = 0;
+};
+
+/// AWQ (Lin et al., 2024): input channels are scaled by s = mean|x|^alpha
+/// (normalized so that max(s) min(s) = 1) before round-to-nearest, with alpha
+/// searched on a grid to minimize the output error on the calibration
+/// inputs (`hessian` = X^T X); `absMean` is the per-channel mean |x|.
+llvm::Expected<AwqResult> quantizeAwq(llvm::ArrayRef<float> w, int64_t rows,
+                                      int64_t cols,
+                                      llvm::ArrayRef<float> absMean,
+                                      llvm::ArrayRef<float> hessian,
+                                      const QuantScheme &scheme,
+                                      const AwqOptions &options);
+
 /// Relative output error of replacing `w` by `what` on inputs with second
 /// moment `hessian`: sqrt(tr(D H D^T) / tr(W H W^T)), D = what - w, which is
 /// ||W X - What X||_F / ||W X||_F on the calibration inputs.

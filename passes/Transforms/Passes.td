@@ -134,9 +134,12 @@ def SlimQuantizePass : Pass<"slim-quantize", "::mlir::ModuleOp"> {
     %y = slim.matmul %x, %q {transpose_rhs} : (tensor<?x576xf32>, tensor<1536x576xf32, #slim.quant<...>>) -> tensor<?x1536xf32>
     ```
 
-    Methods: `rtn` (round to nearest, optionally with a clipping search)
-    and `gptq` (Frantar et al.; needs `stats`, the file slim-run
-    `--calibrate` writes). Groups run along the input channels; with
+    Methods: `rtn` (round to nearest, optionally with a clipping search),
+    `gptq` (Frantar et al.; needs `stats`, the file slim-run `--calibrate`
+    writes) and `awq` (Lin et al.: input channels scaled by
+    `mean|x|^alpha` before RTN, alpha searched per layer on the
+    calibration statistics; the activation is divided by the scales in a
+    `linalg.generic` before the `slim.matmul`; needs `stats`). Groups run along the input channels; with
     `act-order` GPTQ uses static groups so that the contiguous-group
     storage needs no permutation; act-order is the default because, without
     it, GPTQ's error feedback writes into the columns of the few input
@@ -153,7 +156,7 @@ def SlimQuantizePass : Pass<"slim-quantize", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"method", "method", "std::string", "\"rtn\"",
-           "Algorithm: rtn or gptq">,
+           "Algorithm: rtn, gptq or awq">,
     Option<"bits", "bits", "unsigned", "4", "Code width, 2 to 8">,
     Option<"groupSize", "group-size", "int64_t", "128",
            "Input channels per scale; 0 for one scale per output channel">,
@@ -190,7 +193,9 @@ def SlimQuantizePass : Pass<"slim-quantize", "::mlir::ModuleOp"> {
            "Print a line per layer to stderr">,
   ];
   let dependentDialects = ["::mlir::slim::SlimDialect",
-                           "::mlir::arith::ArithDialect"];
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::linalg::LinalgDialect"];
 }
 
 def SlimCalibratePass : Pass<"slim-calibrate", "::mlir::ModuleOp"> {

@@ -21,6 +21,7 @@
 #include "lib/Compression/Packing.h"
 #include "lib/Compression/Quantizer.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Threading.h"
 #include "llvm/ADT/APFloat.h"
@@ -45,6 +46,9 @@ namespace {
 /// The outcome of quantizing one layer, computed off the IR.
 struct LayerResult {
   std::optional<QuantizedMatrix> q;
+  /// AWQ: the activation is divided by these per-input-channel scales.
+  std::vector<float> inputScales;
+  double awqAlpha = 0;
   std::string error;
   std::optional<double> outputError;
   double weightError = 0;
@@ -84,6 +88,37 @@ LogicalResult writeAtomically(StringRef path, StringRef text,
   return success();
 }
 
+/// x[m, k] / s[k] (AWQ's activation scaling; a later pass can fold it into
+/// the producer, e.g. an RMSNorm weight).
+Value scaleColumns(OpBuilder &b, Location loc, Value x, ArrayRef<float> s) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t k = type.getDimSize(1);
+  SmallVector<float> inverse;
+  for (float v : s)
+    inverse.push_back(1.0f / v);
+  Value scales = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(RankedTensorType::get({k}, b.getF32Type()),
+                             ArrayRef<float>(inverse)));
+  SmallVector<Value> dyn;
+  if (type.isDynamicDim(0))
+    dyn.push_back(tensor::DimOp::create(b, loc, x, 0));
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                       type.getElementType(), dyn);
+  MLIRContext *ctx = b.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap col = AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx);
+  SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{x, scales}, ValueRange{init},
+             ArrayRef<AffineMap>{id, col, id}, iters,
+             [](OpBuilder &nb, Location nl, ValueRange args) {
+               Value v = arith::MulFOp::create(nb, nl, args[0], args[1]);
+               linalg::YieldOp::create(nb, nl, v);
+             })
+      .getResult(0);
+}
+
 struct SlimQuantizePass
     : slim::impl::SlimQuantizePassBase<SlimQuantizePass> {
   using Base::Base;
@@ -93,11 +128,11 @@ struct SlimQuantizePass
 private:
   LayerResult quantizeLayer(const LinearLayer &layer,
                             const CalibrationStats *stats) const;
-  void rewriteLayer(const LinearLayer &layer, const QuantizedMatrix &q);
+  void rewriteLayer(const LinearLayer &layer, const LayerResult &result);
 
   QuantScheme scheme;
   GptqOptions gptqOptions;
-  bool useGptq = false;
+  bool useGptq = false, useAwq = false;
 };
 
 LayerResult SlimQuantizePass::quantizeLayer(const LinearLayer &layer,
@@ -112,15 +147,33 @@ LayerResult SlimQuantizePass::quantizeLayer(const LinearLayer &layer,
     for (int64_t j = 0; j < n; ++j)
       w[j * k + i] = data[i * n + j];
   const InputStats *in = stats ? stats->lookup(layer.name) : nullptr;
-  llvm::Expected<QuantizedMatrix> q =
-      useGptq ? quantizeGptq(w, n, k, in->xtx, scheme, gptqOptions,
-                             &result.gptq)
-              : quantizeRtn(w, n, k, scheme);
+  llvm::Expected<QuantizedMatrix> q = llvm::createStringError("unset");
+  if (useAwq) {
+    llvm::Expected<AwqResult> awq =
+        quantizeAwq(w, n, k, in->absMean, in->xtx, scheme, AwqOptions());
+    if (!awq) {
+      q = awq.takeError();
+    } else {
+      llvm::consumeError(q.takeError());
+      result.inputScales = std::move(awq->inputScales);
+      result.awqAlpha = awq->alpha;
+      q = std::move(awq->q);
+    }
+  } else {
+    llvm::consumeError(q.takeError());
+    q = useGptq ? quantizeGptq(w, n, k, in->xtx, scheme, gptqOptions,
+                               &result.gptq)
+                : quantizeRtn(w, n, k, scheme);
+  }
   if (!q) {
     result.error = llvm::toString(q.takeError());
     return result;
   }
   std::vector<float> what = q->dequantizeAll();
+  if (!result.inputScales.empty())
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t c = 0; c < k; ++c)
+        what[r * k + c] /= result.inputScales[c];
   result.weightError = relativeWeightError(w, what);
   if (in)
     result.outputError = relativeOutputError(w, what, n, k, in->xtx);
@@ -132,7 +185,8 @@ LayerResult SlimQuantizePass::quantizeLayer(const LinearLayer &layer,
 }
 
 void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
-                                    const QuantizedMatrix &q) {
+                                    const LayerResult &result) {
+  const QuantizedMatrix &q = *result.q;
   MLIRContext *ctx = &getContext();
   linalg::MatmulOp mm = layer.op;
   OpBuilder b(mm);
@@ -186,8 +240,11 @@ void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
   Value weight = AssembleOp::create(b, loc, weightType, storage);
   // The current activation operand: an earlier rewrite may have replaced
   // the value `layer.input` was when the layers were collected.
-  Value y = MatmulOp::create(b, loc, mm.getResult(0).getType(),
-                             mm.getInputs()[0], weight, b.getUnitAttr());
+  Value x = mm.getInputs()[0];
+  if (!result.inputScales.empty())
+    x = scaleColumns(b, loc, x, result.inputScales);
+  Value y = MatmulOp::create(b, loc, mm.getResult(0).getType(), x, weight,
+                             b.getUnitAttr());
   mm.getResult(0).replaceAllUsesWith(y);
   mm.erase();
 }
@@ -195,12 +252,13 @@ void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
 void SlimQuantizePass::runOnOperation() {
   ModuleOp module = getOperation();
   // Options.
-  if (method != "rtn" && method != "gptq") {
+  if (method != "rtn" && method != "gptq" && method != "awq") {
     module.emitError() << "slim-quantize: unknown method '" << method.getValue()
-                       << "' (expected rtn or gptq)";
+                       << "' (expected rtn, gptq or awq)";
     return signalPassFailure();
   }
   useGptq = method == "gptq";
+  useAwq = method == "awq";
   scheme.bits = bits;
   scheme.symmetric = symmetric;
   scheme.groupSize = groupSize;
@@ -235,10 +293,10 @@ void SlimQuantizePass::runOnOperation() {
                           "damp non-negative";
     return signalPassFailure();
   }
-  if (useGptq && statsFile.empty()) {
-    module.emitError() << "slim-quantize: method=gptq needs calibration "
-                          "statistics (stats=FILE, written by slim-run "
-                          "--calibrate)";
+  if ((useGptq || useAwq) && statsFile.empty()) {
+    module.emitError() << "slim-quantize: method=" << method.getValue()
+                       << " needs calibration statistics (stats=FILE, "
+                          "written by slim-run --calibrate)";
     return signalPassFailure();
   }
   FailureOr<llvm::Regex> include =
@@ -290,7 +348,7 @@ void SlimQuantizePass::runOnOperation() {
     }
     if (stats) {
       const InputStats *in = stats->lookup(layer.name);
-      if (!in && useGptq) {
+      if (!in && (useGptq || useAwq)) {
         error() << "no statistics for this layer in '" << statsFile.getValue()
                 << "' (taken from another model?)";
         continue;
@@ -361,6 +419,8 @@ void SlimQuantizePass::runOnOperation() {
         entry["dead_inputs"] = r.gptq.deadColumns;
         entry["act_order"] = static_cast<bool>(actOrder);
       }
+      if (useAwq)
+        entry["awq_alpha"] = r.awqAlpha;
       if (r.gptq.choleskyRetries > 0)
         layer.op.emitWarning()
             << "slim-quantize: layer '" << layer.name
@@ -382,7 +442,7 @@ void SlimQuantizePass::runOnOperation() {
         llvm::errs() << llvm::formatv(" ({0:f2} s)\n", r.seconds);
       }
       report.push_back(std::move(entry));
-      rewriteLayer(layer, q);
+      rewriteLayer(layer, r);
     }
   }
   if (progress)

@@ -155,7 +155,7 @@ def main():
 
     # 3. GPTQ vs RTN at 3 bits.
     errors, reports = {}, {}
-    for method in ("rtn", "gptq"):
+    for method in ("rtn", "gptq", "awq"):
         report = w(f"{method}3.json")
         sh("slimc", w("lm.onnx"), "-o", w(f"{method}3"), "--opt-level", "0", "--quantize",
            f"method={method} bits=3 group-size=32 stats={w('calib.stats')} report={report}")
@@ -170,6 +170,12 @@ def main():
     assert better == len(reports["rtn"]), (better, len(reports["rtn"]))
     print(f"w3 g32 held-out logits rel err: gptq {errors['gptq']:.4f} < rtn {errors['rtn']:.4f}; "
           f"gptq's calibration output error is lower in {better} of {len(reports['rtn'])} layers")
+    # AWQ's search includes plain RTN (alpha = 0): never worse on the calibration inputs.
+    awq_ok = sum(reports["awq"][n]["output_rel_error"] <= reports["rtn"][n]["output_rel_error"] * (1 + 1e-4)
+                 for n in reports["rtn"])
+    assert awq_ok == len(reports["rtn"]), (awq_ok, len(reports["rtn"]))
+    print(f"w3 g32 awq: held-out logits rel err {errors['awq']:.4f}; calibration output error <= rtn's in "
+          f"{awq_ok} of {len(reports['rtn'])} layers")
     print("quantize e2e: OK")
 
 

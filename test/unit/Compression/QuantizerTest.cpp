@@ -230,6 +230,35 @@ TEST(Quantizer, LazyGroupsBeatRtnAtThreeAndFourBits) {
   }
 }
 
+/// AWQ's search includes alpha = 0 (plain RTN), so it is never worse than
+/// RTN on the calibration inputs, and with outlier channels it is better.
+TEST(Quantizer, AwqNoWorseThanRtn) {
+  const int64_t n = 512, rows = 48, cols = 96;
+  std::vector<float> x = correlatedInputs(n, cols, 61);
+  std::vector<float> h = secondMoment(x, n, cols);
+  std::vector<float> mean(cols, 0.0f);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      mean[c] += std::fabs(x[r * cols + c]) / n;
+  std::vector<float> w = randomWeights(rows, cols, 62);
+  for (unsigned bits : {3u, 4u}) {
+    QuantScheme s;
+    s.bits = bits;
+    s.groupSize = 32;
+    auto rtn = quantizeRtn(w, rows, cols, s);
+    auto awq = quantizeAwq(w, rows, cols, mean, h, s, AwqOptions());
+    ASSERT_TRUE(rtn && awq);
+    std::vector<float> what = awq->q.dequantizeAll();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        what[r * cols + c] /= awq->inputScales[c];
+    double eAwq = relativeOutputError(w, what, rows, cols, h);
+    double eRtn = relativeOutputError(w, rtn->dequantizeAll(), rows, cols, h);
+    EXPECT_LT(eAwq, eRtn) << "bits=" << bits;
+    EXPECT_GT(awq->alpha, 0.0);
+  }
+}
+
 TEST(Quantizer, OutputErrorMatchesDirectComputation) {
   const int64_t n = 64, rows = 5, cols = 12;
   std::vector<float> x = correlatedInputs(n, cols, 21);

@@ -6,10 +6,13 @@
 One command, one table: held-out perplexity, weight bytes and compression ratio for
 
   * fp32 (the model as converted from its GGUF; its weights lie on a Q4_1 grid, blocks of 32);
-  * Slim RTN and GPTQ at W8 per-channel, W4 g128, W4 per-channel, W3 g128 and W2 g64 (compiled by
-    slimc, evaluated by slim-run);
+  * Slim RTN, GPTQ (act-order, clip search) and AWQ at W8 per-channel, W4 g128, W4 per-channel,
+    W3 g128 and W2 g64 (compiled by slimc, evaluated by slim-run);
   * onnxruntime's MatMul4BitsQuantizer, RTN ("DEFAULT") and GPTQ, W4 g128, applied to the same fp32
     ONNX model and evaluated by onnxruntime on the same tokens.
+
+Group sizes that do not divide SmolLM2's 576 hidden channels leave a shorter last group
+(ragged-groups=1), as onnxruntime's MatMulNBits does.
 
 Calibration: --samples sequences of --context tokens from data/text/sotu-calibration-pre1990.txt
 (State of the Union addresses before 1990) for Slim's GPTQ; onnxruntime's GPTQ gets the first
@@ -99,7 +102,7 @@ def main():
     p.add_argument("--context", type=int, default=512)
     p.add_argument("--eval-tokens", type=int, default=4096, help="held-out tokens per text")
     p.add_argument("--only", choices=["slim", "ort"], help="run one side only")
-    p.add_argument("--methods", default="rtn,gptq")
+    p.add_argument("--methods", default="rtn,gptq,awq")
     p.add_argument("--gptq-options", default="clip-search=1",
                    help="extra slim-quantize options for GPTQ (act-order is on by default)")
     p.add_argument("--ort-samples", type=int, default=8,

@@ -139,7 +139,11 @@ def SlimQuantizePass : Pass<"slim-quantize", "::mlir::ModuleOp"> {
     writes) and `awq` (Lin et al.: input channels scaled by
     `mean|x|^alpha` before RTN, alpha searched per layer on the
     calibration statistics; the activation is divided by the scales in a
-    `linalg.generic` before the `slim.matmul`; needs `stats`). Groups run along the input channels; with
+    `linalg.generic` before the `slim.matmul`; needs `stats`) and
+    `smoothquant` (Xiao et al.: `s = max|x|^a / max|w|^(1-a)` per input
+    channel, `W diag(s)` quantized by RTN, `x / s` quantized to int8 per
+    token at run time by `slim.quantize_activation`, W8A8 with `bits=8`;
+    needs `stats`). The report's output error covers the weights only. Groups run along the input channels; with
     `act-order` GPTQ uses static groups so that the contiguous-group
     storage needs no permutation; act-order is the default because, without
     it, GPTQ's error feedback writes into the columns of the few input
@@ -156,7 +160,7 @@ def SlimQuantizePass : Pass<"slim-quantize", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"method", "method", "std::string", "\"rtn\"",
-           "Algorithm: rtn, gptq or awq">,
+           "Algorithm: rtn, gptq, awq or smoothquant">,
     Option<"bits", "bits", "unsigned", "4", "Code width, 2 to 8">,
     Option<"groupSize", "group-size", "int64_t", "128",
            "Input channels per scale; 0 for one scale per output channel">,
@@ -183,6 +187,8 @@ def SlimQuantizePass : Pass<"slim-quantize", "::mlir::ModuleOp"> {
     Option<"staticGroups", "static-groups", "bool", "true",
            "GPTQ: fix group ranges from the original weights (false: take "
            "them from the error-compensated weights, as the reference does)">,
+    Option<"smoothAlpha", "smooth-alpha", "double", "0.5",
+           "SmoothQuant migration strength a (0 to 1)">,
     Option<"layers", "layers", "std::string", "\".\"",
            "Extended regex: quantize the layers whose names it matches">,
     Option<"exclude", "exclude", "std::string", "\"lm_head|embed|wte|wpe\"",

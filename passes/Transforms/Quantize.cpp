@@ -46,7 +46,8 @@ namespace {
 /// The outcome of quantizing one layer, computed off the IR.
 struct LayerResult {
   std::optional<QuantizedMatrix> q;
-  /// AWQ: the activation is divided by these per-input-channel scales.
+  /// AWQ and SmoothQuant: the activation is divided by these
+  /// per-input-channel scales.
   std::vector<float> inputScales;
   double awqAlpha = 0;
   std::string error;
@@ -132,7 +133,7 @@ private:
 
   QuantScheme scheme;
   GptqOptions gptqOptions;
-  bool useGptq = false, useAwq = false;
+  bool useGptq = false, useAwq = false, useSmooth = false;
 };
 
 LayerResult SlimQuantizePass::quantizeLayer(const LinearLayer &layer,
@@ -148,7 +149,26 @@ LayerResult SlimQuantizePass::quantizeLayer(const LinearLayer &layer,
       w[j * k + i] = data[i * n + j];
   const InputStats *in = stats ? stats->lookup(layer.name) : nullptr;
   llvm::Expected<QuantizedMatrix> q = llvm::createStringError("unset");
-  if (useAwq) {
+  if (useSmooth) {
+    // SmoothQuant: s_j = max|x_j|^a / max_i |W_ij|^(1-a) moves activation
+    // outliers into the weights; W diag(s) is quantized, x / s is
+    // quantized per token at run time.
+    result.inputScales.resize(k);
+    for (int64_t c = 0; c < k; ++c) {
+      float wmax = 0;
+      for (int64_t r = 0; r < n; ++r)
+        wmax = std::max(wmax, std::fabs(w[r * k + c]));
+      double sc = std::pow(std::max<double>(in->absMax[c], 1e-5), smoothAlpha) /
+                  std::pow(std::max<double>(wmax, 1e-5), 1 - smoothAlpha);
+      result.inputScales[c] = static_cast<float>(sc);
+    }
+    std::vector<float> scaled(n * k);
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t c = 0; c < k; ++c)
+        scaled[r * k + c] = w[r * k + c] * result.inputScales[c];
+    llvm::consumeError(q.takeError());
+    q = quantizeRtn(scaled, n, k, scheme);
+  } else if (useAwq) {
     llvm::Expected<AwqResult> awq =
         quantizeAwq(w, n, k, in->absMean, in->xtx, scheme, AwqOptions());
     if (!awq) {
@@ -243,6 +263,18 @@ void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
   Value x = mm.getInputs()[0];
   if (!result.inputScales.empty())
     x = scaleColumns(b, loc, x, result.inputScales);
+  if (useSmooth) {
+    // Dynamic int8 per token (one f32 scale per row).
+    auto xType = cast<RankedTensorType>(x.getType());
+    auto perToken = QuantAttr::get(ctx, QuantFormat::Int, 8, /*isSigned=*/true,
+                                   /*axis=*/0, /*groupSize=*/0,
+                                   b.getF32Type(), /*hasZeroPoint=*/false);
+    x = QuantizeActivationOp::create(
+        b, loc,
+        RankedTensorType::get(xType.getShape(), xType.getElementType(),
+                              perToken),
+        x);
+  }
   Value y = MatmulOp::create(b, loc, mm.getResult(0).getType(), x, weight,
                              b.getUnitAttr());
   mm.getResult(0).replaceAllUsesWith(y);
@@ -252,13 +284,21 @@ void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
 void SlimQuantizePass::runOnOperation() {
   ModuleOp module = getOperation();
   // Options.
-  if (method != "rtn" && method != "gptq" && method != "awq") {
+  if (method != "rtn" && method != "gptq" && method != "awq" &&
+      method != "smoothquant") {
     module.emitError() << "slim-quantize: unknown method '" << method.getValue()
-                       << "' (expected rtn, gptq or awq)";
+                       << "' (expected rtn, gptq, awq or smoothquant)";
     return signalPassFailure();
   }
   useGptq = method == "gptq";
   useAwq = method == "awq";
+  useSmooth = method == "smoothquant";
+  if (useSmooth && !(smoothAlpha >= 0 && smoothAlpha <= 1)) {
+    module.emitError() << "slim-quantize: smooth-alpha="
+                       << llvm::formatv("{0}", smoothAlpha.getValue()).str()
+                       << " is out of range (0 to 1)";
+    return signalPassFailure();
+  }
   scheme.bits = bits;
   scheme.symmetric = symmetric;
   scheme.groupSize = groupSize;
@@ -293,7 +333,7 @@ void SlimQuantizePass::runOnOperation() {
                           "damp non-negative";
     return signalPassFailure();
   }
-  if ((useGptq || useAwq) && statsFile.empty()) {
+  if ((useGptq || useAwq || useSmooth) && statsFile.empty()) {
     module.emitError() << "slim-quantize: method=" << method.getValue()
                        << " needs calibration statistics (stats=FILE, "
                           "written by slim-run --calibrate)";
@@ -348,7 +388,7 @@ void SlimQuantizePass::runOnOperation() {
     }
     if (stats) {
       const InputStats *in = stats->lookup(layer.name);
-      if (!in && (useGptq || useAwq)) {
+      if (!in && (useGptq || useAwq || useSmooth)) {
         error() << "no statistics for this layer in '" << statsFile.getValue()
                 << "' (taken from another model?)";
         continue;
@@ -421,6 +461,8 @@ void SlimQuantizePass::runOnOperation() {
       }
       if (useAwq)
         entry["awq_alpha"] = r.awqAlpha;
+      if (useSmooth)
+        entry["smooth_alpha"] = smoothAlpha.getValue();
       if (r.gptq.choleskyRetries > 0)
         layer.op.emitWarning()
             << "slim-quantize: layer '" << layer.name

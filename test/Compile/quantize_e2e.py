@@ -176,6 +176,14 @@ def main():
     assert awq_ok == len(reports["rtn"]), (awq_ok, len(reports["rtn"]))
     print(f"w3 g32 awq: held-out logits rel err {errors['awq']:.4f}; calibration output error <= rtn's in "
           f"{awq_ok} of {len(reports['rtn'])} layers")
+    # SmoothQuant W8A8 (dynamic per-token int8 activations) stays close to fp32.
+    sh("slimc", w("lm.onnx"), "-o", w("sq"), "--opt-level", "0", "--quantize",
+       f"method=smoothquant bits=8 group-size=0 symmetric=1 stats={w('calib.stats')}")
+    sh("slim-run", w("sq"), "--test-data", td, "--save-outputs", w("sq-out"))
+    logits = numpy_helper.to_array(onnx.load_tensor(w("sq-out", f"output_{logits_index}.pb")))
+    sq_err = float(np.linalg.norm(logits - fp32) / np.linalg.norm(fp32))
+    assert sq_err < 0.05, sq_err
+    print(f"smoothquant w8a8: held-out logits rel err {sq_err:.4f}")
     print("quantize e2e: OK")
 
 

@@ -102,7 +102,10 @@ def main():
     p.add_argument("--context", type=int, default=512)
     p.add_argument("--eval-tokens", type=int, default=4096, help="held-out tokens per text")
     p.add_argument("--only", choices=["slim", "ort"], help="run one side only")
-    p.add_argument("--methods", default="rtn,gptq,awq")
+    p.add_argument("--methods", default="rtn,gptq,awq,smoothquant",
+                   help="smoothquant runs only as W8A8 (8-bit symmetric per-channel weights)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the rows of an earlier results.json and skip what they cover")
     p.add_argument("--gptq-options", default="clip-search=1",
                    help="extra slim-quantize options for GPTQ (act-order is on by default)")
     p.add_argument("--ort-samples", type=int, default=8,
@@ -126,6 +129,9 @@ def main():
                                     for k, v in HELDOUT.items()},
                         "context": args.context}, "rows": []}
     results_path = work("results.json")
+    if args.resume and os.path.exists(results_path):
+        results["rows"] = json.load(open(results_path))["rows"]
+    done = {(r["name"], r["tool"]) for r in results["rows"]}
 
     def record(row):
         results["rows"].append(row)
@@ -137,12 +143,13 @@ def main():
     stats = work("calib.stats")
     if args.only != "ort":
         # fp32 baseline and calibration.
-        run([slimc, onnx_path, "-o", work("fp32"), "--opt-level", "0"])
-        fp32_bytes = dir_bytes(work("fp32"), ["model.weights"])
-        row = {"name": "fp32", "tool": "slim", "bytes": fp32_bytes}
-        for split, text in HELDOUT.items():
-            row[split] = slim_perplexity(work("fp32"), tokenizer, text, args.context, args.eval_tokens)
-        record(row)
+        if ("fp32", "slim") not in done:
+            run([slimc, onnx_path, "-o", work("fp32"), "--opt-level", "0"])
+            fp32_bytes = dir_bytes(work("fp32"), ["model.weights"])
+            row = {"name": "fp32", "tool": "slim", "bytes": fp32_bytes}
+            for split, text in HELDOUT.items():
+                row[split] = slim_perplexity(work("fp32"), tokenizer, text, args.context, args.eval_tokens)
+            record(row)
         if not os.path.exists(stats):
             run([slimc, onnx_path, "--calibration", "-o", work("calib"), "--opt-level", "0"])
             t = time.time()
@@ -151,13 +158,20 @@ def main():
             log(f"calibration took {time.time() - t:.0f} s")
         for label, options in SLIM_CONFIGS:
             for method in args.methods.split(","):
-                name = f"{method} {label}"
+                name, opts = f"{method} {label}", options
+                if method == "smoothquant":
+                    if not label.startswith("W8"):
+                        continue
+                    name = "smoothquant W8A8 per-channel/per-token"
+                    opts = "bits=8 group-size=0 symmetric=1"
+                if (name, "slim") in done:
+                    continue
                 out = work(re.sub(r"[^a-z0-9]+", "-", name.lower()))
                 report = out + ".report.json"
                 extra = args.gptq_options if method == "gptq" else ""
                 t = time.time()
                 run([slimc, onnx_path, "-o", out, "--opt-level", "0", "--quantize",
-                     f"method={method} {options} stats={stats} report={report} {extra}".strip()])
+                     f"method={method} {opts} stats={stats} report={report} {extra}".strip()])
                 seconds = time.time() - t
                 rep = json.load(open(report))
                 errs = [l["output_rel_error"] for l in rep["layers"]]
@@ -208,16 +222,19 @@ def main():
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         fp32_size = os.path.getsize(onnx_path + ".data") + os.path.getsize(onnx_path)
         session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
-        row = {"name": "fp32", "tool": "onnxruntime", "bytes": fp32_size}
-        for split, ids in heldout_ids.items():
-            row[split] = ort_perplexity(session, ids, args.context)
-        record(row)
+        if ("fp32", "onnxruntime") not in done:
+            row = {"name": "fp32", "tool": "onnxruntime", "bytes": fp32_size}
+            for split, ids in heldout_ids.items():
+                row[split] = ort_perplexity(session, ids, args.context)
+            record(row)
         del session
         for name, config in [
             ("rtn W4 g128", lambda: mnq.DefaultWeightOnlyQuantConfig(block_size=128, is_symmetric=False)),
             ("gptq W4 g128", lambda: mnq.GPTQWeightOnlyQuantConfig(calibration_data_reader=Reader(),
                                                                      block_size=128, percdamp=0.01)),
         ]:
+            if (name, "onnxruntime") in done:
+                continue
             t = time.time()
             log(f"onnxruntime {name}")
             q = mnq.MatMul4BitsQuantizer(onnx_path, block_size=128, is_symmetric=False, algo_config=config())

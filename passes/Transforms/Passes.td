@@ -136,7 +136,7 @@ def SlimQuantizePass : Pass<"slim-quantize", "::mlir::ModuleOp"> {
 
     Methods: `rtn` (round to nearest, optionally with a clipping search),
     `gptq` (Frantar et al.; needs `stats`, the file slim-run `--calibrate`
-    writes) and `awq` (Lin et al.: input channels scaled by
+    writes), `awq` (Lin et al.: input channels scaled by
     `mean|x|^alpha` before RTN, alpha searched per layer on the
     calibration statistics; the activation is divided by the scales in a
     `linalg.generic` before the `slim.matmul`; needs `stats`) and

@@ -1,3 +1,3 @@
-func.func @bad(%w: tensor<100x64xf32, #slim.quant<i4, group = 128>>) {
+func.func @bad(%w: tensor<100x64xf32, #slim.quant<i4, channel = 2>>) {
   return
 }

@@ -66,8 +66,14 @@ struct SlimExternalizeWeightsPass
     for (auto func : getOperation().getOps<func::FuncOp>()) {
       if (func.isExternal())
         continue;
-      SmallVector<arith::ConstantOp> constants;
+      SmallVector<arith::ConstantOp> constants, dead;
       func.walk([&](arith::ConstantOp c) {
+        // Dead constants (a weight a compression pass replaced) are dropped,
+        // not written.
+        if (c->use_empty()) {
+          dead.push_back(c);
+          return;
+        }
         auto attr = dyn_cast<ElementsAttr>(c.getValue());
         auto type = dyn_cast<RankedTensorType>(c.getType());
         if (!attr || !type || !type.hasStaticShape())
@@ -77,6 +83,8 @@ struct SlimExternalizeWeightsPass
           return;
         constants.push_back(c);
       });
+      for (arith::ConstantOp c : dead)
+        c.erase();
       if (constants.empty())
         continue;
       MLIRContext *ctx = func.getContext();

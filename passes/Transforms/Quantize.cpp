@@ -278,7 +278,11 @@ void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
   Value y = MatmulOp::create(b, loc, mm.getResult(0).getType(), x, weight,
                              b.getUnitAttr());
   mm.getResult(0).replaceAllUsesWith(y);
+  Operation *oldWeight = mm.getInputs()[1].getDefiningOp();
   mm.erase();
+  // The fp32 weight must not reach the weights file.
+  if (oldWeight && oldWeight->use_empty())
+    oldWeight->erase();
 }
 
 void SlimQuantizePass::runOnOperation() {

@@ -146,9 +146,19 @@ def main():
     for i, (o, v) in enumerate(zip(ref_session.get_outputs(), ref_session.run(None, feeds_for(heldout)))):
         with open(os.path.join(td, f"output_{i}.pb"), "wb") as f:
             f.write(numpy_helper.from_array(v, o.name).SerializeToString())
-    sh("slimc", w("lm.onnx"), "-o", w("rtn4"), "--opt-level", "0", "--quantize", "method=rtn bits=4 group-size=32")
+    sh("slimc", w("lm.onnx"), "-o", w("rtn4"), "--opt-level", "0", "--quantize",
+       f"method=rtn bits=4 group-size=32 report={w('rtn4.json')}")
     out = sh("slim-run", w("rtn4"), "--test-data", td, "--rtol", "1e-3", "--atol", "1e-4")
     print("rtn w4 g32 vs numpy RTN + onnxruntime:", out.strip())
+    # The weights file holds the compressed layers, not the fp32 weights they replaced.
+    rep = json.load(open(w("rtn4.json")))
+    fp32_size = os.path.getsize(w("calib", "model.weights"))
+    size = os.path.getsize(w("rtn4", "model.weights"))
+    expected = fp32_size - rep["total_bytes_before"] + rep["total_bytes_after"]
+    # (small scale tensors stay inline in the code, so the file may be a little smaller)
+    assert expected - 4096 * len(rep["layers"]) <= size <= expected + 3 * 64 * len(rep["layers"]), (size, expected)
+    print(f"weights file: {fp32_size} -> {size} bytes (linear layers {rep['total_bytes_before']} -> "
+          f"{rep['total_bytes_after']})")
     for f in os.listdir(td):
         if f.startswith("output_"):
             os.remove(os.path.join(td, f))

@@ -8,7 +8,8 @@
 // Linked into every model.so by slimc (position-independent static archive):
 // the GEMMs `--slim-lower-matmul-to-blas` calls (oneDNN's sgemm), through
 // MLIR's C interface for memrefs, the strided copy memref.copy needs, the
-// thread-count hook the runtime calls, and the calibration observer hook.
+// thread-count hook the runtime calls, the calibration observer hook, and
+// the kernel of weight-quantized matmuls (`--slim-lower-quantized-matmul`).
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +19,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -38,9 +40,168 @@ void sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
   dnnl_sgemm('N', 'N', m, n, k, 1.0f, a, lda, b, ldb, 1.0f, c, ldc);
 }
 
+float halfToFloat(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  int exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+  float v;
+  if (exp == 0)
+    v = std::ldexp(static_cast<float>(man), -24);
+  else if (exp == 31)
+    v = man ? NAN : INFINITY;
+  else
+    v = std::ldexp(static_cast<float>(man | 0x400), exp - 25);
+  uint32_t bitsOut;
+  std::memcpy(&bitsOut, &v, 4);
+  bitsOut |= sign;
+  std::memcpy(&v, &bitsOut, 4);
+  return v;
+}
+
+float toFloat(float v) { return v; }
+struct Half {
+  uint16_t bits;
+};
+struct BFloat {
+  uint16_t bits;
+};
+float toFloat(Half v) { return halfToFloat(v.bits); }
+float toFloat(BFloat v) {
+  uint32_t w = static_cast<uint32_t>(v.bits) << 16;
+  float f;
+  std::memcpy(&f, &w, 4);
+  return f;
+}
+
+/// Integer `#slim.quant` weight `N x K` (codes packed LSB first along K, one
+/// scale and zero point per output channel or per group along K), read
+/// through the storage buffers as `--convert-slim-to-linalg` defines it.
+template <typename ScaleT>
+struct QuantWeight {
+  StridedMemRefType<int8_t, 2> *codes;
+  StridedMemRefType<ScaleT, 2> *scales;
+  StridedMemRefType<int8_t, 2> *zeroPoints;
+  int64_t k, bits, group, groups;
+  bool isSigned, hasZp;
+
+  /// Dequantizes row `n` into `out[0, k)`.
+  void row(int64_t n, float *out) const {
+    const uint8_t *c = reinterpret_cast<const uint8_t *>(
+        codes->data + codes->offset + n * codes->strides[0]);
+    int64_t rowBytes = (k * bits + 7) / 8;
+    const ScaleT *s = scales->data + scales->offset + n * scales->strides[0];
+    const int8_t *z =
+        zeroPoints->data + zeroPoints->offset + n * zeroPoints->strides[0];
+    int mask = (1 << bits) - 1;
+    for (int64_t g = 0; g < groups; ++g) {
+      float scale = toFloat(s[g * scales->strides[1]]);
+      int zp = hasZp ? (isSigned ? static_cast<int>(z[g * zeroPoints->strides[1]])
+                                 : static_cast<int>(static_cast<uint8_t>(
+                                       z[g * zeroPoints->strides[1]])))
+                     : (isSigned ? 0 : 1 << (bits - 1));
+      int64_t begin = g * group, end = std::min(k, begin + group);
+      if (bits == 4 && !isSigned && begin % 2 == 0) {
+        int64_t i = begin;
+        for (; i + 1 < end; i += 2) {
+          uint8_t byte = c[i / 2];
+          out[i] = static_cast<float>((byte & 15) - zp) * scale;
+          out[i + 1] = static_cast<float>((byte >> 4) - zp) * scale;
+        }
+        if (i < end)
+          out[i] = static_cast<float>((c[i / 2] & 15) - zp) * scale;
+        continue;
+      }
+      for (int64_t i = begin; i < end; ++i) {
+        int64_t bit = i * bits, byte = bit >> 3;
+        int v = c[byte];
+        if (byte + 1 < rowBytes)
+          v |= c[byte + 1] << 8;
+        v = (v >> (bit & 7)) & mask;
+        if (isSigned && (v & (1 << (bits - 1))))
+          v -= 1 << bits;
+        out[i] = static_cast<float>(v - zp) * scale;
+      }
+    }
+  }
+};
+
+/// y[M, N] = x[M, K] * dequantize(W[N, K])^T.
+template <typename ScaleT>
+void qmatmul(StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,
+             StridedMemRefType<ScaleT, 2> *scales,
+             StridedMemRefType<int8_t, 2> *zeroPoints,
+             StridedMemRefType<float, 2> *y, int64_t bits, int64_t group,
+             int64_t isSigned, int64_t hasZp) {
+  int64_t m = x->sizes[0], k = x->sizes[1], n = y->sizes[1];
+  if (group <= 0)
+    group = k;
+  QuantWeight<ScaleT> w{codes, scales, zeroPoints, k, bits, group,
+                        (k + group - 1) / group, isSigned != 0, hasZp != 0};
+  const float *xd = x->data + x->offset;
+  float *yd = y->data + y->offset;
+  int64_t lda = x->strides[0], ldy = y->strides[0];
+  if (m == 0 || n == 0)
+    return;
+  if (m <= 8) {
+    // Decoding: one dequantized row at a time, dot products with each
+    // activation row; the codes are read once.
+#pragma omp parallel
+    {
+      std::vector<float> row(k);
+#pragma omp for schedule(static)
+      for (int64_t j = 0; j < n; ++j) {
+        w.row(j, row.data());
+        for (int64_t i = 0; i < m; ++i) {
+          const float *xr = xd + i * lda;
+          float acc = 0;
+#pragma omp simd reduction(+ : acc)
+          for (int64_t t = 0; t < k; ++t)
+            acc += xr[t] * row[t];
+          yd[i * ldy + j] = acc;
+        }
+      }
+    }
+    return;
+  }
+  // Prefill: dequantize once, then one GEMM.
+  // The calling thread's scratch; the OpenMP workers write into it through
+  // a plain pointer (they have thread_locals of their own).
+  static thread_local std::vector<float> scratch;
+  scratch.resize(n * k);
+  float *buffer = scratch.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < n; ++j)
+    w.row(j, buffer + j * k);
+  dnnl_sgemm('N', 'T', m, n, k, 1.0f, xd, std::max<int64_t>(lda, k), buffer,
+             k, 0.0f, yd, std::max<int64_t>(ldy, n));
+}
+
 } // namespace
 
 extern "C" {
+
+void _mlir_ciface_slim_rt_qmatmul_f32(
+    StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,
+    StridedMemRefType<float, 2> *scales, StridedMemRefType<int8_t, 2> *zp,
+    StridedMemRefType<float, 2> *y, int64_t bits, int64_t group,
+    int64_t isSigned, int64_t hasZp) {
+  qmatmul(x, codes, scales, zp, y, bits, group, isSigned, hasZp);
+}
+
+void _mlir_ciface_slim_rt_qmatmul_f16(
+    StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,
+    StridedMemRefType<Half, 2> *scales, StridedMemRefType<int8_t, 2> *zp,
+    StridedMemRefType<float, 2> *y, int64_t bits, int64_t group,
+    int64_t isSigned, int64_t hasZp) {
+  qmatmul(x, codes, scales, zp, y, bits, group, isSigned, hasZp);
+}
+
+void _mlir_ciface_slim_rt_qmatmul_bf16(
+    StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,
+    StridedMemRefType<BFloat, 2> *scales, StridedMemRefType<int8_t, 2> *zp,
+    StridedMemRefType<float, 2> *y, int64_t bits, int64_t group,
+    int64_t isSigned, int64_t hasZp) {
+  qmatmul(x, codes, scales, zp, y, bits, group, isSigned, hasZp);
+}
 
 void _mlir_ciface_slim_rt_sgemm(StridedMemRefType<float, 2> *a,
                                 StridedMemRefType<float, 2> *b,

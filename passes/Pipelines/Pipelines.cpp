@@ -65,6 +65,8 @@ void mlir::slim::buildCpuPipeline(OpPassManager &pm,
     w.minBytes = options.weightsMinBytes;
     pm.addPass(createSlimExternalizeWeightsPass(w));
   }
+  if (options.quantizedKernels)
+    pm.addPass(createSlimLowerQuantizedMatmulPass());
   pm.addPass(createConvertSlimToLinalgPass());
   auto parse = [&](StringRef text) {
     if (failed(parsePassPipeline(text, pm)))

@@ -44,6 +44,11 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       *this, "blas",
       llvm::cl::desc("Run f32 matmuls in BLAS sgemm (OpenBLAS)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> quantizedKernels{
+      *this, "quantized-kernels",
+      llvm::cl::desc("Run weight-quantized matmuls in Slim's CPU kernel "
+                     "(false: the reference dequantize-then-matmul lowering)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> lowerToLLVM{
       *this, "lower-to-llvm",
       llvm::cl::desc("Lower to the LLVM dialect"), llvm::cl::init(true)};

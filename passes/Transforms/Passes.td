@@ -103,6 +103,39 @@ def SlimLowerMatmulToBlasPass
                            "::mlir::memref::MemRefDialect"];
 }
 
+def SlimLowerQuantizedMatmulPass
+    : Pass<"slim-lower-quantized-matmul", "::mlir::ModuleOp"> {
+  let summary = "Calls Slim's CPU kernel for weight-quantized slim.matmul";
+  let description = [{
+    Replaces `slim.matmul %x, %w transpose_rhs` of a dense f32 activation
+    `M x K` by an `N x K` weight assembled from integer `#slim.quant`
+    storage (2-8 bits, signed or unsigned, zero points or not, one scale
+    per output channel or per group along K, f16/bf16/f32 scales) with a
+    call to the model-support kernel `slim_rt_qmatmul_<scale type>` (C
+    interface) on the storage buffers:
+
+    ```mlir
+    %y = slim.matmul %x, %w transpose_rhs : tensor<?x576xf32>, tensor<1536x576xf32, #slim.quant<ui4, group = 128, axis = 1, scale = f16, zero_point>> -> tensor<?x1536xf32>
+    // becomes
+    %out = memref.alloc(%m) : memref<?x1536xf32>
+    func.call @slim_rt_qmatmul_f16(%x_buf, %codes_buf, %scales_buf, %zp_buf, %out_buf, %c4, %c128, %c0, %c1) : (...) -> ()
+    %y = bufferization.to_tensor %out restrict writable : memref<?x1536xf32> to tensor<?x1536xf32>
+    ```
+
+    The kernel reads the packed codes directly: for a few rows (decoding)
+    it computes dot products with the codes unpacked on the fly, in
+    parallel over output channels; for more rows it dequantizes the weight
+    once into a scratch buffer and calls oneDNN's sgemm. Other matmuls keep
+    the reference lowering (`--convert-slim-to-linalg`), which defines what
+    the kernel must compute.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def SlimCopyResultsPass : Pass<"slim-copy-results", "::mlir::func::FuncOp"> {
   let summary = "Returns fresh buffers from public functions";
   let description = [{

@@ -186,6 +186,32 @@ def main():
     assert awq_ok == len(reports["rtn"]), (awq_ok, len(reports["rtn"]))
     print(f"w3 g32 awq: held-out logits rel err {errors['awq']:.4f}; calibration output error <= rtn's in "
           f"{awq_ok} of {len(reports['rtn'])} layers")
+    # The CPU kernel (--slim-lower-quantized-matmul) against the reference lowering, for decoding
+    # (1 and 5 rows: fused dot products) and prefill (48 rows: dequantize + GEMM) shapes.
+    for n_tokens in (1, 5):
+        d = w(f"heldout{n_tokens}")
+        os.makedirs(d, exist_ok=True)
+        for i, (name, v) in enumerate(feeds_for(heldout[:n_tokens]).items()):
+            with open(os.path.join(d, f"input_{i}.pb"), "wb") as f:
+                f.write(numpy_helper.from_array(v, name).SerializeToString())
+    formats = ["bits=4 group-size=32", "bits=3 group-size=24 ragged-groups=1 symmetric=1 scale-type=bf16",
+               "bits=8 group-size=0 symmetric=1 scale-type=f32", "bits=2 group-size=64", "bits=5 group-size=0"]
+    for k, fmt in enumerate(formats):
+        for variant, pipeline in (("kernel", []), ("reference", ["--pipeline=quantized-kernels=false"])):
+            sh("slimc", w("lm.onnx"), "-o", w(f"fmt{k}-{variant}"), "--opt-level", "0", "--quantize",
+               f"method=rtn {fmt}", *pipeline)
+        for data in (td, w("heldout1"), w("heldout5")):
+            ref_out = w(f"fmt{k}-ref-out")
+            sh("slim-run", w(f"fmt{k}-reference"), "--test-data", data, "--save-outputs", ref_out)
+            for f in os.listdir(ref_out):
+                os.replace(os.path.join(ref_out, f), os.path.join(data, f))
+            out = sh("slim-run", w(f"fmt{k}-kernel"), "--test-data", data, "--rtol", "1e-4", "--atol", "1e-5")
+            assert "FAIL" not in out, out
+            for f in os.listdir(data):
+                if f.startswith("output_"):
+                    os.remove(os.path.join(data, f))
+        print(f"kernel = reference lowering: rtn {fmt} (1, 5 and 48 rows)")
+
     # SmoothQuant W8A8 (dynamic per-token int8 activations) stays close to fp32.
     sh("slimc", w("lm.onnx"), "-o", w("sq"), "--opt-level", "0", "--quantize",
        f"method=smoothquant bits=8 group-size=0 symmetric=1 stats={w('calib.stats')}")

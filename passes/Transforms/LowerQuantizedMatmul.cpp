@@ -1,0 +1,142 @@
+//===- LowerQuantizedMatmul.cpp - Weight-quantized matmuls as kernel calls ===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Transforms/Passes.h"
+
+#include "dialects/Slim/IR/SlimOps.h"
+
+namespace mlir::slim {
+#define GEN_PASS_DEF_SLIMLOWERQUANTIZEDMATMULPASS
+#include "passes/Transforms/Passes.h.inc"
+} // namespace mlir::slim
+
+using namespace mlir;
+using namespace mlir::slim;
+
+namespace {
+
+MemRefType anyStrided(Type element, int64_t rank) {
+  MLIRContext *ctx = element.getContext();
+  SmallVector<int64_t> shape(rank, ShapedType::kDynamic);
+  SmallVector<int64_t> strides(rank, ShapedType::kDynamic);
+  return MemRefType::get(
+      shape, element,
+      StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
+}
+
+/// A view of tensor `t` as a fully dynamic strided memref.
+Value asBuffer(OpBuilder &b, Location loc, Value t) {
+  auto type = cast<RankedTensorType>(t.getType());
+  int64_t dyn = ShapedType::kDynamic;
+  SmallVector<int64_t> strides(type.getRank(), dyn);
+  auto exact = MemRefType::get(
+      type.getShape(), type.getElementType(),
+      StridedLayoutAttr::get(b.getContext(), dyn, strides));
+  Value m = bufferization::ToBufferOp::create(b, loc, exact, t,
+                                              /*read_only=*/true);
+  return memref::CastOp::create(
+      b, loc, anyStrided(type.getElementType(), type.getRank()), m);
+}
+
+/// The kernel handles integer codes of 2-8 bits, per output channel or in
+/// groups along K, for an `N x K` weight used transposed, times a dense f32
+/// `M x K` activation.
+bool isSupported(MatmulOp op, AssembleOp &assemble, QuantAttr &quant) {
+  if (!op.getTransposeRhs())
+    return false;
+  auto lhs = dyn_cast<RankedTensorType>(op.getLhs().getType());
+  if (!lhs || lhs.getRank() != 2 || lhs.getEncoding() ||
+      !lhs.getElementType().isF32() || lhs.isDynamicDim(1))
+    return false;
+  assemble = op.getRhs().getDefiningOp<AssembleOp>();
+  if (!assemble)
+    return false;
+  auto rhs = cast<RankedTensorType>(op.getRhs().getType());
+  quant = dyn_cast<QuantAttr>(rhs.getEncoding());
+  if (!quant || quant.getFormat() != QuantFormat::Int || rhs.getRank() != 2 ||
+      !rhs.getElementType().isF32() || !rhs.hasStaticShape())
+    return false;
+  // Per output channel (axis 0) or groups along K (axis 1).
+  bool perChannel = quant.isPerChannel() && quant.getAxis() == 0;
+  bool grouped = quant.isGrouped() && quant.getAxis() == 1;
+  return perChannel || grouped;
+}
+
+StringRef kernelName(Type scaleType) {
+  if (scaleType.isF16())
+    return "slim_rt_qmatmul_f16";
+  if (scaleType.isBF16())
+    return "slim_rt_qmatmul_bf16";
+  return "slim_rt_qmatmul_f32";
+}
+
+struct SlimLowerQuantizedMatmulPass
+    : slim::impl::SlimLowerQuantizedMatmulPassBase<
+          SlimLowerQuantizedMatmulPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    SmallVector<MatmulOp> ops;
+    module.walk([&](MatmulOp op) { ops.push_back(op); });
+    for (MatmulOp op : ops) {
+      AssembleOp assemble;
+      QuantAttr quant;
+      if (!isSupported(op, assemble, quant))
+        continue;
+      OpBuilder b(op);
+      Location loc = op.getLoc();
+      Type scaleType = quant.getScaleType();
+      Type f32 = b.getF32Type(), i8 = b.getI8Type(), i64 = b.getI64Type();
+      ValueRange storage = assemble.getStorage();
+      Value codes = storage[0], scales = storage[1];
+      Value zeroPoints = quant.getHasZeroPoint() ? storage[2] : storage[0];
+
+      StringRef name = kernelName(scaleType);
+      auto callee = module.lookupSymbol<func::FuncOp>(name);
+      if (!callee) {
+        OpBuilder mb(ctx);
+        mb.setInsertionPointToStart(module.getBody());
+        callee = func::FuncOp::create(
+            mb, module.getLoc(), name,
+            mb.getFunctionType({anyStrided(f32, 2), anyStrided(i8, 2),
+                                anyStrided(scaleType, 2), anyStrided(i8, 2),
+                                anyStrided(f32, 2), i64, i64, i64, i64},
+                               {}));
+        callee.setPrivate();
+        callee->setAttr("llvm.emit_c_interface", mb.getUnitAttr());
+      }
+      auto resultType = cast<RankedTensorType>(op.getResult().getType());
+      SmallVector<Value> dyn;
+      if (resultType.isDynamicDim(0))
+        dyn.push_back(tensor::DimOp::create(b, loc, op.getLhs(), 0));
+      auto outType = MemRefType::get(resultType.getShape(), f32);
+      Value out = memref::AllocOp::create(b, loc, outType, dyn);
+      auto constant = [&](int64_t v) {
+        return arith::ConstantIntOp::create(b, loc, v, 64).getResult();
+      };
+      SmallVector<Value> args{
+          asBuffer(b, loc, op.getLhs()),
+          asBuffer(b, loc, codes),
+          asBuffer(b, loc, scales),
+          asBuffer(b, loc, zeroPoints),
+          memref::CastOp::create(b, loc, anyStrided(f32, 2), out),
+          constant(quant.getBits()),
+          constant(quant.isGrouped() ? quant.getGroupSize() : 0),
+          constant(quant.getIsSigned() ? 1 : 0),
+          constant(quant.getHasZeroPoint() ? 1 : 0)};
+      func::CallOp::create(b, loc, callee, args);
+      Value result = bufferization::ToTensorOp::create(
+          b, loc, resultType, out, /*restrict=*/true, /*writable=*/true);
+      op.getResult().replaceAllUsesWith(result);
+      op.erase();
+      if (assemble->use_empty())
+        assemble.erase();
+    }
+  }
+};
+
+} // namespace

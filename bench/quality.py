@@ -261,6 +261,15 @@ def main():
                 if stub:
                     del sys.modules["torch"]
             out = work("ort-" + re.sub(r"[^a-z0-9]+", "-", name.lower()) + ".onnx")
+            # onnxruntime 1.23's GPTQ path drops the Identity nodes that feed graph outputs (its
+            # augmented-output clean-up), leaving "Graph output (logits) does not exist"; put back the
+            # ones the original graph has. Only graph wiring, not numerics, is touched.
+            graph = q.model.model.graph
+            produced = {o for n in graph.node for o in n.output}
+            for n in onnx.load(onnx_path, load_external_data=False).graph.node:
+                if n.op_type == "Identity" and n.output[0] not in produced and \
+                        any(o.name == n.output[0] for o in graph.output) and n.input[0] in produced:
+                    graph.node.append(n)
             q.model.save_model_to_file(out, use_external_data_format=True)
             seconds = time.time() - t
             size = os.path.getsize(out) + (os.path.getsize(out + ".data") if os.path.exists(out + ".data") else 0)

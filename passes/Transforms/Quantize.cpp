@@ -148,43 +148,43 @@ LayerResult SlimQuantizePass::quantizeLayer(const LinearLayer &layer,
     for (int64_t j = 0; j < n; ++j)
       w[j * k + i] = data[i * n + j];
   const InputStats *in = stats ? stats->lookup(layer.name) : nullptr;
-  llvm::Expected<QuantizedMatrix> q = llvm::createStringError("unset");
-  if (useSmooth) {
-    // SmoothQuant: s_j = max|x_j|^a / max_i |W_ij|^(1-a) moves activation
-    // outliers into the weights; W diag(s) is quantized, x / s is
-    // quantized per token at run time.
-    result.inputScales.resize(k);
-    for (int64_t c = 0; c < k; ++c) {
-      float wmax = 0;
+  // Each method yields the quantized matrix; AWQ and SmoothQuant also the
+  // input scales the activation is divided by.
+  auto quantize = [&]() -> llvm::Expected<QuantizedMatrix> {
+    if (useSmooth) {
+      // SmoothQuant: s_j = max|x_j|^a / max_i |W_ij|^(1-a) moves activation
+      // outliers into the weights; W diag(s) is quantized, x / s is
+      // quantized per token at run time.
+      result.inputScales.resize(k);
+      for (int64_t c = 0; c < k; ++c) {
+        float wmax = 0;
+        for (int64_t r = 0; r < n; ++r)
+          wmax = std::max(wmax, std::fabs(w[r * k + c]));
+        double sc =
+            std::pow(std::max<double>(in->absMax[c], 1e-5), smoothAlpha) /
+            std::pow(std::max<double>(wmax, 1e-5), 1 - smoothAlpha);
+        result.inputScales[c] = static_cast<float>(sc);
+      }
+      std::vector<float> scaled(n * k);
       for (int64_t r = 0; r < n; ++r)
-        wmax = std::max(wmax, std::fabs(w[r * k + c]));
-      double sc = std::pow(std::max<double>(in->absMax[c], 1e-5), smoothAlpha) /
-                  std::pow(std::max<double>(wmax, 1e-5), 1 - smoothAlpha);
-      result.inputScales[c] = static_cast<float>(sc);
+        for (int64_t c = 0; c < k; ++c)
+          scaled[r * k + c] = w[r * k + c] * result.inputScales[c];
+      return quantizeRtn(scaled, n, k, scheme);
     }
-    std::vector<float> scaled(n * k);
-    for (int64_t r = 0; r < n; ++r)
-      for (int64_t c = 0; c < k; ++c)
-        scaled[r * k + c] = w[r * k + c] * result.inputScales[c];
-    llvm::consumeError(q.takeError());
-    q = quantizeRtn(scaled, n, k, scheme);
-  } else if (useAwq) {
-    llvm::Expected<AwqResult> awq =
-        quantizeAwq(w, n, k, in->absMean, in->xtx, scheme, AwqOptions());
-    if (!awq) {
-      q = awq.takeError();
-    } else {
-      llvm::consumeError(q.takeError());
+    if (useAwq) {
+      llvm::Expected<AwqResult> awq =
+          quantizeAwq(w, n, k, in->absMean, in->xtx, scheme, AwqOptions());
+      if (!awq)
+        return awq.takeError();
       result.inputScales = std::move(awq->inputScales);
       result.awqAlpha = awq->alpha;
-      q = std::move(awq->q);
+      return std::move(awq->q);
     }
-  } else {
-    llvm::consumeError(q.takeError());
-    q = useGptq ? quantizeGptq(w, n, k, in->xtx, scheme, gptqOptions,
-                               &result.gptq)
-                : quantizeRtn(w, n, k, scheme);
-  }
+    if (useGptq)
+      return quantizeGptq(w, n, k, in->xtx, scheme, gptqOptions, &result.gptq);
+    return quantizeRtn(w, n, k, scheme);
+  };
+  llvm::Expected<QuantizedMatrix> q = quantize();
   if (!q) {
     result.error = llvm::toString(q.takeError());
     return result;

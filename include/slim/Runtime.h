@@ -38,6 +38,7 @@ typedef enum slim_status {
   SLIM_ERROR_TYPE = 4,     /* wrong element type or rank */
   SLIM_ERROR_SHAPE = 5,    /* a dimension does not match */
   SLIM_ERROR_CAPACITY = 6, /* an output buffer is too small */
+  SLIM_ERROR_TARGET = 7,   /* the model needs CPU features this CPU lacks */
 } slim_status;
 
 /* Element types; the values are ONNX's TensorProto.DataType codes. */

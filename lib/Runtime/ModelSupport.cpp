@@ -26,18 +26,37 @@
 
 namespace {
 
-/// C += A * B for one [M, K] x [K, N] slice with unit inner strides, in
-/// oneDNN's JIT-compiled sgemm (it picks AVX-512/AVX2 kernels for the CPU
-/// and handles the GEMV shapes of one-token decoding well).
-void sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-           const float *b, int64_t ldb, float *c, int64_t ldc) {
+/// C += op(A) * op(B) for one [M, K] x [K, N] product with unit inner
+/// strides, where op transposes A (stored [K, M]) or B (stored [N, K]) when
+/// asked, in oneDNN's JIT-compiled sgemm (it picks AVX-512/AVX2 kernels for
+/// the CPU and handles the GEMV shapes of one-token decoding well).
+void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a,
+           int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc) {
   if (m == 0 || n == 0 || k == 0)
     return;
   // Leading dimensions must cover a row even for a single row.
-  lda = std::max<int64_t>(lda, std::max<int64_t>(k, 1));
-  ldb = std::max<int64_t>(ldb, std::max<int64_t>(n, 1));
+  lda = std::max<int64_t>(lda, std::max<int64_t>(ta ? m : k, 1));
+  ldb = std::max<int64_t>(ldb, std::max<int64_t>(tb ? k : n, 1));
   ldc = std::max<int64_t>(ldc, std::max<int64_t>(n, 1));
-  dnnl_sgemm('N', 'N', m, n, k, 1.0f, a, lda, b, ldb, 1.0f, c, ldc);
+  dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb,
+             1.0f, c, ldc);
+}
+
+/// C[M, N] += op(A) op(B) on memrefs; M and N come from C, K from A.
+void sgemm2d(bool ta, bool tb, StridedMemRefType<float, 2> *a,
+             StridedMemRefType<float, 2> *b, StridedMemRefType<float, 2> *c) {
+  sgemm(ta, tb, c->sizes[0], c->sizes[1], a->sizes[ta ? 0 : 1],
+        a->data + a->offset, a->strides[0], b->data + b->offset, b->strides[0],
+        c->data + c->offset, c->strides[0]);
+}
+
+void sgemm3d(bool ta, bool tb, StridedMemRefType<float, 3> *a,
+             StridedMemRefType<float, 3> *b, StridedMemRefType<float, 3> *c) {
+  for (int64_t i = 0; i < c->sizes[0]; ++i)
+    sgemm(ta, tb, c->sizes[1], c->sizes[2], a->sizes[ta ? 1 : 2],
+          a->data + a->offset + i * a->strides[0], a->strides[1],
+          b->data + b->offset + i * b->strides[0], b->strides[1],
+          c->data + c->offset + i * c->strides[0], c->strides[1]);
 }
 
 float halfToFloat(uint16_t h) {
@@ -203,23 +222,24 @@ void _mlir_ciface_slim_rt_qmatmul_bf16(
   qmatmul(x, codes, scales, zp, y, bits, group, isSigned, hasZp);
 }
 
-void _mlir_ciface_slim_rt_sgemm(StridedMemRefType<float, 2> *a,
-                                StridedMemRefType<float, 2> *b,
-                                StridedMemRefType<float, 2> *c) {
-  sgemm(a->sizes[0], b->sizes[1], a->sizes[1], a->data + a->offset,
-        a->strides[0], b->data + b->offset, b->strides[0],
-        c->data + c->offset, c->strides[0]);
-}
-
-void _mlir_ciface_slim_rt_sgemm_batched(StridedMemRefType<float, 3> *a,
-                                        StridedMemRefType<float, 3> *b,
-                                        StridedMemRefType<float, 3> *c) {
-  for (int64_t i = 0; i < a->sizes[0]; ++i)
-    sgemm(a->sizes[1], b->sizes[2], a->sizes[2],
-          a->data + a->offset + i * a->strides[0], a->strides[1],
-          b->data + b->offset + i * b->strides[0], b->strides[1],
-          c->data + c->offset + i * c->strides[0], c->strides[1]);
-}
+// slim_rt_sgemm[_batched][_{nt,tn,tt}] (--slim-lower-matmul-to-blas): the
+// suffix says which of A and B the matmul reads transposed.
+#define SLIM_SGEMM(suffix, ta, tb)                                             \
+  void _mlir_ciface_slim_rt_sgemm##suffix(StridedMemRefType<float, 2> *a,      \
+                                          StridedMemRefType<float, 2> *b,      \
+                                          StridedMemRefType<float, 2> *c) {    \
+    sgemm2d(ta, tb, a, b, c);                                                  \
+  }                                                                            \
+  void _mlir_ciface_slim_rt_sgemm_batched##suffix(                            \
+      StridedMemRefType<float, 3> *a, StridedMemRefType<float, 3> *b,          \
+      StridedMemRefType<float, 3> *c) {                                        \
+    sgemm3d(ta, tb, a, b, c);                                                  \
+  }
+SLIM_SGEMM(, false, false)
+SLIM_SGEMM(_nt, false, true)
+SLIM_SGEMM(_tn, true, false)
+SLIM_SGEMM(_tt, true, true)
+#undef SLIM_SGEMM
 
 /// The strided copy finalize-memref-to-llvm emits for memref.copy of
 /// non-contiguous memrefs (the same symbol MLIR's runner utilities define,

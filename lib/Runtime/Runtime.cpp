@@ -20,6 +20,7 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <dlfcn.h>
 #include <malloc.h>
@@ -232,6 +233,36 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
     }
   }
   std::optional<int64_t> weightsBytes = root->getInteger("weights_bytes");
+
+  // The code may use the instruction-set features slimc was told it may
+  // (--target-cpu/--target-features); running it on a CPU without them
+  // would end in SIGILL, so refuse it before loading the code.
+  if (const llvm::json::Object *target = root->getObject("target")) {
+    const llvm::json::Array *required = target->getArray("required_features");
+    if (!required)
+      return fail(SLIM_ERROR_FORMAT,
+                  jsonPath + ": target has no required_features list");
+    llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+    std::vector<std::string> missing;
+    for (const llvm::json::Value &f : *required) {
+      std::optional<llvm::StringRef> name = f.getAsString();
+      if (!name)
+        return fail(SLIM_ERROR_FORMAT,
+                    jsonPath + ": malformed required_features entry");
+      if (!host.lookup(*name))
+        missing.push_back(name->str());
+    }
+    if (!missing.empty()) {
+      std::string list;
+      for (const std::string &f : missing)
+        list += (list.empty() ? "" : ", ") + f;
+      std::string cpu = target->getString("cpu").value_or("?").str();
+      return fail(SLIM_ERROR_TARGET,
+                  std::string(directory) + " was compiled for CPU '" + cpu +
+                      "' and needs CPU features this machine lacks: " + list +
+                      " (recompile with slimc --target-cpu/--target-features)");
+    }
+  }
 
   // Keep freed activation buffers in the heap instead of returning them to
   // the kernel after every run: large mallocs otherwise map fresh pages and

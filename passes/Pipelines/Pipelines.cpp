@@ -72,13 +72,22 @@ void mlir::slim::buildCpuPipeline(OpPassManager &pm,
     if (failed(parsePassPipeline(text, pm)))
       llvm::report_fatal_error("slim: invalid built-in CPU pipeline");
   };
-  // No upstream linalg-fuse-elementwise-ops here: its reshape propagation
-  // rewrites named matmuls into generics, which would lose the BLAS path.
-  parse("func.func(slim-decompose-aggregate-ops),canonicalize,cse");
+  // Slim's own elementwise fusion, not upstream's linalg-fuse-elementwise-ops:
+  // its reshape propagation rewrites named matmuls into generics, which
+  // would lose the BLAS path.
+  parse("func.func(slim-decompose-aggregate-ops,slim-fold-transposes),"
+        "canonicalize,cse");
+  if (options.fuse)
+    parse("func.func(slim-fuse-elementwise),canonicalize,cse");
   parse(kCpuBufferize);
   if (options.blas)
     pm.addPass(createSlimLowerMatmulToBlasPass());
   parse(kCpuLoops);
+  if (options.outlineMaxOps > 0) {
+    SlimOutlineRegionsPassOptions o;
+    o.maxOps = options.outlineMaxOps;
+    pm.addPass(createSlimOutlineRegionsPass(o));
+  }
   if (options.lowerToLLVM)
     parse(kToLLVM);
 }

@@ -42,13 +42,24 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::init(1024)};
   PassOptions::Option<bool> blas{
       *this, "blas",
-      llvm::cl::desc("Run f32 matmuls in BLAS sgemm (OpenBLAS)"),
+      llvm::cl::desc("Run f32 matmuls in BLAS sgemm (oneDNN)"),
       llvm::cl::init(true)};
   PassOptions::Option<bool> quantizedKernels{
       *this, "quantized-kernels",
       llvm::cl::desc("Run weight-quantized matmuls in Slim's CPU kernel "
                      "(false: the reference dequantize-then-matmul lowering)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> fuse{
+      *this, "fuse",
+      llvm::cl::desc("Fuse elementwise producers into their consumers "
+                     "(--slim-fuse-elementwise)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<int64_t> outlineMaxOps{
+      *this, "outline-max-ops",
+      llvm::cl::desc("Split functions into outlined parts of at most this "
+                     "many operations, so that LLVM optimizes bounded units "
+                     "(0: keep one function)"),
+      llvm::cl::init(400)};
   PassOptions::Option<bool> lowerToLLVM{
       *this, "lower-to-llvm",
       llvm::cl::desc("Lower to the LLVM dialect"), llvm::cl::init(true)};

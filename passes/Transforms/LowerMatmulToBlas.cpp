@@ -7,6 +7,7 @@
 
 #include "passes/Transforms/Passes.h"
 
+#include "mlir/IR/AffineMap.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
@@ -55,35 +56,64 @@ func::FuncOp getOrDeclare(ModuleOp module, StringRef name, int64_t rank) {
   return f;
 }
 
+/// Which operands of a matmul or batch matmul BLAS reads transposed, or
+/// nothing if the op is not a plain product (broadcasts, element casts,
+/// other maps).
 template <typename OpTy>
-bool isPlain(OpTy op) {
-  // Default (non-transposed, non-broadcast) maps and no element casts.
-  return op.getNumDpsInputs() == 2 && op.getNumDpsInits() == 1 &&
-         !op.hasUserDefinedMaps();
+std::optional<std::pair<bool, bool>> blasTransposes(OpTy op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
+    return std::nullopt;
+  if (!op.hasUserDefinedMaps())
+    return std::make_pair(false, false);
+  MLIRContext *ctx = op.getContext();
+  unsigned batch = std::is_same_v<OpTy, linalg::BatchMatmulOp> ? 1 : 0;
+  SmallVector<AffineExpr> d;
+  for (unsigned i = 0; i < batch + 3; ++i)
+    d.push_back(getAffineDimExpr(i, ctx));
+  AffineExpr m = d[batch], n = d[batch + 1], k = d[batch + 2];
+  auto map = [&](AffineExpr x, AffineExpr y) {
+    SmallVector<AffineExpr> e(d.begin(), d.begin() + batch);
+    e.push_back(x);
+    e.push_back(y);
+    return AffineMap::get(batch + 3, 0, e, ctx);
+  };
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (maps.size() != 3 || maps[2] != map(m, n))
+    return std::nullopt;
+  bool ta = maps[0] == map(k, m), tb = maps[1] == map(n, k);
+  if (!ta && maps[0] != map(m, k))
+    return std::nullopt;
+  if (!tb && maps[1] != map(k, n))
+    return std::nullopt;
+  return std::make_pair(ta, tb);
 }
 
 struct SlimLowerMatmulToBlasPass
     : slim::impl::SlimLowerMatmulToBlasPassBase<SlimLowerMatmulToBlasPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    SmallVector<Operation *> ops;
+    SmallVector<std::pair<Operation *, std::pair<bool, bool>>> ops;
     module.walk([&](Operation *op) {
+      std::optional<std::pair<bool, bool>> t;
       if (auto mm = dyn_cast<linalg::MatmulOp>(op)) {
-        if (mm.hasPureBufferSemantics() && isPlain(mm) &&
-            llvm::all_of(op->getOperands(), hasContiguousRows))
-          ops.push_back(op);
+        if (mm.hasPureBufferSemantics())
+          t = blasTransposes(mm);
       } else if (auto bmm = dyn_cast<linalg::BatchMatmulOp>(op)) {
-        if (bmm.hasPureBufferSemantics() && isPlain(bmm) &&
-            llvm::all_of(op->getOperands(), hasContiguousRows))
-          ops.push_back(op);
+        if (bmm.hasPureBufferSemantics())
+          t = blasTransposes(bmm);
       }
+      if (t && llvm::all_of(op->getOperands(), hasContiguousRows))
+        ops.push_back({op, *t});
     });
     IRRewriter rewriter(&getContext());
-    for (Operation *op : ops) {
+    for (auto [op, t] : ops) {
       bool batched = isa<linalg::BatchMatmulOp>(op);
       int64_t rank = batched ? 3 : 2;
-      func::FuncOp callee = getOrDeclare(
-          module, batched ? "slim_rt_sgemm_batched" : "slim_rt_sgemm", rank);
+      // slim_rt_sgemm[_batched][_{nt,tn,tt}]: which of A, B are transposed.
+      std::string name = batched ? "slim_rt_sgemm_batched" : "slim_rt_sgemm";
+      if (t.first || t.second)
+        name += std::string("_") + (t.first ? "t" : "n") + (t.second ? "t" : "n");
+      func::FuncOp callee = getOrDeclare(module, name, rank);
       rewriter.setInsertionPoint(op);
       SmallVector<Value> args;
       for (Value v : op->getOperands())

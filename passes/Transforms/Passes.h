@@ -13,16 +13,24 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir::slim {
 
 #define GEN_PASS_DECL
 #include "passes/Transforms/Passes.h.inc"
+
+/// The patterns of `--slim-fold-transposes`.
+void populateFoldTransposesPatterns(RewritePatternSet &patterns);
+
+/// The patterns of `--slim-fuse-elementwise`.
+void populateFuseElementwisePatterns(RewritePatternSet &patterns);
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Transforms/Passes.h.inc"

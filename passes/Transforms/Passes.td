@@ -56,6 +56,98 @@ def SlimLowerExpandShapePass
                            "::mlir::arith::ArithDialect"];
 }
 
+def SlimFoldTransposesPass
+    : Pass<"slim-fold-transposes", "::mlir::func::FuncOp"> {
+  let summary = "Folds transposes into the indexing maps of the matmuls that read them";
+  let description = [{
+    ONNX writes `x @ W^T` as a `Transpose` feeding a `MatMul`: a tied LM
+    head transposes the whole embedding table (49152 x 576 for SmolLM2, 113
+    MB) and attention transposes K, each a strided copy on every call. This
+    pass rewrites `linalg.matmul` whose A or B operand is a 2-D
+    `linalg.transpose` into a `linalg.matmul` with transposed indexing maps
+    on the transpose's source, and `linalg.batch_matmul` whose B operand is a
+    transpose of the two innermost dimensions (possibly followed by a
+    `tensor.collapse_shape` that merges only the batch dimensions) into the
+    transposed-B batch matmul. `--slim-lower-matmul-to-blas` then calls
+    sgemm with the operand transposed: no copy, and a tied weight is stored
+    once.
+    Example:
+    ```mlir
+    %t = linalg.transpose ins(%emb : tensor<49152x576xf32>) outs(%e : tensor<576x49152xf32>) permutation = [1, 0]
+    %y = linalg.matmul ins(%x, %t : tensor<?x576xf32>, tensor<576x49152xf32>) outs(%acc : tensor<?x49152xf32>) -> tensor<?x49152xf32>
+    // becomes
+    %y = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+        ins(%x, %emb : tensor<?x576xf32>, tensor<49152x576xf32>) outs(%acc : tensor<?x49152xf32>) -> tensor<?x49152xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def SlimOutlineRegionsPass
+    : Pass<"slim-outline-regions", "::mlir::ModuleOp"> {
+  let summary = "Splits large functions into calls of bounded-size private functions";
+  let description = [{
+    An imported model is one function that grows with its layers, and
+    LLVM's optimizer is superlinear in function size (a 30-layer model took
+    minutes at -O3). This pass cuts the top-level body of every function
+    with more than `max-ops` operations (nested ones counted) into
+    consecutive segments of `max-ops / 2` to `max-ops` operations, each
+    moved into a private function `@<name>_part<k>` marked `noinline` with
+    internal linkage, and replaces the segment by a call. A segment takes
+    the values it uses from earlier segments as arguments and returns the
+    values used after it; constants are repeated instead of passed. Within
+    the allowed range the cut crossed by the fewest values is chosen, which
+    in a decoder falls between layers or between attention and the MLP.
+    It runs on buffers after deallocation is explicit (moving operations
+    changes no ownership); segments never return stack (`memref.alloca`)
+    buffers.
+    Example (`max-ops=2`):
+    ```mlir
+    func.func @main(%a: memref<4xf32>) -> memref<4xf32> {
+      %0 = memref.alloc() : memref<4xf32>
+      linalg.exp ins(%a : memref<4xf32>) outs(%0 : memref<4xf32>)
+      %1 = memref.alloc() : memref<4xf32>
+      linalg.exp ins(%0 : memref<4xf32>) outs(%1 : memref<4xf32>)
+      memref.dealloc %0 : memref<4xf32>
+      return %1 : memref<4xf32>
+    }
+    // becomes calls of @main_part0, @main_part1, ... each holding a few of
+    // those operations.
+    ```
+  }];
+  let options = [
+    Option<"maxOps", "max-ops", "int64_t", "400",
+           "Largest number of operations in one outlined function">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+}
+
+def SlimFuseElementwisePass
+    : Pass<"slim-fuse-elementwise", "::mlir::func::FuncOp"> {
+  let summary = "Fuses elementwise linalg.generic producers into their consumers";
+  let description = [{
+    Applies upstream's producer-consumer fusion of elementwise
+    `linalg.generic` ops (`linalg::populateElementwiseOpsFusionPatterns`)
+    without the reshape propagation of `--linalg-fuse-elementwise-ops`,
+    which would rewrite named matmuls into generics and lose their BLAS
+    lowering. A producer is fused when its result has a single reader, so
+    nothing is computed twice. An LLM's normalizations, rotary embedding,
+    SiLU gating and residual adds become a few loop nests without
+    intermediate buffers; the consumer may be a reduction (the mean of
+    squares of RMSNorm absorbs the square).
+    Example:
+    ```mlir
+    %sq = linalg.generic {..., iterator_types = ["parallel", "parallel"]} ins(%x) outs(%e0) { mulf }
+    %sum = linalg.generic {..., iterator_types = ["parallel", "reduction"]} ins(%sq) outs(%acc) { addf }
+    // becomes one reduction reading %x and computing x*x in its body
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def SlimExternalizeWeightsPass
     : Pass<"slim-externalize-weights", "::mlir::ModuleOp"> {
   let summary = "Moves large constants into a weights file read at run time";
@@ -95,8 +187,10 @@ def SlimLowerMatmulToBlasPass
     Replaces `linalg.matmul` and `linalg.batch_matmul` on f32 memrefs whose
     rows are contiguous (unit innermost stride) by calls to
     `slim_rt_sgemm` / `slim_rt_sgemm_batched` (C interface, implemented by
-    Slim's model support library on OpenBLAS): the dense GEMMs of an LLM run
-    in a tuned, multithreaded kernel. The op accumulates into its output,
+    Slim's model support library on oneDNN's sgemm): the dense GEMMs of an
+    LLM run in a tuned, multithreaded kernel. Matmuls whose indexing maps
+    read A or B transposed (from `--slim-fold-transposes`) call the
+    `_tn`/`_nt`/`_tt` variants, which pass the transposition to sgemm. The op accumulates into its output,
     which is what the calls do (beta = 1). Other matmuls are left alone.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",

@@ -338,6 +338,8 @@ def main():
     p.add_argument("--max-positions", type=int, default=128)
     p.add_argument("--fused", action="store_true", help="llama: onnxruntime contrib ops")
     p.add_argument("--external-data", action="store_true", help="weights in <output>.data")
+    p.add_argument("--tied-embeddings", action="store_true",
+                   help="llama: the LM head is the transposed embedding table (as SmolLM2)")
     p.add_argument("--stream-weights", action="store_true",
                    help="write weights straight to <output>.data while building (for large models)")
     p.add_argument("--check", action="store_true", help="run once with onnxruntime")
@@ -355,14 +357,15 @@ def main():
         location = os.path.basename(a.output) + ".data"
         with open(a.output + ".data", "wb") as f:
             model = build(a.family, a.mode, a.layers, a.hidden, a.heads, kv, inter, a.vocab,
-                          a.max_positions, a.fused, a.seed, external=(f, location))
+                          a.max_positions, a.fused, a.seed, external=(f, location),
+                          tied_embeddings=a.tied_embeddings)
         onnx.save_model(model, a.output)
         params = sum(int(np.prod(t.dims)) for t in model.graph.initializer)
         print(f"{a.output}: {params / 1e9:.3f} B parameters, "
               f"{os.path.getsize(a.output + '.data') / 2**30:.2f} GiB of external data")
         return 0
     model = build(a.family, a.mode, a.layers, a.hidden, a.heads, kv, inter, a.vocab, a.max_positions,
-                  a.fused, a.seed)
+                  a.fused, a.seed, tied_embeddings=a.tied_embeddings)
     if not a.fused:  # the checker does not know onnxruntime's ops
         onnx.checker.check_model(model)
     if a.external_data:

@@ -24,7 +24,6 @@
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -42,6 +41,12 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -55,6 +60,10 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Host.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
 
 using namespace mlir;
 
@@ -114,12 +123,235 @@ static llvm::cl::opt<std::string> emitMlir(
                    "before the CPU pipeline, to this file (.mlirbc: bytecode)"),
     llvm::cl::value_desc("file"), llvm::cl::cat(category));
 
+static llvm::cl::opt<std::string> targetCpu(
+    "target-cpu",
+    llvm::cl::desc("CPU the generated code may assume, an LLVM CPU name "
+                   "(e.g. x86-64-v3, skylake-avx512, znver3; default: host, "
+                   "the CPU slimc runs on)"),
+    llvm::cl::init("host"), llvm::cl::cat(category));
+static llvm::cl::opt<std::string> targetFeatures(
+    "target-features",
+    llvm::cl::desc("CPU features added to or removed from --target-cpu's, "
+                   "in LLVM's spelling (e.g. +avx2,+fma,-avx512f)"),
+    llvm::cl::value_desc("+feat,-feat,..."), llvm::cl::init(""),
+    llvm::cl::cat(category));
+static llvm::cl::opt<unsigned> jobs(
+    "jobs",
+    llvm::cl::desc("Threads for LLVM optimization and code generation "
+                   "(default: the number of cores, at most 8)"),
+    llvm::cl::init(0), llvm::cl::cat(category));
+static llvm::cl::opt<bool> quiet(
+    "quiet", llvm::cl::desc("Do not print the compilation phases and their times"),
+    llvm::cl::cat(category));
+
 static int error(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "slimc") << message << "\n";
   return 1;
 }
 
 namespace {
+/// Prints one line per compilation phase with its wall-clock time, so that a
+/// user sees progress on long compilations.
+class PhaseTimer {
+public:
+  void start(llvm::StringRef name) {
+    finish();
+    current = name.str();
+    begin = std::chrono::steady_clock::now();
+    if (!quiet)
+      llvm::errs() << "slimc: " << current << "...\n";
+  }
+  void finish() {
+    if (current.empty())
+      return;
+    double seconds = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - begin)
+                         .count();
+    total += seconds;
+    if (!quiet)
+      llvm::errs() << llvm::formatv("slimc: {0}: {1:f2} s\n", current, seconds);
+    current.clear();
+  }
+  ~PhaseTimer() {
+    finish();
+    if (!quiet && total > 0)
+      llvm::errs() << llvm::formatv("slimc: total {0:f2} s\n", total);
+  }
+
+private:
+  std::string current;
+  std::chrono::steady_clock::time_point begin;
+  double total = 0;
+};
+
+/// The LLVM -O<level> pipeline, tuned for generated model code: loops are
+/// vectorized and interleaved but not unrolled further (full unrolling of
+/// the many constant-trip-count loops of a model multiplied its code size
+/// and compile time for no measurable speed-up).
+void optimize(llvm::Module &module, llvm::TargetMachine *machine,
+              unsigned level) {
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopUnrolling = false;
+  tuning.LoopVectorization = level >= 2;
+  tuning.SLPVectorization = level >= 2;
+  tuning.LoopInterleaving = level >= 2;
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(machine, tuning);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::OptimizationLevel ol = level == 0   ? llvm::OptimizationLevel::O0
+                               : level == 1 ? llvm::OptimizationLevel::O1
+                               : level == 2 ? llvm::OptimizationLevel::O2
+                                            : llvm::OptimizationLevel::O3;
+  llvm::ModulePassManager mpm = level == 0
+                                    ? pb.buildO0DefaultPipeline(ol)
+                                    : pb.buildPerModuleDefaultPipeline(ol);
+  mpm.run(module, mam);
+}
+
+/// What the generated code may assume about the CPU.
+struct TargetChoice {
+  std::string cpu;      ///< LLVM CPU name
+  std::string features; ///< LLVM feature string, "+a,-b,..."
+  /// The instruction-set features the code may use that the runtime can
+  /// check on the machine that loads the model (those LLVM's host detection
+  /// reports), recorded in model.json.
+  std::vector<std::string> required;
+};
+
+/// Resolves --target-cpu / --target-features; an error message or "".
+std::string chooseTarget(const llvm::Target &target, const std::string &triple,
+                         TargetChoice &choice) {
+  llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+  bool isHost = targetCpu == "host";
+  choice.cpu = isHost ? llvm::sys::getHostCPUName().str() : targetCpu.getValue();
+  std::vector<std::string> feats;
+  if (isHost)
+    for (auto &f : host)
+      feats.push_back((f.second ? "+" : "-") + f.first().str());
+  std::unique_ptr<llvm::MCSubtargetInfo> probe(
+      target.createMCSubtargetInfo(llvm::Triple(triple), choice.cpu, ""));
+  if (!probe || !probe->isCPUStringValid(choice.cpu))
+    return "--target-cpu: unknown CPU '" + choice.cpu + "' for " + triple +
+           " (LLVM names such as x86-64-v3, skylake-avx512, znver3, or 'host')";
+  llvm::StringSet<> known;
+  for (const llvm::SubtargetFeatureKV &kv : probe->getAllProcessorFeatures())
+    known.insert(kv.Key);
+  llvm::SmallVector<llvm::StringRef> user;
+  llvm::StringRef(targetFeatures).split(user, ',', -1, false);
+  for (llvm::StringRef f : user) {
+    f = f.trim();
+    if (f.size() < 2 || (f[0] != '+' && f[0] != '-'))
+      return "--target-features: expected '+name' or '-name', got '" + f.str() + "'";
+    if (!known.contains(f.drop_front()))
+      return "--target-features: unknown feature '" + f.drop_front().str() +
+             "' for " + triple;
+    feats.push_back(f.str());
+  }
+  choice.features = llvm::join(feats, ",");
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(target.createMCSubtargetInfo(
+      llvm::Triple(triple), choice.cpu, choice.features));
+  for (auto &f : host)
+    if (sti->checkFeatures("+" + f.first().str()))
+      choice.required.push_back(f.first().str());
+  llvm::sort(choice.required);
+  return "";
+}
+
+std::unique_ptr<llvm::TargetMachine>
+createMachine(const llvm::Target &target, const std::string &triple,
+              const TargetChoice &choice, unsigned level) {
+  llvm::TargetOptions options;
+  return std::unique_ptr<llvm::TargetMachine>(target.createTargetMachine(
+      llvm::Triple(triple), choice.cpu, choice.features, options,
+      llvm::Reloc::PIC_, std::nullopt,
+      level >= 3   ? llvm::CodeGenOptLevel::Aggressive
+      : level == 0 ? llvm::CodeGenOptLevel::None
+                   : llvm::CodeGenOptLevel::Default));
+}
+
+unsigned defaultJobs() {
+  return std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+}
+
+/// Optimizes and compiles `module` into object files, one per partition:
+/// the module is split (llvm::SplitModule) into `jobs` parts, each carried to
+/// its own thread and LLVMContext as bitcode, as LLVM's parallel LTO code
+/// generation does. Returns an error message or "".
+std::string emitObjects(std::unique_ptr<llvm::Module> module,
+                        const llvm::Target &target, const std::string &triple,
+                        const TargetChoice &choice, unsigned level,
+                        llvm::StringRef dir, bool keep, unsigned jobs,
+                        std::vector<std::string> &objects) {
+  size_t functions = 0;
+  for (llvm::Function &f : *module)
+    functions += !f.isDeclaration();
+  jobs = std::max<unsigned>(1, std::min<size_t>(jobs, functions));
+  std::vector<llvm::SmallString<0>> parts;
+  if (jobs == 1) {
+    parts.emplace_back();
+    llvm::raw_svector_ostream os(parts.back());
+    llvm::WriteBitcodeToFile(*module, os);
+  } else {
+    llvm::SplitModule(*module, jobs, [&](std::unique_ptr<llvm::Module> part) {
+      parts.emplace_back();
+      llvm::raw_svector_ostream os(parts.back());
+      llvm::WriteBitcodeToFile(*part, os);
+    });
+  }
+  module.reset();
+  std::vector<std::string> errors(parts.size());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    llvm::SmallString<256> path(dir);
+    std::string name = parts.size() == 1 ? "model" : "model." + std::to_string(i);
+    llvm::sys::path::append(path, name + (keep ? ".o" : ".o.tmp"));
+    objects.push_back(std::string(path));
+  }
+  auto work = [&](size_t i) {
+    llvm::LLVMContext context;
+    llvm::Expected<std::unique_ptr<llvm::Module>> m = llvm::parseBitcodeFile(
+        llvm::MemoryBufferRef(llvm::StringRef(parts[i].data(), parts[i].size()),
+                              "part"),
+        context);
+    if (!m) {
+      errors[i] = "cannot read back module part: " + llvm::toString(m.takeError());
+      return;
+    }
+    std::unique_ptr<llvm::TargetMachine> machine =
+        createMachine(target, triple, choice, level);
+    optimize(**m, machine.get(), level);
+    std::error_code ec;
+    llvm::raw_fd_ostream os(objects[i], ec, llvm::sys::fs::OF_None);
+    if (ec) {
+      errors[i] = "cannot write " + objects[i] + ": " + ec.message();
+      return;
+    }
+    llvm::legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, os, nullptr,
+                                     llvm::CodeGenFileType::ObjectFile)) {
+      errors[i] = "the target cannot emit object files";
+      return;
+    }
+    codegen.run(**m);
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < parts.size(); ++i)
+    threads.emplace_back(work, i);
+  work(0);
+  for (std::thread &t : threads)
+    t.join();
+  for (const std::string &e : errors)
+    if (!e.empty())
+      return e;
+  return "";
+}
+
 /// Files written under temporary names, renamed on success, removed
 /// otherwise.
 struct PendingFiles {
@@ -219,6 +451,20 @@ int main(int argc, char **argv) {
   if (optLevel > 3)
     return error("--opt-level: expected 0 to 3, got " + std::to_string(optLevel));
 
+  // The target first: a bad --target-cpu/--target-features is reported
+  // before any work, and leaves nothing behind.
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  std::string triple = llvm::sys::getDefaultTargetTriple();
+  std::string targetError;
+  const llvm::Target *llvmTarget =
+      llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), targetError);
+  if (!llvmTarget)
+    return error("no LLVM target for " + triple + ": " + targetError);
+  TargetChoice choice;
+  if (std::string err = chooseTarget(*llvmTarget, triple, choice); !err.empty())
+    return error(err);
+
   if (printPipeline) {
     PassManager pm(nullptr, ModuleOp::getOperationName());
     if (customPipeline) {
@@ -249,7 +495,9 @@ int main(int argc, char **argv) {
   context.loadAllAvailableDialects();
   slim::FileDiagnosticPrinter diagnostics(&context);
 
+  PhaseTimer phases;
   // Load.
+  phases.start(StringRef(inputPath).ends_with(".onnx") ? "import" : "parse");
   OwningOpRef<ModuleOp> module;
   if (StringRef(inputPath).ends_with(".onnx")) {
     slim::OnnxImportOptions importOptions;
@@ -299,6 +547,7 @@ int main(int argc, char **argv) {
 
   // Model-level transformations: compression, instrumentation.
   if (quantizeOpt.getNumOccurrences() || calibration) {
+    phases.start(quantizeOpt.getNumOccurrences() ? "compression" : "instrumentation");
     PassManager pre(&context, ModuleOp::getOperationName());
     if (failed(applyPassManagerCLOptions(pre)))
       return 1;
@@ -345,6 +594,7 @@ int main(int argc, char **argv) {
   }
 
   // Compile to the LLVM dialect.
+  phases.start("MLIR pipeline");
   PassManager pm(&context, ModuleOp::getOperationName());
   if (failed(applyPassManagerCLOptions(pm)))
     return 1;
@@ -368,30 +618,14 @@ int main(int argc, char **argv) {
   llvm::sys::fs::file_size(weightsTmp, weightsBytes);
 
   // LLVM IR, optimized for the host, as an object file.
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
+  phases.start("translation to LLVM IR");
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(*module, llvmContext, "slim_model");
   if (!llvmModule)
     return error("translation to LLVM IR failed");
-  std::string triple = llvm::sys::getDefaultTargetTriple();
-  std::string targetError;
-  const llvm::Target *llvmTarget =
-      llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), targetError);
-  if (!llvmTarget)
-    return error("no LLVM target for " + triple + ": " + targetError);
-  llvm::StringMap<bool> hostFeatures = llvm::sys::getHostCPUFeatures();
-  std::string features;
-  for (auto &f : hostFeatures)
-    features += (f.second ? "+" : "-") + f.first().str() + ",";
-  llvm::TargetOptions targetOptions;
-  std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
-      llvm::Triple(triple), llvm::sys::getHostCPUName(), features,
-      targetOptions, llvm::Reloc::PIC_, std::nullopt,
-      optLevel >= 3 ? llvm::CodeGenOptLevel::Aggressive
-      : optLevel == 0 ? llvm::CodeGenOptLevel::None
-                      : llvm::CodeGenOptLevel::Default));
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createMachine(*llvmTarget, triple, choice, optLevel);
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(llvm::Triple(triple));
 
@@ -423,23 +657,6 @@ int main(int argc, char **argv) {
                    std::to_string(callee->arg_size()) + " parameters, " +
                    std::to_string(expected) + " expected");
   }
-  if (llvm::Error err = makeOptimizingTransformer(optLevel, 0, machine.get())(
-          llvmModule.get()))
-    return error("LLVM optimization failed: " + llvm::toString(std::move(err)));
-
-  llvm::SmallString<256> objectPath(outDir);
-  llvm::sys::path::append(objectPath, keepObject ? "model.o" : "model.o.tmp");
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(objectPath, ec, llvm::sys::fs::OF_None);
-    if (ec)
-      return error("cannot write " + objectPath + ": " + ec.message());
-    llvm::legacy::PassManager codegen;
-    if (machine->addPassesToEmitFile(codegen, os, nullptr,
-                                     llvm::CodeGenFileType::ObjectFile))
-      return error("the target cannot emit object files");
-    codegen.run(*llvmModule);
-  }
   if (keepObject) {
     llvm::SmallString<256> llPath(outDir);
     llvm::sys::path::append(llPath, "model.ll");
@@ -447,7 +664,18 @@ int main(int argc, char **argv) {
     llvm::raw_fd_ostream os(llPath, ec);
     llvmModule->print(os, nullptr);
   }
+  phases.start(llvm::formatv("LLVM -O{0} optimization and code generation", optLevel).str());
+  std::vector<std::string> objects;
+  if (std::string err = emitObjects(std::move(llvmModule), *llvmTarget, triple,
+                                    choice, optLevel, outDir, keepObject,
+                                    jobs ? jobs : defaultJobs(), objects);
+      !err.empty()) {
+    for (const std::string &o : objects)
+      llvm::sys::fs::remove(o);
+    return error(err);
+  }
 
+  phases.start("link");
   // Link: the object, Slim's model support archive, oneDNN (GEMMs), the
   // OpenMP runtime oneDNN threads with, libm.
   std::string support = supportLib;
@@ -462,14 +690,19 @@ int main(int argc, char **argv) {
   llvm::ErrorOr<std::string> cc = llvm::sys::findProgramByName("cc");
   if (!cc)
     return error("no C compiler driver 'cc' on PATH to link the model");
-  std::vector<llvm::StringRef> linkArgs{*cc, "-shared", "-o", soTmp,
-                                        objectPath, support, "-ldnnl",
-                                        "-lgomp", "-lstdc++", "-lm"};
+  std::vector<llvm::StringRef> linkArgs{*cc, "-shared", "-o", soTmp};
+  for (const std::string &o : objects)
+    linkArgs.push_back(o);
+  for (llvm::StringRef a : {llvm::StringRef(support), llvm::StringRef("-ldnnl"),
+                            llvm::StringRef("-lgomp"), llvm::StringRef("-lstdc++"),
+                            llvm::StringRef("-lm")})
+    linkArgs.push_back(a);
   std::string linkError;
   int rc = llvm::sys::ExecuteAndWait(*cc, linkArgs, std::nullopt, {}, 0, 0,
                                      &linkError);
   if (!keepObject)
-    llvm::sys::fs::remove(objectPath);
+    for (const std::string &o : objects)
+      llvm::sys::fs::remove(o);
   if (rc != 0)
     return error("linking " + soTmp + " failed" +
                  (linkError.empty() ? "" : ": " + linkError));
@@ -480,6 +713,12 @@ int main(int argc, char **argv) {
                             {"entry", "slim_entry"},
                             {"source", inputPath},
                             {"weights_argument", weightsArgument},
+                            {"target",
+                             llvm::json::Object{
+                                 {"triple", triple},
+                                 {"cpu", choice.cpu},
+                                 {"required_features",
+                                  llvm::json::Array(choice.required)}}},
                             {"weights_bytes", static_cast<int64_t>(weightsBytes)},
                             {"inputs", std::move(inputs)},
                             {"outputs", std::move(outputs)}};

@@ -1,0 +1,147 @@
+//===- FoldTransposes.cpp - Transposes absorbed by the matmuls reading them -===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+//
+// ONNX graphs write `x @ W^T` as a Transpose node feeding a MatMul: a tied
+// LM head transposes the whole embedding table, attention transposes K. As
+// separate ops they cost a strided copy of the operand on every call; as the
+// matmul's indexing map they cost nothing (BLAS reads the operand
+// transposed).
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Transforms/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::slim {
+#define GEN_PASS_DEF_SLIMFOLDTRANSPOSESPASS
+#include "passes/Transforms/Passes.h.inc"
+} // namespace mlir::slim
+
+using namespace mlir;
+
+namespace {
+
+/// The source of `v` if it is a transpose swapping the two innermost
+/// dimensions and nothing else.
+Value innerTransposeSource(Value v) {
+  auto t = v.getDefiningOp<linalg::TransposeOp>();
+  if (!t || !t.hasPureTensorSemantics())
+    return {};
+  ArrayRef<int64_t> perm = t.getPermutation();
+  int64_t rank = perm.size();
+  if (rank < 2)
+    return {};
+  for (int64_t i = 0; i + 2 < rank; ++i)
+    if (perm[i] != i)
+      return {};
+  if (perm[rank - 2] != rank - 1 || perm[rank - 1] != rank - 2)
+    return {};
+  return t.getInput();
+}
+
+/// linalg.matmul(A, transpose(B')) -> linalg.matmul(A, B') with the
+/// transposed-B indexing maps (and the same for A).
+struct FoldIntoMatmul : OpRewritePattern<linalg::MatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(linalg::MatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.hasPureTensorSemantics() || op.hasUserDefinedMaps() ||
+        op.getNumDpsInputs() != 2)
+      return failure();
+    Value a = op.getDpsInputOperand(0)->get();
+    Value b = op.getDpsInputOperand(1)->get();
+    Value bt = innerTransposeSource(b);
+    Value at = innerTransposeSource(a);
+    if (!bt && !at)
+      return failure();
+    MLIRContext *ctx = op.getContext();
+    AffineExpr m, n, k;
+    bindDims(ctx, m, n, k);
+    auto map = [&](ArrayRef<AffineExpr> e) { return AffineMap::get(3, 0, e, ctx); };
+    SmallVector<Attribute> maps{
+        AffineMapAttr::get(at ? map({k, m}) : map({m, k})),
+        AffineMapAttr::get(bt ? map({n, k}) : map({k, n})),
+        AffineMapAttr::get(map({m, n}))};
+    auto mm = linalg::MatmulOp::create(
+        rewriter, op.getLoc(), op.getResultTypes(),
+        ValueRange{at ? at : a, bt ? bt : b}, op.getDpsInits());
+    mm.setIndexingMapsAttr(ArrayAttr::get(ctx, maps));
+    rewriter.replaceOp(op, mm->getResults());
+    return success();
+  }
+};
+
+/// linalg.batch_matmul(A, collapse(transpose(B'))) where the collapse only
+/// merges leading (batch) dimensions: the transpose commutes with it, and
+/// the batch matmul reads collapse(B') with the transposed-B maps. This is
+/// attention's `q @ k^T`.
+struct FoldIntoBatchMatmul : OpRewritePattern<linalg::BatchMatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(linalg::BatchMatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.hasPureTensorSemantics() || op.hasUserDefinedMaps() ||
+        op.getNumDpsInputs() != 2)
+      return failure();
+    Value b = op.getDpsInputOperand(1)->get();
+    Value source;
+    auto collapse = b.getDefiningOp<tensor::CollapseShapeOp>();
+    if (collapse) {
+      // Reassociation [[0..r-3], [r-2], [r-1]] of a rank-r source.
+      auto groups = collapse.getReassociationIndices();
+      if (groups.size() != 3 || groups[1].size() != 1 || groups[2].size() != 1)
+        return failure();
+      source = innerTransposeSource(collapse.getSrc());
+    } else {
+      source = innerTransposeSource(b);
+    }
+    if (!source)
+      return failure();
+    Value newB = source;
+    if (collapse) {
+      auto srcType = cast<RankedTensorType>(source.getType());
+      int64_t rank = srcType.getRank();
+      SmallVector<ReassociationIndices> groups(3);
+      for (int64_t i = 0; i < rank - 2; ++i)
+        groups[0].push_back(i);
+      groups[1].push_back(rank - 2);
+      groups[2].push_back(rank - 1);
+      newB = tensor::CollapseShapeOp::create(rewriter, collapse.getLoc(),
+                                             source, groups);
+    }
+    MLIRContext *ctx = op.getContext();
+    AffineExpr bt, m, n, k;
+    bindDims(ctx, bt, m, n, k);
+    auto map = [&](ArrayRef<AffineExpr> e) { return AffineMap::get(4, 0, e, ctx); };
+    SmallVector<Attribute> maps{AffineMapAttr::get(map({bt, m, k})),
+                                AffineMapAttr::get(map({bt, n, k})),
+                                AffineMapAttr::get(map({bt, m, n}))};
+    auto bmm = linalg::BatchMatmulOp::create(
+        rewriter, op.getLoc(), op.getResultTypes(),
+        ValueRange{op.getDpsInputOperand(0)->get(), newB}, op.getDpsInits());
+    bmm.setIndexingMapsAttr(ArrayAttr::get(ctx, maps));
+    rewriter.replaceOp(op, bmm->getResults());
+    return success();
+  }
+};
+
+struct SlimFoldTransposesPass
+    : slim::impl::SlimFoldTransposesPassBase<SlimFoldTransposesPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    slim::populateFoldTransposesPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+void mlir::slim::populateFoldTransposesPatterns(RewritePatternSet &patterns) {
+  patterns.add<FoldIntoMatmul, FoldIntoBatchMatmul>(patterns.getContext());
+}

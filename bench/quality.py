@@ -146,14 +146,14 @@ def main():
     if args.only != "ort":
         # fp32 baseline and calibration.
         if ("fp32", "slim") not in done:
-            run([slimc, onnx_path, "-o", work("fp32"), "--opt-level", "0"])
+            run([slimc, onnx_path, "-o", work("fp32")])
             fp32_bytes = dir_bytes(work("fp32"), ["model.weights"])
             row = {"name": "fp32", "tool": "slim", "bytes": fp32_bytes}
             for split, text in HELDOUT.items():
                 row[split] = slim_perplexity(work("fp32"), tokenizer, text, args.context, args.eval_tokens)
             record(row)
         if not os.path.exists(stats):
-            run([slimc, onnx_path, "--calibration", "-o", work("calib"), "--opt-level", "0"])
+            run([slimc, onnx_path, "--calibration", "-o", work("calib")])
             t = time.time()
             run([os.path.join(BIN, "slim-run"), work("calib"), "--calibrate", stats, "--calibration-text", CALIB,
                  "--tokenizer", tokenizer, "--context", str(args.context), "--samples", str(args.samples)])
@@ -172,7 +172,7 @@ def main():
                 report = out + ".report.json"
                 extra = args.gptq_options if method == "gptq" else ""
                 t = time.time()
-                run([slimc, onnx_path, "-o", out, "--opt-level", "0", "--quantize",
+                run([slimc, onnx_path, "-o", out, "--quantize",
                      f"method={method} {opts} stats={stats} report={report} {extra}".strip()])
                 seconds = time.time() - t
                 rep = json.load(open(report))

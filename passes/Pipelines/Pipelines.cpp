@@ -10,7 +10,9 @@
 #include "passes/Conversion/Passes.h"
 #include "passes/Transforms/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/Support/ErrorHandling.h"
 
 using namespace mlir;
@@ -53,12 +55,20 @@ static constexpr const char *kCpuBufferize =
     "canonicalize,cse";
 
 static constexpr const char *kCpuLoops =
-    "func.func(convert-linalg-to-loops),canonicalize,"
+    "func.func(slim-lower-strided-copies,convert-linalg-to-loops),canonicalize,"
     "resolve-ranked-shaped-type-result-dims,canonicalize,"
     "func.func(slim-lower-expand-shape)";
 
 void mlir::slim::buildCpuPipeline(OpPassManager &pm,
                                   const CpuPipelineOptions &options) {
+  // Weights the BLAS path reads transposed are transposed while they are
+  // still constants, before they move to the weights file.
+  if (options.blas) {
+    SlimFoldTransposesPassOptions t;
+    t.transposeWeights = true;
+    pm.addNestedPass<func::FuncOp>(createSlimFoldTransposesPass(t));
+    pm.addPass(createCanonicalizerPass());
+  }
   if (!options.weightsFile.empty()) {
     SlimExternalizeWeightsPassOptions w;
     w.weightsFile = options.weightsFile;

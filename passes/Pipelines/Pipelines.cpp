@@ -31,9 +31,13 @@ static constexpr const char *kBufferizeAndLoops =
     "func.func(slim-lower-expand-shape)";
 
 static constexpr const char *kToLLVM =
+    // bf16 arithmetic in f32 and bf16 conversions as integer operations:
+    // otherwise LLVM calls compiler-rt's __truncsfbf2, which Debian 12's
+    // libgcc lacks.
+    "arith-emulate-unsupported-floats{source-types=bf16 target-type=f32},"
     "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
     "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
-    "arith-expand,convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
+    "arith-expand{include-bf16=1},convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm,reconcile-unrealized-casts";
 
 void mlir::slim::buildCpuReferencePipeline(

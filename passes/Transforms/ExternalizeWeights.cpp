@@ -9,6 +9,9 @@
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+
+#include <deque>
+#include <vector>
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
@@ -25,11 +28,27 @@ namespace {
 constexpr uint64_t kAlignment = 64;
 
 /// The raw little-endian bytes of a constant, or empty if it cannot be
-/// moved (booleans are bit-packed in DenseElementsAttr; splats are tiny).
-ArrayRef<char> rawBytes(ElementsAttr attr) {
+/// moved (splats are tiny). Booleans, bit-packed in DenseElementsAttr, are
+/// written one byte per element (the memory layout of i1 that LLVM loads),
+/// into `boolBytes`.
+ArrayRef<char> rawBytes(ElementsAttr attr, std::deque<std::vector<char>> &boolBytes) {
   auto type = cast<ShapedType>(attr.getType());
-  if (type.getElementType().isInteger(1))
-    return {};
+  if (type.getElementType().isInteger(1)) {
+    // Blobs from the importer hold ONNX's one byte per boolean already.
+    if (auto res = dyn_cast<DenseResourceElementsAttr>(attr)) {
+      if (res.getRawHandle().getBlob() &&
+          static_cast<int64_t>(res.getData().size()) == type.getNumElements())
+        return res.getData();
+      return {};
+    }
+    auto dense = dyn_cast<DenseElementsAttr>(attr);
+    if (!dense || dense.isSplat())
+      return {};
+    std::vector<char> &bytes = boolBytes.emplace_back();
+    for (bool v : dense.getValues<bool>())
+      bytes.push_back(v ? 1 : 0);
+    return bytes;
+  }
   if (auto res = dyn_cast<DenseResourceElementsAttr>(attr)) {
     if (res.getRawHandle().getBlob())
       return res.getData();
@@ -62,6 +81,7 @@ struct SlimExternalizeWeightsPass
     uint64_t offset = 0;
     // Constants sharing bytes (one blob viewed with two shapes) share space.
     llvm::DenseMap<std::pair<const char *, size_t>, uint64_t> placed;
+    std::deque<std::vector<char>> boolBytes;
 
     for (auto func : getOperation().getOps<func::FuncOp>()) {
       if (func.isExternal())
@@ -78,8 +98,12 @@ struct SlimExternalizeWeightsPass
         auto type = dyn_cast<RankedTensorType>(c.getType());
         if (!attr || !type || !type.hasStaticShape())
           return;
-        ArrayRef<char> bytes = rawBytes(attr);
-        if (bytes.empty() || static_cast<int64_t>(bytes.size()) < minBytes)
+        // Boolean tensors always move: LLVM cannot translate inline i1
+        // arrays.
+        bool isBool = type.getElementType().isInteger(1);
+        ArrayRef<char> bytes = rawBytes(attr, boolBytes);
+        if (bytes.empty() ||
+            (!isBool && static_cast<int64_t>(bytes.size()) < minBytes))
           return;
         constants.push_back(c);
       });
@@ -98,7 +122,8 @@ struct SlimExternalizeWeightsPass
       func->setAttr("slim.weights_argument", b.getUnitAttr());
       Value weights = func.getArgument(argIndex);
       for (arith::ConstantOp c : constants) {
-        ArrayRef<char> bytes = rawBytes(cast<ElementsAttr>(c.getValue()));
+        ArrayRef<char> bytes =
+            rawBytes(cast<ElementsAttr>(c.getValue()), boolBytes);
         auto key = std::make_pair(bytes.data(), bytes.size());
         auto it = placed.find(key);
         uint64_t at;

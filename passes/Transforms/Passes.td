@@ -196,8 +196,9 @@ def SlimExternalizeWeightsPass
 
     Compiled code then never embeds weights, and a model's weights are
     mapped, not loaded. The function gets the unit attribute
-    `slim.weights_argument` when it takes the argument. Boolean and splat
-    constants stay inline.
+    `slim.weights_argument` when it takes the argument. Splat constants stay
+    inline; boolean tensors are written one byte per element, whatever
+    their size (LLVM cannot translate inline `i1` arrays).
   }];
   let options = [
     Option<"weightsFile", "weights-file", "std::string", "",

@@ -18,6 +18,12 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace mlir::slim {
 #define GEN_PASS_DEF_SLIMFOLDTRANSPOSESPASS
@@ -131,6 +137,30 @@ struct FoldIntoBatchMatmul : OpRewritePattern<linalg::BatchMatmulOp> {
   }
 };
 
+/// A writable blob of `size` bytes in an unlinked temporary file, mapped
+/// shared: transposed weights are as large as the model, and file-backed
+/// pages can be written back and dropped instead of holding that much
+/// anonymous memory. Falls back to the heap where no temporary file can be
+/// made.
+AsmResourceBlob allocateWeightBlob(size_t size) {
+  llvm::SmallString<128> path;
+  int fd = -1;
+  if (size > 0 &&
+      !llvm::sys::fs::createTemporaryFile("slim-weights", "bin", fd, path)) {
+    ::unlink(path.c_str());
+    void *data = MAP_FAILED;
+    if (::ftruncate(fd, static_cast<off_t>(size)) == 0)
+      data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (data != MAP_FAILED)
+      return AsmResourceBlob(
+          ArrayRef<char>(static_cast<char *>(data), size), 64,
+          [](void *p, size_t n, size_t) { ::munmap(p, n); },
+          /*dataIsMutable=*/true);
+  }
+  return HeapAsmResourceBlob::allocate(size, 64);
+}
+
 /// linalg.matmul(A, W) with W an f32 constant [K, N] -> linalg.matmul with
 /// the transposed-B maps on a new constant W^T [N, K], transposed once at
 /// compile time: each output channel's weights are then contiguous, the
@@ -164,7 +194,7 @@ struct TransposeWeightOperand : OpRewritePattern<linalg::MatmulOp> {
     int64_t k = type.getDimSize(0), n = type.getDimSize(1);
     if (static_cast<int64_t>(bytes.size()) != k * n * 4)
       return failure();
-    AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bytes.size(), 64);
+    AsmResourceBlob blob = allocateWeightBlob(bytes.size());
     const float *src = reinterpret_cast<const float *>(bytes.data());
     float *dst = reinterpret_cast<float *>(blob.getMutableData().data());
     // Blocked so that both sides stay in cache.

@@ -15,6 +15,7 @@
 
 #include "passes/Transforms/Passes.h"
 
+#include "mlir/Dialect/MemRef/Transforms/Transforms.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -225,12 +226,130 @@ struct TransposeWeightOperand : OpRewritePattern<linalg::MatmulOp> {
   }
 };
 
+/// `v` = collapse_shape(src) with reassociation `groups`, or nothing.
+Value collapsedFrom(Value v, ArrayRef<ReassociationIndices> groups) {
+  auto c = v.getDefiningOp<tensor::CollapseShapeOp>();
+  if (!c || c.getReassociationIndices() != SmallVector<ReassociationIndices>(groups))
+    return {};
+  return c.getSrc();
+}
+
+/// Grouped-query attention: ONNX exporters repeat each KV head R times
+/// (Unsqueeze, Expand, Reshape) before the two batch matmuls, a copy of the
+/// whole KV cache, R times over, on every call. The R query heads that
+/// share a KV head can instead be R times more rows of one product:
+///   bmm(collapse(Q[B, G*R, M, D]), collapse(collapse(bcast(K[B, G, 1, T, D]))))
+///   -> bmm(Q viewed [B*G, R*M, D], K viewed [B*G, T, D]) viewed back,
+/// with only reshapes (no copies) around it. Applies to either operand
+/// order of attention (scores with K read transposed, and probs @ V).
+struct FoldRepeatedHeads : OpRewritePattern<linalg::BatchMatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(linalg::BatchMatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.hasPureTensorSemantics() || op.getNumDpsInputs() != 2 ||
+        op.getNumDpsInits() != 1)
+      return failure();
+    SmallVector<ReassociationIndices> merge01{{0, 1}, {2}, {3}};
+    Value q = collapsedFrom(op.getDpsInputOperand(0)->get(), merge01);
+    Value x = collapsedFrom(op.getDpsInputOperand(1)->get(), merge01);
+    if (!q || !x)
+      return failure();
+    Value e = collapsedFrom(x, {{0}, {1, 2}, {3}, {4}});
+    auto bcast = e ? e.getDefiningOp<linalg::GenericOp>() : nullptr;
+    if (!bcast || bcast.getNumDpsInputs() != 1 || bcast.getNumDpsInits() != 1 ||
+        bcast.getNumParallelLoops() != 5 || bcast.getNumLoops() != 5)
+      return failure();
+    // The body yields its input, read with the repeat dimension pinned to 0.
+    Block &body = bcast.getRegion().front();
+    auto yield = cast<linalg::YieldOp>(body.getTerminator());
+    if (body.getOperations().size() != 1 ||
+        yield.getOperand(0) != body.getArgument(0))
+      return failure();
+    MLIRContext *ctx = op.getContext();
+    SmallVector<AffineExpr> d;
+    for (unsigned i = 0; i < 5; ++i)
+      d.push_back(getAffineDimExpr(i, ctx));
+    SmallVector<AffineMap> maps = bcast.getIndexingMapsArray();
+    AffineMap pinned = AffineMap::get(
+        5, 0, {d[0], d[1], getAffineConstantExpr(0, ctx), d[3], d[4]}, ctx);
+    if (maps[0] != pinned || !maps[1].isIdentity())
+      return failure();
+    Value kv = bcast.getDpsInputOperand(0)->get();
+    auto kvType = cast<RankedTensorType>(kv.getType());
+    auto qType = cast<RankedTensorType>(q.getType());
+    auto eType = cast<RankedTensorType>(e.getType());
+    if (kvType.getRank() != 5 || kvType.getDimSize(2) != 1 ||
+        qType.getRank() != 4 || eType.isDynamicDim(1) || eType.isDynamicDim(2))
+      return failure();
+    int64_t groups = eType.getDimSize(1), repeat = eType.getDimSize(2);
+    if (qType.isDynamicDim(1) || qType.getDimSize(1) != groups * repeat)
+      return failure();
+
+    Location loc = op.getLoc();
+    auto dim = [&](Value v, int64_t i) -> OpFoldResult {
+      auto t = cast<RankedTensorType>(v.getType());
+      if (!t.isDynamicDim(i))
+        return rewriter.getIndexAttr(t.getDimSize(i));
+      return tensor::DimOp::create(rewriter, loc, v, i).getResult();
+    };
+    // Q [B, G*R, M, D] -> [B, G, R, M, D] -> [B*G, R*M, D].
+    OpFoldResult b = dim(q, 0);
+    SmallVector<OpFoldResult> qShape{b, rewriter.getIndexAttr(groups),
+                                     rewriter.getIndexAttr(repeat), dim(q, 2),
+                                     dim(q, 3)};
+    Value q5 = tensor::ExpandShapeOp::create(
+        rewriter, loc,
+        RankedTensorType::get({qType.getDimSize(0), groups, repeat,
+                               qType.getDimSize(2), qType.getDimSize(3)},
+                              qType.getElementType()),
+        q, SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}}, qShape);
+    SmallVector<ReassociationIndices> rows{{0, 1}, {2, 3}, {4}};
+    Value a = tensor::CollapseShapeOp::create(rewriter, loc, q5, rows);
+    // K/V [B, G, 1, T, D] -> [B*G, T, D].
+    Value kvFlat = tensor::CollapseShapeOp::create(
+        rewriter, loc, kv, SmallVector<ReassociationIndices>{{0, 1, 2}, {3}, {4}});
+    // The accumulator [B*G*R, M, N] -> [B, G, R, M, N] -> [B*G, R*M, N].
+    Value init = op.getDpsInitOperand(0)->get();
+    auto initType = cast<RankedTensorType>(init.getType());
+    SmallVector<OpFoldResult> initShape{b, rewriter.getIndexAttr(groups),
+                                        rewriter.getIndexAttr(repeat),
+                                        dim(init, 1), dim(init, 2)};
+    auto init5Type = RankedTensorType::get(
+        {qType.getDimSize(0), groups, repeat, initType.getDimSize(1),
+         initType.getDimSize(2)},
+        initType.getElementType());
+    SmallVector<ReassociationIndices> split0{{0, 1, 2}, {3}, {4}};
+    Value init5 = tensor::ExpandShapeOp::create(rewriter, loc, init5Type, init,
+                                                split0, initShape);
+    Value acc = tensor::CollapseShapeOp::create(rewriter, loc, init5, rows);
+    auto bmm = linalg::BatchMatmulOp::create(
+        rewriter, loc, TypeRange{acc.getType()}, ValueRange{a, kvFlat},
+        ValueRange{acc});
+    if (op.hasUserDefinedMaps())
+      bmm.setIndexingMapsAttr(op.getIndexingMaps());
+    // Back to [B*G*R, M, N].
+    SmallVector<OpFoldResult> outShape{b, rewriter.getIndexAttr(groups),
+                                       rewriter.getIndexAttr(repeat),
+                                       dim(init, 1), dim(init, 2)};
+    Value y5 = tensor::ExpandShapeOp::create(rewriter, loc, init5Type,
+                                             bmm->getResult(0), rows, outShape);
+    Value y = tensor::CollapseShapeOp::create(rewriter, loc, y5, split0);
+    if (y.getType() != op.getResult(0).getType())
+      y = tensor::CastOp::create(rewriter, loc, op.getResult(0).getType(), y);
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
 struct SlimFoldTransposesPass
     : slim::impl::SlimFoldTransposesPassBase<SlimFoldTransposesPass> {
   using Base::Base;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     slim::populateFoldTransposesPatterns(patterns);
+    // Shapes read off a folded transpose or broadcast come from their
+    // sources, so that the copies die.
+    memref::populateResolveRankedShapedTypeResultDimsPatterns(patterns);
     if (transposeWeights)
       patterns.add<TransposeWeightOperand>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
@@ -241,5 +360,6 @@ struct SlimFoldTransposesPass
 } // namespace
 
 void mlir::slim::populateFoldTransposesPatterns(RewritePatternSet &patterns) {
-  patterns.add<FoldIntoMatmul, FoldIntoBatchMatmul>(patterns.getContext());
+  patterns.add<FoldIntoMatmul, FoldIntoBatchMatmul, FoldRepeatedHeads>(
+      patterns.getContext());
 }

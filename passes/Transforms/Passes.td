@@ -58,7 +58,7 @@ def SlimLowerExpandShapePass
 
 def SlimFoldTransposesPass
     : Pass<"slim-fold-transposes", "::mlir::func::FuncOp"> {
-  let summary = "Folds transposes into the indexing maps of the matmuls that read them";
+  let summary = "Folds transposes and repeated KV heads into the matmuls that read them";
   let description = [{
     ONNX writes `x @ W^T` as a `Transpose` feeding a `MatMul`: a tied LM
     head transposes the whole embedding table (49152 x 576 for SmolLM2, 113
@@ -70,7 +70,12 @@ def SlimFoldTransposesPass
     `tensor.collapse_shape` that merges only the batch dimensions) into the
     transposed-B batch matmul. `--slim-lower-matmul-to-blas` then calls
     sgemm with the operand transposed: no copy, and a tied weight is stored
-    once. With `transpose-weights`, a matmul by an f32 constant `[K, N]`
+    once. Grouped-query attention's repeated KV heads (a broadcast of
+    `[B, G, 1, T, D]` to `[B, G, R, T, D]` collapsed to `G*R` heads, feeding
+    a batch matmul with the `G*R` query heads) become a batch matmul of each
+    KV head with its `R` query heads as `R` times more rows, with only
+    reshapes around it: the KV cache is no longer copied `R` times per call.
+    With `transpose-weights`, a matmul by an f32 constant `[K, N]`
     instead reads a constant `[N, K]` transposed once at compile time, the
     layout in which the one-row products of decoding run as contiguous dot
     products at memory bandwidth.

@@ -70,7 +70,7 @@ def main():
     else:
         print(f"(cached) {model}")
 
-    # slimc's default -O3 (about 35 s for the 30 layers on 2 cores, docs/Compile.md).
+    # slimc's default -O3 (about 25 s for the 30 layers on 2 cores, docs/Compile.md).
     opt = []
     stats = w(f"calib-{args.samples}.stats")
     step(f"2/5 calibration: {args.samples} x 512 tokens of State of the Union addresses before 1990")

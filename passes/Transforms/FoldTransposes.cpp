@@ -53,6 +53,24 @@ Value innerTransposeSource(Value v) {
   return t.getInput();
 }
 
+/// Replaces `op` by a linalg.matmul of `a` and `b` (same accumulator) that
+/// reads A as [K, M] if `ta` and B as [N, K] if `tb`.
+void replaceWithMatmul(PatternRewriter &rewriter, linalg::MatmulOp op, Value a,
+                       Value b, bool ta, bool tb) {
+  MLIRContext *ctx = op.getContext();
+  AffineExpr m, n, k;
+  bindDims(ctx, m, n, k);
+  auto map = [&](AffineExpr x, AffineExpr y) {
+    return AffineMapAttr::get(AffineMap::get(3, 0, {x, y}, ctx));
+  };
+  SmallVector<Attribute> maps{ta ? map(k, m) : map(m, k),
+                              tb ? map(n, k) : map(k, n), map(m, n)};
+  auto mm = linalg::MatmulOp::create(rewriter, op.getLoc(), op.getResultTypes(),
+                                     ValueRange{a, b}, op.getDpsInits());
+  mm.setIndexingMapsAttr(ArrayAttr::get(ctx, maps));
+  rewriter.replaceOp(op, mm->getResults());
+}
+
 /// linalg.matmul(A, transpose(B')) -> linalg.matmul(A, B') with the
 /// transposed-B indexing maps (and the same for A).
 struct FoldIntoMatmul : OpRewritePattern<linalg::MatmulOp> {
@@ -68,19 +86,7 @@ struct FoldIntoMatmul : OpRewritePattern<linalg::MatmulOp> {
     Value at = innerTransposeSource(a);
     if (!bt && !at)
       return failure();
-    MLIRContext *ctx = op.getContext();
-    AffineExpr m, n, k;
-    bindDims(ctx, m, n, k);
-    auto map = [&](ArrayRef<AffineExpr> e) { return AffineMap::get(3, 0, e, ctx); };
-    SmallVector<Attribute> maps{
-        AffineMapAttr::get(at ? map({k, m}) : map({m, k})),
-        AffineMapAttr::get(bt ? map({n, k}) : map({k, n})),
-        AffineMapAttr::get(map({m, n}))};
-    auto mm = linalg::MatmulOp::create(
-        rewriter, op.getLoc(), op.getResultTypes(),
-        ValueRange{at ? at : a, bt ? bt : b}, op.getDpsInits());
-    mm.setIndexingMapsAttr(ArrayAttr::get(ctx, maps));
-    rewriter.replaceOp(op, mm->getResults());
+    replaceWithMatmul(rewriter, op, at ? at : a, bt ? bt : b, bool(at), bool(bt));
     return success();
   }
 };
@@ -209,19 +215,8 @@ struct TransposeWeightOperand : OpRewritePattern<linalg::MatmulOp> {
     auto attr = DenseResourceElementsAttr::get(tType, "transposed_weight",
                                                std::move(blob));
     Value transposed = arith::ConstantOp::create(rewriter, cst.getLoc(), attr);
-    MLIRContext *ctx = op.getContext();
-    AffineExpr m, nn, kk;
-    bindDims(ctx, m, nn, kk);
-    auto map = [&](ArrayRef<AffineExpr> e) { return AffineMap::get(3, 0, e, ctx); };
-    SmallVector<Attribute> maps{AffineMapAttr::get(map({m, kk})),
-                                AffineMapAttr::get(map({nn, kk})),
-                                AffineMapAttr::get(map({m, nn}))};
-    auto mm = linalg::MatmulOp::create(
-        rewriter, op.getLoc(), op.getResultTypes(),
-        ValueRange{op.getDpsInputOperand(0)->get(), transposed},
-        op.getDpsInits());
-    mm.setIndexingMapsAttr(ArrayAttr::get(ctx, maps));
-    rewriter.replaceOp(op, mm->getResults());
+    replaceWithMatmul(rewriter, op, op.getDpsInputOperand(0)->get(), transposed,
+                      /*ta=*/false, /*tb=*/true);
     return success();
   }
 };

@@ -32,6 +32,7 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -75,7 +76,9 @@ static llvm::cl::opt<std::string> outDir("o", llvm::cl::desc("Output directory")
                                          llvm::cl::value_desc("dir"),
                                          llvm::cl::cat(category));
 static llvm::cl::opt<std::string>
-    target("target", llvm::cl::desc("Target (only 'cpu', the host, today)"),
+    target("target",
+           llvm::cl::desc("Target (only 'cpu' today; --target-cpu and "
+                          "--target-features choose which CPUs)"),
            llvm::cl::init("cpu"), llvm::cl::cat(category));
 static llvm::cl::opt<std::string> pipelineOpt(
     "pipeline",
@@ -102,7 +105,9 @@ static llvm::cl::opt<unsigned> optLevel(
     llvm::cl::init(3), llvm::cl::cat(category));
 static llvm::cl::opt<bool>
     keepObject("keep-intermediates",
-               llvm::cl::desc("Also write model.o and model.ll"),
+               llvm::cl::desc("Also write the object files (model.o, or "
+                              "model.N.o per code-generation thread) and "
+                              "model.ll (LLVM IR before optimization)"),
                llvm::cl::cat(category));
 
 static llvm::cl::opt<std::string> quantizeOpt(
@@ -436,6 +441,7 @@ int main(int argc, char **argv) {
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
       "slimc: compiles an ONNX or MLIR model into a shared library and a "
@@ -495,6 +501,11 @@ int main(int argc, char **argv) {
   context.loadAllAvailableDialects();
   slim::FileDiagnosticPrinter diagnostics(&context);
 
+  // --mlir-timing: MLIR's per-pass report of the compression and CPU
+  // pipelines, printed when slimc ends.
+  DefaultTimingManager timing;
+  applyDefaultTimingManagerCLOptions(timing);
+  TimingScope timingRoot = timing.getRootScope();
   PhaseTimer phases;
   // Load.
   phases.start(StringRef(inputPath).ends_with(".onnx") ? "import" : "parse");
@@ -549,6 +560,7 @@ int main(int argc, char **argv) {
   if (quantizeOpt.getNumOccurrences() || calibration) {
     phases.start(quantizeOpt.getNumOccurrences() ? "compression" : "instrumentation");
     PassManager pre(&context, ModuleOp::getOperationName());
+    pre.enableTiming(timingRoot);
     if (failed(applyPassManagerCLOptions(pre)))
       return 1;
     if (quantizeOpt.getNumOccurrences()) {
@@ -596,6 +608,7 @@ int main(int argc, char **argv) {
   // Compile to the LLVM dialect.
   phases.start("MLIR pipeline");
   PassManager pm(&context, ModuleOp::getOperationName());
+  pm.enableTiming(timingRoot);
   if (failed(applyPassManagerCLOptions(pm)))
     return 1;
   if (customPipeline) {

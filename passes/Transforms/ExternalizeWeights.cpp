@@ -86,7 +86,9 @@ struct SlimExternalizeWeightsPass
     for (auto func : getOperation().getOps<func::FuncOp>()) {
       if (func.isExternal())
         continue;
-      SmallVector<arith::ConstantOp> constants, dead;
+      // Each constant with its bytes, read once (booleans are converted).
+      SmallVector<std::pair<arith::ConstantOp, ArrayRef<char>>> constants;
+      SmallVector<arith::ConstantOp> dead;
       func.walk([&](arith::ConstantOp c) {
         // Dead constants (a weight a compression pass replaced) are dropped,
         // not written.
@@ -105,7 +107,7 @@ struct SlimExternalizeWeightsPass
         if (bytes.empty() ||
             (!isBool && static_cast<int64_t>(bytes.size()) < minBytes))
           return;
-        constants.push_back(c);
+        constants.push_back({c, bytes});
       });
       for (arith::ConstantOp c : dead)
         c.erase();
@@ -121,9 +123,7 @@ struct SlimExternalizeWeightsPass
         return signalPassFailure();
       func->setAttr("slim.weights_argument", b.getUnitAttr());
       Value weights = func.getArgument(argIndex);
-      for (arith::ConstantOp c : constants) {
-        ArrayRef<char> bytes =
-            rawBytes(cast<ElementsAttr>(c.getValue()), boolBytes);
+      for (auto [c, bytes] : constants) {
         auto key = std::make_pair(bytes.data(), bytes.size());
         auto it = placed.find(key);
         uint64_t at;

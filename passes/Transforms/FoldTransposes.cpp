@@ -53,6 +53,14 @@ Value innerTransposeSource(Value v) {
   return t.getInput();
 }
 
+/// A matmul or batch matmul on tensors with the default maps: the form the
+/// importer writes and the patterns here start from.
+template <typename OpTy>
+bool isPlainProduct(OpTy op) {
+  return op.hasPureTensorSemantics() && !op.hasUserDefinedMaps() &&
+         op.getNumDpsInputs() == 2;
+}
+
 /// Replaces `op` by a linalg.matmul of `a` and `b` (same accumulator) that
 /// reads A as [K, M] if `ta` and B as [N, K] if `tb`.
 void replaceWithMatmul(PatternRewriter &rewriter, linalg::MatmulOp op, Value a,
@@ -77,8 +85,7 @@ struct FoldIntoMatmul : OpRewritePattern<linalg::MatmulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(linalg::MatmulOp op,
                                 PatternRewriter &rewriter) const override {
-    if (!op.hasPureTensorSemantics() || op.hasUserDefinedMaps() ||
-        op.getNumDpsInputs() != 2)
+    if (!isPlainProduct(op))
       return failure();
     Value a = op.getDpsInputOperand(0)->get();
     Value b = op.getDpsInputOperand(1)->get();
@@ -99,8 +106,7 @@ struct FoldIntoBatchMatmul : OpRewritePattern<linalg::BatchMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(linalg::BatchMatmulOp op,
                                 PatternRewriter &rewriter) const override {
-    if (!op.hasPureTensorSemantics() || op.hasUserDefinedMaps() ||
-        op.getNumDpsInputs() != 2)
+    if (!isPlainProduct(op))
       return failure();
     Value b = op.getDpsInputOperand(1)->get();
     Value source;
@@ -177,8 +183,7 @@ struct TransposeWeightOperand : OpRewritePattern<linalg::MatmulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(linalg::MatmulOp op,
                                 PatternRewriter &rewriter) const override {
-    if (!op.hasPureTensorSemantics() || op.hasUserDefinedMaps() ||
-        op.getNumDpsInputs() != 2)
+    if (!isPlainProduct(op))
       return failure();
     Value b = op.getDpsInputOperand(1)->get();
     auto cst = b.getDefiningOp<arith::ConstantOp>();

@@ -13,7 +13,11 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/ErrorHandling.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cstring>
 
 using namespace mlir;
 using namespace mlir::slim;
@@ -38,7 +42,7 @@ static constexpr const char *kToLLVM =
     "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
     "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
     "arith-expand{include-bf16=1},convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
-    "convert-func-to-llvm,reconcile-unrealized-casts";
+    "convert-func-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts";
 
 void mlir::slim::buildCpuReferencePipeline(
     OpPassManager &pm, const CpuReferencePipelineOptions &options) {
@@ -58,9 +62,8 @@ static constexpr const char *kCpuBufferize =
     "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
     "canonicalize,cse";
 
-static constexpr const char *kCpuLoops =
-    "func.func(slim-lower-strided-copies,convert-linalg-to-loops),canonicalize,"
-    "resolve-ranked-shaped-type-result-dims,canonicalize,"
+static constexpr const char *kCpuLoopsTail =
+    "canonicalize,resolve-ranked-shaped-type-result-dims,canonicalize,"
     "func.func(slim-lower-expand-shape)";
 
 void mlir::slim::buildCpuPipeline(OpPassManager &pm,
@@ -96,7 +99,17 @@ void mlir::slim::buildCpuPipeline(OpPassManager &pm,
   parse(kCpuBufferize);
   if (options.blas)
     pm.addPass(createSlimLowerMatmulToBlasPass());
-  parse(kCpuLoops);
+  if (options.parallel)
+    parse(llvm::formatv("func.func(slim-lower-strided-copies,"
+                        "convert-linalg-to-parallel-loops,"
+                        "slim-parallelize-loops{{min-work={0}})",
+                        int64_t(options.parallelMinWork))
+              .str());
+  else
+    parse("func.func(slim-lower-strided-copies,convert-linalg-to-loops)");
+  parse(kCpuLoopsTail);
+  if (options.approximateMath)
+    parse("func.func(slim-approximate-math)");
   if (options.outlineMaxOps > 0) {
     SlimOutlineRegionsPassOptions o;
     o.maxOps = options.outlineMaxOps;
@@ -104,6 +117,12 @@ void mlir::slim::buildCpuPipeline(OpPassManager &pm,
   }
   if (options.lowerToLLVM)
     parse(kToLLVM);
+}
+
+void mlir::slim::renameOpenMPRuntimeCalls(llvm::Module &module) {
+  for (llvm::Function &f : module.functions())
+    if (f.isDeclaration() && f.getName().starts_with("__kmpc_"))
+      f.setName("slim_rt_kmpc_" + f.getName().drop_front(strlen("__kmpc_")));
 }
 
 void mlir::slim::registerSlimPipelines() {

@@ -11,6 +11,10 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 
+namespace llvm {
+class Module;
+} // namespace llvm
+
 namespace mlir::slim {
 
 /// Options of the reference CPU pipeline.
@@ -54,6 +58,22 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("Fuse elementwise producers into their consumers "
                      "(--slim-fuse-elementwise)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> approximateMath{
+      *this, "approximate-math",
+      llvm::cl::desc("Compute f32 exp, log, tanh, erf, sin and cos with "
+                     "vectorizable polynomials (--slim-approximate-math) "
+                     "instead of libm calls"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> parallel{
+      *this, "parallel",
+      llvm::cl::desc("Share large loops out over the threads "
+                     "(--slim-parallelize-loops)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<int64_t> parallelMinWork{
+      *this, "parallel-min-work",
+      llvm::cl::desc("Smallest loop work (iterations times body operations) "
+                     "shared out over the threads"),
+      llvm::cl::init(65536)};
   PassOptions::Option<int64_t> outlineMaxOps{
       *this, "outline-max-ops",
       llvm::cl::desc("Split functions into outlined parts of at most this "
@@ -70,6 +90,13 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
 /// BLAS calls for f32 GEMMs, loops, LLVM. Public functions return fresh
 /// buffers the caller frees.
 void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options);
+
+/// Renames the OpenMP runtime calls LLVM's OpenMPIRBuilder emitted for the
+/// parallel loops of `--slim-parallelize-loops` (`__kmpc_fork_call`, ...)
+/// to the `slim_rt_kmpc_*` entry points of Slim's model support library,
+/// which run them on libgomp's thread pool. Call it on the translated LLVM
+/// module before optimizing it.
+void renameOpenMPRuntimeCalls(llvm::Module &module);
 
 /// Registers `--slim-cpu-reference-pipeline` and `--slim-cpu-pipeline`.
 void registerSlimPipelines();

@@ -161,6 +161,90 @@ def SlimFuseElementwisePass
                            "::mlir::tensor::TensorDialect"];
 }
 
+def SlimApproximateMathPass
+    : Pass<"slim-approximate-math", "::mlir::func::FuncOp"> {
+  let summary = "Replaces f32 exp, log, tanh, erf, sin and cos by polynomial "
+                "approximations LLVM vectorizes";
+  let description = [{
+    LLVM lowers `math.exp` and its kin on f32 to calls of libm, one element
+    at a time, and does not vectorize a loop around such a call. This pass
+    applies upstream's polynomial approximations
+    (`populateMathPolynomialApproximationPatterns`: range reduction and
+    minimax polynomials within a few ulp of libm over the whole f32 range)
+    to `exp`, `expm1`, `log`, `log1p`, `log2`, `tanh`, `erf`, `sin` and
+    `cos`, so that a softmax or GELU loop vectorizes like the arithmetic
+    around it. Other element types and functions are left as they are.
+    The `math.fma` of the polynomials (and any other) becomes `arith.mulf`
+    and `arith.addf` with the `contract` flag: one FMA instruction where the
+    target has FMA, two instructions where it has not (never a call of
+    libm's `fmaf`).
+    `slimc` runs it after the loops are formed (`--slim-cpu-pipeline`
+    option `approximate-math`, on by default).
+    Example:
+    ```mlir
+    %e = math.exp %x : f32
+    // becomes a range reduction (x = k ln2 + r), a polynomial in r and a
+    // scaling by 2^k built from integer operations on the exponent bits
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def SlimParallelizeLoopsPass
+    : Pass<"slim-parallelize-loops", "::mlir::func::FuncOp"> {
+  let summary = "Shares large scf.parallel loops out over the threads "
+                "(OpenMP worksharing loops)";
+  let description = [{
+    Rewrites each outermost `scf.parallel` (as
+    `--convert-linalg-to-parallel-loops` produces them) whose work reaches
+    `min-work` into `omp.parallel` + `omp.wsloop` + `omp.loop_nest`, with a
+    static schedule. The work is the number of iterations times the
+    operations of the body, inner loops counted with their trip counts.
+    When it depends on dynamic sizes it is computed at run time and the
+    parallel region asks for one thread when it is small
+    (`num_threads(1)`: Slim's runtime then runs the body inline, without
+    waking the pool). Loops whose work is statically below `min-work` stay
+    `scf.parallel` and become sequential loops.
+
+    Dimensions of one iteration are dropped; the outer dimensions are
+    shared out (collapsed when there are several) and the innermost one
+    stays a sequential loop in each thread's range so that LLVM vectorizes
+    it, unless it is the only dimension or the body has loops of its own
+    (a reduction: then every parallel dimension is shared out). Loops with
+    `scf.reduce` operands stay sequential.
+
+    The OpenMP runtime calls LLVM emits for these ops (`__kmpc_fork_call`,
+    `__kmpc_for_static_init_8u`, ...) are renamed by `slimc` to
+    `slim_rt_kmpc_*` and implemented by Slim's model support library on the
+    libgomp thread pool that oneDNN and the GEMV kernel use: one pool, as
+    many threads as `slim_model_set_threads` says.
+    Example:
+    ```mlir
+    scf.parallel (%i, %j) = (%c0, %c0) to (%n, %c576) step (%c1, %c1) { ... }
+    // becomes, when n * 576 * (ops of the body) may reach min-work:
+    %nt = arith.select %big, %c65536_i32, %c1_i32 : i32
+    omp.parallel num_threads(%nt : i32) {
+      omp.wsloop {
+        omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
+          scf.parallel (%j) = (%c0) to (%c576) step (%c1) { ... }
+          omp.yield
+        }
+      }
+      omp.terminator
+    }
+    ```
+  }];
+  let options = [
+    Option<"minWork", "min-work", "int64_t", /*default=*/"65536",
+           "Smallest work (iterations times body operations) shared out">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::omp::OpenMPDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def SlimLowerStridedCopiesPass
     : Pass<"slim-lower-strided-copies", "::mlir::func::FuncOp"> {
   let summary = "Rewrites memref.copy of strided buffers as linalg.copy";

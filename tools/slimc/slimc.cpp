@@ -35,6 +35,7 @@
 #include "mlir/Support/Timing.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/ADT/SmallString.h"
@@ -495,6 +496,7 @@ int main(int argc, char **argv) {
   slim::registerAllSlimDialects(registry);
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
   MLIRContext context(registry);
   // Diagnostics name the node or layer; a dump of the op adds nothing.
   context.printOpOnDiagnostic(false);
@@ -637,6 +639,7 @@ int main(int argc, char **argv) {
       translateModuleToLLVMIR(*module, llvmContext, "slim_model");
   if (!llvmModule)
     return error("translation to LLVM IR failed");
+  slim::renameOpenMPRuntimeCalls(*llvmModule);
   std::unique_ptr<llvm::TargetMachine> machine =
       createMachine(*llvmTarget, triple, choice, optLevel);
   llvmModule->setDataLayout(machine->createDataLayout());

@@ -5,7 +5,9 @@
 same weights in f32, where bench/setup-peers.sh installed it) in one run, same thread count.
 
 Cases: decode (batch 1, one new token, KV cache of 128 and 512) and prefill (128 and 512 tokens);
-also the compile time of `slimc` at its default -O3. Prints median latencies and the ratios
+also the compile time of `slimc` at its default -O3. IREE (PyPI iree-base-compiler/-runtime,
+installed by bench/setup-peers.sh) is a third peer: its ONNX importer, iree-compile for llvm-cpu
+on this CPU, the local-task driver with the same number of threads. Prints median latencies and the ratios
 Slim / peer (goal: <= 1.0). The model comes from scripts/smollm2_to_onnx.py.
 
     .venv/bin/python bench/smollm2_latency.py [--onnx models/smollm2-135m-decode.onnx] [--threads 2]
@@ -111,6 +113,56 @@ def llama_cpp_latency(gguf, seq, past, threads, warmup, repeat):
     return statistics.median(times)
 
 
+def iree_compile(onnx_path, work, target_cpu="host"):
+    """IREE's ONNX importer and iree-compile for the CPU (llvm-cpu, this machine's ISA); the path of
+    the .vmfb and the compile time, or None and the reason."""
+    bindir = os.path.dirname(sys.executable)
+    imp, comp = os.path.join(bindir, "iree-import-onnx"), os.path.join(bindir, "iree-compile")
+    if not (os.path.exists(imp) and os.path.exists(comp)):
+        return None, "not installed (bench/setup-peers.sh, then run with .venv-bench/bin/python)"
+    mlir, vmfb = os.path.join(work, "iree-model.mlir"), os.path.join(work, "iree-model.vmfb")
+    t = time.perf_counter()
+    for cmd in ([imp, onnx_path, "-o", mlir],
+                [comp, mlir, "-o", vmfb, "--iree-hal-target-device=local",
+                 "--iree-hal-local-target-device-backends=llvm-cpu",
+                 f"--iree-llvmcpu-target-cpu={target_cpu}"]):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            return None, f"{os.path.basename(cmd[0])} failed: {r.stderr.strip()[-400:]}"
+    return (vmfb, time.perf_counter() - t), None
+
+
+def iree_latency(vmfb, onnx_path, seq, past, threads, warmup, repeat):
+    """The IREE module's entry on the same inputs as onnxruntime's, on IREE's local-task driver
+    with `threads` worker groups."""
+    import iree.runtime as rt
+    import onnx
+    if not getattr(iree_latency, "flags_set", False):
+        rt.flags.parse_flags(f"--task_topology_max_group_count={threads}")
+        iree_latency.flags_set = True
+    config = rt.Config("local-task")
+    ctx = rt.SystemContext(config=config)
+    with open(vmfb, "rb") as f:
+        ctx.add_vm_module(rt.VmModule.copy_buffer(config.vm_instance, f.read()))
+    name = [n for n in ctx.modules if n not in ("hal",)][-1]
+    module = ctx.modules[name]
+    graph = onnx.load(onnx_path, load_external_data=False).graph
+    fn = module[graph.name] if graph.name in module.vm_module.function_names else None
+    if fn is None:
+        fn = module[[n for n in module.vm_module.function_names if not n.startswith("__")][0]]
+    rng = np.random.default_rng(0)
+    args = []
+    for i in graph.input:
+        dims = [d.dim_value for d in i.type.tensor_type.shape.dim]
+        if i.name == "input_ids":
+            args.append(rng.integers(0, 49152, (1, seq)).astype(np.int64))
+        elif i.name == "position_ids":
+            args.append(np.arange(past, past + seq, dtype=np.int64)[None])
+        else:
+            args.append(rng.normal(size=(1, dims[1], past, dims[3])).astype(np.float32))
+    return timed(lambda: fn(*args), warmup, repeat)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--onnx", default=os.path.join(ROOT, "models", "smollm2-135m-decode.onnx"))
@@ -122,6 +174,7 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--no-llama-cpp", action="store_true")
+    p.add_argument("--no-iree", action="store_true")
     a = p.parse_args()
     if not os.path.exists(a.onnx):
         sys.exit(f"{a.onnx} not found: run .venv/bin/python scripts/smollm2_to_onnx.py --out models/")
@@ -144,25 +197,40 @@ def main():
         except ImportError:
             print("llama.cpp peer: not installed (bench/setup-peers.sh, then run with .venv-bench/bin/python)")
 
+    iree, iree_s = None, None
+    if not a.no_iree:
+        built, why = iree_compile(a.onnx, work)
+        if built:
+            iree, iree_s = built
+        else:
+            print(f"IREE peer: {why}")
+
     rows = []
     for mode, seq, past in CASES:
         s = slim_latency(slim_run, out, seq, past, a.threads, a.warmup, a.repeat)
         o = ort_latency(a.onnx, seq, past, a.threads, a.warmup, a.repeat)
         l = llama_cpp_latency(llama, seq, past, a.threads, a.warmup, a.repeat) if llama else None
-        rows.append((mode, seq, past, s, o, l))
+        i = iree_latency(iree, a.onnx, seq, past, a.threads, a.warmup, a.repeat) if iree else None
+        rows.append((mode, seq, past, s, o, l, i))
         print(f"  {mode} seq {seq} past {past}: slim {s:.1f} ms, onnxruntime {o:.1f} ms"
-              + (f", llama.cpp {l:.1f} ms" if l else ""), flush=True)
+              + (f", llama.cpp {l:.1f} ms" if l else "") + (f", IREE {i:.1f} ms" if i else ""),
+              flush=True)
 
-    print(f"\nSmolLM2-135M fp32 ({a.onnx}), {a.threads} threads, batch 1; slimc -O3 compile {compile_s:.1f} s")
+    print(f"\nSmolLM2-135M fp32 ({a.onnx}), {a.threads} threads, batch 1; slimc -O3 compile {compile_s:.1f} s"
+          + (f"; IREE import + compile {iree_s:.1f} s" if iree else ""))
     head = f"{'case':24s} {'Slim ms':>9s} {'ORT ms':>9s} {'Slim/ORT':>9s}"
     if llama:
         head += f" {'llama.cpp ms':>13s} {'Slim/llama':>11s}"
+    if iree:
+        head += f" {'IREE ms':>9s} {'Slim/IREE':>10s}"
     print(head)
-    for mode, seq, past, s, o, l in rows:
+    for mode, seq, past, s, o, l, i in rows:
         case = f"decode kv {past}" if mode == "decode" else f"prefill {seq} tokens"
         line = f"{case:24s} {s:9.2f} {o:9.2f} {s / o:9.2f}"
         if l:
             line += f" {l:13.2f} {s / l:11.2f}"
+        if i:
+            line += f" {i:9.2f} {s / i:10.2f}"
         print(line)
     return 0
 

@@ -40,7 +40,7 @@ void checkKernel(Kernel kernel) {
   std::mt19937 rng(7);
   std::normal_distribution<float> normal;
   for (int64_t m : {1, 2, 3, 4, 6})
-    for (int64_t k : {1, 7, 8, 64, 577})
+    for (int64_t k : {1, 7, 8, 31, 64, 577, 1024, 1031})
       for (int64_t n : {1, 5, 16, 37}) {
         int64_t lda = k + 3, ldb = k + 5, ldc = n + 2;
         std::vector<float> a(m * lda), b(n * ldb), c(m * ldc);

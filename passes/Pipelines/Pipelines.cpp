@@ -35,13 +35,14 @@ static constexpr const char *kBufferizeAndLoops =
     "func.func(slim-lower-expand-shape)";
 
 static constexpr const char *kToLLVM =
-    // bf16 arithmetic in f32 and bf16 conversions as integer operations:
-    // otherwise LLVM calls compiler-rt's __truncsfbf2, which Debian 12's
-    // libgcc lacks.
+    // bf16 arithmetic in f32 and bf16 conversions as integer operations
+    // (slim-expand-arith): otherwise LLVM calls compiler-rt's __truncsfbf2,
+    // which Debian 12's libgcc lacks. Not upstream's arith-expand, whose
+    // select chains for maximumf would keep max reductions scalar.
     "arith-emulate-unsupported-floats{source-types=bf16 target-type=f32},"
     "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
     "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
-    "arith-expand{include-bf16=1},convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
+    "slim-expand-arith,convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts";
 
 void mlir::slim::buildCpuReferencePipeline(
@@ -108,6 +109,9 @@ void mlir::slim::buildCpuPipeline(OpPassManager &pm,
   else
     parse("func.func(slim-lower-strided-copies,convert-linalg-to-loops)");
   parse(kCpuLoopsTail);
+  parse(llvm::formatv("func.func(slim-promote-accumulators{{reassociate={0}})",
+                      bool(options.reassociateReductions))
+            .str());
   if (options.approximateMath)
     parse("func.func(slim-approximate-math)");
   if (options.outlineMaxOps > 0) {

@@ -58,6 +58,12 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("Fuse elementwise producers into their consumers "
                      "(--slim-fuse-elementwise)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> reassociateReductions{
+      *this, "reassociate-reductions",
+      llvm::cl::desc("Let float sums and products of reductions be "
+                     "reordered so that they vectorize "
+                     "(--slim-promote-accumulators=reassociate)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> approximateMath{
       *this, "approximate-math",
       llvm::cl::desc("Compute f32 exp, log, tanh, erf, sin and cos with "

@@ -245,6 +245,75 @@ def SlimParallelizeLoopsPass
                            "::mlir::scf::SCFDialect"];
 }
 
+def SlimPromoteAccumulatorsPass
+    : Pass<"slim-promote-accumulators", "::mlir::func::FuncOp"> {
+  let summary = "Keeps reduction accumulators of loops in registers "
+                "(scf.for iteration arguments)";
+  let description = [{
+    A linalg reduction lowered to loops loads and stores its output element
+    on every iteration of the reduction loop; LLVM can neither keep it in a
+    register nor vectorize the loop, since it cannot prove that the input
+    does not alias the output. This pass turns a `memref.load` / `memref.store`
+    pair of one loop-invariant element into an `scf.for` iteration argument
+    (loaded before the loop, stored after it) when the buffer is an
+    allocation of the function itself (`memref.alloc`/`alloca`, through
+    views) and no other operation in the loop may touch that allocation; a
+    function argument or global is never promoted, a loop with a call is
+    left alone.
+
+    With `reassociate` (on in `slimc`), the `arith.addf` / `arith.mulf`
+    combining the accumulator gets the `reassoc` fast-math flag, so that
+    LLVM vectorizes the sum with several partial sums (a reordering of the
+    additions, as onnxruntime's and BLAS kernels do; results differ from
+    the in-order sum by rounding). Max and min reductions are exact in any
+    order and need no flag.
+    Example:
+    ```mlir
+    scf.for %k = %c0 to %n step %c1 {
+      %x = memref.load %in[%i, %k] : memref<?x?xf32>
+      %acc = memref.load %sum[%i] : memref<?xf32>      // %sum = memref.alloc
+      %s = arith.addf %x, %acc : f32
+      memref.store %s, %sum[%i] : memref<?xf32>
+    }
+    // becomes
+    %init = memref.load %sum[%i] : memref<?xf32>
+    %r = scf.for %k = %c0 to %n step %c1 iter_args(%acc = %init) -> (f32) {
+      %x = memref.load %in[%i, %k] : memref<?x?xf32>
+      %s = arith.addf %x, %acc fastmath<reassoc> : f32
+      scf.yield %s : f32
+    }
+    memref.store %r, %sum[%i] : memref<?xf32>
+    ```
+  }];
+  let options = [
+    Option<"reassociate", "reassociate", "bool", /*default=*/"false",
+           "Mark the promoted float sums and products reassociable">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def SlimExpandArithPass : Pass<"slim-expand-arith"> {
+  let summary = "Expands the arith ops LLVM lowering lacks, keeping "
+                "maximumf/minimumf";
+  let description = [{
+    `--arith-expand` with its bf16 option, less its rewrite of
+    `arith.maximumf`/`minimumf`/`maxnumf`/`minnumf` into compare-and-select
+    chains: `--convert-arith-to-llvm` lowers those to `llvm.maximum` and
+    kin, which LLVM's loop vectorizer vectorizes as reductions (a softmax's
+    row maximum), where it leaves the select chain scalar. Expanded:
+    `ceildivsi`/`ceildivui`/`floordivsi` and bf16 `extf`/`truncf` (as
+    integer operations; Debian's libgcc lacks `__truncsfbf2`).
+    Example:
+    ```mlir
+    %q = arith.ceildivsi %a, %b : index   // becomes divsi, muli, cmpi, select
+    %m = arith.maximumf %x, %y : f32      // kept
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def SlimLowerStridedCopiesPass
     : Pass<"slim-lower-strided-copies", "::mlir::func::FuncOp"> {
   let summary = "Rewrites memref.copy of strided buffers as linalg.copy";

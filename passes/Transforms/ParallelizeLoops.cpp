@@ -28,6 +28,7 @@
 
 #include "passes/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Interfaces/LoopLikeInterface.h"
@@ -48,42 +49,22 @@ Value tripCount(OpBuilder &b, Location loc, Value lb, Value ub, Value step) {
   return b.createOrFold<arith::CeilDivSIOp>(loc, diff, step);
 }
 
-/// Is `v` defined outside `scope` (so that it can be used before it)?
-bool definedOutside(Value v, Operation *scope) {
-  Operation *def = v.getParentRegion()->getParentOp();
-  return def != scope && !scope->isProperAncestor(def);
-}
-
 /// The work of one execution of `block`: one unit per operation, the body
-/// of an inner loop counted trip-count times. Inner trip counts that depend
-/// on values defined inside `scope` count as 1.
-Value blockWork(OpBuilder &b, Location loc, Block &block, Operation *scope) {
+/// of an inner loop counted trip-count times. Inner loop dimensions whose
+/// bounds are defined inside `scope` count as one iteration.
+Value blockWork(OpBuilder &b, Location loc, Block &block,
+                LoopLikeOpInterface scope) {
   Value total = arith::ConstantIndexOp::create(b, loc, 0);
   int64_t plain = 0;
   for (Operation &op : block.without_terminator()) {
-    Value trips;
-    Region *body = nullptr;
-    if (auto loop = dyn_cast<scf::ForOp>(op)) {
-      body = &loop.getRegion();
-      if (llvm::all_of(ValueRange{loop.getLowerBound(), loop.getUpperBound(),
-                                  loop.getStep()},
-                       [&](Value v) { return definedOutside(v, scope); }))
-        trips = tripCount(b, loc, loop.getLowerBound(), loop.getUpperBound(),
-                          loop.getStep());
-    } else if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
-      body = &loop.getRegion();
-      trips = arith::ConstantIndexOp::create(b, loc, 1);
-      for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
-                                           loop.getUpperBound(),
-                                           loop.getStep())) {
-        if (!definedOutside(lb, scope) || !definedOutside(ub, scope) ||
-            !definedOutside(step, scope))
-          continue;
-        trips = b.createOrFold<arith::MulIOp>(
-            loc, trips, tripCount(b, loc, lb, ub, step));
-      }
+    auto loop = dyn_cast<LoopLikeOpInterface>(op);
+    std::optional<SmallVector<OpFoldResult>> lbs, ubs, steps;
+    if (loop) {
+      lbs = loop.getLoopLowerBounds();
+      ubs = loop.getLoopUpperBounds();
+      steps = loop.getLoopSteps();
     }
-    if (!body) {
+    if (!lbs || !ubs || !steps) {
       // Other ops with regions (scf.if) count their first region once.
       ++plain;
       for (Region &region : op.getRegions())
@@ -94,9 +75,21 @@ Value blockWork(OpBuilder &b, Location loc, Block &block, Operation *scope) {
         }
       continue;
     }
-    Value inner = blockWork(b, loc, body->front(), scope);
-    if (trips)
-      inner = b.createOrFold<arith::MulIOp>(loc, inner, trips);
+    Value inner = blockWork(b, loc, loop.getLoopRegions().front()->front(),
+                            scope);
+    for (auto [lb, ub, step] : llvm::zip(*lbs, *ubs, *steps)) {
+      auto known = [&](OpFoldResult ofr) {
+        auto v = dyn_cast<Value>(ofr);
+        return !v || scope.isDefinedOutsideOfLoop(v);
+      };
+      if (!known(lb) || !known(ub) || !known(step))
+        continue;
+      inner = b.createOrFold<arith::MulIOp>(
+          loc, inner,
+          tripCount(b, loc, getValueOrCreateConstantIndexOp(b, loc, lb),
+                    getValueOrCreateConstantIndexOp(b, loc, ub),
+                    getValueOrCreateConstantIndexOp(b, loc, step)));
+    }
     total = b.createOrFold<arith::AddIOp>(loc, total, inner);
   }
   Value plainWork = arith::ConstantIndexOp::create(b, loc, plain);
@@ -147,7 +140,8 @@ struct SlimParallelizeLoopsPass
     ArrayRef<unsigned> inner = ArrayRef(dims).drop_front(numOuter);
 
     // The work of the whole nest.
-    Value work = blockWork(b, loc, *op.getBody(), op);
+    Value work = blockWork(b, loc, *op.getBody(),
+                           cast<LoopLikeOpInterface>(op.getOperation()));
     for (unsigned i = 0, e = op.getNumLoops(); i < e; ++i)
       work = b.createOrFold<arith::MulIOp>(
           loc, work,

@@ -118,6 +118,8 @@ void mlir::slim::buildCpuPipeline(OpPassManager &pm,
     SlimOutlineRegionsPassOptions o;
     o.maxOps = options.outlineMaxOps;
     pm.addPass(createSlimOutlineRegionsPass(o));
+    if (options.mergeFunctions)
+      pm.addPass(createSlimMergeEquivalentFunctionsPass());
   }
   if (options.lowerToLLVM)
     parse(kToLLVM);

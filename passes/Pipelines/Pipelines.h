@@ -86,6 +86,12 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
                      "many operations, so that LLVM optimizes bounded units "
                      "(0: keep one function)"),
       llvm::cl::init(400)};
+  PassOptions::Option<bool> mergeFunctions{
+      *this, "merge-functions",
+      llvm::cl::desc("Compile the outlined parts that repeat with the layers "
+                     "once, their weight offsets passed as arguments "
+                     "(--slim-merge-equivalent-functions)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> lowerToLLVM{
       *this, "lower-to-llvm",
       llvm::cl::desc("Lower to the LLVM dialect"), llvm::cl::init(true)};

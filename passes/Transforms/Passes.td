@@ -137,6 +137,50 @@ def SlimOutlineRegionsPass
                            "::mlir::LLVM::LLVMDialect"];
 }
 
+def SlimMergeEquivalentFunctionsPass
+    : Pass<"slim-merge-equivalent-functions", "::mlir::ModuleOp"> {
+  let summary = "Merges private functions that differ only in integer "
+                "constants into one, the constants passed as arguments";
+  let description = [{
+    The parts `slim-outline-regions` cuts out of a decoder repeat with its
+    layers, and the parts at the same position of two layers differ only in
+    the byte offsets of their weights. This pass groups the private
+    functions that are called directly and nowhere else referenced into
+    classes whose bodies are equal operation by operation (names,
+    attributes, types, operand structure), except for the values of integer
+    and `index` constants. It keeps the first function of each class, makes
+    the constants whose values differ within the class its trailing
+    arguments, and has every call pass its own function's values; the
+    others are erased. LLVM then optimizes and compiles each distinct piece
+    of code once: SmolLM2-135M's 93 parts become 14 functions. (LLVM's
+    MergeFunctions pass only merges bodies that are identical, constants
+    included.) A class takes at most `max-arguments` new arguments; a
+    function that would need more stays separate.
+
+    Example:
+    ```mlir
+    func.func private @p0(%w: memref<?xi8>) -> f32 {
+      %c = arith.constant 64 : index
+      %v = memref.view %w[%c][] : memref<?xi8> to memref<f32>
+      %x = memref.load %v[] : memref<f32>
+      return %x : f32
+    }
+    // @p1: the same with 128. Both become @p0(%w, %c: index), called with
+    // 64 and 128.
+    ```
+  }];
+  let options = [
+    Option<"maxArguments", "max-arguments", "int64_t", "32",
+           "Most constants one class may turn into arguments">,
+  ];
+  let statistics = [
+    Statistic<"numMerged", "merged",
+              "Functions erased because an equivalent one serves their calls">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 def SlimFuseElementwisePass
     : Pass<"slim-fuse-elementwise", "::mlir::func::FuncOp"> {
   let summary = "Fuses elementwise linalg.generic producers into their consumers";

@@ -57,7 +57,7 @@ void mlir::slim::buildCpuReferencePipeline(
 }
 
 static constexpr const char *kCpuBufferize =
-    "func.func(slim-copy-results),"
+    "func.func(slim-copy-results,slim-duplicate-empty-tensors),"
     "one-shot-bufferize{bufferize-function-boundaries=1 "
     "function-boundary-type-conversion=identity-layout-map},"
     "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
@@ -114,12 +114,15 @@ void mlir::slim::buildCpuPipeline(OpPassManager &pm,
             .str());
   if (options.approximateMath)
     parse("func.func(slim-approximate-math)");
+  parse("func.func(slim-dealloc-after-last-use)");
   if (options.outlineMaxOps > 0) {
     SlimOutlineRegionsPassOptions o;
     o.maxOps = options.outlineMaxOps;
     pm.addPass(createSlimOutlineRegionsPass(o));
     if (options.mergeFunctions)
       pm.addPass(createSlimMergeEquivalentFunctionsPass());
+    if (options.lowerToLLVM)
+      pm.addPass(createSlimIndirectMemrefArgumentsPass());
   }
   if (options.lowerToLLVM)
     parse(kToLLVM);

@@ -228,18 +228,15 @@ struct SlimOutlineRegionsPass
       auto call = func::CallOp::create(cb, f.getLoc(), part, inputs.getArrayRef());
       for (Operation *op : moved)
         op->moveBefore(entry, entry->end());
-      // Uses inside the segment now refer to the arguments.
-      for (auto [v, arg] : llvm::zip(inputs, entry->getArguments()))
-        Value(v).replaceUsesWithIf(arg, [&](OpOperand &use) {
-          return part->isProperAncestor(use.getOwner());
+      // Uses inside the segment now refer to the arguments and the copies
+      // of the constants (walking the segment, not the use lists: a
+      // constant is used all over the function).
+      for (Operation *op : moved)
+        op->walk([&](Operation *nested) {
+          for (OpOperand &operand : nested->getOpOperands())
+            if (Value to = map.lookupOrNull(operand.get()))
+              operand.set(to);
         });
-      for (Operation *op : remat) {
-        Operation *copy = map.lookup(op->getResult(0)).getDefiningOp();
-        for (auto [from, to] : llvm::zip(op->getResults(), copy->getResults()))
-          from.replaceUsesWithIf(to, [&](OpOperand &use) {
-            return part->isProperAncestor(use.getOwner());
-          });
-      }
       pb.setInsertionPointToEnd(entry);
       func::ReturnOp::create(pb, f.getLoc(), outputs.getArrayRef());
       for (auto [v, r] : llvm::zip(outputs, call.getResults()))
@@ -257,6 +254,17 @@ struct SlimOutlineRegionsPass
     for (Operation *op : llvm::reverse(dead))
       if (op->use_empty())
         op->erase();
+    // What is left is glue: constants and one call per part. LLVM compiles
+    // it without optimization (`optnone`, which needs `noinline`): for 60
+    // layers its post-RA scheduler took 9 s on this one basic block of calls
+    // and stack arguments, for code that runs once per model call.
+    SmallVector<Attribute> passthrough;
+    if (auto existing = f->getAttrOfType<ArrayAttr>("passthrough"))
+      passthrough.append(existing.begin(), existing.end());
+    for (StringRef flag : {"noinline", "optnone"})
+      if (!llvm::is_contained(passthrough, b.getStringAttr(flag)))
+        passthrough.push_back(b.getStringAttr(flag));
+    f->setAttr("passthrough", b.getArrayAttr(passthrough));
   }
 };
 

@@ -114,7 +114,9 @@ def SlimOutlineRegionsPass
     in a decoder falls between layers or between attention and the MLP.
     It runs on buffers after deallocation is explicit (moving operations
     changes no ownership); segments never return stack (`memref.alloca`)
-    buffers.
+    buffers. The function left, only constants and calls, is marked
+    `optnone` and `noinline` for LLVM: it runs once per model call, and for
+    a 60-layer model LLVM's post-RA scheduler spent 9 s on its one block.
     Example (`max-ops=2`):
     ```mlir
     func.func @main(%a: memref<4xf32>) -> memref<4xf32> {
@@ -178,6 +180,99 @@ def SlimMergeEquivalentFunctionsPass
               "Functions erased because an equivalent one serves their calls">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
+def SlimDeallocAfterLastUsePass
+    : Pass<"slim-dealloc-after-last-use", "::mlir::func::FuncOp"> {
+  let summary = "Moves each buffer's dealloc to just after its last use";
+  let description = [{
+    Ownership-based buffer deallocation frees the buffers of a block at its
+    end. For a model that is one block, every intermediate buffer of every
+    layer then stays allocated until the model returns: the peak memory is
+    their sum, malloc never reuses one buffer's memory for the next, and
+    each allocation touches fresh pages. This pass moves every
+    `memref.dealloc` of a `memref.alloc` made in the same block to just
+    after the last operation of the block that uses the buffer or a value
+    derived from it. Derived values are the results of every user except
+    the operations that only read the shape or the elements (`memref.dim`,
+    `memref.load`, `vector.load`, ...): views, casts, extracted pointers,
+    results of loops and calls all count as the buffer. A buffer used by the
+    block's terminator, or outside the block, keeps its dealloc.
+
+    Example:
+    ```mlir
+    %a = memref.alloc() : memref<4xf32>
+    linalg.exp ins(%x : memref<4xf32>) outs(%a : memref<4xf32>)
+    %b = memref.alloc() : memref<4xf32>
+    linalg.exp ins(%a : memref<4xf32>) outs(%b : memref<4xf32>)
+    %c = memref.alloc() : memref<4xf32>   // may now reuse %a's memory
+    linalg.exp ins(%b : memref<4xf32>) outs(%c : memref<4xf32>)
+    memref.dealloc %a : memref<4xf32>     // moves up, after the second exp
+    memref.dealloc %b : memref<4xf32>     // after the third
+    ```
+  }];
+  let statistics = [
+    Statistic<"numMoved", "moved", "Deallocations moved up">,
+  ];
+}
+
+def SlimDuplicateEmptyTensorsPass
+    : Pass<"slim-duplicate-empty-tensors", "::mlir::func::FuncOp"> {
+  let summary = "Gives every use of a tensor.empty its own tensor.empty";
+  let description = [{
+    CSE merges identical `tensor.empty` ops, so that one empty tensor
+    becomes the destination of every operation of its shape (in a 30-layer
+    decoder, one is the init of 122 operations). One-shot bufferization puts
+    all of them into one alias set, and its conflict analysis is quadratic
+    in such sets: most of its 4.4 s on 60 layers. This pass clones a
+    multi-use `tensor.empty` right before each of its users but the first;
+    bufferization allocates one buffer per destination either way. Run it
+    right before `one-shot-bufferize`.
+
+    Example:
+    ```mlir
+    %e = tensor.empty(%n) : tensor<?xf32>
+    %a = linalg.exp ins(%x : tensor<?xf32>) outs(%e : tensor<?xf32>) -> tensor<?xf32>
+    %b = linalg.exp ins(%a : tensor<?xf32>) outs(%e : tensor<?xf32>) -> tensor<?xf32>
+    // the second linalg.exp gets its own %e2 = tensor.empty(%n)
+    ```
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
+def SlimIndirectMemrefArgumentsPass
+    : Pass<"slim-indirect-memref-arguments", "::mlir::ModuleOp"> {
+  let summary = "Passes memrefs to private functions as pointers to "
+                "descriptors in the caller's frame";
+  let description = [{
+    The LLVM lowering passes a memref as the 5 + 2 * rank fields of its
+    descriptor and returns memrefs in one struct. An outlined model's entry
+    calls its parts with a dozen buffers each, and that entry became one
+    basic block of tens of thousands of field extractions and stack-argument
+    stores, which LLVM's instruction selection, stack-slot colouring and
+    post-RA scheduler handle in superlinear time. This pass rewrites every
+    private function with memref arguments or results that is only called
+    from the top level of function bodies: a memref argument becomes an
+    `!llvm.ptr` to its descriptor, loaded at the entry, and a memref result
+    a trailing `!llvm.ptr` argument the function stores the descriptor to
+    before it returns. The caller keeps one stack slot per memref value the
+    calls use (`llvm.alloca` at its entry), written once where the value is
+    made or by the callee that returns it, and reloads a returned
+    descriptor only where something other than such a call uses it. Run it
+    last before the LLVM lowering; the `builtin.unrealized_conversion_cast`s
+    it leaves between memrefs and descriptor structs fold away there.
+
+    Example:
+    ```mlir
+    %r = call @part(%x) : (memref<?xf32>) -> memref<?xf32>
+    // becomes
+    %s = llvm.alloca %c1 x !llvm.struct<(ptr, ptr, i64, array<1 x i64>, array<1 x i64>)>
+    %t = llvm.alloca ...  (after %x's definition: %x's descriptor stored to %s)
+    call @part(%s, %t) : (!llvm.ptr, !llvm.ptr) -> ()
+    ```
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
                            "::mlir::func::FuncDialect"];
 }
 

@@ -6,6 +6,7 @@
 // constant and the weights view it uses as copies, and the entry is calls.
 // CHECK-LABEL: func.func @main
 // CHECK-SAME: (%[[X:.*]]: memref<16xf32>, %[[W:.*]]: memref<?xi8>)
+// CHECK-SAME: passthrough = ["noinline", "optnone"]
 // CHECK: %[[A:.*]] = call @main_part0(%[[X]], %[[W]])
 // CHECK: call @main_part1(%[[A]], %[[W]])
 // CHECK: return

@@ -443,6 +443,18 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
+  // --help lists slimc's options and MLIR's (--mlir-timing, IR printing);
+  // the hundreds of LLVM backend options linked in stay usable and are
+  // listed by --help-hidden.
+  for (auto &entry : llvm::cl::getRegisteredOptions()) {
+    llvm::cl::Option *option = entry.second;
+    StringRef name = entry.first;
+    if (llvm::is_contained(option->Categories, &category) ||
+        name.starts_with("mlir-") || name.starts_with("help") ||
+        name == "version")
+      continue;
+    option->setHiddenFlag(llvm::cl::Hidden);
+  }
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
       "slimc: compiles an ONNX or MLIR model into a shared library and a "

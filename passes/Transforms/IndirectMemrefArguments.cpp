@@ -19,12 +19,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/Transforms/DirectCalls.h"
 #include "passes/Transforms/Passes.h"
 
 #include "mlir/Conversion/LLVMCommon/TypeConverter.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/MapVector.h"
 
@@ -55,31 +55,16 @@ struct SlimIndirectMemrefArgumentsPass
     // Callees: private functions with memref arguments or results, reached
     // only by calls at the top level of a function body.
     llvm::MapVector<Operation *, SmallVector<func::CallOp>> callees;
-    for (auto f : module.getOps<func::FuncOp>()) {
-      if (!f.isPrivate() || f.isExternal())
-        continue;
+    for (auto &[f, calls] : slim::collectDirectlyCalledFunctions(module)) {
       FunctionType type = f.getFunctionType();
-      if (llvm::any_of(type.getInputs(), isRankedMemref) ||
-          llvm::any_of(type.getResults(), isRankedMemref))
-        callees[f] = {};
-    }
-    auto uses = SymbolTable::getSymbolUses(&module.getBodyRegion());
-    if (!uses)
-      return;
-    for (const SymbolTable::SymbolUse &use : *uses) {
-      auto ref = dyn_cast<FlatSymbolRefAttr>(use.getSymbolRef());
-      Operation *target =
-          ref ? SymbolTable::lookupSymbolIn(module, ref.getAttr()) : nullptr;
-      auto it = target ? callees.find(target) : callees.end();
-      if (it == callees.end())
+      if (llvm::none_of(type.getInputs(), isRankedMemref) &&
+          llvm::none_of(type.getResults(), isRankedMemref))
         continue;
-      auto call = dyn_cast<func::CallOp>(use.getUser());
-      auto caller = call ? dyn_cast<func::FuncOp>(call->getParentOp())
-                         : func::FuncOp();
-      if (!caller || call->getBlock() != &caller.getBody().front())
-        callees.erase(it);
-      else
-        it->second.push_back(call);
+      if (llvm::all_of(calls, [](func::CallOp call) {
+            auto caller = dyn_cast<func::FuncOp>(call->getParentOp());
+            return caller && call->getBlock() == &caller.getBody().front();
+          }))
+        callees[f] = calls;
     }
     if (callees.empty())
       return;

@@ -15,11 +15,11 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/Transforms/DirectCalls.h"
 #include "passes/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/Hashing.h"
 #include "llvm/ADT/MapVector.h"
@@ -140,25 +140,8 @@ struct SlimMergeEquivalentFunctionsPass
     ModuleOp module = getOperation();
     // Private functions reached only through direct calls.
     llvm::MapVector<Operation *, Candidate> candidates;
-    for (auto f : module.getOps<func::FuncOp>())
-      if (f.isPrivate() && !f.isExternal())
-        candidates[f] = Candidate{f, {}, {}};
-    if (auto uses = SymbolTable::getSymbolUses(&module.getBodyRegion())) {
-      for (const SymbolTable::SymbolUse &use : *uses) {
-        auto ref = dyn_cast<FlatSymbolRefAttr>(use.getSymbolRef());
-        Operation *target =
-            ref ? SymbolTable::lookupSymbolIn(module, ref.getAttr()) : nullptr;
-        auto it = target ? candidates.find(target) : candidates.end();
-        if (it == candidates.end())
-          continue;
-        if (auto call = dyn_cast<func::CallOp>(use.getUser()))
-          it->second.calls.push_back(call);
-        else
-          candidates.erase(it); // address taken: keep as is
-      }
-    } else {
-      return; // unknown symbol uses
-    }
+    for (auto &[f, calls] : slim::collectDirectlyCalledFunctions(module))
+      candidates[f] = Candidate{f, {}, calls};
 
     // A function that calls another candidate stays as it is: merging
     // erases functions, and with them calls recorded for their callees.

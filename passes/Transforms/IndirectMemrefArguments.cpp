@@ -39,8 +39,6 @@ namespace {
 
 bool isRankedMemref(Type t) { return isa<MemRefType>(t); }
 
-/// Marks the slots this pass creates while it shares them out.
-constexpr llvm::StringLiteral kSlotAttr = "slim.descriptor_slot";
 
 struct SlimIndirectMemrefArgumentsPass
     : slim::impl::SlimIndirectMemrefArgumentsPassBase<
@@ -144,12 +142,13 @@ struct SlimIndirectMemrefArgumentsPass
                                          entryBuilder.getI64IntegerAttr(1));
     // (Right after `one`: the entry's first operation may be a call this
     // function replaces.)
+    SmallVector<LLVM::AllocaOp> slotAllocas;
     auto newSlot = [&](Type desc) {
       OpBuilder b = OpBuilder::atBlockBegin(&entry);
       b.setInsertionPointAfter(one.getDefiningOp());
       auto alloca = LLVM::AllocaOp::create(b, loc, ptrType, desc, one,
                                            /*alignment=*/8);
-      alloca->setAttr(kSlotAttr, b.getUnitAttr());
+      slotAllocas.push_back(alloca);
       return alloca.getResult();
     };
     DenseMap<Value, Value> slots;
@@ -215,14 +214,14 @@ struct SlimIndirectMemrefArgumentsPass
       cast.erase();
       load->erase();
     }
-    shareSlots(entry);
+    shareSlots(entry, slotAllocas);
   }
 
   /// Slots whose uses do not overlap share one alloca (the entry's stack
   /// frame would otherwise hold a descriptor for every buffer of the model,
   /// and LLVM's post-RA scheduler slows down with the number of frame
   /// objects). All uses of the slots are operations of the entry block.
-  void shareSlots(Block &entry) {
+  void shareSlots(Block &entry, ArrayRef<LLVM::AllocaOp> slotAllocas) {
     DenseMap<Operation *, int64_t> position;
     int64_t n = 0;
     for (Operation &op : entry)
@@ -232,10 +231,7 @@ struct SlimIndirectMemrefArgumentsPass
       int64_t begin, end;
     };
     SmallVector<Range> ranges;
-    for (Operation &op : entry) {
-      auto alloca = dyn_cast<LLVM::AllocaOp>(&op);
-      if (!alloca || !alloca->hasAttr(kSlotAttr))
-        continue;
+    for (LLVM::AllocaOp alloca : slotAllocas) {
       int64_t begin = n, end = -1;
       for (Operation *user : alloca->getUsers()) {
         int64_t p = position.lookup(user);
@@ -267,8 +263,6 @@ struct SlimIndirectMemrefArgumentsPass
       r.alloca.erase();
       it->end = r.end;
     }
-    for (Operation &op : entry)
-      op.removeAttr(kSlotAttr);
   }
 };
 

@@ -169,7 +169,7 @@ struct SlimMergeEquivalentFunctionsPass
           continue;
         Candidate *rep = bucket[r];
         SmallVector<Candidate *> members;
-        SmallVector<unsigned> varying, v;
+        SmallVector<unsigned> v;
         llvm::SmallSetVector<unsigned, 8> allVarying;
         for (unsigned m = r + 1; m < bucket.size(); ++m) {
           if (done[m] || !equivalent(rep->func, rep->ops, bucket[m]->func,

@@ -175,6 +175,11 @@ def main():
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--no-llama-cpp", action="store_true")
     p.add_argument("--no-iree", action="store_true")
+    p.add_argument("--variant", action="append", default=[], metavar="OPTIONS",
+                   help="also measure Slim compiled with --pipeline=OPTIONS (e.g. pack-weights=false), "
+                        "interleaved with the default build; repeatable")
+    p.add_argument("--cases", default="all", help="comma-separated subset of decode128,decode512,"
+                   "prefill128,prefill512 (default all)")
     a = p.parse_args()
     if not os.path.exists(a.onnx):
         sys.exit(f"{a.onnx} not found: run .venv/bin/python scripts/smollm2_to_onnx.py --out models/")
@@ -186,6 +191,11 @@ def main():
     t = time.perf_counter()
     subprocess.run([slimc, a.onnx, "-o", out, "--quiet"], check=True)
     compile_s = time.perf_counter() - t
+    variants = []
+    for n, opts in enumerate(a.variant):
+        vout = os.path.join(work, f"slim-variant{n}")
+        subprocess.run([slimc, a.onnx, "-o", vout, "--quiet", f"--pipeline={opts}"], check=True)
+        variants.append((opts, vout))
 
     llama = None
     if not a.no_llama_cpp:
@@ -206,8 +216,15 @@ def main():
             print(f"IREE peer: {why}")
 
     rows = []
+    wanted = None if a.cases == "all" else set(a.cases.split(","))
     for mode, seq, past in CASES:
+        if wanted is not None and f"{mode}{seq if mode == 'prefill' else past}" not in wanted:
+            continue
         s = slim_latency(slim_run, out, seq, past, a.threads, a.warmup, a.repeat)
+        for opts, vout in variants:
+            v = slim_latency(slim_run, vout, seq, past, a.threads, a.warmup, a.repeat)
+            print(f"  {mode} seq {seq} past {past}: slim --pipeline={opts} {v:.1f} ms "
+                  f"({v / s:.2f}x the default build)", flush=True)
         o = ort_latency(a.onnx, seq, past, a.threads, a.warmup, a.repeat)
         l = llama_cpp_latency(llama, seq, past, a.threads, a.warmup, a.repeat) if llama else None
         i = iree_latency(iree, a.onnx, seq, past, a.threads, a.warmup, a.repeat) if iree else None

@@ -6,13 +6,15 @@
 //===----------------------------------------------------------------------===//
 //
 // Linked into every model.so by slimc (position-independent static archive):
-// the GEMMs `--slim-lower-matmul-to-blas` calls (oneDNN's sgemm), through
+// the GEMMs `--slim-lower-matmul-to-blas` calls (oneDNN's sgemm, Slim's
+// packed-weight kernels), through
 // MLIR's C interface for memrefs, the strided copy memref.copy needs, the
 // thread-count hook the runtime calls, the calibration observer hook, and
 // the kernel of weight-quantized matmuls (`--slim-lower-quantized-matmul`).
 //
 //===----------------------------------------------------------------------===//
 
+#include "lib/Kernels/GemmPacked.h"
 #include "lib/Kernels/Gemv.h"
 #include "mlir/ExecutionEngine/CRunnerUtils.h"
 
@@ -63,6 +65,63 @@ void gemvNT(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
     for (int64_t i = 0; i < m && n0 < n1; i += SLIM_GEMV_MAX_ROWS)
       kernel(std::min<int64_t>(SLIM_GEMV_MAX_ROWS, m - i), n0, n1, k,
              a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+  }
+}
+
+using PackedFn = void (*)(int64_t, int64_t, int64_t, int64_t, const float *,
+                         int64_t, const float *, float *, int64_t);
+
+/// The packed-weight kernel for this CPU (SLIM_KERNELS=generic forces the
+/// reference).
+PackedFn selectPacked() {
+  const char *force = std::getenv("SLIM_KERNELS");
+  if (force && std::strcmp(force, "generic") == 0)
+    return slim_uk_gemm_packed_f32_generic;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return slim_uk_gemm_packed_f32_avx2;
+#endif
+  return slim_uk_gemm_packed_f32_generic;
+}
+
+/// C[M, 16 P] += A[M, K] B^T with B packed in P panels of 16 output
+/// channels (lib/Kernels/GemmPacked.h). The threads share the panels, so
+/// each streams its own part of the weight once; when there are too few
+/// panels to go round, they share the rows instead.
+void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
+                 int64_t lda, const float *bp, float *c, int64_t ldc) {
+  static const PackedFn kernel = selectPacked();
+  if (m == 0 || panels == 0 || k == 0)
+    return;
+  int64_t weight = panels * SLIM_PACKED_PANEL * k;
+  // Below ~256 KiB of weights (and little work) a second thread costs more
+  // than it saves.
+  int threads = weight >= (1 << 16) || m * weight >= (1 << 22)
+                    ? omp_get_max_threads()
+                    : 1;
+  if (threads <= 1) {
+    kernel(m, 0, panels, k, a, lda, bp, c, ldc);
+    return;
+  }
+  bool byRows = panels < 4 * threads && m >= 12 * threads;
+#pragma omp parallel num_threads(threads)
+  {
+    int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    if (byRows) {
+      // Whole tiles of 6 rows per thread.
+      int64_t per = ((m + nt - 1) / nt + 5) / 6 * 6;
+      int64_t r0 = std::min(m, t * per), r1 = std::min(m, (t + 1) * per);
+      if (r0 < r1)
+        kernel(r1 - r0, 0, panels, k, a + r0 * lda, lda, bp, c + r0 * ldc,
+               ldc);
+    } else {
+      int64_t per = (panels + nt - 1) / nt;
+      int64_t p0 = std::min(panels, t * per),
+              p1 = std::min(panels, (t + 1) * per);
+      if (p0 < p1)
+        kernel(m, p0, p1, k, a, lda, bp, c, ldc);
+    }
   }
 }
 
@@ -284,6 +343,16 @@ SLIM_SGEMM(_nt, false, true)
 SLIM_SGEMM(_tn, true, false)
 SLIM_SGEMM(_tt, true, true)
 #undef SLIM_SGEMM
+
+/// linalg.mmt4d of A [M, K, 1, 1] by a packed weight [P, K, 16, 1] into
+/// C [M, P, 1, 16] (--slim-lower-matmul-to-blas checked the layouts).
+void _mlir_ciface_slim_rt_sgemm_packed(StridedMemRefType<float, 4> *a,
+                                       StridedMemRefType<float, 4> *b,
+                                       StridedMemRefType<float, 4> *c) {
+  sgemmPacked(c->sizes[0], c->sizes[1], a->sizes[1], a->data + a->offset,
+              a->strides[0], b->data + b->offset, c->data + c->offset,
+              c->strides[0]);
+}
 
 /// The strided copy finalize-memref-to-llvm emits for memref.copy of
 /// non-contiguous memrefs (the same symbol MLIR's runner utilities define,

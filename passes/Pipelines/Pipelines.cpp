@@ -69,11 +69,12 @@ static constexpr const char *kCpuLoopsTail =
 
 void mlir::slim::buildCpuPipeline(OpPassManager &pm,
                                   const CpuPipelineOptions &options) {
-  // Weights the BLAS path reads transposed are transposed while they are
-  // still constants, before they move to the weights file.
+  // Weights the BLAS path reads transposed or packed are rewritten while
+  // they are still constants, before they move to the weights file.
   if (options.blas) {
     SlimFoldTransposesPassOptions t;
     t.transposeWeights = true;
+    t.packWeights = options.packWeights;
     pm.addNestedPass<func::FuncOp>(createSlimFoldTransposesPass(t));
     pm.addPass(createCanonicalizerPass());
   }

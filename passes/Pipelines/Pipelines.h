@@ -48,6 +48,13 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       *this, "blas",
       llvm::cl::desc("Run f32 matmuls in BLAS sgemm (oneDNN)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> packWeights{
+      *this, "pack-weights",
+      llvm::cl::desc("With blas: store constant f32 matmul weights whose "
+                     "output width is a multiple of 16 as 16-channel panels "
+                     "at compile time and run them in Slim's packed GEMM "
+                     "kernels (false: oneDNN's sgemm on [N, K] weights)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> quantizedKernels{
       *this, "quantized-kernels",
       llvm::cl::desc("Run weight-quantized matmuls in Slim's CPU kernel "

@@ -26,6 +26,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
+#include <cstring>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -177,61 +178,148 @@ AsmResourceBlob allocateWeightBlob(size_t size) {
   return HeapAsmResourceBlob::allocate(size, 64);
 }
 
-/// linalg.matmul(A, W) with W an f32 constant [K, N] -> linalg.matmul with
-/// the transposed-B maps on a new constant W^T [N, K], transposed once at
-/// compile time: each output channel's weights are then contiguous, the
-/// layout in which a one-row product (decoding) streams the weight at
-/// memory bandwidth as dot products.
-struct TransposeWeightOperand : OpRewritePattern<linalg::MatmulOp> {
-  using OpRewritePattern::OpRewritePattern;
+/// The raw bytes of an f32 constant of `type`'s size, or nothing (splats,
+/// resources whose blob is gone).
+std::optional<ArrayRef<char>> constantBytes(arith::ConstantOp cst,
+                                            RankedTensorType type) {
+  ArrayRef<char> bytes;
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
+    if (!res.getRawHandle().getBlob())
+      return std::nullopt;
+    bytes = res.getData();
+  } else if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue())) {
+    if (dense.isSplat())
+      return std::nullopt;
+    bytes = dense.getRawData();
+  } else {
+    return std::nullopt;
+  }
+  if (static_cast<int64_t>(bytes.size()) != type.getNumElements() * 4)
+    return std::nullopt;
+  return bytes;
+}
+
+/// Output channels per panel of a packed weight (lib/Kernels/GemmPacked.h).
+constexpr int64_t kPanel = 16;
+
+/// linalg.matmul(A, W) with W an f32 constant, read as [K, N] (plain maps)
+/// or [N, K] (transposed-B maps, e.g. a tied LM head after FoldIntoMatmul),
+/// rewritten once at compile time into the layout the product wants:
+///  - with `pack` and N a multiple of 16: N / 16 panels of 16 output
+///    channels, W'[p, k, j, 0] = W(k, 16 p + j), read by linalg.mmt4d
+///    (M0 = K0 = 1, N0 = 16) between reshapes of A and C. Decoding streams
+///    each panel once; prefill keeps a panel in cache for all rows, and no
+///    GEMM repacks the weight per call (lib/Kernels/GemmPacked.h);
+///  - otherwise, for the plain maps: W^T [N, K] and the transposed-B maps,
+///    each output channel's weights contiguous, the layout in which a
+///    one-row product streams the weight as dot products.
+struct RelayoutWeightOperand : OpRewritePattern<linalg::MatmulOp> {
+  RelayoutWeightOperand(MLIRContext *ctx, bool pack)
+      : OpRewritePattern(ctx), pack(pack) {}
+
   LogicalResult matchAndRewrite(linalg::MatmulOp op,
                                 PatternRewriter &rewriter) const override {
-    if (!isPlainProduct(op))
+    if (!op.hasPureTensorSemantics() || op.getNumDpsInputs() != 2)
       return failure();
+    bool transposedB = false;
+    if (op.hasUserDefinedMaps()) {
+      MLIRContext *ctx = op.getContext();
+      AffineExpr m, n, k;
+      bindDims(ctx, m, n, k);
+      SmallVector<AffineMap> nt = AffineMap::inferFromExprList(
+          ArrayRef<ArrayRef<AffineExpr>>{{m, k}, {n, k}, {m, n}}, ctx);
+      if (op.getIndexingMapsArray() != nt)
+        return failure();
+      transposedB = true;
+    }
+    Value a = op.getDpsInputOperand(0)->get();
     Value b = op.getDpsInputOperand(1)->get();
+    Value init = op.getDpsInitOperand(0)->get();
     auto cst = b.getDefiningOp<arith::ConstantOp>();
     auto type = dyn_cast<RankedTensorType>(b.getType());
-    if (!cst || !type || !type.hasStaticShape() || type.getRank() != 2 ||
-        !type.getElementType().isF32())
+    auto aType = dyn_cast<RankedTensorType>(a.getType());
+    auto cType = dyn_cast<RankedTensorType>(init.getType());
+    if (!cst || !type || !aType || !cType || !type.hasStaticShape() ||
+        type.getRank() != 2 || !type.getElementType().isF32() ||
+        aType.getRank() != 2 || cType.getRank() != 2 ||
+        !aType.getElementType().isF32() || !cType.getElementType().isF32())
       return failure();
-    ArrayRef<char> bytes;
-    if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
-      if (!res.getRawHandle().getBlob())
-        return failure();
-      bytes = res.getData();
-    } else if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue())) {
-      if (dense.isSplat())
-        return failure();
-      bytes = dense.getRawData();
-    } else {
+    int64_t k = type.getDimSize(transposedB ? 1 : 0);
+    int64_t n = type.getDimSize(transposedB ? 0 : 1);
+    bool packIt = pack && n % kPanel == 0 && k > 0 && cType.getDimSize(1) == n;
+    if (!packIt && transposedB)
       return failure();
-    }
-    int64_t k = type.getDimSize(0), n = type.getDimSize(1);
-    if (static_cast<int64_t>(bytes.size()) != k * n * 4)
+    std::optional<ArrayRef<char>> bytes = constantBytes(cst, type);
+    if (!bytes)
       return failure();
-    AsmResourceBlob blob = allocateWeightBlob(bytes.size());
-    const float *src = reinterpret_cast<const float *>(bytes.data());
+    AsmResourceBlob blob = allocateWeightBlob(bytes->size());
+    const float *src = reinterpret_cast<const float *>(bytes->data());
     float *dst = reinterpret_cast<float *>(blob.getMutableData().data());
-    // Blocked so that both sides stay in cache; bands of source rows write
-    // disjoint columns of the result, so they run on the context's threads
-    // (the page faults of both mappings dominate: 424 MB for SmolLM2).
-    constexpr int64_t kTile = 64;
-    mlir::parallelFor(rewriter.getContext(), 0, (k + kTile - 1) / kTile,
-                      [&](size_t band) {
-      int64_t i0 = static_cast<int64_t>(band) * kTile;
-      for (int64_t j0 = 0; j0 < n; j0 += kTile)
-        for (int64_t i = i0; i < std::min(k, i0 + kTile); ++i)
-          for (int64_t j = j0; j < std::min(n, j0 + kTile); ++j)
-            dst[j * k + i] = src[i * n + j];
+    MLIRContext *ctx = rewriter.getContext();
+    Location loc = cst.getLoc();
+    if (!packIt) {
+      // Blocked so that both sides stay in cache; bands of source rows
+      // write disjoint columns of the result, so they run on the context's
+      // threads (the page faults of both mappings dominate: 424 MB for
+      // SmolLM2).
+      constexpr int64_t kTile = 64;
+      mlir::parallelFor(ctx, 0, (k + kTile - 1) / kTile, [&](size_t band) {
+        int64_t i0 = static_cast<int64_t>(band) * kTile;
+        for (int64_t j0 = 0; j0 < n; j0 += kTile)
+          for (int64_t i = i0; i < std::min(k, i0 + kTile); ++i)
+            for (int64_t j = j0; j < std::min(n, j0 + kTile); ++j)
+              dst[j * k + i] = src[i * n + j];
+      });
+      auto tType = RankedTensorType::get({n, k}, type.getElementType());
+      auto attr = DenseResourceElementsAttr::get(tType, "transposed_weight",
+                                                 std::move(blob));
+      Value transposed = arith::ConstantOp::create(rewriter, loc, attr);
+      replaceWithMatmul(rewriter, op, a, transposed, /*ta=*/false,
+                        /*tb=*/true);
+      return success();
+    }
+    // One panel per task: each writes its own K x 16 block.
+    int64_t panels = n / kPanel;
+    mlir::parallelFor(ctx, 0, panels, [&](size_t task) {
+      int64_t p = static_cast<int64_t>(task);
+      float *out = dst + p * k * kPanel;
+      if (transposedB) {
+        for (int64_t j = 0; j < kPanel; ++j) {
+          const float *row = src + (p * kPanel + j) * k;
+          for (int64_t q = 0; q < k; ++q)
+            out[q * kPanel + j] = row[q];
+        }
+      } else {
+        for (int64_t q = 0; q < k; ++q)
+          std::memcpy(out + q * kPanel, src + q * n + p * kPanel,
+                      kPanel * sizeof(float));
+      }
     });
-    auto tType = RankedTensorType::get({n, k}, type.getElementType());
-    auto attr = DenseResourceElementsAttr::get(tType, "transposed_weight",
+    auto pType =
+        RankedTensorType::get({panels, k, kPanel, 1}, type.getElementType());
+    auto attr = DenseResourceElementsAttr::get(pType, "packed_weight",
                                                std::move(blob));
-    Value transposed = arith::ConstantOp::create(rewriter, cst.getLoc(), attr);
-    replaceWithMatmul(rewriter, op, op.getDpsInputOperand(0)->get(), transposed,
-                      /*ta=*/false, /*tb=*/true);
+    Value packed = arith::ConstantOp::create(rewriter, loc, attr);
+    // A [M, K] -> [M, K, 1, 1] and C [M, N] -> [M, N / 16, 1, 16]: views.
+    SmallVector<ReassociationIndices> groups{{0}, {1, 2, 3}};
+    auto a4Type = RankedTensorType::get(
+        {aType.getDimSize(0), aType.getDimSize(1), 1, 1},
+        aType.getElementType());
+    auto c4Type = RankedTensorType::get(
+        {cType.getDimSize(0), panels, 1, kPanel}, cType.getElementType());
+    Value a4 = tensor::ExpandShapeOp::create(rewriter, op.getLoc(), a4Type, a,
+                                             groups);
+    Value c4 = tensor::ExpandShapeOp::create(rewriter, op.getLoc(), c4Type,
+                                             init, groups);
+    auto mmt4d = linalg::Mmt4DOp::create(rewriter, op.getLoc(), c4Type,
+                                         ValueRange{a4, packed}, c4);
+    rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
+        op, op.getResultTypes()[0], mmt4d.getResult(0), groups);
     return success();
   }
+
+private:
+  bool pack;
 };
 
 /// `v` = collapse_shape(src) with reassociation `groups`, or nothing.
@@ -383,8 +471,8 @@ struct SlimFoldTransposesPass
     // read took most of this pass's 4.6 s on SmolLM2.
     patterns.add<DimOfDestinationStyleResult>(&getContext(), /*benefit=*/2);
     memref::populateResolveRankedShapedTypeResultDimsPatterns(patterns);
-    if (transposeWeights)
-      patterns.add<TransposeWeightOperand>(&getContext());
+    if (transposeWeights || packWeights)
+      patterns.add<RelayoutWeightOperand>(&getContext(), packWeights);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

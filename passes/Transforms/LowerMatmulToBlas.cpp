@@ -88,11 +88,51 @@ std::optional<std::pair<bool, bool>> blasTransposes(OpTy op) {
   return std::make_pair(ta, tb);
 }
 
+/// The static strides of `v`'s memref type, or nothing.
+std::optional<SmallVector<int64_t>> staticStrides(Value v) {
+  auto type = dyn_cast<MemRefType>(v.getType());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (!type || failed(type.getStridesAndOffset(strides, offset)))
+    return std::nullopt;
+  return strides;
+}
+
+/// A linalg.mmt4d of `--slim-fold-transposes{pack-weights}`: A [M, K, 1, 1]
+/// with unit-stride rows, a contiguous packed weight [N / 16, K, 16, 1] and
+/// C [M, N / 16, 1, 16] whose rows are contiguous runs of N floats, all f32:
+/// what slim_rt_sgemm_packed computes (lib/Kernels/GemmPacked.h).
+bool isPackedProduct(linalg::Mmt4DOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1)
+    return false;
+  Value a = op.getDpsInputOperand(0)->get(), b = op.getDpsInputOperand(1)->get(),
+        c = op.getDpsInitOperand(0)->get();
+  auto aType = dyn_cast<MemRefType>(a.getType());
+  auto bType = dyn_cast<MemRefType>(b.getType());
+  auto cType = dyn_cast<MemRefType>(c.getType());
+  if (!aType || !bType || !cType ||
+      !llvm::all_of(TypeRange{aType, bType, cType},
+                    [](Type t) {
+                      return cast<MemRefType>(t).getElementType().isF32();
+                    }))
+    return false;
+  ArrayRef<int64_t> as = aType.getShape(), bs = bType.getShape(),
+                    cs = cType.getShape();
+  if (as[2] != 1 || as[3] != 1 || bs[2] != 16 || bs[3] != 1 || cs[2] != 1 ||
+      cs[3] != 16 || !bType.hasStaticShape() ||
+      !bType.getLayout().isIdentity())
+    return false;
+  std::optional<SmallVector<int64_t>> sa = staticStrides(a), sc = staticStrides(c);
+  return sa && sc && (*sa)[1] == 1 && (*sc)[1] == 16 && (*sc)[3] == 1;
+}
+
 struct SlimLowerMatmulToBlasPass
     : slim::impl::SlimLowerMatmulToBlasPassBase<SlimLowerMatmulToBlasPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<std::pair<Operation *, std::pair<bool, bool>>> ops;
+    SmallVector<Operation *> packed;
     module.walk([&](Operation *op) {
       std::optional<std::pair<bool, bool>> t;
       if (auto mm = dyn_cast<linalg::MatmulOp>(op)) {
@@ -101,6 +141,10 @@ struct SlimLowerMatmulToBlasPass
       } else if (auto bmm = dyn_cast<linalg::BatchMatmulOp>(op)) {
         if (bmm.hasPureBufferSemantics())
           t = blasTransposes(bmm);
+      } else if (auto mmt4d = dyn_cast<linalg::Mmt4DOp>(op)) {
+        if (isPackedProduct(mmt4d))
+          packed.push_back(op);
+        return;
       }
       if (t && llvm::all_of(op->getOperands(), hasContiguousRows))
         ops.push_back({op, *t});
@@ -119,6 +163,16 @@ struct SlimLowerMatmulToBlasPass
       for (Value v : op->getOperands())
         args.push_back(memref::CastOp::create(
             rewriter, op->getLoc(), anyStrided(&getContext(), rank), v));
+      func::CallOp::create(rewriter, op->getLoc(), callee, args);
+      rewriter.eraseOp(op);
+    }
+    for (Operation *op : packed) {
+      func::FuncOp callee = getOrDeclare(module, "slim_rt_sgemm_packed", 4);
+      rewriter.setInsertionPoint(op);
+      SmallVector<Value> args;
+      for (Value v : op->getOperands())
+        args.push_back(memref::CastOp::create(
+            rewriter, op->getLoc(), anyStrided(&getContext(), 4), v));
       func::CallOp::create(rewriter, op->getLoc(), callee, args);
       rewriter.eraseOp(op);
     }

@@ -78,7 +78,13 @@ def SlimFoldTransposesPass
     With `transpose-weights`, a matmul by an f32 constant `[K, N]`
     instead reads a constant `[N, K]` transposed once at compile time, the
     layout in which the one-row products of decoding run as contiguous dot
-    products at memory bandwidth.
+    products at memory bandwidth. With `pack-weights`, a matmul by an f32
+    constant read as `[K, N]` or `[N, K]` with `N` a multiple of 16 instead
+    reads the constant packed once at compile time into `N / 16` panels of
+    16 output channels, `W'[p, k, j, 0] = W(k, 16 p + j)`, through a
+    `linalg.mmt4d` (tile sizes M0 = K0 = 1, N0 = 16) between reshapes of A
+    and of the accumulator: the layout of Slim's packed GEMM kernels
+    (`lib/Kernels/GemmPacked.h`), which no call has to repack.
     Example:
     ```mlir
     %t = linalg.transpose ins(%emb : tensor<49152x576xf32>) outs(%e : tensor<576x49152xf32>) permutation = [1, 0]
@@ -86,11 +92,19 @@ def SlimFoldTransposesPass
     // becomes
     %y = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
         ins(%x, %emb : tensor<?x576xf32>, tensor<49152x576xf32>) outs(%acc : tensor<?x49152xf32>) -> tensor<?x49152xf32>
+    // and with pack-weights
+    %x4 = tensor.expand_shape %x [[0], [1, 2, 3]] : tensor<?x576xf32> into tensor<?x576x1x1xf32>
+    %c4 = tensor.expand_shape %acc [[0], [1, 2, 3]] : tensor<?x49152xf32> into tensor<?x3072x1x16xf32>
+    %p = linalg.mmt4d ins(%x4, %packed : tensor<?x576x1x1xf32>, tensor<3072x576x16x1xf32>) outs(%c4 : tensor<?x3072x1x16xf32>) -> tensor<?x3072x1x16xf32>
+    %y = tensor.collapse_shape %p [[0], [1, 2, 3]] : tensor<?x3072x1x16xf32> into tensor<?x49152xf32>
     ```
   }];
   let options = [
     Option<"transposeWeights", "transpose-weights", "bool", "false",
            "Also store constant matmul weights transposed ([N, K])">,
+    Option<"packWeights", "pack-weights", "bool", "false",
+           "Also store constant matmul weights with N a multiple of 16 as "
+           "16-channel panels read by linalg.mmt4d">,
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
@@ -510,7 +524,7 @@ def SlimExternalizeWeightsPass
 
 def SlimLowerMatmulToBlasPass
     : Pass<"slim-lower-matmul-to-blas", "::mlir::ModuleOp"> {
-  let summary = "Calls a BLAS sgemm for f32 linalg.matmul/batch_matmul on memrefs";
+  let summary = "Calls a BLAS sgemm for f32 linalg.matmul/batch_matmul on memrefs, Slim's packed GEMM for linalg.mmt4d";
   let description = [{
     Replaces `linalg.matmul` and `linalg.batch_matmul` on f32 memrefs whose
     rows are contiguous (unit innermost stride) by calls to
@@ -518,8 +532,15 @@ def SlimLowerMatmulToBlasPass
     Slim's model support library on oneDNN's sgemm): the dense GEMMs of an
     LLM run in a tuned, multithreaded kernel. Matmuls whose indexing maps
     read A or B transposed (from `--slim-fold-transposes`) call the
-    `_tn`/`_nt`/`_tt` variants, which pass the transposition to sgemm. The op accumulates into its output,
-    which is what the calls do (beta = 1). Other matmuls are left alone.
+    `_tn`/`_nt`/`_tt` variants, which pass the transposition to sgemm.
+    A `linalg.mmt4d` by a weight packed by `--slim-fold-transposes{pack-weights}`
+    (A `[M, K, 1, 1]` with unit-stride rows, a contiguous `[N / 16, K, 16, 1]`
+    weight, C `[M, N / 16, 1, 16]` with contiguous rows) calls
+    `slim_rt_sgemm_packed`: Slim's own packed GEMM kernels
+    (`lib/Kernels/GemmPacked.h`, AVX2 + FMA or the portable reference,
+    chosen by CPUID), split over the threads by panels of 16 output
+    channels. The ops accumulate into their output, which is what the calls
+    do (beta = 1). Other matmuls are left alone.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::memref::MemRefDialect"];

@@ -1,0 +1,139 @@
+//===- GemmPackedAvx2.cpp - Product with a panel-packed weight, AVX2 + FMA ===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+//
+// A tile of up to 6 activation rows x one 16-channel panel lives in 12 ymm
+// accumulators; each step over K loads the panel's 16 weights (two
+// registers) and broadcasts one element of each row: 12 FMAs for 8 loads,
+// so the two FMA pipes, not the loads, bound it. Activations are read in
+// place (not packed): their rows are short enough to stay in L2.
+//
+// Few rows (decoding): each panel is one sequential run of K x 64 bytes,
+// read once for all rows. More rows: a tile of rows sweeps a group of 8
+// panels (128 contiguous floats of each output row, which the hardware
+// prefetches, where one panel at a time touched a single cache line per
+// row of a large C: the LM head of prefill ran 20-25% slower that way),
+// over K in equal slices of at most kMaxDepth steps; the group's slices
+// (128 KiB) and the block of at most kMaxRowBlock rows (144 KiB) stay in
+// L2 while every tile of the block meets them. Compiled for AVX2 + FMA
+// with a function attribute; the caller checks the CPU.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/Kernels/GemmPacked.h"
+
+#include <immintrin.h>
+
+namespace {
+
+constexpr int64_t kPanel = SLIM_PACKED_PANEL;
+constexpr int kTileRows = 6;
+/// Most rows in one block, and most steps of K in one panel slice.
+constexpr int64_t kMaxRowBlock = 24 * kTileRows;
+constexpr int64_t kMaxDepth = 256;
+/// Panels one tile of rows sweeps before the next: 128 contiguous floats
+/// of each output row.
+constexpr int64_t kGroup = 8;
+/// Up to this many rows, K is not split (one sequential run per panel).
+constexpr int64_t kStreamRows = 8;
+
+/// C[0..R, 0..16] += A[0..R, 0..kc] * panel slice [kc, 16]. The rows are
+/// spelled out (not an array of accumulators indexed in a loop): GCC 12
+/// keeps such an array in memory, at half the speed.
+template <int R>
+__attribute__((target("avx2,fma"))) inline void
+tile(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
+     int64_t ldc) {
+  static_assert(R >= 1 && R <= kTileRows, "tile of 1 to 6 rows");
+  __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+#define SLIM_ROW(I, DO) if constexpr (R > I) { DO(I) }
+#define SLIM_ROWS(DO)                                                          \
+  SLIM_ROW(0, DO) SLIM_ROW(1, DO) SLIM_ROW(2, DO) SLIM_ROW(3, DO)              \
+  SLIM_ROW(4, DO) SLIM_ROW(5, DO)
+#define SLIM_LOAD(I)                                                           \
+  c##I##0 = _mm256_loadu_ps(c + I * ldc);                                      \
+  c##I##1 = _mm256_loadu_ps(c + I * ldc + 8);
+#define SLIM_FMA(I)                                                            \
+  {                                                                            \
+    __m256 x = _mm256_broadcast_ss(a + I * lda + q);                           \
+    c##I##0 = _mm256_fmadd_ps(x, b0, c##I##0);                                 \
+    c##I##1 = _mm256_fmadd_ps(x, b1, c##I##1);                                 \
+  }
+#define SLIM_STORE(I)                                                          \
+  _mm256_storeu_ps(c + I * ldc, c##I##0);                                      \
+  _mm256_storeu_ps(c + I * ldc + 8, c##I##1);
+  SLIM_ROWS(SLIM_LOAD)
+  for (int64_t q = 0; q < kc; ++q) {
+    __m256 b0 = _mm256_loadu_ps(b + q * kPanel);
+    __m256 b1 = _mm256_loadu_ps(b + q * kPanel + 8);
+    SLIM_ROWS(SLIM_FMA)
+  }
+  SLIM_ROWS(SLIM_STORE)
+#undef SLIM_STORE
+#undef SLIM_FMA
+#undef SLIM_LOAD
+#undef SLIM_ROWS
+#undef SLIM_ROW
+}
+
+/// Rows [0, m) in tiles of up to kTileRows against one panel slice.
+__attribute__((target("avx2,fma"))) void
+rows(int64_t m, int64_t kc, const float *a, int64_t lda, const float *b,
+     float *c, int64_t ldc) {
+  int64_t i = 0;
+  for (; i + kTileRows <= m; i += kTileRows)
+    tile<kTileRows>(kc, a + i * lda, lda, b, c + i * ldc, ldc);
+  switch (m - i) {
+  case 1:
+    return tile<1>(kc, a + i * lda, lda, b, c + i * ldc, ldc);
+  case 2:
+    return tile<2>(kc, a + i * lda, lda, b, c + i * ldc, ldc);
+  case 3:
+    return tile<3>(kc, a + i * lda, lda, b, c + i * ldc, ldc);
+  case 4:
+    return tile<4>(kc, a + i * lda, lda, b, c + i * ldc, ldc);
+  case 5:
+    return tile<5>(kc, a + i * lda, lda, b, c + i * ldc, ldc);
+  default:
+    return;
+  }
+}
+
+} // namespace
+
+extern "C" void slim_uk_gemm_packed_f32_avx2(int64_t m, int64_t p0,
+                                             int64_t p1, int64_t k,
+                                             const float *a, int64_t lda,
+                                             const float *bp, float *c,
+                                             int64_t ldc) {
+  if (m <= kStreamRows) {
+    for (int64_t p = p0; p < p1; ++p)
+      rows(m, k, a, lda, bp + p * k * kPanel, c + p * kPanel, ldc);
+    return;
+  }
+  // Equal blocks: a short last block would stream the weights once more
+  // for a few rows.
+  int64_t rowBlocks = (m + kMaxRowBlock - 1) / kMaxRowBlock;
+  int64_t rowBlock = (m + rowBlocks - 1) / rowBlocks;
+  rowBlock = (rowBlock + kTileRows - 1) / kTileRows * kTileRows;
+  int64_t depthBlocks = (k + kMaxDepth - 1) / kMaxDepth;
+  int64_t depth = (k + depthBlocks - 1) / depthBlocks;
+  for (int64_t g0 = p0; g0 < p1; g0 += kGroup) {
+    int64_t g1 = g0 + kGroup < p1 ? g0 + kGroup : p1;
+    for (int64_t i0 = 0; i0 < m; i0 += rowBlock) {
+      int64_t i1 = m - i0 < rowBlock ? m : i0 + rowBlock;
+      for (int64_t k0 = 0; k0 < k; k0 += depth) {
+        int64_t kc = k - k0 < depth ? k - k0 : depth;
+        for (int64_t i = i0; i < i1; i += kTileRows) {
+          int64_t r = i1 - i < kTileRows ? i1 - i : kTileRows;
+          for (int64_t p = g0; p < g1; ++p)
+            rows(r, kc, a + i * lda + k0, lda, bp + (p * k + k0) * kPanel,
+                 c + i * ldc + p * kPanel, ldc);
+        }
+      }
+    }
+  }
+}

@@ -16,6 +16,7 @@
 
 #include "lib/Kernels/GemmPacked.h"
 #include "lib/Kernels/Gemv.h"
+#include "lib/Kernels/Softmax.h"
 #include "mlir/ExecutionEngine/CRunnerUtils.h"
 
 #include <dnnl.h>
@@ -121,6 +122,66 @@ void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
               p1 = std::min(panels, (t + 1) * per);
       if (p0 < p1)
         kernel(m, p0, p1, k, a, lda, bp, c, ldc);
+    }
+  }
+}
+
+using SoftmaxFn = void (*)(int64_t, int64_t, const float *, int64_t, float *,
+                          int64_t);
+
+SoftmaxFn selectSoftmax() {
+  const char *force = std::getenv("SLIM_KERNELS");
+  if (force && std::strcmp(force, "generic") == 0)
+    return slim_uk_softmax_f32_generic;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return slim_uk_softmax_f32_avx2;
+#endif
+  return slim_uk_softmax_f32_generic;
+}
+
+/// Softmax over the innermost dimension of a strided f32 memref of any
+/// rank (descriptors as MLIR's unranked C interface passes them): rows
+/// shared out over the threads, each row through the kernel in place, or
+/// through a per-thread copy where its elements are not contiguous.
+void softmaxRows(UnrankedMemRefType<float> *in, UnrankedMemRefType<float> *out) {
+  static const SoftmaxFn kernel = selectSoftmax();
+  int64_t rank = in->rank;
+  auto *s = static_cast<int64_t *>(in->descriptor);
+  auto *d = static_cast<int64_t *>(out->descriptor);
+  const float *sBase = reinterpret_cast<const float *>(s[1]) + s[2];
+  float *dBase = reinterpret_cast<float *>(d[1]) + d[2];
+  const int64_t *sizes = s + 3, *sStrides = s + 3 + rank,
+                *dStrides = d + 3 + rank;
+  int64_t n = sizes[rank - 1], rows = 1;
+  for (int64_t r = 0; r + 1 < rank; ++r)
+    rows *= sizes[r];
+  if (rows == 0 || n == 0)
+    return;
+  bool contiguous = sStrides[rank - 1] == 1 && dStrides[rank - 1] == 1;
+  int threads = rows * n >= (1 << 16) ? omp_get_max_threads() : 1;
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> scratch(contiguous ? 0 : n);
+#pragma omp for schedule(static)
+    for (int64_t row = 0; row < rows; ++row) {
+      int64_t so = 0, dof = 0, rest = row;
+      for (int64_t r = rank - 2; r >= 0; --r) {
+        int64_t i = rest % sizes[r];
+        rest /= sizes[r];
+        so += i * sStrides[r];
+        dof += i * dStrides[r];
+      }
+      if (contiguous) {
+        kernel(1, n, sBase + so, n, dBase + dof, n);
+        continue;
+      }
+      for (int64_t j = 0; j < n; ++j)
+        scratch[j] = sBase[so + j * sStrides[rank - 1]];
+      kernel(1, n, scratch.data(), n, scratch.data(), n);
+      for (int64_t j = 0; j < n; ++j)
+        dBase[dof + j * dStrides[rank - 1]] = scratch[j];
     }
   }
 }
@@ -352,6 +413,12 @@ void _mlir_ciface_slim_rt_sgemm_packed(StridedMemRefType<float, 4> *a,
   sgemmPacked(c->sizes[0], c->sizes[1], a->sizes[1], a->data + a->offset,
               a->strides[0], b->data + b->offset, c->data + c->offset,
               c->strides[0]);
+}
+
+/// linalg.softmax over the innermost dimension (--slim-lower-softmax).
+void _mlir_ciface_slim_rt_softmax_f32(UnrankedMemRefType<float> *in,
+                                      UnrankedMemRefType<float> *out) {
+  softmaxRows(in, out);
 }
 
 /// The strided copy finalize-memref-to-llvm emits for memref.copy of

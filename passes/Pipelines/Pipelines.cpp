@@ -94,13 +94,17 @@ void mlir::slim::buildCpuPipeline(OpPassManager &pm,
   // Slim's own elementwise fusion, not upstream's linalg-fuse-elementwise-ops:
   // its reshape propagation rewrites named matmuls into generics, which
   // would lose the BLAS path.
-  parse("func.func(slim-decompose-aggregate-ops,slim-fold-transposes),"
-        "canonicalize,cse");
+  parse(llvm::formatv("func.func(slim-decompose-aggregate-ops{{keep-softmax="
+                      "{0}},slim-fold-transposes),canonicalize,cse",
+                      bool(options.softmaxKernel))
+            .str());
   if (options.fuse)
     parse("func.func(slim-fuse-elementwise),canonicalize,cse");
   parse(kCpuBufferize);
   if (options.blas)
     pm.addPass(createSlimLowerMatmulToBlasPass());
+  if (options.softmaxKernel)
+    pm.addPass(createSlimLowerSoftmaxPass());
   if (options.parallel)
     parse(llvm::formatv("func.func(slim-lower-strided-copies,"
                         "convert-linalg-to-parallel-loops,"

@@ -55,6 +55,12 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
                      "at compile time and run them in Slim's packed GEMM "
                      "kernels (false: oneDNN's sgemm on [N, K] weights)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> softmaxKernel{
+      *this, "softmax-kernel",
+      llvm::cl::desc("Run f32 softmaxes over the innermost dimension in "
+                     "Slim's row-wise kernel (false: decomposed into loops "
+                     "over the whole tensor)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> quantizedKernels{
       *this, "quantized-kernels",
       llvm::cl::desc("Run weight-quantized matmuls in Slim's CPU kernel "

@@ -21,10 +21,13 @@ namespace {
 struct SlimDecomposeAggregateOpsPass
     : slim::impl::SlimDecomposeAggregateOpsPassBase<
           SlimDecomposeAggregateOpsPass> {
+  using Base::Base;
   void runOnOperation() override {
     SmallVector<linalg::AggregatedOpInterface> ops;
-    getOperation().walk(
-        [&](linalg::AggregatedOpInterface op) { ops.push_back(op); });
+    getOperation().walk([&](linalg::AggregatedOpInterface op) {
+      if (!(keepSoftmax && slim::isKernelSoftmax(op)))
+        ops.push_back(op);
+    });
     IRRewriter rewriter(&getContext());
     for (linalg::AggregatedOpInterface op : ops) {
       rewriter.setInsertionPoint(op);
@@ -38,3 +41,14 @@ struct SlimDecomposeAggregateOpsPass
   }
 };
 } // namespace
+
+bool mlir::slim::isKernelSoftmax(Operation *op) {
+  auto softmax = dyn_cast<linalg::SoftmaxOp>(op);
+  if (!softmax)
+    return false;
+  auto type = dyn_cast<ShapedType>(softmax.getInput().getType());
+  auto outType = dyn_cast<ShapedType>(softmax.getOutput().getType());
+  return type && outType && type.hasRank() && type.getRank() >= 1 &&
+         type.getElementType().isF32() && outType.getElementType().isF32() &&
+         static_cast<int64_t>(softmax.getDimension()) == type.getRank() - 1;
+}

@@ -32,6 +32,10 @@ void populateFoldTransposesPatterns(RewritePatternSet &patterns);
 /// The patterns of `--slim-fuse-elementwise`.
 void populateFuseElementwisePatterns(RewritePatternSet &patterns);
 
+/// A linalg.softmax `--slim-lower-softmax` turns into a kernel call: f32
+/// input and output, over the innermost dimension.
+bool isKernelSoftmax(Operation *op);
+
 #define GEN_PASS_REGISTRATION
 #include "passes/Transforms/Passes.h.inc"
 

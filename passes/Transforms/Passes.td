@@ -22,10 +22,38 @@ def SlimDecomposeAggregateOpsPass
 
     Example: `linalg.softmax dimension(1) ins(%x) outs(%y)` becomes a
     `linalg.fill` + two reductions + two elementwise `linalg.generic`s.
+    With `keep-softmax`, f32 softmaxes over the innermost dimension stay
+    whole for `--slim-lower-softmax` (one pass over each row in cache
+    instead of four over the whole tensor).
   }];
+  let options = [
+    Option<"keepSoftmax", "keep-softmax", "bool", "false",
+           "Keep f32 linalg.softmax over the innermost dimension (for "
+           "--slim-lower-softmax)">,
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect"];
+}
+
+def SlimLowerSoftmaxPass
+    : Pass<"slim-lower-softmax", "::mlir::ModuleOp"> {
+  let summary = "Calls Slim's row-wise softmax kernel for f32 linalg.softmax on memrefs";
+  let description = [{
+    Replaces `linalg.softmax` over the innermost dimension of an f32
+    memref (any rank, any strides; kept whole by
+    `--slim-decompose-aggregate-ops{keep-softmax}` and bufferized) by a call
+    to `slim_rt_softmax_f32(in, out)` (C interface, unranked memrefs) in
+    Slim's model support library. The runtime shares the rows out over the
+    threads and runs each in `lib/Kernels/Softmax.h`'s kernel (AVX2 + FMA
+    or the portable reference, by CPUID): the max, the exponentials and
+    their sum, and the scaling, while the row is in L1. Attention's scores
+    (`[batch, heads, queries, keys]`) are otherwise read four times and
+    written twice as whole tensors by the decomposition, 9.4 MB each per
+    layer at 512 tokens for SmolLM2. Other softmaxes are left alone.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
 }
 
 def SlimLowerExpandShapePass

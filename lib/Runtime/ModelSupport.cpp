@@ -31,22 +31,28 @@
 
 namespace {
 
-using GemvFn = void (*)(int64_t, int64_t, int64_t, int64_t, const float *,
-                        int64_t, const float *, int64_t, float *, int64_t);
-
-/// The few-row kernel for this CPU: AVX2 + FMA where present, else the
+/// The kernel variant for this CPU: AVX2 + FMA where present, else the
 /// portable reference (SLIM_KERNELS=generic forces it, for testing).
-GemvFn selectGemv() {
+template <typename Fn>
+Fn selectKernel(Fn generic, Fn avx2) {
   const char *force = std::getenv("SLIM_KERNELS");
   if (force && std::strcmp(force, "generic") == 0)
-    return slim_uk_gemv_nt_f32_generic;
+    return generic;
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return slim_uk_gemv_nt_f32_avx2;
+    return avx2;
 #endif
-  return slim_uk_gemv_nt_f32_generic;
+  return generic;
 }
+
+/// A kernel's reference and AVX2 variants (lib/Kernels), the AVX2 one only
+/// where it is compiled.
+#if defined(__x86_64__)
+#define SLIM_KERNEL_VARIANTS(name) name##_generic, name##_avx2
+#else
+#define SLIM_KERNEL_VARIANTS(name) name##_generic, name##_generic
+#endif
 
 /// C[M, N] += A[M, K] B[N, K]^T for a few rows (decoding): output channels
 /// split across the threads in blocks of 16, each block's weight rows
@@ -54,7 +60,8 @@ GemvFn selectGemv() {
 /// the memory bandwidth on these shapes, this about 85% (docs/Compile.md).
 void gemvNT(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
             const float *b, int64_t ldb, float *c, int64_t ldc) {
-  static const GemvFn kernel = selectGemv();
+  static const auto kernel =
+      selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_gemv_nt_f32));
   // Below ~256 KiB of weights a second thread costs more than it saves.
   int threads = n * k >= (1 << 16) ? omp_get_max_threads() : 1;
   int64_t blocks = (n + 15) / 16;
@@ -69,30 +76,14 @@ void gemvNT(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
   }
 }
 
-using PackedFn = void (*)(int64_t, int64_t, int64_t, int64_t, const float *,
-                         int64_t, const float *, float *, int64_t);
-
-/// The packed-weight kernel for this CPU (SLIM_KERNELS=generic forces the
-/// reference).
-PackedFn selectPacked() {
-  const char *force = std::getenv("SLIM_KERNELS");
-  if (force && std::strcmp(force, "generic") == 0)
-    return slim_uk_gemm_packed_f32_generic;
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return slim_uk_gemm_packed_f32_avx2;
-#endif
-  return slim_uk_gemm_packed_f32_generic;
-}
-
 /// C[M, 16 P] += A[M, K] B^T with B packed in P panels of 16 output
 /// channels (lib/Kernels/GemmPacked.h). The threads share the panels, so
 /// each streams its own part of the weight once; when there are too few
 /// panels to go round, they share the rows instead.
 void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
                  int64_t lda, const float *bp, float *c, int64_t ldc) {
-  static const PackedFn kernel = selectPacked();
+  static const auto kernel =
+      selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_gemm_packed_f32));
   if (m == 0 || panels == 0 || k == 0)
     return;
   int64_t weight = panels * SLIM_PACKED_PANEL * k;
@@ -126,27 +117,13 @@ void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
   }
 }
 
-using SoftmaxFn = void (*)(int64_t, int64_t, const float *, int64_t, float *,
-                          int64_t);
-
-SoftmaxFn selectSoftmax() {
-  const char *force = std::getenv("SLIM_KERNELS");
-  if (force && std::strcmp(force, "generic") == 0)
-    return slim_uk_softmax_f32_generic;
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return slim_uk_softmax_f32_avx2;
-#endif
-  return slim_uk_softmax_f32_generic;
-}
-
 /// Softmax over the innermost dimension of a strided f32 memref of any
 /// rank (descriptors as MLIR's unranked C interface passes them): rows
 /// shared out over the threads, each row through the kernel in place, or
 /// through a per-thread copy where its elements are not contiguous.
 void softmaxRows(UnrankedMemRefType<float> *in, UnrankedMemRefType<float> *out) {
-  static const SoftmaxFn kernel = selectSoftmax();
+  static const auto kernel =
+      selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_softmax_f32));
   int64_t rank = in->rank;
   auto *s = static_cast<int64_t *>(in->descriptor);
   auto *d = static_cast<int64_t *>(out->descriptor);

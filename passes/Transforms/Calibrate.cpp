@@ -7,6 +7,7 @@
 
 #include "passes/Transforms/LinearLayers.h"
 #include "passes/Transforms/Passes.h"
+#include "passes/Transforms/Utils.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/MapVector.h"
@@ -65,17 +66,12 @@ struct SlimCalibratePass
         points[getSharedInput(layer.input)].push_back(std::move(layer));
 
     OpBuilder b(ctx);
-    b.setInsertionPointToStart(module.getBody());
     MemRefType argType = anyStrided2D(
         ctx, {ShapedType::kDynamic, ShapedType::kDynamic});
     func::FuncOp callee;
-    if (!points.empty()) {
-      callee = func::FuncOp::create(
-          b, module.getLoc(), kObserve,
-          b.getFunctionType({b.getI64Type(), argType}, {}));
-      callee.setPrivate();
-      callee->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-    }
+    if (!points.empty())
+      callee = slim::getOrDeclareRuntimeFunction(
+          module, kObserve, b.getFunctionType({b.getI64Type(), argType}, {}));
     SmallVector<Attribute> names;
     int64_t id = 0;
     for (auto &[shared, group] : points) {

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Transforms/Passes.h"
+#include "passes/Transforms/Utils.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -49,17 +50,7 @@ ArrayRef<char> rawBytes(ElementsAttr attr, std::deque<std::vector<char>> &boolBy
       bytes.push_back(v ? 1 : 0);
     return bytes;
   }
-  if (auto res = dyn_cast<DenseResourceElementsAttr>(attr)) {
-    if (res.getRawHandle().getBlob())
-      return res.getData();
-    return {};
-  }
-  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
-    if (dense.isSplat())
-      return {};
-    return dense.getRawData();
-  }
-  return {};
+  return slim::getConstantBytes(attr).value_or(ArrayRef<char>());
 }
 
 struct SlimExternalizeWeightsPass

@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Transforms/Passes.h"
+#include "passes/Transforms/Utils.h"
 
 #include "mlir/IR/Threading.h"
 
@@ -178,27 +179,6 @@ AsmResourceBlob allocateWeightBlob(size_t size) {
   return HeapAsmResourceBlob::allocate(size, 64);
 }
 
-/// The raw bytes of an f32 constant of `type`'s size, or nothing (splats,
-/// resources whose blob is gone).
-std::optional<ArrayRef<char>> constantBytes(arith::ConstantOp cst,
-                                            RankedTensorType type) {
-  ArrayRef<char> bytes;
-  if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
-    if (!res.getRawHandle().getBlob())
-      return std::nullopt;
-    bytes = res.getData();
-  } else if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue())) {
-    if (dense.isSplat())
-      return std::nullopt;
-    bytes = dense.getRawData();
-  } else {
-    return std::nullopt;
-  }
-  if (static_cast<int64_t>(bytes.size()) != type.getNumElements() * 4)
-    return std::nullopt;
-  return bytes;
-}
-
 /// Output channels per panel of a packed weight (lib/Kernels/GemmPacked.h).
 constexpr int64_t kPanel = 16;
 
@@ -249,8 +229,8 @@ struct RelayoutWeightOperand : OpRewritePattern<linalg::MatmulOp> {
     bool packIt = pack && n % kPanel == 0 && k > 0 && cType.getDimSize(1) == n;
     if (!packIt && transposedB)
       return failure();
-    std::optional<ArrayRef<char>> bytes = constantBytes(cst, type);
-    if (!bytes)
+    std::optional<ArrayRef<char>> bytes = slim::getConstantBytes(cst.getValue());
+    if (!bytes || static_cast<int64_t>(bytes->size()) != k * n * 4)
       return failure();
     AsmResourceBlob blob = allocateWeightBlob(bytes->size());
     const float *src = reinterpret_cast<const float *>(bytes->data());

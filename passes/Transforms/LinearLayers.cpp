@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Transforms/LinearLayers.h"
+#include "passes/Transforms/Utils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -16,19 +17,11 @@ using namespace mlir;
 using namespace mlir::slim;
 
 ArrayRef<float> LinearLayer::getWeightData() const {
-  if (auto res = dyn_cast<DenseResourceElementsAttr>(weight)) {
-    if (!res.getRawHandle().getBlob())
-      return {};
-    ArrayRef<char> bytes = res.getData();
-    return ArrayRef<float>(reinterpret_cast<const float *>(bytes.data()),
-                           bytes.size() / sizeof(float));
-  }
-  auto dense = cast<DenseElementsAttr>(weight);
-  if (dense.isSplat())
+  std::optional<ArrayRef<char>> bytes = getConstantBytes(weight);
+  if (!bytes)
     return {};
-  ArrayRef<char> bytes = dense.getRawData();
-  return ArrayRef<float>(reinterpret_cast<const float *>(bytes.data()),
-                         bytes.size() / sizeof(float));
+  return ArrayRef<float>(reinterpret_cast<const float *>(bytes->data()),
+                         bytes->size() / sizeof(float));
 }
 
 /// True if `v` is a linalg.fill of 0.0.

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Transforms/Passes.h"
+#include "passes/Transforms/Utils.h"
 
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -42,18 +43,20 @@ MemRefType anyStrided(MLIRContext *ctx, int64_t rank) {
   return MemRefType::get(shape, Float32Type::get(ctx), layout);
 }
 
-func::FuncOp getOrDeclare(ModuleOp module, StringRef name, int64_t rank) {
-  if (auto f = module.lookupSymbol<func::FuncOp>(name))
-    return f;
-  MLIRContext *ctx = module.getContext();
-  OpBuilder b(ctx);
-  b.setInsertionPointToStart(module.getBody());
-  MemRefType t = anyStrided(ctx, rank);
-  auto f = func::FuncOp::create(b, module.getLoc(), name,
-                                b.getFunctionType({t, t, t}, {}));
-  f.setPrivate();
-  f->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-  return f;
+/// Replaces `op` by a call of the runtime function `name`, its operands cast
+/// to fully dynamic strided memrefs of `rank` dimensions.
+void replaceByCall(IRRewriter &rewriter, ModuleOp module, Operation *op,
+                   StringRef name, int64_t rank) {
+  MemRefType t = anyStrided(module.getContext(), rank);
+  SmallVector<Type> types(op->getNumOperands(), t);
+  func::FuncOp callee = slim::getOrDeclareRuntimeFunction(
+      module, name, rewriter.getFunctionType(types, {}));
+  rewriter.setInsertionPoint(op);
+  SmallVector<Value> args;
+  for (Value v : op->getOperands())
+    args.push_back(memref::CastOp::create(rewriter, op->getLoc(), t, v));
+  func::CallOp::create(rewriter, op->getLoc(), callee, args);
+  rewriter.eraseOp(op);
 }
 
 /// Which operands of a matmul or batch matmul BLAS reads transposed, or
@@ -152,30 +155,14 @@ struct SlimLowerMatmulToBlasPass
     IRRewriter rewriter(&getContext());
     for (auto [op, t] : ops) {
       bool batched = isa<linalg::BatchMatmulOp>(op);
-      int64_t rank = batched ? 3 : 2;
       // slim_rt_sgemm[_batched][_{nt,tn,tt}]: which of A, B are transposed.
       std::string name = batched ? "slim_rt_sgemm_batched" : "slim_rt_sgemm";
       if (t.first || t.second)
         name += std::string("_") + (t.first ? "t" : "n") + (t.second ? "t" : "n");
-      func::FuncOp callee = getOrDeclare(module, name, rank);
-      rewriter.setInsertionPoint(op);
-      SmallVector<Value> args;
-      for (Value v : op->getOperands())
-        args.push_back(memref::CastOp::create(
-            rewriter, op->getLoc(), anyStrided(&getContext(), rank), v));
-      func::CallOp::create(rewriter, op->getLoc(), callee, args);
-      rewriter.eraseOp(op);
+      replaceByCall(rewriter, module, op, name, batched ? 3 : 2);
     }
-    for (Operation *op : packed) {
-      func::FuncOp callee = getOrDeclare(module, "slim_rt_sgemm_packed", 4);
-      rewriter.setInsertionPoint(op);
-      SmallVector<Value> args;
-      for (Value v : op->getOperands())
-        args.push_back(memref::CastOp::create(
-            rewriter, op->getLoc(), anyStrided(&getContext(), 4), v));
-      func::CallOp::create(rewriter, op->getLoc(), callee, args);
-      rewriter.eraseOp(op);
-    }
+    for (Operation *op : packed)
+      replaceByCall(rewriter, module, op, "slim_rt_sgemm_packed", 4);
   }
 };
 

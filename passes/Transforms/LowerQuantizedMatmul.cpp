@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Transforms/Passes.h"
+#include "passes/Transforms/Utils.h"
 
 #include "dialects/Slim/IR/SlimOps.h"
 
@@ -79,7 +80,6 @@ struct SlimLowerQuantizedMatmulPass
           SlimLowerQuantizedMatmulPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    MLIRContext *ctx = &getContext();
     SmallVector<MatmulOp> ops;
     module.walk([&](MatmulOp op) { ops.push_back(op); });
     for (MatmulOp op : ops) {
@@ -96,19 +96,12 @@ struct SlimLowerQuantizedMatmulPass
       Value zeroPoints = quant.getHasZeroPoint() ? storage[2] : storage[0];
 
       StringRef name = kernelName(scaleType);
-      auto callee = module.lookupSymbol<func::FuncOp>(name);
-      if (!callee) {
-        OpBuilder mb(ctx);
-        mb.setInsertionPointToStart(module.getBody());
-        callee = func::FuncOp::create(
-            mb, module.getLoc(), name,
-            mb.getFunctionType({anyStrided(f32, 2), anyStrided(i8, 2),
-                                anyStrided(scaleType, 2), anyStrided(i8, 2),
-                                anyStrided(f32, 2), i64, i64, i64, i64},
-                               {}));
-        callee.setPrivate();
-        callee->setAttr("llvm.emit_c_interface", mb.getUnitAttr());
-      }
+      func::FuncOp callee = slim::getOrDeclareRuntimeFunction(
+          module, name,
+          b.getFunctionType({anyStrided(f32, 2), anyStrided(i8, 2),
+                             anyStrided(scaleType, 2), anyStrided(i8, 2),
+                             anyStrided(f32, 2), i64, i64, i64, i64},
+                            {}));
       auto resultType = cast<RankedTensorType>(op.getResult().getType());
       SmallVector<Value> dyn;
       if (resultType.isDynamicDim(0))

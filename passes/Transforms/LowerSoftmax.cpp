@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Transforms/Passes.h"
+#include "passes/Transforms/Utils.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/PatternMatch.h"
@@ -34,16 +35,9 @@ struct SlimLowerSoftmaxPass
       return;
     MLIRContext *ctx = &getContext();
     auto unranked = UnrankedMemRefType::get(Float32Type::get(ctx), 0);
-    constexpr StringLiteral name = "slim_rt_softmax_f32";
-    auto callee = module.lookupSymbol<func::FuncOp>(name);
-    if (!callee) {
-      OpBuilder b(ctx);
-      b.setInsertionPointToStart(module.getBody());
-      callee = func::FuncOp::create(b, module.getLoc(), name,
-                                    b.getFunctionType({unranked, unranked}, {}));
-      callee.setPrivate();
-      callee->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-    }
+    func::FuncOp callee = slim::getOrDeclareRuntimeFunction(
+        module, "slim_rt_softmax_f32",
+        FunctionType::get(ctx, {unranked, unranked}, {}));
     IRRewriter rewriter(ctx);
     for (linalg::SoftmaxOp op : ops) {
       rewriter.setInsertionPoint(op);

@@ -12,8 +12,10 @@
 // every row count: decoding streams each panel once as one sequential run,
 // prefill keeps a panel slice in L1 while every activation row meets it.
 //
-// C[i, 16 p + j] += sum_k A[i, k] B[16 p + j, k] for i < m, p in [p0, p1),
-// j < 16. ukernel rules: plain C ABI, no allocation, no threads, no
+// C[i, 16 p + j] (+)= sum_k A[i, k] B[16 p + j, k] for i < m, p in
+// [p0, p1), j < 16: the product accumulates into C with
+// SLIM_UK_GEMM_ACCUMULATE in `flags`, and overwrites it without (C is then
+// never read: no zero-filling beforehand). ukernel rules: plain C ABI, no allocation, no threads, no
 // globals; the caller splits [0, N / 16) across threads. Each ISA variant
 // is tested against the reference.
 //
@@ -31,15 +33,20 @@ extern "C" {
 /// Output channels per panel.
 #define SLIM_PACKED_PANEL 16
 
+/// `flags` bit: C += A B (without it, C = A B).
+#define SLIM_UK_GEMM_ACCUMULATE 1u
+
 /// Portable reference (lib/Kernels/generic).
 void slim_uk_gemm_packed_f32_generic(int64_t m, int64_t p0, int64_t p1,
                                      int64_t k, const float *a, int64_t lda,
-                                     const float *bp, float *c, int64_t ldc);
+                                     const float *bp, float *c, int64_t ldc,
+                                     uint32_t flags);
 
 /// AVX2 + FMA (lib/Kernels/x86_64); only call where the CPU has both.
 void slim_uk_gemm_packed_f32_avx2(int64_t m, int64_t p0, int64_t p1,
                                   int64_t k, const float *a, int64_t lda,
-                                  const float *bp, float *c, int64_t ldc);
+                                  const float *bp, float *c, int64_t ldc,
+                                  uint32_t flags);
 
 #ifdef __cplusplus
 }

@@ -76,15 +76,17 @@ void gemvNT(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
   }
 }
 
-/// C[M, 16 P] += A[M, K] B^T with B packed in P panels of 16 output
-/// channels (lib/Kernels/GemmPacked.h). The threads share the panels, so
+/// C[M, 16 P] (+)= A[M, K] B^T with B packed in P panels of 16 output
+/// channels (lib/Kernels/GemmPacked.h), accumulating or overwriting C. The threads share the panels, so
 /// each streams its own part of the weight once; when there are too few
 /// panels to go round, they share the rows instead.
 void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
-                 int64_t lda, const float *bp, float *c, int64_t ldc) {
+                 int64_t lda, const float *bp, float *c, int64_t ldc,
+                 bool accumulate) {
   static const auto kernel =
       selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_gemm_packed_f32));
-  if (m == 0 || panels == 0 || k == 0)
+  uint32_t flags = accumulate ? SLIM_UK_GEMM_ACCUMULATE : 0;
+  if (m == 0 || panels == 0 || (k == 0 && accumulate))
     return;
   int64_t weight = panels * SLIM_PACKED_PANEL * k;
   // Below ~256 KiB of weights (and little work) a second thread costs more
@@ -93,7 +95,7 @@ void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
                     ? omp_get_max_threads()
                     : 1;
   if (threads <= 1) {
-    kernel(m, 0, panels, k, a, lda, bp, c, ldc);
+    kernel(m, 0, panels, k, a, lda, bp, c, ldc, flags);
     return;
   }
   bool byRows = panels < 4 * threads && m >= 12 * threads;
@@ -106,13 +108,13 @@ void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
       int64_t r0 = std::min(m, t * per), r1 = std::min(m, (t + 1) * per);
       if (r0 < r1)
         kernel(r1 - r0, 0, panels, k, a + r0 * lda, lda, bp, c + r0 * ldc,
-               ldc);
+               ldc, flags);
     } else {
       int64_t per = (panels + nt - 1) / nt;
       int64_t p0 = std::min(panels, t * per),
               p1 = std::min(panels, (t + 1) * per);
       if (p0 < p1)
-        kernel(m, p0, p1, k, a, lda, bp, c, ldc);
+        kernel(m, p0, p1, k, a, lda, bp, c, ldc, flags);
     }
   }
 }
@@ -163,41 +165,50 @@ void softmaxRows(UnrankedMemRefType<float> *in, UnrankedMemRefType<float> *out) 
   }
 }
 
-/// C += op(A) * op(B) for one [M, K] x [K, N] product with unit inner
+/// C (+)= op(A) * op(B) for one [M, K] x [K, N] product with unit inner
 /// strides, where op transposes A (stored [K, M]) or B (stored [N, K]) when
 /// asked, in oneDNN's JIT-compiled sgemm (it picks AVX-512/AVX2 kernels for
 /// the CPU and handles the GEMV shapes of one-token decoding well).
+/// Accumulates into C, or overwrites it (oneDNN's beta = 0 never reads C).
 void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a,
-           int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc) {
-  if (m == 0 || n == 0 || k == 0)
+           int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc,
+           bool accumulate) {
+  if (m == 0 || n == 0)
     return;
   // Leading dimensions must cover a row even for a single row.
   lda = std::max<int64_t>(lda, std::max<int64_t>(ta ? m : k, 1));
   ldb = std::max<int64_t>(ldb, std::max<int64_t>(tb ? k : n, 1));
   ldc = std::max<int64_t>(ldc, std::max<int64_t>(n, 1));
+  if (!accumulate && (k == 0 || (!ta && tb && m <= 2 * SLIM_GEMV_MAX_ROWS)))
+    for (int64_t i = 0; i < m; ++i)
+      std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+  if (k == 0)
+    return;
   if (!ta && tb && m <= 2 * SLIM_GEMV_MAX_ROWS) {
     gemvNT(m, n, k, a, lda, b, ldb, c, ldc);
     return;
   }
   dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb,
-             1.0f, c, ldc);
+             accumulate ? 1.0f : 0.0f, c, ldc);
 }
 
-/// C[M, N] += op(A) op(B) on memrefs; M and N come from C, K from A.
+/// C[M, N] (+)= op(A) op(B) on memrefs; M and N come from C, K from A.
 void sgemm2d(bool ta, bool tb, StridedMemRefType<float, 2> *a,
-             StridedMemRefType<float, 2> *b, StridedMemRefType<float, 2> *c) {
+             StridedMemRefType<float, 2> *b, StridedMemRefType<float, 2> *c,
+             bool accumulate) {
   sgemm(ta, tb, c->sizes[0], c->sizes[1], a->sizes[ta ? 0 : 1],
         a->data + a->offset, a->strides[0], b->data + b->offset, b->strides[0],
-        c->data + c->offset, c->strides[0]);
+        c->data + c->offset, c->strides[0], accumulate);
 }
 
 void sgemm3d(bool ta, bool tb, StridedMemRefType<float, 3> *a,
-             StridedMemRefType<float, 3> *b, StridedMemRefType<float, 3> *c) {
+             StridedMemRefType<float, 3> *b, StridedMemRefType<float, 3> *c,
+             bool accumulate) {
   for (int64_t i = 0; i < c->sizes[0]; ++i)
     sgemm(ta, tb, c->sizes[1], c->sizes[2], a->sizes[ta ? 1 : 2],
           a->data + a->offset + i * a->strides[0], a->strides[1],
           b->data + b->offset + i * b->strides[0], b->strides[1],
-          c->data + c->offset + i * c->strides[0], c->strides[1]);
+          c->data + c->offset + i * c->strides[0], c->strides[1], accumulate);
 }
 
 float halfToFloat(uint16_t h) {
@@ -363,33 +374,48 @@ void _mlir_ciface_slim_rt_qmatmul_bf16(
   qmatmul(x, codes, scales, zp, y, bits, group, isSigned, hasZp);
 }
 
-// slim_rt_sgemm[_batched][_{nt,tn,tt}] (--slim-lower-matmul-to-blas): the
-// suffix says which of A and B the matmul reads transposed.
-#define SLIM_SGEMM(suffix, ta, tb)                                             \
+// slim_rt_sgemm[_batched][_{nt,tn,tt}][_overwrite]
+// (--slim-lower-matmul-to-blas): the first suffix says which of A and B the
+// matmul reads transposed; `_overwrite` computes C = A B where the matmul's
+// C was a zero fill the pass removed, the others C += A B.
+#define SLIM_SGEMM_ONE(suffix, ta, tb, accumulate)                             \
   void _mlir_ciface_slim_rt_sgemm##suffix(StridedMemRefType<float, 2> *a,      \
                                           StridedMemRefType<float, 2> *b,      \
                                           StridedMemRefType<float, 2> *c) {    \
-    sgemm2d(ta, tb, a, b, c);                                                  \
+    sgemm2d(ta, tb, a, b, c, accumulate);                                      \
   }                                                                            \
   void _mlir_ciface_slim_rt_sgemm_batched##suffix(                            \
       StridedMemRefType<float, 3> *a, StridedMemRefType<float, 3> *b,          \
       StridedMemRefType<float, 3> *c) {                                        \
-    sgemm3d(ta, tb, a, b, c);                                                  \
+    sgemm3d(ta, tb, a, b, c, accumulate);                                      \
   }
+#define SLIM_SGEMM(suffix, ta, tb)                                             \
+  SLIM_SGEMM_ONE(suffix, ta, tb, true)                                         \
+  SLIM_SGEMM_ONE(suffix##_overwrite, ta, tb, false)
 SLIM_SGEMM(, false, false)
 SLIM_SGEMM(_nt, false, true)
 SLIM_SGEMM(_tn, true, false)
 SLIM_SGEMM(_tt, true, true)
 #undef SLIM_SGEMM
+#undef SLIM_SGEMM_ONE
 
 /// linalg.mmt4d of A [M, K, 1, 1] by a packed weight [P, K, 16, 1] into
-/// C [M, P, 1, 16] (--slim-lower-matmul-to-blas checked the layouts).
+/// C [M, P, 1, 16] (--slim-lower-matmul-to-blas checked the layouts):
+/// C += A B, and C = A B for `_overwrite`.
 void _mlir_ciface_slim_rt_sgemm_packed(StridedMemRefType<float, 4> *a,
                                        StridedMemRefType<float, 4> *b,
                                        StridedMemRefType<float, 4> *c) {
   sgemmPacked(c->sizes[0], c->sizes[1], a->sizes[1], a->data + a->offset,
               a->strides[0], b->data + b->offset, c->data + c->offset,
-              c->strides[0]);
+              c->strides[0], /*accumulate=*/true);
+}
+
+void _mlir_ciface_slim_rt_sgemm_packed_overwrite(
+    StridedMemRefType<float, 4> *a, StridedMemRefType<float, 4> *b,
+    StridedMemRefType<float, 4> *c) {
+  sgemmPacked(c->sizes[0], c->sizes[1], a->sizes[1], a->data + a->offset,
+              a->strides[0], b->data + b->offset, c->data + c->offset,
+              c->strides[0], /*accumulate=*/false);
 }
 
 /// linalg.softmax over the innermost dimension (--slim-lower-softmax).

@@ -8,10 +8,13 @@
 #include "passes/Transforms/Passes.h"
 #include "passes/Transforms/Utils.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::slim {
 #define GEN_PASS_DEF_SLIMLOWERMATMULTOBLASPASS
@@ -38,9 +41,47 @@ bool hasContiguousRows(Value v) {
 MemRefType anyStrided(MLIRContext *ctx, int64_t rank) {
   SmallVector<int64_t> shape(rank, ShapedType::kDynamic);
   SmallVector<int64_t> strides(rank, ShapedType::kDynamic);
-  auto layout =
-      StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides);
+  auto layout = StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides);
   return MemRefType::get(shape, Float32Type::get(ctx), layout);
+}
+
+/// The buffer `v` shows all of: `v` itself, seen through casts and
+/// reshapes (which keep every element and their order).
+Value wholeBuffer(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (!isa<memref::CastOp, memref::ExpandShapeOp, memref::CollapseShapeOp>(
+            def))
+      break;
+    v = def->getOperand(0);
+  }
+  return v;
+}
+
+/// The `linalg.fill` of +0.0 that writes the whole of `op`'s output right
+/// before `op` (only ops without memory effects in between), or null.
+/// Removing it and overwriting the output instead of accumulating into it
+/// is the same computation.
+linalg::FillOp zeroFillBefore(Operation *op, Value output) {
+  Value buffer = wholeBuffer(output);
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
+      if (!fill.hasPureBufferSemantics() ||
+          wholeBuffer(fill.getDpsInitOperand(0)->get()) != buffer)
+        return nullptr;
+      FloatAttr value;
+      if (!matchPattern(fill.getDpsInputOperand(0)->get(),
+                        m_Constant(&value)) ||
+          !value.getValue().isPosZero())
+        return nullptr;
+      return fill;
+    }
+    // Other buffers may be allocated in between.
+    bool otherAlloc = isa<memref::AllocOp, memref::AllocaOp>(prev) &&
+                      prev->getResult(0) != buffer;
+    if (!otherAlloc && !isMemoryEffectFree(prev))
+      return nullptr;
+  }
+  return nullptr;
 }
 
 /// Replaces `op` by a call of the runtime function `name`, its operands cast
@@ -109,24 +150,23 @@ bool isPackedProduct(linalg::Mmt4DOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1)
     return false;
-  Value a = op.getDpsInputOperand(0)->get(), b = op.getDpsInputOperand(1)->get(),
-        c = op.getDpsInitOperand(0)->get();
+  Value a = op.getDpsInputOperand(0)->get(),
+        b = op.getDpsInputOperand(1)->get(), c = op.getDpsInitOperand(0)->get();
   auto aType = dyn_cast<MemRefType>(a.getType());
   auto bType = dyn_cast<MemRefType>(b.getType());
   auto cType = dyn_cast<MemRefType>(c.getType());
   if (!aType || !bType || !cType ||
-      !llvm::all_of(TypeRange{aType, bType, cType},
-                    [](Type t) {
-                      return cast<MemRefType>(t).getElementType().isF32();
-                    }))
+      !llvm::all_of(TypeRange{aType, bType, cType}, [](Type t) {
+        return cast<MemRefType>(t).getElementType().isF32();
+      }))
     return false;
   ArrayRef<int64_t> as = aType.getShape(), bs = bType.getShape(),
                     cs = cType.getShape();
   if (as[2] != 1 || as[3] != 1 || bs[2] != 16 || bs[3] != 1 || cs[2] != 1 ||
-      cs[3] != 16 || !bType.hasStaticShape() ||
-      !bType.getLayout().isIdentity())
+      cs[3] != 16 || !bType.hasStaticShape() || !bType.getLayout().isIdentity())
     return false;
-  std::optional<SmallVector<int64_t>> sa = staticStrides(a), sc = staticStrides(c);
+  std::optional<SmallVector<int64_t>> sa = staticStrides(a),
+                                      sc = staticStrides(c);
   return sa && sc && (*sa)[1] == 1 && (*sc)[1] == 16 && (*sc)[3] == 1;
 }
 
@@ -153,16 +193,28 @@ struct SlimLowerMatmulToBlasPass
         ops.push_back({op, *t});
     });
     IRRewriter rewriter(&getContext());
+    // A zero fill of the output right before the product is folded into
+    // it: the `_overwrite` entry points compute C = A B without reading C.
+    auto overwrite = [&](Operation *op) {
+      linalg::FillOp fill = zeroFillBefore(op, op->getOperands().back());
+      if (!fill)
+        return "";
+      rewriter.eraseOp(fill);
+      return "_overwrite";
+    };
     for (auto [op, t] : ops) {
       bool batched = isa<linalg::BatchMatmulOp>(op);
       // slim_rt_sgemm[_batched][_{nt,tn,tt}]: which of A, B are transposed.
       std::string name = batched ? "slim_rt_sgemm_batched" : "slim_rt_sgemm";
       if (t.first || t.second)
-        name += std::string("_") + (t.first ? "t" : "n") + (t.second ? "t" : "n");
+        name +=
+            std::string("_") + (t.first ? "t" : "n") + (t.second ? "t" : "n");
+      name += overwrite(op);
       replaceByCall(rewriter, module, op, name, batched ? 3 : 2);
     }
     for (Operation *op : packed)
-      replaceByCall(rewriter, module, op, "slim_rt_sgemm_packed", 4);
+      replaceByCall(rewriter, module, op,
+                    std::string("slim_rt_sgemm_packed") + overwrite(op), 4);
   }
 };
 

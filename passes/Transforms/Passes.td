@@ -269,8 +269,13 @@ def SlimDuplicateEmptyTensorsPass
     all of them into one alias set, and its conflict analysis is quadratic
     in such sets: most of its 4.4 s on 60 layers. This pass clones a
     multi-use `tensor.empty` right before each of its users but the first;
-    bufferization allocates one buffer per destination either way. Run it
-    right before `one-shot-bufferize`.
+    bufferization allocates one buffer per destination either way. A
+    multi-use `linalg.fill` of a `tensor.empty` (the zero accumulator CSE
+    shares between all matmuls of a shape) is cloned the same way first:
+    shared, it bufferizes to one filled buffer copied for every user; cloned,
+    each user fills its own buffer in place, a fill that
+    `--slim-lower-matmul-to-blas` then folds into the product. Run it right
+    before `one-shot-bufferize`.
 
     Example:
     ```mlir
@@ -568,7 +573,20 @@ def SlimLowerMatmulToBlasPass
     (`lib/Kernels/GemmPacked.h`, AVX2 + FMA or the portable reference,
     chosen by CPUID), split over the threads by panels of 16 output
     channels. The ops accumulate into their output, which is what the calls
-    do (beta = 1). Other matmuls are left alone.
+    do (beta = 1), except where a `linalg.fill` of +0.0 writes the whole
+    output right before the product (nothing but allocations and ops without
+    memory effects in between): the fill is removed and the `_overwrite`
+    variant of the call computes C = A B without reading C (beta = 0), so the
+    accumulator is neither zeroed nor read. Other matmuls are left alone.
+
+    Example:
+    ```mlir
+    linalg.fill ins(%zero : f32) outs(%c : memref<?x576xf32>)
+    %c4 = memref.expand_shape %c [[0], [1, 2, 3]] output_shape [%m, 36, 1, 16] : memref<?x576xf32> into memref<?x36x1x16xf32>
+    linalg.mmt4d ins(%a4, %w : memref<?x576x1x1xf32>, memref<36x576x16x1xf32>) outs(%c4 : memref<?x36x1x16xf32>)
+    // becomes
+    call @slim_rt_sgemm_packed_overwrite(%a_cast, %w_cast, %c_cast) : (...) -> ()
+    ```
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::memref::MemRefDialect"];

@@ -11,7 +11,7 @@ extern "C" void slim_uk_gemm_packed_f32_generic(int64_t m, int64_t p0,
                                                 int64_t p1, int64_t k,
                                                 const float *a, int64_t lda,
                                                 const float *bp, float *c,
-                                                int64_t ldc) {
+                                                int64_t ldc, uint32_t flags) {
   constexpr int64_t kPanel = SLIM_PACKED_PANEL;
   for (int64_t i = 0; i < m; ++i)
     for (int64_t p = p0; p < p1; ++p) {
@@ -20,7 +20,8 @@ extern "C" void slim_uk_gemm_packed_f32_generic(int64_t m, int64_t p0,
       for (int64_t q = 0; q < k; ++q)
         for (int64_t j = 0; j < kPanel; ++j)
           acc[j] += x[q] * panel[q * kPanel + j];
+      float *out = c + i * ldc + p * kPanel;
       for (int64_t j = 0; j < kPanel; ++j)
-        c[i * ldc + p * kPanel + j] += acc[j];
+        out[j] = (flags & SLIM_UK_GEMM_ACCUMULATE ? out[j] : 0.0f) + acc[j];
     }
 }

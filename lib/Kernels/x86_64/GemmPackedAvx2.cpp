@@ -40,13 +40,14 @@ constexpr int64_t kGroup = 8;
 /// Up to this many rows, K is not split (one sequential run per panel).
 constexpr int64_t kStreamRows = 8;
 
-/// C[0..R, 0..16] += A[0..R, 0..kc] * panel slice [kc, 16]. The rows are
+/// C[0..R, 0..16] (+)= A[0..R, 0..kc] * panel slice [kc, 16], accumulating
+/// into C where `load`, overwriting it otherwise. The rows are
 /// spelled out (not an array of accumulators indexed in a loop): GCC 12
 /// keeps such an array in memory, at half the speed.
 template <int R>
 __attribute__((target("avx2,fma"))) inline void
 tile(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
-     int64_t ldc) {
+     int64_t ldc, bool load) {
   static_assert(R >= 1 && R <= kTileRows, "tile of 1 to 6 rows");
   __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
 #define SLIM_ROW(I, DO) if constexpr (R > I) { DO(I) }
@@ -54,8 +55,8 @@ tile(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
   SLIM_ROW(0, DO) SLIM_ROW(1, DO) SLIM_ROW(2, DO) SLIM_ROW(3, DO)              \
   SLIM_ROW(4, DO) SLIM_ROW(5, DO)
 #define SLIM_LOAD(I)                                                           \
-  c##I##0 = _mm256_loadu_ps(c + I * ldc);                                      \
-  c##I##1 = _mm256_loadu_ps(c + I * ldc + 8);
+  c##I##0 = load ? _mm256_loadu_ps(c + I * ldc) : _mm256_setzero_ps();         \
+  c##I##1 = load ? _mm256_loadu_ps(c + I * ldc + 8) : _mm256_setzero_ps();
 #define SLIM_FMA(I)                                                            \
   {                                                                            \
     __m256 x = _mm256_broadcast_ss(a + I * lda + q);                           \
@@ -86,7 +87,7 @@ tile(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
 template <int R>
 __attribute__((target("avx2,fma"))) void
 stream(int64_t k, const float *a, int64_t lda, const float *b, float *c,
-       int64_t ldc) {
+       int64_t ldc, bool load) {
   static_assert(R == 1 || R == 2, "one or two rows");
   __m256 e00 = _mm256_setzero_ps(), e01 = e00, o00 = e00, o01 = e00;
   __m256 e10 = e00, e11 = e00, o10 = e00, o11 = e00;
@@ -122,35 +123,40 @@ stream(int64_t k, const float *a, int64_t lda, const float *b, float *c,
       e11 = _mm256_fmadd_ps(x1, b1, e11);
     }
   }
-  _mm256_storeu_ps(c, _mm256_add_ps(_mm256_loadu_ps(c), _mm256_add_ps(e00, o00)));
-  _mm256_storeu_ps(c + 8,
-                   _mm256_add_ps(_mm256_loadu_ps(c + 8), _mm256_add_ps(e01, o01)));
-  if constexpr (R == 2) {
-    _mm256_storeu_ps(c + ldc, _mm256_add_ps(_mm256_loadu_ps(c + ldc),
-                                            _mm256_add_ps(e10, o10)));
-    _mm256_storeu_ps(c + ldc + 8, _mm256_add_ps(_mm256_loadu_ps(c + ldc + 8),
-                                                _mm256_add_ps(e11, o11)));
+  // (A macro, not a lambda: lambdas do not inherit the target attribute.)
+#define SLIM_PUT(TO, EVEN, ODD)                                                \
+  {                                                                            \
+    __m256 sum = _mm256_add_ps(EVEN, ODD);                                     \
+    _mm256_storeu_ps(TO,                                                       \
+                     load ? _mm256_add_ps(_mm256_loadu_ps(TO), sum) : sum);    \
   }
+  SLIM_PUT(c, e00, o00)
+  SLIM_PUT(c + 8, e01, o01)
+  if constexpr (R == 2) {
+    SLIM_PUT(c + ldc, e10, o10)
+    SLIM_PUT(c + ldc + 8, e11, o11)
+  }
+#undef SLIM_PUT
 }
 
 /// Rows [0, m) in tiles of up to kTileRows against one panel slice.
 __attribute__((target("avx2,fma"))) void
 rows(int64_t m, int64_t kc, const float *a, int64_t lda, const float *b,
-     float *c, int64_t ldc) {
+     float *c, int64_t ldc, bool load) {
   int64_t i = 0;
   for (; i + kTileRows <= m; i += kTileRows)
-    tile<kTileRows>(kc, a + i * lda, lda, b, c + i * ldc, ldc);
+    tile<kTileRows>(kc, a + i * lda, lda, b, c + i * ldc, ldc, load);
   switch (m - i) {
   case 1:
-    return tile<1>(kc, a + i * lda, lda, b, c + i * ldc, ldc);
+    return tile<1>(kc, a + i * lda, lda, b, c + i * ldc, ldc, load);
   case 2:
-    return tile<2>(kc, a + i * lda, lda, b, c + i * ldc, ldc);
+    return tile<2>(kc, a + i * lda, lda, b, c + i * ldc, ldc, load);
   case 3:
-    return tile<3>(kc, a + i * lda, lda, b, c + i * ldc, ldc);
+    return tile<3>(kc, a + i * lda, lda, b, c + i * ldc, ldc, load);
   case 4:
-    return tile<4>(kc, a + i * lda, lda, b, c + i * ldc, ldc);
+    return tile<4>(kc, a + i * lda, lda, b, c + i * ldc, ldc, load);
   case 5:
-    return tile<5>(kc, a + i * lda, lda, b, c + i * ldc, ldc);
+    return tile<5>(kc, a + i * lda, lda, b, c + i * ldc, ldc, load);
   default:
     return;
   }
@@ -162,19 +168,29 @@ extern "C" void slim_uk_gemm_packed_f32_avx2(int64_t m, int64_t p0,
                                              int64_t p1, int64_t k,
                                              const float *a, int64_t lda,
                                              const float *bp, float *c,
-                                             int64_t ldc) {
+                                             int64_t ldc, uint32_t flags) {
+  bool accumulate = flags & SLIM_UK_GEMM_ACCUMULATE;
+  if (k == 0) {
+    // An empty sum: C keeps its values, or is zero.
+    for (int64_t i = 0; i < m && !accumulate; ++i)
+      for (int64_t j = p0 * kPanel; j < p1 * kPanel; ++j)
+        c[i * ldc + j] = 0.0f;
+    return;
+  }
   if (m <= 2) {
     for (int64_t p = p0; p < p1; ++p) {
       if (m == 1)
-        stream<1>(k, a, lda, bp + p * k * kPanel, c + p * kPanel, ldc);
+        stream<1>(k, a, lda, bp + p * k * kPanel, c + p * kPanel, ldc,
+                  accumulate);
       else
-        stream<2>(k, a, lda, bp + p * k * kPanel, c + p * kPanel, ldc);
+        stream<2>(k, a, lda, bp + p * k * kPanel, c + p * kPanel, ldc,
+                  accumulate);
     }
     return;
   }
   if (m <= kStreamRows) {
     for (int64_t p = p0; p < p1; ++p)
-      rows(m, k, a, lda, bp + p * k * kPanel, c + p * kPanel, ldc);
+      rows(m, k, a, lda, bp + p * k * kPanel, c + p * kPanel, ldc, accumulate);
     return;
   }
   // Equal blocks: a short last block would stream the weights once more
@@ -190,11 +206,13 @@ extern "C" void slim_uk_gemm_packed_f32_avx2(int64_t m, int64_t p0,
       int64_t i1 = m - i0 < rowBlock ? m : i0 + rowBlock;
       for (int64_t k0 = 0; k0 < k; k0 += depth) {
         int64_t kc = k - k0 < depth ? k - k0 : depth;
+        // Later slices add to what the first one wrote.
+        bool load = accumulate || k0 > 0;
         for (int64_t i = i0; i < i1; i += kTileRows) {
           int64_t r = i1 - i < kTileRows ? i1 - i : kTileRows;
           for (int64_t p = g0; p < g1; ++p)
             rows(r, kc, a + i * lda + k0, lda, bp + (p * k + k0) * kPanel,
-                 c + i * ldc + p * kPanel, ldc);
+                 c + i * ldc + p * kPanel, ldc, load);
         }
       }
     }

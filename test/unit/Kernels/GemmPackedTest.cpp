@@ -18,7 +18,7 @@ namespace {
 constexpr int64_t kPanel = SLIM_PACKED_PANEL;
 
 using Kernel = void (*)(int64_t, int64_t, int64_t, int64_t, const float *,
-                        int64_t, const float *, float *, int64_t);
+                        int64_t, const float *, float *, int64_t, uint32_t);
 
 /// B [N, K] row-major in the panel layout of GemmPacked.h.
 std::vector<float> pack(const std::vector<float> &b, int64_t n, int64_t k) {
@@ -33,35 +33,46 @@ std::vector<float> pack(const std::vector<float> &b, int64_t n, int64_t k) {
 /// Row counts on both sides of the few-row path and of the row blocks
 /// (one tile short, ragged tiles), K on both sides of the depth blocks, a
 /// sub-range of panels (one thread's share) crossing a panel group, padded
-/// leading dimensions; C is accumulated into, columns outside the panels
-/// and the padding are never written.
+/// leading dimensions, an empty K; C is accumulated into or overwritten
+/// (starting from NaN, which must not leak through), columns outside the
+/// panels and the padding are never written.
 void checkKernel(Kernel kernel) {
   std::mt19937 rng(11);
   std::normal_distribution<float> normal;
-  for (int64_t m : {1, 2, 5, 8, 9, 13, 150, 301})
-    for (int64_t k : {1, 7, 255, 256, 257, 600})
-      for (int64_t panels : {1, 3, 11}) {
-        int64_t n = panels * kPanel, lda = k + 3, ldc = n + 5;
-        std::vector<float> a(m * lda), b(n * k), c(m * ldc);
-        for (float &v : a) v = normal(rng);
-        for (float &v : b) v = normal(rng);
-        for (float &v : c) v = normal(rng);
-        std::vector<float> bp = pack(b, n, k);
-        int64_t p0 = panels > 2 ? 1 : 0, p1 = panels;
-        std::vector<float> got = c;
-        kernel(m, p0, p1, k, a.data(), lda, bp.data(), got.data(), ldc);
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < ldc; ++j) {
-            double want = c[i * ldc + j];
-            if (j >= p0 * kPanel && j < p1 * kPanel)
-              for (int64_t q = 0; q < k; ++q)
-                want += double(a[i * lda + q]) * b[j * k + q];
-            ASSERT_NEAR(got[i * ldc + j], want,
-                        1e-4 * std::sqrt(double(k)) + 1e-5)
-                << "m=" << m << " k=" << k << " panels=" << panels << " at "
-                << i << "," << j;
-          }
-      }
+  for (bool accumulate : {true, false})
+    for (int64_t m : {1, 2, 5, 8, 9, 13, 150, 301})
+      for (int64_t k : {0, 1, 7, 255, 256, 257, 600})
+        for (int64_t panels : {1, 3, 11}) {
+          int64_t n = panels * kPanel, lda = k + 3, ldc = n + 5;
+          std::vector<float> a(m * lda), b(n * k), c(m * ldc);
+          for (float &v : a)
+            v = normal(rng);
+          for (float &v : b)
+            v = normal(rng);
+          for (float &v : c)
+            v = normal(rng);
+          std::vector<float> bp = pack(b, n, k);
+          int64_t p0 = panels > 2 ? 1 : 0, p1 = panels;
+          std::vector<float> got = c;
+          for (int64_t i = 0; i < m && !accumulate; ++i)
+            for (int64_t j = p0 * kPanel; j < p1 * kPanel; ++j)
+              got[i * ldc + j] = NAN;
+          kernel(m, p0, p1, k, a.data(), lda, bp.data(), got.data(), ldc,
+                 accumulate ? SLIM_UK_GEMM_ACCUMULATE : 0);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < ldc; ++j) {
+              bool inside = j >= p0 * kPanel && j < p1 * kPanel;
+              double want = inside && !accumulate ? 0.0 : c[i * ldc + j];
+              if (inside)
+                for (int64_t q = 0; q < k; ++q)
+                  want += double(a[i * lda + q]) * b[j * k + q];
+              ASSERT_NEAR(got[i * ldc + j], want,
+                          1e-4 * std::sqrt(double(k)) + 1e-5)
+                  << (accumulate ? "C += A B" : "C = A B") << " m=" << m
+                  << " k=" << k << " panels=" << panels << " at " << i << ","
+                  << j;
+            }
+        }
 }
 
 TEST(GemmPacked, GenericMatchesOracle) {

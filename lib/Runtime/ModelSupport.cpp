@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lib/Kernels/Attention.h"
 #include "lib/Kernels/GemmPacked.h"
 #include "lib/Kernels/Gemv.h"
 #include "lib/Kernels/Softmax.h"
@@ -115,6 +116,75 @@ void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
               p1 = std::min(panels, (t + 1) * per);
       if (p0 < p1)
         kernel(m, p0, p1, k, a, lda, bp, c, ldc, flags);
+    }
+  }
+}
+
+/// O = softmax(scale Q K^T + mask) V (--slim-lower-attention): Q [G, R, D],
+/// K [G, T, D], V [G2, T, Dv], O [G2, R2, Dv] with G R = G2 R2, row L of the
+/// scores (K's group L / R) giving row L of O (V's group L / R2); `mask`
+/// (null: none) has the rank of the scores as the model wrote them
+/// ([batch, heads, queries, keys]), rows = G R, zero strides where
+/// broadcast. Blocks of up to SLIM_ATTENTION_ROWS rows that share both
+/// groups are shared out over the threads, each packing the K of its group
+/// once where the blocks are full (prefill).
+void attention(StridedMemRefType<float, 3> *q, StridedMemRefType<float, 3> *k,
+               StridedMemRefType<float, 3> *v, UnrankedMemRefType<float> *mask,
+               StridedMemRefType<float, 3> *o, float scale) {
+  static const auto kernel =
+      selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_attention_f32));
+  constexpr int64_t kRows = SLIM_ATTENTION_ROWS, kPanel = SLIM_ATTENTION_PANEL;
+  int64_t g = q->sizes[0], r = q->sizes[1], d = q->sizes[2], t = k->sizes[1],
+          r2 = o->sizes[1], dv = o->sizes[2];
+  int64_t rows = g * r;
+  if (rows == 0 || dv == 0)
+    return;
+  int rank = mask ? mask->rank : 0;
+  const int64_t *md = mask ? static_cast<int64_t *>(mask->descriptor) : nullptr;
+  const float *maskBase =
+      mask ? reinterpret_cast<const float *>(md[1]) + md[2] : nullptr;
+  const int64_t *maskSizes = mask ? md + 3 : nullptr,
+                *maskStrides = mask ? md + 3 + rank : nullptr;
+  // Blocks: rows [L, L + n) within one group of Q/K and one of V/O (when
+  // R = R2, as attention has it, G * ceil(R / 6) of them).
+  bool regular = r == r2;
+  int64_t perGroup = (r + kRows - 1) / kRows;
+  int64_t blocks = regular ? g * perGroup : rows;
+  bool pack = kernel != slim_uk_attention_f32_generic && r >= 2 * kRows;
+  int64_t ldx = (t + kPanel - 1) / kPanel * kPanel;
+  int threads =
+      rows * t * (d + dv) >= (1 << 18) ? omp_get_max_threads() : 1;
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> scratch(kRows * ldx + 1), kp(pack ? ldx * d : 0);
+    int64_t packed = -1;
+    const float *maskRows[kRows];
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      int64_t l0 = regular ? b / perGroup * r + b % perGroup * kRows : b;
+      int64_t gk = l0 / r, rk = l0 % r, gv = l0 / r2, rv = l0 % r2;
+      int64_t n = regular ? std::min(kRows, r - rk) : 1;
+      const float *kg = k->data + k->offset + gk * k->strides[0];
+      if (pack && packed != gk) {
+        slim_uk_attention_pack_k_f32(t, d, kg, k->strides[1], kp.data());
+        packed = gk;
+      }
+      for (int64_t i = 0; i < n && mask; ++i) {
+        int64_t rest = l0 + i, offset = 0;
+        for (int dim = rank - 2; dim >= 0; --dim) {
+          offset += rest % maskSizes[dim] * maskStrides[dim];
+          rest /= maskSizes[dim];
+        }
+        maskRows[i] = maskBase + offset;
+      }
+      kernel(n, t, d, dv,
+             q->data + q->offset + gk * q->strides[0] + rk * q->strides[1],
+             q->strides[1], kg, k->strides[1], pack ? kp.data() : nullptr,
+             v->data + v->offset + gv * v->strides[0], v->strides[1],
+             mask ? maskRows : nullptr, mask ? maskStrides[rank - 1] : 0,
+             scale,
+             o->data + o->offset + gv * o->strides[0] + rv * o->strides[1],
+             o->strides[1], scratch.data());
     }
   }
 }
@@ -416,6 +486,24 @@ void _mlir_ciface_slim_rt_sgemm_packed_overwrite(
   sgemmPacked(c->sizes[0], c->sizes[1], a->sizes[1], a->data + a->offset,
               a->strides[0], b->data + b->offset, c->data + c->offset,
               c->strides[0], /*accumulate=*/false);
+}
+
+/// Attention chains (--slim-lower-attention), with and without a mask.
+void _mlir_ciface_slim_rt_attention_f32(StridedMemRefType<float, 3> *q,
+                                        StridedMemRefType<float, 3> *k,
+                                        StridedMemRefType<float, 3> *v,
+                                        UnrankedMemRefType<float> *mask,
+                                        StridedMemRefType<float, 3> *o,
+                                        float scale) {
+  attention(q, k, v, mask, o, scale);
+}
+
+void _mlir_ciface_slim_rt_attention_nomask_f32(StridedMemRefType<float, 3> *q,
+                                               StridedMemRefType<float, 3> *k,
+                                               StridedMemRefType<float, 3> *v,
+                                               StridedMemRefType<float, 3> *o,
+                                               float scale) {
+  attention(q, k, v, nullptr, o, scale);
 }
 
 /// linalg.softmax over the innermost dimension (--slim-lower-softmax).

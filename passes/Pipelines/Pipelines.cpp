@@ -101,6 +101,9 @@ void mlir::slim::buildCpuPipeline(OpPassManager &pm,
   if (options.fuse)
     parse("func.func(slim-fuse-elementwise),canonicalize,cse");
   parse(kCpuBufferize);
+  // Before the BLAS lowering: it takes the chain's two products.
+  if (options.attentionKernel && options.softmaxKernel)
+    pm.addPass(createSlimLowerAttentionPass());
   if (options.blas)
     pm.addPass(createSlimLowerMatmulToBlasPass());
   if (options.softmaxKernel)

@@ -61,6 +61,12 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
                      "Slim's row-wise kernel (false: decomposed into loops "
                      "over the whole tensor)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> attentionKernel{
+      *this, "attention-kernel",
+      llvm::cl::desc("Run f32 attention (scores, scale and mask, softmax, "
+                     "product by the values) in Slim's fused kernel, skipping "
+                     "masked keys (false: two GEMMs around the softmax)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> quantizedKernels{
       *this, "quantized-kernels",
       llvm::cl::desc("Run weight-quantized matmuls in Slim's CPU kernel "

@@ -11,10 +11,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/BuiltinTypes.h"
-#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::slim {
 #define GEN_PASS_DEF_SLIMLOWERMATMULTOBLASPASS
@@ -43,45 +41,6 @@ MemRefType anyStrided(MLIRContext *ctx, int64_t rank) {
   SmallVector<int64_t> strides(rank, ShapedType::kDynamic);
   auto layout = StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides);
   return MemRefType::get(shape, Float32Type::get(ctx), layout);
-}
-
-/// The buffer `v` shows all of: `v` itself, seen through casts and
-/// reshapes (which keep every element and their order).
-Value wholeBuffer(Value v) {
-  while (Operation *def = v.getDefiningOp()) {
-    if (!isa<memref::CastOp, memref::ExpandShapeOp, memref::CollapseShapeOp>(
-            def))
-      break;
-    v = def->getOperand(0);
-  }
-  return v;
-}
-
-/// The `linalg.fill` of +0.0 that writes the whole of `op`'s output right
-/// before `op` (only ops without memory effects in between), or null.
-/// Removing it and overwriting the output instead of accumulating into it
-/// is the same computation.
-linalg::FillOp zeroFillBefore(Operation *op, Value output) {
-  Value buffer = wholeBuffer(output);
-  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
-    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
-      if (!fill.hasPureBufferSemantics() ||
-          wholeBuffer(fill.getDpsInitOperand(0)->get()) != buffer)
-        return nullptr;
-      FloatAttr value;
-      if (!matchPattern(fill.getDpsInputOperand(0)->get(),
-                        m_Constant(&value)) ||
-          !value.getValue().isPosZero())
-        return nullptr;
-      return fill;
-    }
-    // Other buffers may be allocated in between.
-    bool otherAlloc = isa<memref::AllocOp, memref::AllocaOp>(prev) &&
-                      prev->getResult(0) != buffer;
-    if (!otherAlloc && !isMemoryEffectFree(prev))
-      return nullptr;
-  }
-  return nullptr;
 }
 
 /// Replaces `op` by a call of the runtime function `name`, its operands cast
@@ -196,7 +155,8 @@ struct SlimLowerMatmulToBlasPass
     // A zero fill of the output right before the product is folded into
     // it: the `_overwrite` entry points compute C = A B without reading C.
     auto overwrite = [&](Operation *op) {
-      linalg::FillOp fill = zeroFillBefore(op, op->getOperands().back());
+      linalg::FillOp fill =
+          slim::getZeroFillBefore(op, op->getOperands().back());
       if (!fill)
         return "";
       rewriter.eraseOp(fill);

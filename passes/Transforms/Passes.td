@@ -56,6 +56,46 @@ def SlimLowerSoftmaxPass
                            "::mlir::memref::MemRefDialect"];
 }
 
+def SlimLowerAttentionPass
+    : Pass<"slim-lower-attention", "::mlir::ModuleOp"> {
+  let summary = "Calls Slim's fused attention kernel for f32 scores-softmax-values chains on memrefs";
+  let description = [{
+    Replaces, on bufferized IR, the chain an attention layer lowers to:
+
+    ```mlir
+    linalg.fill ins(%zero : f32) outs(%s : memref<?x?x?xf32>)
+    linalg.batch_matmul indexing_maps = [(b, m, n, k) -> (b, m, k), (b, n, k), (b, m, n)]
+        ins(%q, %k : memref<?x?x64xf32>, memref<?x?x64xf32>) outs(%s : memref<?x?x?xf32>)
+    linalg.generic ins(%s_view, %mask : ...) outs(%x : ...)   // x = s / c + mask
+    linalg.softmax dimension(3) ins(%x : ...) outs(%p : ...)
+    linalg.fill ins(%zero : f32) outs(%o : memref<?x?x64xf32>)
+    linalg.batch_matmul ins(%p_view, %v : memref<?x?x?xf32>, memref<?x?x64xf32>) outs(%o : memref<?x?x64xf32>)
+    // becomes
+    call @slim_rt_attention_f32(%q, %k, %v, %mask_view, %o, %scale) : (...) -> ()
+    ```
+
+    by one call of `slim_rt_attention_f32` (or `_nomask_f32`) in Slim's
+    model support library, which computes O = softmax(scale Q K^T + mask) V
+    a few query rows at a time in `lib/Kernels/Attention.h`'s kernel (AVX2 +
+    FMA or the portable reference, by CPUID): the score tensor
+    (`[heads, queries, keys]`, 9.4 MB per layer at 512 tokens for SmolLM2)
+    is never written, and keys whose mask is -inf are skipped (a causal mask
+    halves prefill's attention work; their score is -inf whatever Q K^T is).
+    The epilogue between the products is optional and may be `s * c`,
+    `s / c` (as `s * (1 / c)`), `s + mask`, or both, with a constant c and a
+    mask broadcast along any dimensions (passed as a strided view with zero
+    strides). Conditions: the scores, the epilogue's output and the
+    probabilities are allocations nothing else reads, the views between
+    them reshapes that keep the keys innermost, both products follow a zero
+    fill of their output, Q, K, V and O have contiguous rows, and nothing
+    between the first fill and the second product writes memory. Other
+    chains are left alone (and become GEMM and softmax calls).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def SlimLowerExpandShapePass
     : Pass<"slim-lower-expand-shape", "::mlir::func::FuncOp"> {
   let summary = "Rewrites memref.expand_shape of contiguous buffers as "

@@ -7,8 +7,11 @@
 
 #include "passes/Transforms/Utils.h"
 
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 using namespace mlir;
 
@@ -37,4 +40,37 @@ func::FuncOp mlir::slim::getOrDeclareRuntimeFunction(ModuleOp module,
   f.setPrivate();
   f->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   return f;
+}
+
+Value mlir::slim::getWholeBuffer(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (!isa<memref::CastOp, memref::ExpandShapeOp, memref::CollapseShapeOp>(
+            def))
+      break;
+    v = def->getOperand(0);
+  }
+  return v;
+}
+
+linalg::FillOp mlir::slim::getZeroFillBefore(Operation *op, Value output) {
+  Value buffer = getWholeBuffer(output);
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
+      if (!fill.hasPureBufferSemantics() ||
+          getWholeBuffer(fill.getDpsInitOperand(0)->get()) != buffer)
+        return nullptr;
+      FloatAttr value;
+      if (!matchPattern(fill.getDpsInputOperand(0)->get(),
+                        m_Constant(&value)) ||
+          !value.getValue().isPosZero())
+        return nullptr;
+      return fill;
+    }
+    // Other buffers may be allocated in between.
+    bool otherAlloc = isa<memref::AllocOp, memref::AllocaOp>(prev) &&
+                      prev->getResult(0) != buffer;
+    if (!otherAlloc && !isMemoryEffectFree(prev))
+      return nullptr;
+  }
+  return nullptr;
 }

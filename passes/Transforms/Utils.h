@@ -9,6 +9,7 @@
 #define SLIM_PASSES_TRANSFORMS_UTILS_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -26,6 +27,16 @@ std::optional<ArrayRef<char>> getConstantBytes(Attribute attr);
 /// declared at the top of the module with `type` if it is not there yet.
 func::FuncOp getOrDeclareRuntimeFunction(ModuleOp module, StringRef name,
                                          FunctionType type);
+
+/// The buffer `v` shows all of: `v` itself, seen through casts and
+/// reshapes (which keep every element and their order).
+Value getWholeBuffer(Value v);
+
+/// The `linalg.fill` of +0.0 that writes the whole of `output` right before
+/// `op` (only allocations of other buffers and ops without memory effects
+/// in between), or null: removing it and overwriting the output instead of
+/// accumulating into it is the same computation.
+linalg::FillOp getZeroFillBefore(Operation *op, Value output);
 
 } // namespace mlir::slim
 

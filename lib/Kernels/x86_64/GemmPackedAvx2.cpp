@@ -6,10 +6,9 @@
 //===----------------------------------------------------------------------===//
 //
 // A tile of up to 6 activation rows x one 16-channel panel lives in 12 ymm
-// accumulators; each step over K loads the panel's 16 weights (two
-// registers) and broadcasts one element of each row: 12 FMAs for 8 loads,
-// so the two FMA pipes, not the loads, bound it. Activations are read in
-// place (not packed): their rows are short enough to stay in L2.
+// accumulators (slim::avx2::tile, lib/Kernels/x86_64/Avx2.h). Activations
+// are read in place (not packed): their rows are short enough to stay in
+// L2.
 //
 // Few rows (decoding): each panel is one sequential run of K x 64 bytes,
 // read once for all rows. More rows: a tile of rows sweeps a group of 8
@@ -24,13 +23,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Kernels/GemmPacked.h"
-
-#include <immintrin.h>
+#include "lib/Kernels/x86_64/Avx2.h"
 
 namespace {
 
+using namespace slim::avx2;
+
 constexpr int64_t kPanel = SLIM_PACKED_PANEL;
-constexpr int kTileRows = 6;
 /// Most rows in one block, and most steps of K in one panel slice.
 constexpr int64_t kMaxRowBlock = 24 * kTileRows;
 constexpr int64_t kMaxDepth = 256;
@@ -39,46 +38,6 @@ constexpr int64_t kMaxDepth = 256;
 constexpr int64_t kGroup = 8;
 /// Up to this many rows, K is not split (one sequential run per panel).
 constexpr int64_t kStreamRows = 8;
-
-/// C[0..R, 0..16] (+)= A[0..R, 0..kc] * panel slice [kc, 16], accumulating
-/// into C where `load`, overwriting it otherwise. The rows are
-/// spelled out (not an array of accumulators indexed in a loop): GCC 12
-/// keeps such an array in memory, at half the speed.
-template <int R>
-__attribute__((target("avx2,fma"))) inline void
-tile(int64_t kc, const float *a, int64_t lda, const float *b, float *c,
-     int64_t ldc, bool load) {
-  static_assert(R >= 1 && R <= kTileRows, "tile of 1 to 6 rows");
-  __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-#define SLIM_ROW(I, DO) if constexpr (R > I) { DO(I) }
-#define SLIM_ROWS(DO)                                                          \
-  SLIM_ROW(0, DO) SLIM_ROW(1, DO) SLIM_ROW(2, DO) SLIM_ROW(3, DO)              \
-  SLIM_ROW(4, DO) SLIM_ROW(5, DO)
-#define SLIM_LOAD(I)                                                           \
-  c##I##0 = load ? _mm256_loadu_ps(c + I * ldc) : _mm256_setzero_ps();         \
-  c##I##1 = load ? _mm256_loadu_ps(c + I * ldc + 8) : _mm256_setzero_ps();
-#define SLIM_FMA(I)                                                            \
-  {                                                                            \
-    __m256 x = _mm256_broadcast_ss(a + I * lda + q);                           \
-    c##I##0 = _mm256_fmadd_ps(x, b0, c##I##0);                                 \
-    c##I##1 = _mm256_fmadd_ps(x, b1, c##I##1);                                 \
-  }
-#define SLIM_STORE(I)                                                          \
-  _mm256_storeu_ps(c + I * ldc, c##I##0);                                      \
-  _mm256_storeu_ps(c + I * ldc + 8, c##I##1);
-  SLIM_ROWS(SLIM_LOAD)
-  for (int64_t q = 0; q < kc; ++q) {
-    __m256 b0 = _mm256_loadu_ps(b + q * kPanel);
-    __m256 b1 = _mm256_loadu_ps(b + q * kPanel + 8);
-    SLIM_ROWS(SLIM_FMA)
-  }
-  SLIM_ROWS(SLIM_STORE)
-#undef SLIM_STORE
-#undef SLIM_FMA
-#undef SLIM_LOAD
-#undef SLIM_ROWS
-#undef SLIM_ROW
-}
 
 /// One or two rows against a whole panel (decoding): two sets of
 /// accumulators for even and odd steps of K, so that four or eight
@@ -145,21 +104,8 @@ rows(int64_t m, int64_t kc, const float *a, int64_t lda, const float *b,
      float *c, int64_t ldc, bool load) {
   int64_t i = 0;
   for (; i + kTileRows <= m; i += kTileRows)
-    tile<kTileRows>(kc, a + i * lda, lda, b, c + i * ldc, ldc, load);
-  switch (m - i) {
-  case 1:
-    return tile<1>(kc, a + i * lda, lda, b, c + i * ldc, ldc, load);
-  case 2:
-    return tile<2>(kc, a + i * lda, lda, b, c + i * ldc, ldc, load);
-  case 3:
-    return tile<3>(kc, a + i * lda, lda, b, c + i * ldc, ldc, load);
-  case 4:
-    return tile<4>(kc, a + i * lda, lda, b, c + i * ldc, ldc, load);
-  case 5:
-    return tile<5>(kc, a + i * lda, lda, b, c + i * ldc, ldc, load);
-  default:
-    return;
-  }
+    tile<kTileRows>(kc, a + i * lda, lda, b, kPanel, c + i * ldc, ldc, load);
+  tileRows(m - i, kc, a + i * lda, lda, b, kPanel, c + i * ldc, ldc, load);
 }
 
 } // namespace

@@ -48,6 +48,29 @@ __attribute__((target("avx2,fma"))) float dot(int64_t d, const float *q,
   return s;
 }
 
+/// Whether keys [j0, j0 + nj) are masked (-inf) for every row; NaN counts
+/// as not masked (it must reach the output).
+__attribute__((target("avx2,fma"))) bool
+allMasked(int64_t rows, const float *const *mask, int64_t maskStride,
+          int64_t j0, int64_t nj) {
+  if (maskStride == 1 && nj == kPanel) {
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    __m256 open = _mm256_setzero_ps();
+    for (int64_t i = 0; i < rows; ++i) {
+      open = _mm256_or_ps(
+          open, _mm256_cmp_ps(_mm256_loadu_ps(mask[i] + j0), ninf, _CMP_NEQ_UQ));
+      open = _mm256_or_ps(open, _mm256_cmp_ps(_mm256_loadu_ps(mask[i] + j0 + 8),
+                                              ninf, _CMP_NEQ_UQ));
+    }
+    return _mm256_movemask_ps(open) == 0;
+  }
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < nj; ++j)
+      if (!(mask[i][(j0 + j) * maskStride] == -INFINITY))
+        return false;
+  return true;
+}
+
 } // namespace
 
 extern "C" __attribute__((target("avx2,fma"))) void slim_uk_attention_f32_avx2(
@@ -63,10 +86,7 @@ extern "C" __attribute__((target("avx2,fma"))) void slim_uk_attention_f32_avx2(
   const __m256 ninf = _mm256_set1_ps(-INFINITY);
   for (int64_t p = 0; p < panels; ++p) {
     int64_t j0 = p * kPanel, nj = t - j0 < kPanel ? t - j0 : kPanel;
-    bool any = !mask;
-    for (int64_t i = 0; i < rows && !any; ++i)
-      for (int64_t j = 0; j < nj && !any; ++j)
-        any = mask[i][(j0 + j) * maskStride] != -INFINITY;
+    bool any = !mask || !allMasked(rows, mask, maskStride, j0, nj);
     float *x = scratch + j0;
     if (!any) {
       for (int64_t i = 0; i < rows; ++i) {

@@ -33,6 +33,9 @@
 #include <cstdint>
 
 namespace slim::avx2 {
+// Internal linkage: each kernel file gets its own copies (compiled with
+// its target attributes), never one the linker picks from another file.
+namespace {
 
 constexpr int kTileRows = 6;
 
@@ -179,6 +182,7 @@ softmaxRow(int64_t n, const float *x, float *y) {
     y[j] = y[j] / sum;
 }
 
+} // namespace
 } // namespace slim::avx2
 
 #endif // SLIM_LIB_KERNELS_X86_64_AVX2_H

@@ -32,6 +32,9 @@ extern "C" {
 
 /// Output channels per panel.
 #define SLIM_PACKED_PANEL 16
+/// Panels the AVX2 kernel's row tiles sweep together in prefill (ranges of
+/// whole groups keep that sweep intact).
+#define SLIM_PACKED_GROUP 8
 
 /// `flags` bit: C += A B (without it, C = A B).
 #define SLIM_UK_GEMM_ACCUMULATE 1u

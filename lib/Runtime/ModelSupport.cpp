@@ -111,11 +111,17 @@ void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
         kernel(r1 - r0, 0, panels, k, a + r0 * lda, lda, bp, c + r0 * ldc,
                ldc, flags);
     } else {
-      int64_t per = (panels + nt - 1) / nt;
-      int64_t p0 = std::min(panels, t * per),
-              p1 = std::min(panels, (t + 1) * per);
-      if (p0 < p1)
-        kernel(m, p0, p1, k, a, lda, bp, c, ldc, flags);
+      // Chunks of up to 8 panels (the kernel's group), at least 4 per
+      // thread, handed out as threads get free: the two cores of a shared
+      // machine rarely run at the same speed, and static halves made the
+      // faster one wait at the end of every product.
+      int64_t chunk =
+          std::clamp<int64_t>(panels / (4 * nt), 1, SLIM_PACKED_GROUP);
+      int64_t chunks = (panels + chunk - 1) / chunk;
+#pragma omp for schedule(dynamic, 1) nowait
+      for (int64_t i = 0; i < chunks; ++i)
+        kernel(m, i * chunk, std::min(panels, (i + 1) * chunk), k, a, lda, bp,
+               c, ldc, flags);
     }
   }
 }

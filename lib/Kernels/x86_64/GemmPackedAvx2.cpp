@@ -35,7 +35,7 @@ constexpr int64_t kMaxRowBlock = 24 * kTileRows;
 constexpr int64_t kMaxDepth = 256;
 /// Panels one tile of rows sweeps before the next: 128 contiguous floats
 /// of each output row.
-constexpr int64_t kGroup = 8;
+constexpr int64_t kGroup = SLIM_PACKED_GROUP;
 /// Up to this many rows, K is not split (one sequential run per panel).
 constexpr int64_t kStreamRows = 8;
 

@@ -132,8 +132,8 @@ void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
 /// (null: none) has the rank of the scores as the model wrote them
 /// ([batch, heads, queries, keys]), rows = G R, zero strides where
 /// broadcast. Blocks of up to SLIM_ATTENTION_ROWS rows that share both
-/// groups are dealt out to the threads in turn, each packing the K of a
-/// group once where the groups have many rows (prefill).
+/// groups go to the threads as they get free, each packing the K of a
+/// group when it reaches it, where the groups have many rows (prefill).
 void attention(StridedMemRefType<float, 3> *q, StridedMemRefType<float, 3> *k,
                StridedMemRefType<float, 3> *v, UnrankedMemRefType<float> *mask,
                StridedMemRefType<float, 3> *o, float scale) {
@@ -165,9 +165,9 @@ void attention(StridedMemRefType<float, 3> *q, StridedMemRefType<float, 3> *k,
     std::vector<float> scratch(kRows * ldx + 1), kp(pack ? ldx * d : 0);
     int64_t packed = -1;
     const float *maskRows[kRows];
-    // Round robin: with a causal mask a block's work grows with its
-    // position, so contiguous shares would leave one thread the late rows.
-#pragma omp for schedule(static, 1)
+    // Handed out as threads get free: with a causal mask a block's work
+    // grows with its position, and the cores may not run at one speed.
+#pragma omp for schedule(dynamic, 2)
     for (int64_t b = 0; b < blocks; ++b) {
       int64_t l0 = regular ? b / perGroup * r + b % perGroup * kRows : b;
       int64_t gk = l0 / r, rk = l0 % r, gv = l0 / r2, rv = l0 % r2;

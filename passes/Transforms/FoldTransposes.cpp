@@ -182,6 +182,33 @@ AsmResourceBlob allocateWeightBlob(size_t size) {
 /// Output channels per panel of a packed weight (lib/Kernels/GemmPacked.h).
 constexpr int64_t kPanel = 16;
 
+/// Rewrites the element reads of `cst` (tensor.extract, as an embedding
+/// Gather lowers to) into reads of its packed copy `packed`
+/// ([N / 16, K, 16, 1]): W(n, k) of an [N, K] constant (`transposedB`), or
+/// W(k, n) of a [K, N] one, is packed[n / 16, k, n % 16, 0]. A tied
+/// embedding table then lives in the weights once, packed for the LM head.
+void readElementsFromPacked(PatternRewriter &rewriter, arith::ConstantOp cst,
+                            Value packed, bool transposedB) {
+  SmallVector<tensor::ExtractOp> reads;
+  for (Operation *user : cst->getUsers())
+    if (auto extract = dyn_cast<tensor::ExtractOp>(user))
+      if (extract.getTensor() == cst.getResult())
+        reads.push_back(extract);
+  for (tensor::ExtractOp extract : reads) {
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPoint(extract);
+    Location loc = extract.getLoc();
+    Value n = extract.getIndices()[transposedB ? 0 : 1];
+    Value k = extract.getIndices()[transposedB ? 1 : 0];
+    Value panel = arith::ConstantIndexOp::create(rewriter, loc, kPanel);
+    Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value p = arith::DivUIOp::create(rewriter, loc, n, panel);
+    Value j = arith::RemUIOp::create(rewriter, loc, n, panel);
+    rewriter.replaceOpWithNewOp<tensor::ExtractOp>(
+        extract, packed, ValueRange{p, k, j, zero});
+  }
+}
+
 /// linalg.matmul(A, W) with W an f32 constant, read as [K, N] (plain maps)
 /// or [N, K] (transposed-B maps, e.g. a tied LM head after FoldIntoMatmul),
 /// rewritten once at compile time into the layout the product wants:
@@ -279,7 +306,14 @@ struct RelayoutWeightOperand : OpRewritePattern<linalg::MatmulOp> {
         RankedTensorType::get({panels, k, kPanel, 1}, type.getElementType());
     auto attr = DenseResourceElementsAttr::get(pType, "packed_weight",
                                                std::move(blob));
-    Value packed = arith::ConstantOp::create(rewriter, loc, attr);
+    Value packed;
+    {
+      // Where the constant is, so that it dominates every reader.
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(cst);
+      packed = arith::ConstantOp::create(rewriter, loc, attr);
+    }
+    readElementsFromPacked(rewriter, cst, packed, transposedB);
     // A [M, K] -> [M, K, 1, 1] and C [M, N] -> [M, N / 16, 1, 16]: views.
     SmallVector<ReassociationIndices> groups{{0}, {1, 2, 3}};
     auto a4Type = RankedTensorType::get(

@@ -152,7 +152,10 @@ def SlimFoldTransposesPass
     16 output channels, `W'[p, k, j, 0] = W(k, 16 p + j)`, through a
     `linalg.mmt4d` (tile sizes M0 = K0 = 1, N0 = 16) between reshapes of A
     and of the accumulator: the layout of Slim's packed GEMM kernels
-    (`lib/Kernels/GemmPacked.h`), which no call has to repack.
+    (`lib/Kernels/GemmPacked.h`), which no call has to repack. Element reads
+    of the same constant (`tensor.extract`, as an embedding Gather of a tied
+    table lowers to) read the packed copy, `W(n, k) = W'[n / 16, k, n % 16, 0]`,
+    so the table is stored once.
     Example:
     ```mlir
     %t = linalg.transpose ins(%emb : tensor<49152x576xf32>) outs(%e : tensor<576x49152xf32>) permutation = [1, 0]

@@ -67,3 +67,37 @@ func.func @not_weights(%x: tensor<?x4xf32>, %b: tensor<4x32xf32>, %acc: tensor<?
   %z = linalg.matmul ins(%x, %b : tensor<?x4xf32>, tensor<4x32xf32>) outs(%acc : tensor<?x32xf32>) -> tensor<?x32xf32>
   return %y, %z : tensor<?x32xf32>, tensor<?x32xf32>
 }
+
+// -----
+
+// The embedding Gather of the same table (element reads in a generic)
+// reads the packed copy, E[n, k] = W'[n / 16, k, n % 16, 0]: the table is
+// stored once, packed for the head.
+// CHECK-LABEL: func.func @tied_gather
+// CHECK: %[[W:.*]] = arith.constant dense_resource<packed_weight> : tensor<2x2x16x1xf32>
+// CHECK-NOT: tensor<32x2xf32>
+// CHECK: linalg.generic
+// CHECK: %[[N:.*]] = arith.index_cast
+// CHECK: %[[P:.*]] = arith.divui %[[N]], %c16
+// CHECK: %[[J:.*]] = arith.remui %[[N]], %c16
+// CHECK: tensor.extract %[[W]][%[[P]], %{{.*}}, %[[J]], %c0{{.*}}] : tensor<2x2x16x1xf32>
+// CHECK: linalg.mmt4d ins(%{{.*}}, %[[W]]
+// CHECK-NOT: tensor<32x2xf32>
+func.func @tied_gather(%ids: tensor<?xi64>, %x: tensor<?x2xf32>, %acc: tensor<?x32xf32>) -> (tensor<?x2xf32>, tensor<?x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %emb = arith.constant dense<[[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0], [8.0, 9.0], [10.0, 11.0], [12.0, 13.0], [14.0, 15.0], [16.0, 17.0], [18.0, 19.0], [20.0, 21.0], [22.0, 23.0], [24.0, 25.0], [26.0, 27.0], [28.0, 29.0], [30.0, 31.0], [32.0, 33.0], [34.0, 35.0], [36.0, 37.0], [38.0, 39.0], [40.0, 41.0], [42.0, 43.0], [44.0, 45.0], [46.0, 47.0], [48.0, 49.0], [50.0, 51.0], [52.0, 53.0], [54.0, 55.0], [56.0, 57.0], [58.0, 59.0], [60.0, 61.0], [62.0, 63.0]]> : tensor<32x2xf32>
+  %n = tensor.dim %ids, %c0 : tensor<?xi64>
+  %g0 = tensor.empty(%n) : tensor<?x2xf32>
+  %rows = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%ids : tensor<?xi64>) outs(%g0 : tensor<?x2xf32>) {
+  ^bb0(%id: i64, %out: f32):
+    %r = arith.index_cast %id : i64 to index
+    %col = linalg.index 1 : index
+    %v = tensor.extract %emb[%r, %col] : tensor<32x2xf32>
+    linalg.yield %v : f32
+  } -> tensor<?x2xf32>
+  %e = tensor.empty() : tensor<2x32xf32>
+  %t = linalg.transpose ins(%emb : tensor<32x2xf32>) outs(%e : tensor<2x32xf32>) permutation = [1, 0]
+  %y = linalg.matmul ins(%x, %t : tensor<?x2xf32>, tensor<2x32xf32>) outs(%acc : tensor<?x32xf32>) -> tensor<?x32xf32>
+  return %rows, %y : tensor<?x2xf32>, tensor<?x32xf32>
+}

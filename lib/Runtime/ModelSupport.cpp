@@ -167,7 +167,7 @@ void attention(StridedMemRefType<float, 3> *q, StridedMemRefType<float, 3> *k,
     const float *maskRows[kRows];
     // Handed out as threads get free: with a causal mask a block's work
     // grows with its position, and the cores may not run at one speed.
-#pragma omp for schedule(dynamic, 2)
+#pragma omp for schedule(dynamic, 1)
     for (int64_t b = 0; b < blocks; ++b) {
       int64_t l0 = regular ? b / perGroup * r + b % perGroup * kRows : b;
       int64_t gk = l0 / r, rk = l0 % r, gv = l0 / r2, rv = l0 % r2;

@@ -202,6 +202,14 @@ void readElementsFromPacked(PatternRewriter &rewriter, arith::ConstantOp cst,
     Value k = extract.getIndices()[transposedB ? 1 : 0];
     Value panel = arith::ConstantIndexOp::create(rewriter, loc, kPanel);
     Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    // Row numbers past the table (an out-of-range token id, which nothing
+    // checks yet) read its last row instead of memory after the packed
+    // table: the unpacked table was followed by other weights, the packed
+    // one may end the mapping.
+    auto packedType = cast<RankedTensorType>(packed.getType());
+    Value last = arith::ConstantIndexOp::create(
+        rewriter, loc, packedType.getDimSize(0) * kPanel - 1);
+    n = arith::MinUIOp::create(rewriter, loc, n, last);
     Value p = arith::DivUIOp::create(rewriter, loc, n, panel);
     Value j = arith::RemUIOp::create(rewriter, loc, n, panel);
     rewriter.replaceOpWithNewOp<tensor::ExtractOp>(

@@ -71,13 +71,15 @@ func.func @not_weights(%x: tensor<?x4xf32>, %b: tensor<4x32xf32>, %acc: tensor<?
 // -----
 
 // The embedding Gather of the same table (element reads in a generic)
-// reads the packed copy, E[n, k] = W'[n / 16, k, n % 16, 0]: the table is
-// stored once, packed for the head.
+// reads the packed copy, E[n, k] = W'[n / 16, k, n % 16, 0] with n at most
+// the last row (no read past the table): the table is stored once, packed
+// for the head.
 // CHECK-LABEL: func.func @tied_gather
 // CHECK: %[[W:.*]] = arith.constant dense_resource<packed_weight> : tensor<2x2x16x1xf32>
 // CHECK-NOT: tensor<32x2xf32>
 // CHECK: linalg.generic
-// CHECK: %[[N:.*]] = arith.index_cast
+// CHECK: %[[R:.*]] = arith.index_cast
+// CHECK: %[[N:.*]] = arith.minui %[[R]], %c31
 // CHECK: %[[P:.*]] = arith.divui %[[N]], %c16
 // CHECK: %[[J:.*]] = arith.remui %[[N]], %c16
 // CHECK: tensor.extract %[[W]][%[[P]], %{{.*}}, %[[J]], %c0{{.*}}] : tensor<2x2x16x1xf32>

@@ -316,6 +316,16 @@ struct LMRunner {
   /// cache entry (null data: empty). Returns the outputs (released by caller).
   bool run(const std::vector<int32_t> &ids, int64_t past,
            std::vector<slim_tensor> &cache, std::vector<slim_tensor> &outs) {
+    // Before running: compiled models do not check their token ids yet,
+    // and an id past the embedding table reads outside it.
+    const slim_tensor_info *lg = slim_model_output(model, logits);
+    int64_t vocab = lg && lg->rank == 3 ? lg->dims[2] : -1;
+    for (int32_t id : ids)
+      if (vocab > 0 && (id < 0 || id >= vocab)) {
+        error = "token id " + std::to_string(id) +
+                " is outside the model's vocabulary of " + std::to_string(vocab);
+        return false;
+      }
     int64_t len = static_cast<int64_t>(ids.size());
     std::vector<int64_t> tokens(ids.begin(), ids.end()), positions(len), mask(past + len, 1);
     for (int64_t i = 0; i < len; ++i)

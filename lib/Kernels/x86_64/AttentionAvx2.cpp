@@ -9,7 +9,8 @@
 // whose mask is -inf for every row is not computed (with a causal mask,
 // the keys after the block's last position); the others are one 6 x 16
 // tile of K packed by slim_uk_attention_pack_k_f32 (k = d steps), or, for
-// callers that do not pack K (few rows), dot products with each key row.
+// callers that do not pack K (few rows), dot products of every row with
+// each key row, the key loaded once for all rows.
 // The softmax runs over the span of panels computed (outside it every
 // probability is exactly 0), and O = P V over that span in 6 x 16 tiles
 // reading V's rows in place. Compiled for AVX2 + FMA with function
@@ -28,24 +29,74 @@ using namespace slim::avx2;
 
 constexpr int64_t kPanel = SLIM_ATTENTION_PANEL;
 
-/// q[0..d) . k[0..d).
-__attribute__((target("avx2,fma"))) float dot(int64_t d, const float *q,
-                                              const float *k) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+/// x[i * ldx] = q_i . k for the R rows of q (`ldq` apart) and one key row
+/// k[0..d): the key is loaded once for all rows, each row's sum in two
+/// accumulators (even and odd 8-float chunks) so that 2R chains hide the
+/// FMA latency.
+template <int R>
+__attribute__((target("avx2,fma"))) inline void
+dots(int64_t d, const float *q, int64_t ldq, const float *k, float *x,
+     int64_t ldx) {
+  __m256 e0, e1, e2, e3, e4, e5, o0, o1, o2, o3, o4, o5;
+#define SLIM_ROW(I, DO)                                                        \
+  if constexpr (R > I) {                                                       \
+    DO(I)                                                                      \
+  }
+#define SLIM_ROWS(DO)                                                          \
+  SLIM_ROW(0, DO)                                                              \
+  SLIM_ROW(1, DO) SLIM_ROW(2, DO) SLIM_ROW(3, DO) SLIM_ROW(4, DO)              \
+      SLIM_ROW(5, DO)
+#define SLIM_ZERO(I) e##I = o##I = _mm256_setzero_ps();
+#define SLIM_FMA2(I)                                                           \
+  e##I = _mm256_fmadd_ps(_mm256_loadu_ps(q + I * ldq + c), k0, e##I);          \
+  o##I = _mm256_fmadd_ps(_mm256_loadu_ps(q + I * ldq + c + 8), k1, o##I);
+#define SLIM_FMA1(I)                                                           \
+  e##I = _mm256_fmadd_ps(_mm256_loadu_ps(q + I * ldq + c), k0, e##I);
+#define SLIM_SUM(I)                                                            \
+  {                                                                            \
+    float sum = hsum(_mm256_add_ps(e##I, o##I));                               \
+    for (int64_t t = c; t < d; ++t)                                            \
+      sum += q[I * ldq + t] * k[t];                                            \
+    x[I * ldx] = sum;                                                          \
+  }
+  SLIM_ROWS(SLIM_ZERO)
   int64_t c = 0;
   for (; c + 16 <= d; c += 16) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), _mm256_loadu_ps(k + c), a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + c + 8), _mm256_loadu_ps(k + c + 8),
-                         a1);
+    __m256 k0 = _mm256_loadu_ps(k + c), k1 = _mm256_loadu_ps(k + c + 8);
+    SLIM_ROWS(SLIM_FMA2)
   }
   if (c + 8 <= d) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), _mm256_loadu_ps(k + c), a0);
+    __m256 k0 = _mm256_loadu_ps(k + c);
+    SLIM_ROWS(SLIM_FMA1)
     c += 8;
   }
-  float s = hsum(_mm256_add_ps(a0, a1));
-  for (; c < d; ++c)
-    s += q[c] * k[c];
-  return s;
+  SLIM_ROWS(SLIM_SUM)
+#undef SLIM_SUM
+#undef SLIM_FMA1
+#undef SLIM_FMA2
+#undef SLIM_ZERO
+#undef SLIM_ROWS
+#undef SLIM_ROW
+}
+
+/// dots<rows> for a row count known at run time (1 to 6).
+__attribute__((target("avx2,fma"))) void
+dotRows(int64_t rows, int64_t d, const float *q, int64_t ldq, const float *k,
+        float *x, int64_t ldx) {
+  switch (rows) {
+  case 1:
+    return dots<1>(d, q, ldq, k, x, ldx);
+  case 2:
+    return dots<2>(d, q, ldq, k, x, ldx);
+  case 3:
+    return dots<3>(d, q, ldq, k, x, ldx);
+  case 4:
+    return dots<4>(d, q, ldq, k, x, ldx);
+  case 5:
+    return dots<5>(d, q, ldq, k, x, ldx);
+  default:
+    return dots<6>(d, q, ldq, k, x, ldx);
+  }
 }
 
 /// Whether keys [j0, j0 + nj) are masked (-inf) for every row; NaN counts
@@ -102,9 +153,8 @@ extern "C" __attribute__((target("avx2,fma"))) void slim_uk_attention_f32_avx2(
       tileRows(rows, d, q, ldq, kp + p * d * kPanel, kPanel, x, ldx,
                /*load=*/false);
     } else {
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < nj; ++j)
-          x[i * ldx + j] = dot(d, q + i * ldq, k + (j0 + j) * ldk);
+      for (int64_t j = 0; j < nj; ++j)
+        dotRows(rows, d, q, ldq, k + (j0 + j) * ldk, x + j, ldx);
     }
     // x = mask == -inf ? -inf : x * scale + mask; keys past t are -inf.
     for (int64_t i = 0; i < rows; ++i) {

@@ -116,17 +116,6 @@ bool isScoresProduct(linalg::BatchMatmulOp op) {
          maps[2] == AffineMap::get(4, 0, {b, m, n}, ctx);
 }
 
-/// Whether `v` is a 3-D f32 memref whose rows are contiguous.
-bool hasContiguousRows3d(Value v) {
-  auto type = dyn_cast<MemRefType>(v.getType());
-  if (!type || type.getRank() != 3 || !type.getElementType().isF32())
-    return false;
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  return succeeded(type.getStridesAndOffset(strides, offset)) &&
-         strides.back() == 1;
-}
-
 /// The elementwise step between the scores and the softmax:
 /// x = s * scale + mask, each part optional. The mask is an operand of the
 /// epilogue (`mask`, read through `maskMap`), or computed in its body from
@@ -387,11 +376,9 @@ std::optional<Chain> matchChain(linalg::SoftmaxOp softmax) {
       return std::nullopt;
   }
   // Q K^T into S, right after a zero fill.
-  for (Operation *user : [&] {
-         SmallVector<Operation *> users;
-         collectUsers(sRoot, users);
-         return users;
-       }()) {
+  SmallVector<Operation *> sUsers;
+  collectUsers(sRoot, sUsers);
+  for (Operation *user : sUsers) {
     auto bmm = dyn_cast<linalg::BatchMatmulOp>(user);
     if (bmm && bmm.hasPureBufferSemantics() && isScoresProduct(bmm) &&
         innermostRoot(bmm.getDpsInitOperand(0)->get()) == sRoot)
@@ -428,7 +415,9 @@ std::optional<Chain> matchChain(linalg::SoftmaxOp softmax) {
         k = chain.scores.getDpsInputOperand(1)->get(),
         v = chain.values.getDpsInputOperand(1)->get(),
         o = chain.values.getDpsInitOperand(0)->get();
-  if (!llvm::all_of(ValueRange{q, k, v, o}, hasContiguousRows3d))
+  if (!llvm::all_of(ValueRange{q, k, v, o}, [](Value x) {
+        return slim::hasContiguousF32Rows(x, 3);
+      }))
     return std::nullopt;
   // One block, in order, and nothing in between that could write Q, K, V
   // or the mask: only the chain, allocations and ops without effects.
@@ -449,14 +438,6 @@ std::optional<Chain> matchChain(linalg::SoftmaxOp softmax) {
         !isMemoryEffectFree(op))
       return std::nullopt;
   return chain;
-}
-
-/// The fully dynamic strided memref type of `rank` f32 dimensions.
-MemRefType anyStrided(MLIRContext *ctx, int64_t rank) {
-  SmallVector<int64_t> dynamic(rank, ShapedType::kDynamic);
-  return MemRefType::get(
-      dynamic, Float32Type::get(ctx),
-      StridedLayoutAttr::get(ctx, ShapedType::kDynamic, dynamic));
 }
 
 /// The mask as a view over the epilogue's iteration space (the sizes of
@@ -480,7 +461,8 @@ Value maskView(IRRewriter &rewriter, Location loc, const ScoreEpilogue &step,
   for (auto [j, e] : llvm::enumerate(step.maskMap.getResults()))
     if (auto dim = dyn_cast<AffineDimExpr>(e))
       strides[dim.getPosition()] = meta.getStrides()[j];
-  MemRefType type = anyStrided(rewriter.getContext(), rank);
+  MemRefType type =
+      slim::getFullyDynamicStridedType(rewriter.getF32Type(), rank);
   Value view = memref::ReinterpretCastOp::create(
       rewriter, loc, type, meta.getBaseBuffer(), meta.getOffset(), sizes,
       strides);
@@ -499,7 +481,8 @@ struct SlimLowerAttentionPass
     });
     MLIRContext *ctx = &getContext();
     IRRewriter rewriter(ctx);
-    MemRefType t3 = anyStrided(ctx, 3);
+    MemRefType t3 =
+        slim::getFullyDynamicStridedType(Float32Type::get(ctx), 3);
     for (Chain &chain : chains) {
       Location loc = chain.values.getLoc();
       rewriter.setInsertionPoint(chain.values);

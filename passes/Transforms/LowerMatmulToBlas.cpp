@@ -23,31 +23,12 @@ using namespace mlir;
 
 namespace {
 
-/// A memref with a unit innermost stride (rows are contiguous).
-bool hasContiguousRows(Value v) {
-  auto type = dyn_cast<MemRefType>(v.getType());
-  if (!type || !type.getElementType().isF32())
-    return false;
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(type.getStridesAndOffset(strides, offset)))
-    return false;
-  return !strides.empty() && strides.back() == 1;
-}
-
-/// The fully dynamic strided memref type of `rank` f32 dimensions.
-MemRefType anyStrided(MLIRContext *ctx, int64_t rank) {
-  SmallVector<int64_t> shape(rank, ShapedType::kDynamic);
-  SmallVector<int64_t> strides(rank, ShapedType::kDynamic);
-  auto layout = StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides);
-  return MemRefType::get(shape, Float32Type::get(ctx), layout);
-}
-
 /// Replaces `op` by a call of the runtime function `name`, its operands cast
 /// to fully dynamic strided memrefs of `rank` dimensions.
 void replaceByCall(IRRewriter &rewriter, ModuleOp module, Operation *op,
                    StringRef name, int64_t rank) {
-  MemRefType t = anyStrided(module.getContext(), rank);
+  MemRefType t = slim::getFullyDynamicStridedType(
+      Float32Type::get(module.getContext()), rank);
   SmallVector<Type> types(op->getNumOperands(), t);
   func::FuncOp callee = slim::getOrDeclareRuntimeFunction(
       module, name, rewriter.getFunctionType(types, {}));
@@ -148,7 +129,9 @@ struct SlimLowerMatmulToBlasPass
           packed.push_back(op);
         return;
       }
-      if (t && llvm::all_of(op->getOperands(), hasContiguousRows))
+      if (t && llvm::all_of(op->getOperands(), [](Value v) {
+            return slim::hasContiguousF32Rows(v);
+          }))
         ops.push_back({op, *t});
     });
     IRRewriter rewriter(&getContext());

@@ -20,15 +20,6 @@ using namespace mlir::slim;
 
 namespace {
 
-MemRefType anyStrided(Type element, int64_t rank) {
-  MLIRContext *ctx = element.getContext();
-  SmallVector<int64_t> shape(rank, ShapedType::kDynamic);
-  SmallVector<int64_t> strides(rank, ShapedType::kDynamic);
-  return MemRefType::get(
-      shape, element,
-      StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
-}
-
 /// A view of tensor `t` as a fully dynamic strided memref.
 Value asBuffer(OpBuilder &b, Location loc, Value t) {
   auto type = cast<RankedTensorType>(t.getType());
@@ -40,7 +31,7 @@ Value asBuffer(OpBuilder &b, Location loc, Value t) {
   Value m = bufferization::ToBufferOp::create(b, loc, exact, t,
                                               /*read_only=*/true);
   return memref::CastOp::create(
-      b, loc, anyStrided(type.getElementType(), type.getRank()), m);
+      b, loc, getFullyDynamicStridedType(type.getElementType(), type.getRank()), m);
 }
 
 /// The kernel handles integer codes of 2-8 bits, per output channel or in
@@ -98,9 +89,9 @@ struct SlimLowerQuantizedMatmulPass
       StringRef name = kernelName(scaleType);
       func::FuncOp callee = slim::getOrDeclareRuntimeFunction(
           module, name,
-          b.getFunctionType({anyStrided(f32, 2), anyStrided(i8, 2),
-                             anyStrided(scaleType, 2), anyStrided(i8, 2),
-                             anyStrided(f32, 2), i64, i64, i64, i64},
+          b.getFunctionType({getFullyDynamicStridedType(f32, 2), getFullyDynamicStridedType(i8, 2),
+                             getFullyDynamicStridedType(scaleType, 2), getFullyDynamicStridedType(i8, 2),
+                             getFullyDynamicStridedType(f32, 2), i64, i64, i64, i64},
                             {}));
       auto resultType = cast<RankedTensorType>(op.getResult().getType());
       SmallVector<Value> dyn;
@@ -116,7 +107,7 @@ struct SlimLowerQuantizedMatmulPass
           asBuffer(b, loc, codes),
           asBuffer(b, loc, scales),
           asBuffer(b, loc, zeroPoints),
-          memref::CastOp::create(b, loc, anyStrided(f32, 2), out),
+          memref::CastOp::create(b, loc, getFullyDynamicStridedType(f32, 2), out),
           constant(quant.getBits()),
           constant(quant.isGrouped() ? quant.getGroupSize() : 0),
           constant(quant.getIsSigned() ? 1 : 0),

@@ -42,6 +42,25 @@ func::FuncOp mlir::slim::getOrDeclareRuntimeFunction(ModuleOp module,
   return f;
 }
 
+MemRefType mlir::slim::getFullyDynamicStridedType(Type element,
+                                                  int64_t rank) {
+  SmallVector<int64_t> dynamic(rank, ShapedType::kDynamic);
+  return MemRefType::get(dynamic, element,
+                         StridedLayoutAttr::get(element.getContext(),
+                                                ShapedType::kDynamic, dynamic));
+}
+
+bool mlir::slim::hasContiguousF32Rows(Value v, int64_t rank) {
+  auto type = dyn_cast<MemRefType>(v.getType());
+  if (!type || !type.getElementType().isF32() ||
+      (rank >= 0 && type.getRank() != rank))
+    return false;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  return succeeded(type.getStridesAndOffset(strides, offset)) &&
+         !strides.empty() && strides.back() == 1;
+}
+
 Value mlir::slim::getWholeBuffer(Value v) {
   while (Operation *def = v.getDefiningOp()) {
     if (!isa<memref::CastOp, memref::ExpandShapeOp, memref::CollapseShapeOp>(

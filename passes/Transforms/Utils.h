@@ -28,6 +28,14 @@ std::optional<ArrayRef<char>> getConstantBytes(Attribute attr);
 func::FuncOp getOrDeclareRuntimeFunction(ModuleOp module, StringRef name,
                                          FunctionType type);
 
+/// The memref type of `rank` fully dynamic dimensions, strides and offset
+/// of `element`: what runtime functions take through MLIR's C interface.
+MemRefType getFullyDynamicStridedType(Type element, int64_t rank);
+
+/// Whether `v` is an f32 memref (of `rank` dimensions, unless negative)
+/// whose innermost stride is 1: its rows are contiguous.
+bool hasContiguousF32Rows(Value v, int64_t rank = -1);
+
 /// The buffer `v` shows all of: `v` itself, seen through casts and
 /// reshapes (which keep every element and their order).
 Value getWholeBuffer(Value v);

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Kernels/Attention.h"
+#include "lib/Kernels/Softmax.h"
 
 #include <cmath>
 
@@ -28,7 +29,6 @@ extern "C" void slim_uk_attention_f32_generic(
     int64_t ldo, float *scratch) {
   for (int64_t i = 0; i < rows; ++i) {
     float *x = scratch;
-    float max = -INFINITY;
     for (int64_t j = 0; j < t; ++j) {
       float m = mask ? mask[i][j * maskStride] : 0.0f;
       if (m == -INFINITY) {
@@ -39,15 +39,8 @@ extern "C" void slim_uk_attention_f32_generic(
           s += q[i * ldq + c] * k[j * ldk + c];
         x[j] = s * scale + m;
       }
-      max = std::fmax(max, x[j]);
     }
-    float sum = 0.0f;
-    for (int64_t j = 0; j < t; ++j) {
-      x[j] = std::exp(x[j] - max);
-      sum += x[j];
-    }
-    for (int64_t j = 0; j < t; ++j)
-      x[j] = x[j] / sum;
+    slim_uk_softmax_f32_generic(1, t, x, t, x, t);
     for (int64_t c = 0; c < dv; ++c) {
       float acc = 0.0f;
       for (int64_t j = 0; j < t; ++j)

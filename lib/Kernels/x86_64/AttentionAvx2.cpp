@@ -38,14 +38,6 @@ __attribute__((target("avx2,fma"))) inline void
 dots(int64_t d, const float *q, int64_t ldq, const float *k, float *x,
      int64_t ldx) {
   __m256 e0, e1, e2, e3, e4, e5, o0, o1, o2, o3, o4, o5;
-#define SLIM_ROW(I, DO)                                                        \
-  if constexpr (R > I) {                                                       \
-    DO(I)                                                                      \
-  }
-#define SLIM_ROWS(DO)                                                          \
-  SLIM_ROW(0, DO)                                                              \
-  SLIM_ROW(1, DO) SLIM_ROW(2, DO) SLIM_ROW(3, DO) SLIM_ROW(4, DO)              \
-      SLIM_ROW(5, DO)
 #define SLIM_ZERO(I) e##I = o##I = _mm256_setzero_ps();
 #define SLIM_FMA2(I)                                                           \
   e##I = _mm256_fmadd_ps(_mm256_loadu_ps(q + I * ldq + c), k0, e##I);          \
@@ -59,24 +51,22 @@ dots(int64_t d, const float *q, int64_t ldq, const float *k, float *x,
       sum += q[I * ldq + t] * k[t];                                            \
     x[I * ldx] = sum;                                                          \
   }
-  SLIM_ROWS(SLIM_ZERO)
+  SLIM_AVX2_ROWS(R, SLIM_ZERO)
   int64_t c = 0;
   for (; c + 16 <= d; c += 16) {
     __m256 k0 = _mm256_loadu_ps(k + c), k1 = _mm256_loadu_ps(k + c + 8);
-    SLIM_ROWS(SLIM_FMA2)
+    SLIM_AVX2_ROWS(R, SLIM_FMA2)
   }
   if (c + 8 <= d) {
     __m256 k0 = _mm256_loadu_ps(k + c);
-    SLIM_ROWS(SLIM_FMA1)
+    SLIM_AVX2_ROWS(R, SLIM_FMA1)
     c += 8;
   }
-  SLIM_ROWS(SLIM_SUM)
+  SLIM_AVX2_ROWS(R, SLIM_SUM)
 #undef SLIM_SUM
 #undef SLIM_FMA1
 #undef SLIM_FMA2
 #undef SLIM_ZERO
-#undef SLIM_ROWS
-#undef SLIM_ROW
 }
 
 /// dots<rows> for a row count known at run time (1 to 6).

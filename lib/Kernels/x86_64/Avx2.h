@@ -32,6 +32,22 @@
 #include <cmath>
 #include <cstdint>
 
+/// DO(I) for each row I < R of a kernel templated on its row count R <= 6,
+/// spelled out (if constexpr) so that each row's accumulators are named
+/// registers: GCC 12 keeps an array of accumulators indexed in a loop in
+/// memory, at half the speed.
+#define SLIM_AVX2_ROW(R, I, DO)                                                \
+  if constexpr (R > I) {                                                       \
+    DO(I)                                                                      \
+  }
+#define SLIM_AVX2_ROWS(R, DO)                                                  \
+  SLIM_AVX2_ROW(R, 0, DO)                                                      \
+  SLIM_AVX2_ROW(R, 1, DO)                                                      \
+  SLIM_AVX2_ROW(R, 2, DO)                                                      \
+  SLIM_AVX2_ROW(R, 3, DO)                                                      \
+  SLIM_AVX2_ROW(R, 4, DO)                                                      \
+  SLIM_AVX2_ROW(R, 5, DO)
+
 namespace slim::avx2 {
 // Internal linkage: each kernel file gets its own copies (compiled with
 // its target attributes), never one the linker picks from another file.
@@ -40,23 +56,14 @@ namespace {
 constexpr int kTileRows = 6;
 
 /// See the file comment: accumulates into C where `load`, overwrites it
-/// otherwise; B's rows are `ldb` floats apart. The rows are spelled out
-/// (not an array of accumulators indexed in a loop): GCC 12 keeps such an
-/// array in memory, at half the speed.
+/// otherwise; B's rows are `ldb` floats apart (rows spelled out with
+/// SLIM_AVX2_ROWS).
 template <int R>
 __attribute__((target("avx2,fma"))) inline void
 tile(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb,
      float *c, int64_t ldc, bool load) {
   static_assert(R >= 1 && R <= kTileRows, "tile of 1 to 6 rows");
   __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-#define SLIM_ROW(I, DO)                                                        \
-  if constexpr (R > I) {                                                       \
-    DO(I)                                                                      \
-  }
-#define SLIM_ROWS(DO)                                                          \
-  SLIM_ROW(0, DO)                                                              \
-  SLIM_ROW(1, DO) SLIM_ROW(2, DO) SLIM_ROW(3, DO) SLIM_ROW(4, DO)              \
-      SLIM_ROW(5, DO)
 #define SLIM_LOAD(I)                                                           \
   c##I##0 = load ? _mm256_loadu_ps(c + I * ldc) : _mm256_setzero_ps();         \
   c##I##1 = load ? _mm256_loadu_ps(c + I * ldc + 8) : _mm256_setzero_ps();
@@ -69,18 +76,16 @@ tile(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb,
 #define SLIM_STORE(I)                                                          \
   _mm256_storeu_ps(c + I * ldc, c##I##0);                                      \
   _mm256_storeu_ps(c + I * ldc + 8, c##I##1);
-  SLIM_ROWS(SLIM_LOAD)
+  SLIM_AVX2_ROWS(R, SLIM_LOAD)
   for (int64_t q = 0; q < kc; ++q) {
     __m256 b0 = _mm256_loadu_ps(b + q * ldb);
     __m256 b1 = _mm256_loadu_ps(b + q * ldb + 8);
-    SLIM_ROWS(SLIM_FMA)
+    SLIM_AVX2_ROWS(R, SLIM_FMA)
   }
-  SLIM_ROWS(SLIM_STORE)
+  SLIM_AVX2_ROWS(R, SLIM_STORE)
 #undef SLIM_STORE
 #undef SLIM_FMA
 #undef SLIM_LOAD
-#undef SLIM_ROWS
-#undef SLIM_ROW
 }
 
 /// tile<r> for a row count known at run time (1 to 6; 0 does nothing).

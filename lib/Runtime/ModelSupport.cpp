@@ -26,33 +26,81 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
 namespace {
 
-/// The kernel variant for this CPU: AVX2 + FMA where present, else the
-/// portable reference (SLIM_KERNELS=generic forces it, for testing).
-template <typename Fn>
-Fn selectKernel(Fn generic, Fn avx2) {
-  const char *force = std::getenv("SLIM_KERNELS");
-  if (force && std::strcmp(force, "generic") == 0)
-    return generic;
+/// The instruction sets kernels have variants for, in the order of
+/// preference.
+enum class Isa { Generic, Avx2, Avx512 };
+
+/// The best instruction set of this CPU, or the one SLIM_KERNELS names
+/// (`generic`, `avx2`, `avx512`: for testing and measuring one variant)
+/// where the CPU has it; a name it lacks falls back to the best it has,
+/// with one line on stderr, never SIGILL.
+Isa kernelIsa() {
+  static const Isa isa = [] {
+    Isa best = Isa::Generic;
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return avx2;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+      best = Isa::Avx2;
+    if (best == Isa::Avx2 && __builtin_cpu_supports("avx512f"))
+      best = Isa::Avx512;
 #endif
+    const char *force = std::getenv("SLIM_KERNELS");
+    if (!force || !*force)
+      return best;
+    Isa want;
+    if (std::strcmp(force, "generic") == 0)
+      want = Isa::Generic;
+    else if (std::strcmp(force, "avx2") == 0)
+      want = Isa::Avx2;
+    else if (std::strcmp(force, "avx512") == 0)
+      want = Isa::Avx512;
+    else {
+      std::fprintf(stderr,
+                   "slim: SLIM_KERNELS='%s' is not one of generic, avx2, "
+                   "avx512; using the best kernels for this CPU\n",
+                   force);
+      return best;
+    }
+    if (want > best) {
+      std::fprintf(stderr,
+                   "slim: SLIM_KERNELS=%s: this CPU lacks that instruction "
+                   "set; using the best kernels it has\n",
+                   force);
+      return best;
+    }
+    return want;
+  }();
+  return isa;
+}
+
+/// The kernel variant for kernelIsa(): the best one a kernel has that is
+/// not above it (kernels without an AVX-512 variant pass none).
+template <typename Fn>
+Fn selectKernel(Fn generic, Fn avx2, Fn avx512 = nullptr) {
+  Isa isa = kernelIsa();
+  if (isa == Isa::Avx512 && avx512)
+    return avx512;
+  if (isa >= Isa::Avx2)
+    return avx2;
   return generic;
 }
 
-/// A kernel's reference and AVX2 variants (lib/Kernels), the AVX2 one only
-/// where it is compiled.
+/// A kernel's reference and x86-64 variants (lib/Kernels), the x86-64
+/// ones only where they are compiled.
 #if defined(__x86_64__)
 #define SLIM_KERNEL_VARIANTS(name) name##_generic, name##_avx2
+#define SLIM_KERNEL_VARIANTS_512(name)                                         \
+  name##_generic, name##_avx2, name##_avx512
 #else
 #define SLIM_KERNEL_VARIANTS(name) name##_generic, name##_generic
+#define SLIM_KERNEL_VARIANTS_512(name) name##_generic, name##_generic
 #endif
 
 /// C[M, N] += A[M, K] B[N, K]^T for a few rows (decoding): output channels
@@ -85,7 +133,7 @@ void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
                  int64_t lda, const float *bp, float *c, int64_t ldc,
                  bool accumulate) {
   static const auto kernel =
-      selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_gemm_packed_f32));
+      selectKernel(SLIM_KERNEL_VARIANTS_512(slim_uk_gemm_packed_f32));
   uint32_t flags = accumulate ? SLIM_UK_GEMM_ACCUMULATE : 0;
   if (m == 0 || panels == 0 || (k == 0 && accumulate))
     return;

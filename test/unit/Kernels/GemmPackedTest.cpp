@@ -40,9 +40,9 @@ void checkKernel(Kernel kernel) {
   std::mt19937 rng(11);
   std::normal_distribution<float> normal;
   for (bool accumulate : {true, false})
-    for (int64_t m : {1, 2, 5, 8, 9, 13, 150, 301})
+    for (int64_t m : {1, 2, 5, 8, 9, 12, 13, 25, 150, 301})
       for (int64_t k : {0, 1, 7, 255, 256, 257, 600})
-        for (int64_t panels : {1, 3, 11}) {
+        for (int64_t panels : {1, 3, 4, 11}) {
           int64_t n = panels * kPanel, lda = k + 3, ldc = n + 5;
           std::vector<float> a(m * lda), b(n * k), c(m * ldc);
           for (float &v : a)
@@ -85,6 +85,18 @@ TEST(GemmPacked, Avx2MatchesOracle) {
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
     GTEST_SKIP() << "this CPU has no AVX2+FMA: the AVX2 packed GEMM is not run";
   checkKernel(slim_uk_gemm_packed_f32_avx2);
+#else
+  GTEST_SKIP() << "not an x86-64 machine";
+#endif
+}
+
+TEST(GemmPacked, Avx512MatchesOracle) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f"))
+    GTEST_SKIP()
+        << "this CPU has no AVX-512F: the AVX-512 packed GEMM is not run";
+  checkKernel(slim_uk_gemm_packed_f32_avx512);
 #else
   GTEST_SKIP() << "not an x86-64 machine";
 #endif

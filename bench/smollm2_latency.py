@@ -39,12 +39,25 @@ def timed(fn, warmup, repeat):
     return statistics.median(times)
 
 
+_SESSIONS = {}
+
+
+def cached(key, make):
+    """One session per peer and model for the whole run (rounds reuse it)."""
+    if key not in _SESSIONS:
+        _SESSIONS[key] = make()
+    return _SESSIONS[key]
+
+
 def ort_latency(path, seq, past, threads, warmup, repeat):
     import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+    def make():
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    sess = cached(("ort", path, threads), make)
     rng = np.random.default_rng(0)
     feeds = {}
     for i in sess.get_inputs():
@@ -57,10 +70,13 @@ def ort_latency(path, seq, past, threads, warmup, repeat):
     return timed(lambda: sess.run(None, feeds), warmup, repeat)
 
 
-def slim_latency(slim_run, out, seq, past, threads, warmup, repeat):
+def slim_latency(slim_run, out, seq, past, threads, warmup, repeat, kernels=None):
+    env = dict(os.environ)
+    if kernels:
+        env["SLIM_KERNELS"] = kernels
     r = subprocess.run([slim_run, out, "--bench", f"--dims=batch=1,sequence={seq},past_sequence={past}",
                         f"--num-threads={threads}", f"--warmup={warmup}", f"--repeat={repeat}"],
-                       capture_output=True, text=True, check=True)
+                       capture_output=True, text=True, check=True, env=env)
     return float(re.search(r"median ([\d.]+) ms", r.stdout).group(1))
 
 
@@ -92,8 +108,9 @@ def f32_gguf(src, dst):
 def llama_cpp_latency(gguf, seq, past, threads, warmup, repeat):
     """llama.cpp's own eval of `seq` tokens after `past` cached ones."""
     from llama_cpp import Llama
-    llm = Llama(model_path=gguf, n_ctx=1024, n_threads=threads, n_threads_batch=threads,
-                n_batch=512, verbose=False)
+    llm = cached(("llama", gguf, threads),
+                 lambda: Llama(model_path=gguf, n_ctx=1024, n_threads=threads,
+                               n_threads_batch=threads, n_batch=512, verbose=False))
     prompt = [1 + (i * 7919) % 49000 for i in range(past)]
     new = [1 + (i * 104729) % 49000 for i in range(seq)]
 
@@ -140,10 +157,13 @@ def iree_latency(vmfb, onnx_path, seq, past, threads, warmup, repeat):
     if not getattr(iree_latency, "flags_set", False):
         rt.flags.parse_flags(f"--task_topology_max_group_count={threads}")
         iree_latency.flags_set = True
-    config = rt.Config("local-task")
-    ctx = rt.SystemContext(config=config)
-    with open(vmfb, "rb") as f:
-        ctx.add_vm_module(rt.VmModule.copy_buffer(config.vm_instance, f.read()))
+    def make():
+        config = rt.Config("local-task")
+        ctx = rt.SystemContext(config=config)
+        with open(vmfb, "rb") as f:
+            ctx.add_vm_module(rt.VmModule.copy_buffer(config.vm_instance, f.read()))
+        return ctx
+    ctx = cached(("iree", vmfb), make)
     name = [n for n in ctx.modules if n not in ("hal",)][-1]
     module = ctx.modules[name]
     graph = onnx.load(onnx_path, load_external_data=False).graph
@@ -178,6 +198,14 @@ def main():
     p.add_argument("--variant", action="append", default=[], metavar="OPTIONS",
                    help="also measure Slim compiled with --pipeline=OPTIONS (e.g. pack-weights=false), "
                         "interleaved with the default build; repeatable")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="measure every system this many times per case, in turn (each time --repeat "
+                        "runs after --warmup), and report the median of the rounds' medians: on a "
+                        "shared machine the speed drifts over minutes, and one block per system "
+                        "after another turns that drift into a ratio (default 3)")
+    p.add_argument("--kernels", action="append", default=[], metavar="ISA",
+                   help="also measure the default build with SLIM_KERNELS=ISA (generic, avx2, avx512: "
+                        "one kernel variant forced), interleaved; repeatable")
     p.add_argument("--cases", default="all", help="comma-separated subset of decode128,decode512,"
                    "prefill128,prefill512 (default all)")
     a = p.parse_args()
@@ -220,20 +248,38 @@ def main():
     for mode, seq, past in CASES:
         if wanted is not None and f"{mode}{seq if mode == 'prefill' else past}" not in wanted:
             continue
-        s = slim_latency(slim_run, out, seq, past, a.threads, a.warmup, a.repeat)
+        systems = [("slim", lambda: slim_latency(slim_run, out, seq, past, a.threads, a.warmup, a.repeat))]
         for opts, vout in variants:
-            v = slim_latency(slim_run, vout, seq, past, a.threads, a.warmup, a.repeat)
-            print(f"  {mode} seq {seq} past {past}: slim --pipeline={opts} {v:.1f} ms "
-                  f"({v / s:.2f}x the default build)", flush=True)
-        o = ort_latency(a.onnx, seq, past, a.threads, a.warmup, a.repeat)
-        l = llama_cpp_latency(llama, seq, past, a.threads, a.warmup, a.repeat) if llama else None
-        i = iree_latency(iree, a.onnx, seq, past, a.threads, a.warmup, a.repeat) if iree else None
+            systems.append((f"slim --pipeline={opts}", lambda vout=vout: slim_latency(
+                slim_run, vout, seq, past, a.threads, a.warmup, a.repeat)))
+        for isa in a.kernels:
+            systems.append((f"slim SLIM_KERNELS={isa}", lambda isa=isa: slim_latency(
+                slim_run, out, seq, past, a.threads, a.warmup, a.repeat, isa)))
+        systems.append(("onnxruntime", lambda: ort_latency(a.onnx, seq, past, a.threads, a.warmup, a.repeat)))
+        if llama:
+            systems.append(("llama.cpp", lambda: llama_cpp_latency(llama, seq, past, a.threads, a.warmup,
+                                                                   a.repeat)))
+        if iree:
+            systems.append(("IREE", lambda: iree_latency(iree, a.onnx, seq, past, a.threads, a.warmup,
+                                                         a.repeat)))
+        rounds = {name: [] for name, _ in systems}
+        for _ in range(max(1, a.rounds)):
+            for name, measure in systems:
+                rounds[name].append(measure())
+        med = {name: statistics.median(v) for name, v in rounds.items()}
+        s, o = med["slim"], med["onnxruntime"]
+        l, i = med.get("llama.cpp"), med.get("IREE")
+        ratios = [x / y for x, y in zip(rounds["slim"], rounds["onnxruntime"])]
+        for name, _ in systems[1:len(variants) + len(a.kernels) + 1]:
+            print(f"  {mode} seq {seq} past {past}: {name} {med[name]:.1f} ms "
+                  f"({med[name] / s:.2f}x the default build)", flush=True)
         rows.append((mode, seq, past, s, o, l, i))
         print(f"  {mode} seq {seq} past {past}: slim {s:.1f} ms, onnxruntime {o:.1f} ms"
-              + (f", llama.cpp {l:.1f} ms" if l else "") + (f", IREE {i:.1f} ms" if i else ""),
-              flush=True)
+              + (f", llama.cpp {l:.1f} ms" if l else "") + (f", IREE {i:.1f} ms" if i else "")
+              + f"; Slim/ORT per round {min(ratios):.2f}-{max(ratios):.2f}", flush=True)
 
-    print(f"\nSmolLM2-135M fp32 ({a.onnx}), {a.threads} threads, batch 1; slimc -O3 compile {compile_s:.1f} s"
+    print(f"\nSmolLM2-135M fp32 ({a.onnx}), {a.threads} threads, batch 1, median of {a.rounds} rounds of "
+          f"{a.repeat} runs; slimc -O3 compile {compile_s:.1f} s"
           + (f"; IREE import + compile {iree_s:.1f} s" if iree else ""))
     head = f"{'case':24s} {'Slim ms':>9s} {'ORT ms':>9s} {'Slim/ORT':>9s}"
     if llama:

@@ -152,19 +152,21 @@ void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
   {
     int t = omp_get_thread_num(), nt = omp_get_num_threads();
     if (byRows) {
-      // Whole tiles of 6 rows per thread.
-      int64_t per = ((m + nt - 1) / nt + 5) / 6 * 6;
+      // Whole tiles of 12 rows (the AVX-512 kernel's; two of the AVX2
+      // kernel's) per thread.
+      int64_t per = ((m + nt - 1) / nt + 11) / 12 * 12;
       int64_t r0 = std::min(m, t * per), r1 = std::min(m, (t + 1) * per);
       if (r0 < r1)
         kernel(r1 - r0, 0, panels, k, a + r0 * lda, lda, bp, c + r0 * ldc,
                ldc, flags);
     } else {
-      // Chunks of up to 8 panels (the kernel's group), at least 4 per
-      // thread, handed out as threads get free: the two cores of a shared
-      // machine rarely run at the same speed, and static halves made the
-      // faster one wait at the end of every product.
+      // Chunks of 2 to 8 panels (the AVX-512 kernel's tile is two panels
+      // wide, its group 8), at least 4 per thread where there are enough,
+      // handed out as threads get free: the two cores of a shared machine
+      // rarely run at the same speed, and static halves made the faster
+      // one wait at the end of every product.
       int64_t chunk =
-          std::clamp<int64_t>(panels / (4 * nt), 1, SLIM_PACKED_GROUP);
+          std::clamp<int64_t>(panels / (4 * nt), 2, SLIM_PACKED_GROUP);
       int64_t chunks = (panels + chunk - 1) / chunk;
 #pragma omp for schedule(dynamic, 1) nowait
       for (int64_t i = 0; i < chunks; ++i)

@@ -32,8 +32,10 @@
 extern "C" {
 #endif
 
-/// The most query rows one call handles.
+/// The most query rows one call handles (the AVX-512 variant: twice as
+/// many, SLIM_ATTENTION_ROWS_AVX512).
 #define SLIM_ATTENTION_ROWS 6
+#define SLIM_ATTENTION_ROWS_AVX512 12
 /// Keys per panel of the packed K.
 #define SLIM_ATTENTION_PANEL 16
 
@@ -62,6 +64,17 @@ void slim_uk_attention_f32_avx2(int64_t rows, int64_t t, int64_t d,
                                 const float *const *mask, int64_t maskStride,
                                 float scale, float *o, int64_t ldo,
                                 float *scratch);
+
+/// AVX-512F (lib/Kernels/x86_64); only call where the CPU has it. Up to
+/// SLIM_ATTENTION_ROWS_AVX512 rows per call; the scores are 12 x 16 tiles
+/// of the packed K, or dot products without it, as in the AVX2 variant.
+void slim_uk_attention_f32_avx512(int64_t rows, int64_t t, int64_t d,
+                                  int64_t dv, const float *q, int64_t ldq,
+                                  const float *k, int64_t ldk,
+                                  const float *kp, const float *v,
+                                  int64_t ldv, const float *const *mask,
+                                  int64_t maskStride, float scale, float *o,
+                                  int64_t ldo, float *scratch);
 
 #ifdef __cplusplus
 }

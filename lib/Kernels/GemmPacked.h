@@ -51,7 +51,9 @@ void slim_uk_gemm_packed_f32_avx2(int64_t m, int64_t p0, int64_t p1,
                                   const float *bp, float *c, int64_t ldc,
                                   uint32_t flags);
 
-/// AVX-512F (lib/Kernels/x86_64); only call where the CPU has it.
+/// AVX-512F (lib/Kernels/x86_64); only call where the CPU has it (and
+/// AVX2 + FMA, which every such CPU has: one or two rows take the AVX2
+/// kernel's path).
 void slim_uk_gemm_packed_f32_avx512(int64_t m, int64_t p0, int64_t p1,
                                     int64_t k, const float *a, int64_t lda,
                                     const float *bp, float *c, int64_t ldc,

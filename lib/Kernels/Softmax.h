@@ -34,6 +34,10 @@ void slim_uk_softmax_f32_generic(int64_t rows, int64_t n, const float *in,
 void slim_uk_softmax_f32_avx2(int64_t rows, int64_t n, const float *in,
                               int64_t ldin, float *out, int64_t ldout);
 
+/// AVX-512F (lib/Kernels/x86_64); only call where the CPU has it.
+void slim_uk_softmax_f32_avx512(int64_t rows, int64_t n, const float *in,
+                                int64_t ldin, float *out, int64_t ldout);
+
 #ifdef __cplusplus
 }
 #endif

@@ -181,15 +181,25 @@ void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
 /// scores (K's group L / R) giving row L of O (V's group L / R2); `mask`
 /// (null: none) has the rank of the scores as the model wrote them
 /// ([batch, heads, queries, keys]), rows = G R, zero strides where
-/// broadcast. Blocks of up to SLIM_ATTENTION_ROWS rows that share both
+/// broadcast. Blocks of up to SLIM_ATTENTION_ROWS rows (twice as many for
+/// the AVX-512 kernel) that share both
 /// groups go to the threads as they get free, each packing the K of a
 /// group when it reaches it, where the groups have many rows (prefill).
 void attention(StridedMemRefType<float, 3> *q, StridedMemRefType<float, 3> *k,
                StridedMemRefType<float, 3> *v, UnrankedMemRefType<float> *mask,
                StridedMemRefType<float, 3> *o, float scale) {
   static const auto kernel =
-      selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_attention_f32));
-  constexpr int64_t kRows = SLIM_ATTENTION_ROWS, kPanel = SLIM_ATTENTION_PANEL;
+      selectKernel(SLIM_KERNEL_VARIANTS_512(slim_uk_attention_f32));
+  constexpr int64_t kPanel = SLIM_ATTENTION_PANEL;
+  constexpr int64_t kMaxRows =
+      std::max(SLIM_ATTENTION_ROWS, SLIM_ATTENTION_ROWS_AVX512);
+#if defined(__x86_64__)
+  const int64_t blockRows = kernel == slim_uk_attention_f32_avx512
+                            ? SLIM_ATTENTION_ROWS_AVX512
+                            : SLIM_ATTENTION_ROWS;
+#else
+  const int64_t blockRows = SLIM_ATTENTION_ROWS;
+#endif
   int64_t g = q->sizes[0], r = q->sizes[1], d = q->sizes[2], t = k->sizes[1],
           r2 = o->sizes[1], dv = o->sizes[2];
   int64_t rows = g * r;
@@ -204,24 +214,24 @@ void attention(StridedMemRefType<float, 3> *q, StridedMemRefType<float, 3> *k,
   // Blocks: rows [L, L + n) within one group of Q/K and one of V/O (when
   // R = R2, as attention has it, G * ceil(R / 6) of them).
   bool regular = r == r2;
-  int64_t perGroup = (r + kRows - 1) / kRows;
+  int64_t perGroup = (r + blockRows - 1) / blockRows;
   int64_t blocks = regular ? g * perGroup : rows;
-  bool pack = kernel != slim_uk_attention_f32_generic && r >= 2 * kRows;
+  bool pack = kernel != slim_uk_attention_f32_generic && r >= 2 * blockRows;
   int64_t ldx = (t + kPanel - 1) / kPanel * kPanel;
   int threads =
       rows * t * (d + dv) >= (1 << 18) ? omp_get_max_threads() : 1;
 #pragma omp parallel num_threads(threads)
   {
-    std::vector<float> scratch(kRows * ldx + 1), kp(pack ? ldx * d : 0);
+    std::vector<float> scratch(blockRows * ldx + 1), kp(pack ? ldx * d : 0);
     int64_t packed = -1;
-    const float *maskRows[kRows];
+    const float *maskRows[kMaxRows];
     // Handed out as threads get free: with a causal mask a block's work
     // grows with its position, and the cores may not run at one speed.
 #pragma omp for schedule(dynamic, 1)
     for (int64_t b = 0; b < blocks; ++b) {
-      int64_t l0 = regular ? b / perGroup * r + b % perGroup * kRows : b;
+      int64_t l0 = regular ? b / perGroup * r + b % perGroup * blockRows : b;
       int64_t gk = l0 / r, rk = l0 % r, gv = l0 / r2, rv = l0 % r2;
-      int64_t n = regular ? std::min(kRows, r - rk) : 1;
+      int64_t n = regular ? std::min(blockRows, r - rk) : 1;
       const float *kg = k->data + k->offset + gk * k->strides[0];
       if (pack && packed != gk) {
         slim_uk_attention_pack_k_f32(t, d, kg, k->strides[1], kp.data());
@@ -253,7 +263,7 @@ void attention(StridedMemRefType<float, 3> *q, StridedMemRefType<float, 3> *k,
 /// through a per-thread copy where its elements are not contiguous.
 void softmaxRows(UnrankedMemRefType<float> *in, UnrankedMemRefType<float> *out) {
   static const auto kernel =
-      selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_softmax_f32));
+      selectKernel(SLIM_KERNEL_VARIANTS_512(slim_uk_softmax_f32));
   int64_t rank = in->rank;
   auto *s = static_cast<int64_t *>(in->descriptor);
   auto *d = static_cast<int64_t *>(out->descriptor);

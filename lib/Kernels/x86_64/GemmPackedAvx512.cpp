@@ -11,8 +11,9 @@
 // (slim::avx512::tile, lib/Kernels/x86_64/Avx512.h), so every weight value
 // loaded from cache meets 12 rows where the AVX2 tile meets 6.
 //
-// Up to 12 rows (decoding, short prompts) each panel is one sequential run
-// of K x 64 bytes, read once for all rows. More rows: a tile of rows sweeps
+// One or two rows (decoding) go to the AVX2 kernel's weight stream; up to
+// 12 rows each panel is one sequential run of K x 64 bytes, read once for
+// all rows. More rows: a tile of rows sweeps
 // a group of 8 panels (128 contiguous floats of each output row) over K in
 // equal slices of at most kMaxDepth steps, in blocks of at most
 // kMaxRowBlock rows, as in the AVX2 kernel. Compiled for AVX-512F with a
@@ -36,54 +37,6 @@ constexpr int64_t kGroup = SLIM_PACKED_GROUP;
 /// Up to this many rows, K is not split (one sequential run per panel).
 constexpr int64_t kStreamRows = kTileRows;
 
-/// One or two rows against a whole panel (decoding): four independent FMA
-/// chains (four steps of K for one row, two for two rows) hide the FMA
-/// latency while the panel streams in.
-template <int R>
-SLIM_AVX512_TARGET void stream(int64_t k, const float *a, int64_t lda,
-                               const float *b, float *c, int64_t ldc,
-                               bool load) {
-  static_assert(R == 1 || R == 2, "one or two rows");
-  __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-  int64_t q = 0;
-  if constexpr (R == 1) {
-    for (; q + 4 <= k; q += 4) {
-      s0 = _mm512_fmadd_ps(_mm512_set1_ps(a[q]),
-                           _mm512_loadu_ps(b + q * kPanel), s0);
-      s1 = _mm512_fmadd_ps(_mm512_set1_ps(a[q + 1]),
-                           _mm512_loadu_ps(b + (q + 1) * kPanel), s1);
-      s2 = _mm512_fmadd_ps(_mm512_set1_ps(a[q + 2]),
-                           _mm512_loadu_ps(b + (q + 2) * kPanel), s2);
-      s3 = _mm512_fmadd_ps(_mm512_set1_ps(a[q + 3]),
-                           _mm512_loadu_ps(b + (q + 3) * kPanel), s3);
-    }
-    for (; q < k; ++q)
-      s0 = _mm512_fmadd_ps(_mm512_set1_ps(a[q]),
-                           _mm512_loadu_ps(b + q * kPanel), s0);
-    __m512 sum = _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
-    _mm512_storeu_ps(c, load ? _mm512_add_ps(_mm512_loadu_ps(c), sum) : sum);
-  } else {
-    // s0/s1: row 0 at even/odd steps, s2/s3: row 1.
-    for (; q + 2 <= k; q += 2) {
-      __m512 b0 = _mm512_loadu_ps(b + q * kPanel);
-      __m512 b1 = _mm512_loadu_ps(b + (q + 1) * kPanel);
-      s0 = _mm512_fmadd_ps(_mm512_set1_ps(a[q]), b0, s0);
-      s1 = _mm512_fmadd_ps(_mm512_set1_ps(a[q + 1]), b1, s1);
-      s2 = _mm512_fmadd_ps(_mm512_set1_ps(a[lda + q]), b0, s2);
-      s3 = _mm512_fmadd_ps(_mm512_set1_ps(a[lda + q + 1]), b1, s3);
-    }
-    if (q < k) {
-      __m512 b0 = _mm512_loadu_ps(b + q * kPanel);
-      s0 = _mm512_fmadd_ps(_mm512_set1_ps(a[q]), b0, s0);
-      s2 = _mm512_fmadd_ps(_mm512_set1_ps(a[lda + q]), b0, s2);
-    }
-    __m512 r0 = _mm512_add_ps(s0, s1), r1 = _mm512_add_ps(s2, s3);
-    _mm512_storeu_ps(c, load ? _mm512_add_ps(_mm512_loadu_ps(c), r0) : r0);
-    _mm512_storeu_ps(c + ldc, load ? _mm512_add_ps(_mm512_loadu_ps(c + ldc), r1)
-                                   : r1);
-  }
-}
-
 } // namespace
 
 extern "C" void slim_uk_gemm_packed_f32_avx512(int64_t m, int64_t p0,
@@ -101,12 +54,10 @@ extern "C" void slim_uk_gemm_packed_f32_avx512(int64_t m, int64_t p0,
   }
   int64_t ldp = k * kPanel;
   if (m <= 2) {
-    for (int64_t p = p0; p < p1; ++p) {
-      if (m == 1)
-        stream<1>(k, a, lda, bp + p * ldp, c + p * kPanel, ldc, accumulate);
-      else
-        stream<2>(k, a, lda, bp + p * ldp, c + p * kPanel, ldc, accumulate);
-    }
+    // A weight stream from memory, which AVX-512 does not make faster: the
+    // AVX2 code's streams ran 3-4 % faster on the LM head (every CPU with
+    // AVX-512F has AVX2 and FMA).
+    slim_uk_gemm_packed_f32_avx2(m, p0, p1, k, a, lda, bp, c, ldc, flags);
     return;
   }
   if (m <= kStreamRows) {

@@ -57,20 +57,23 @@ std::vector<double> oracle(int64_t rows, int64_t t, int64_t d, int64_t dv,
   return out;
 }
 
-/// Row counts 1-6, key counts around the 16-key panels, head sizes with
+/// Row counts 1-6 (1-12 where the kernel takes them), key counts around the 16-key panels, head sizes with
 /// and without vector tails, masks: none, causal (the rows at the last
 /// positions), random with masked keys, one row fully masked, one value
 /// for every key (stride 0); K packed or not.
-void checkKernel(Kernel kernel, bool packed) {
+void checkKernel(Kernel kernel, bool packed,
+                 int64_t maxRows = SLIM_ATTENTION_ROWS) {
   std::mt19937 rng(5);
   std::normal_distribution<float> normal;
   std::bernoulli_distribution drop(0.3);
   for (Mask kind : {Mask::None, Mask::Causal, Mask::Random, Mask::RowMasked,
                     Mask::Broadcast})
-    for (int64_t rows : {1, 3, 6})
+    for (int64_t rows : {1, 3, 6, 7, 12}) {
+      if (rows > maxRows)
+        continue;
       for (int64_t t : {0, 1, 5, 16, 17, 100})
         for (auto [d, dv] :
-             {std::pair<int64_t, int64_t>{64, 64}, {5, 7}, {24, 32}}) {
+             {std::pair<int64_t, int64_t>{64, 64}, {5, 7}, {24, 32}, {40, 48}}) {
           std::vector<float> q(rows * d), k(t * d), v(t * dv);
           for (float &x : q)
             x = normal(rng);
@@ -118,10 +121,12 @@ void checkKernel(Kernel kernel, bool packed) {
                 << i % dv;
           }
         }
+    }
 }
 
 TEST(Attention, GenericMatchesOracle) {
-  checkKernel(slim_uk_attention_f32_generic, false);
+  checkKernel(slim_uk_attention_f32_generic, false,
+              SLIM_ATTENTION_ROWS_AVX512);
 }
 
 TEST(Attention, Avx2MatchesOracle) {
@@ -131,6 +136,20 @@ TEST(Attention, Avx2MatchesOracle) {
     GTEST_SKIP() << "this CPU has no AVX2+FMA: the AVX2 attention is not run";
   checkKernel(slim_uk_attention_f32_avx2, /*packed=*/true);
   checkKernel(slim_uk_attention_f32_avx2, /*packed=*/false);
+#else
+  GTEST_SKIP() << "not an x86-64 machine";
+#endif
+}
+
+TEST(Attention, Avx512MatchesOracle) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f"))
+    GTEST_SKIP() << "this CPU has no AVX-512F: the AVX-512 attention is not run";
+  checkKernel(slim_uk_attention_f32_avx512, /*packed=*/true,
+              SLIM_ATTENTION_ROWS_AVX512);
+  checkKernel(slim_uk_attention_f32_avx512, /*packed=*/false,
+              SLIM_ATTENTION_ROWS_AVX512);
 #else
   GTEST_SKIP() << "not an x86-64 machine";
 #endif

@@ -87,4 +87,16 @@ TEST(Softmax, Avx2MatchesOracle) {
 #endif
 }
 
+TEST(Softmax, Avx512MatchesOracle) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f"))
+    GTEST_SKIP() << "this CPU has no AVX-512F: the AVX-512 softmax is not run";
+  checkKernel(slim_uk_softmax_f32_avx512);
+  checkMaskedRow(slim_uk_softmax_f32_avx512);
+#else
+  GTEST_SKIP() << "not an x86-64 machine";
+#endif
+}
+
 } // namespace

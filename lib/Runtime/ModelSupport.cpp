@@ -17,6 +17,7 @@
 #include "lib/Kernels/Attention.h"
 #include "lib/Kernels/GemmPacked.h"
 #include "lib/Kernels/Gemv.h"
+#include "lib/Kernels/QGemv.h"
 #include "lib/Kernels/Softmax.h"
 #include "mlir/ExecutionEngine/CRunnerUtils.h"
 
@@ -433,6 +434,18 @@ struct QuantWeight {
   }
 };
 
+/// The QGemv.h flag of a scale storage type.
+template <typename ScaleT> struct QuantScaleFlag;
+template <> struct QuantScaleFlag<float> {
+  static constexpr uint32_t value = SLIM_UK_QGEMV_SCALE_F32;
+};
+template <> struct QuantScaleFlag<Half> {
+  static constexpr uint32_t value = SLIM_UK_QGEMV_SCALE_F16;
+};
+template <> struct QuantScaleFlag<BFloat> {
+  static constexpr uint32_t value = SLIM_UK_QGEMV_SCALE_BF16;
+};
+
 /// y[M, N] = x[M, K] * dequantize(W[N, K])^T.
 template <typename ScaleT>
 void qmatmul(StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,
@@ -450,9 +463,44 @@ void qmatmul(StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes
   int64_t lda = x->strides[0], ldy = y->strides[0];
   if (m == 0 || n == 0)
     return;
+  bool unitInner = codes->strides[1] == 1 && scales->strides[1] == 1 &&
+                   (!hasZp || zeroPoints->strides[1] == 1);
+  if (m <= 8 && unitInner) {
+    // Decoding: the quantized GEMV kernel (lib/Kernels/QGemv.h) reads the
+    // storage in place; output channels split over the threads in blocks
+    // of 16.
+    static const auto kernel =
+        selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_qgemv_f32));
+    slim_uk_qweight view{
+        reinterpret_cast<const uint8_t *>(codes->data + codes->offset),
+        codes->strides[0],
+        scales->data + scales->offset,
+        scales->strides[0],
+        hasZp ? reinterpret_cast<const uint8_t *>(zeroPoints->data +
+                                                  zeroPoints->offset)
+              : nullptr,
+        hasZp ? zeroPoints->strides[0] : 0,
+        k,
+        bits,
+        group};
+    uint32_t flags = (isSigned ? SLIM_UK_QGEMV_SIGNED : 0) |
+                     QuantScaleFlag<ScaleT>::value;
+    int64_t blocks = (n + 15) / 16;
+    int threads = n * k * bits >= (1 << 20) ? omp_get_max_threads() : 1;
+#pragma omp parallel num_threads(threads)
+    {
+      int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      int64_t per = (blocks + nt - 1) / nt;
+      int64_t n0 = std::min(n, t * per * 16),
+              n1 = std::min(n, (t + 1) * per * 16);
+      if (n0 < n1)
+        kernel(m, n0, n1, xd, lda, &view, yd, ldy, flags);
+    }
+    return;
+  }
   if (m <= 8) {
-    // Decoding: one dequantized row at a time, dot products with each
-    // activation row; the codes are read once.
+    // Decoding with strided storage: one dequantized row at a time, dot
+    // products with each activation row; the codes are read once.
 #pragma omp parallel
     {
       std::vector<float> row(k);

@@ -187,7 +187,8 @@ def main():
     print(f"w3 g32 awq: held-out logits rel err {errors['awq']:.4f}; calibration output error <= rtn's in "
           f"{awq_ok} of {len(reports['rtn'])} layers")
     # The CPU kernel (--slim-lower-quantized-matmul) against the reference lowering, for decoding
-    # (1 and 5 rows: fused dot products) and prefill (48 rows: dequantize + GEMM) shapes.
+    # (1 and 5 rows: the quantized GEMV kernels, vectorized for 4 bits) and prefill (48 rows:
+    # dequantize + GEMM) shapes.
     for n_tokens in (1, 5):
         d = w(f"heldout{n_tokens}")
         os.makedirs(d, exist_ok=True)
@@ -195,7 +196,8 @@ def main():
             with open(os.path.join(d, f"input_{i}.pb"), "wb") as f:
                 f.write(numpy_helper.from_array(v, name).SerializeToString())
     formats = ["bits=4 group-size=32", "bits=3 group-size=24 ragged-groups=1 symmetric=1 scale-type=bf16",
-               "bits=8 group-size=0 symmetric=1 scale-type=f32", "bits=2 group-size=64", "bits=5 group-size=0"]
+               "bits=8 group-size=0 symmetric=1 scale-type=f32", "bits=2 group-size=64", "bits=5 group-size=0",
+               "bits=4 group-size=64 symmetric=1 scale-type=bf16"]
     for k, fmt in enumerate(formats):
         for variant, pipeline in (("kernel", []), ("reference", ["--pipeline=quantized-kernels=false"])):
             sh("slimc", w("lm.onnx"), "-o", w(f"fmt{k}-{variant}"), "--opt-level", "0", "--quantize",

@@ -1,0 +1,51 @@
+//===- QGemv.cpp - Reference product with a group-quantized weight --------===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/Kernels/QGemv.h"
+
+namespace {
+
+/// Code k of a row packed LSB first, sign-extended where `isSigned`.
+int code(const uint8_t *row, int64_t rowBytes, int64_t k, int64_t bits,
+         bool isSigned) {
+  int64_t bit = k * bits, byte = bit >> 3;
+  unsigned v = row[byte];
+  if (byte + 1 < rowBytes)
+    v |= unsigned(row[byte + 1]) << 8;
+  int c = int((v >> (bit & 7)) & ((1u << bits) - 1));
+  if (isSigned && (c & (1 << (bits - 1))))
+    c -= 1 << bits;
+  return c;
+}
+
+} // namespace
+
+extern "C" void slim_uk_qgemv_f32_generic(int64_t m, int64_t n0, int64_t n1,
+                                          const float *a, int64_t lda,
+                                          const slim_uk_qweight *w, float *c,
+                                          int64_t ldc, uint32_t flags) {
+  bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
+  int64_t k = w->k, bits = w->bits, group = w->group > 0 ? w->group : k;
+  int64_t groups = (k + group - 1) / group, rowBytes = (k * bits + 7) / 8;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t *row = w->codes + n * w->codesStride;
+    for (int64_t i = 0; i < m; ++i) {
+      const float *x = a + i * lda;
+      float acc = 0.0f;
+      for (int64_t g = 0; g < groups; ++g) {
+        float scale = slim_uk_qscale(w, n, g, flags);
+        int zp = slim_uk_qzero(w, n, g, flags);
+        int64_t end = (g + 1) * group < k ? (g + 1) * group : k;
+        for (int64_t q = g * group; q < end; ++q)
+          acc += x[q] * (float(code(row, rowBytes, q, bits, isSigned) - zp) *
+                         scale);
+      }
+      float *out = c + i * ldc + n;
+      *out = (flags & SLIM_UK_QGEMV_ACCUMULATE ? *out : 0.0f) + acc;
+    }
+  }
+}

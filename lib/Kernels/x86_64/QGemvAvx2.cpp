@@ -1,0 +1,139 @@
+//===- QGemvAvx2.cpp - Few-row product with a 4-bit weight, AVX2 + FMA ----===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+//
+// Each output channel's codes stream once and meet every activation row in
+// registers. 32 codes (16 bytes) at a time: the nibbles are split, the
+// zero point subtracted in bytes (code - zp fits a signed byte for 4-bit
+// codes and zero points within [-112, 112]; other zero points take the
+// scalar path), widened to 4 x 8 floats and multiplied into per-row
+// accumulators; each group's sum is scaled once. Two (one row: four)
+// accumulator chains per row hide the FMA latency. A group's inputs past
+// its last multiple of 32 (SmolLM2's 576 = 4 x 128 + 64 ends on one) and
+// other bit widths are exact in scalar code.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/Kernels/QGemv.h"
+
+#include <immintrin.h>
+
+namespace {
+
+__attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/// Code q of a 4-bit row (two's complement where `isSigned`).
+inline int code4(const uint8_t *row, int64_t q, bool isSigned) {
+  int c = (row[q >> 1] >> ((q & 1) * 4)) & 15;
+  return isSigned && c >= 8 ? c - 16 : c;
+}
+
+template <int R>
+__attribute__((target("avx2,fma"))) void
+rows4(int64_t n0, int64_t n1, const float *a, int64_t lda,
+      const slim_uk_qweight *w, float *c, int64_t ldc, uint32_t flags) {
+  constexpr int kAcc = R == 1 ? 4 : 2;
+  bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
+  int64_t k = w->k, group = w->group > 0 ? w->group : k;
+  int64_t groups = (k + group - 1) / group;
+  const __m128i low4 = _mm_set1_epi8(0x0f);
+  // Signed nibbles: s = (u ^ 8) - 8, so s - zp = (u ^ 8) - (zp + 8).
+  const __m128i flip = _mm_set1_epi8(isSigned ? 8 : 0);
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t *row = w->codes + n * w->codesStride;
+    __m256 y[R];
+    float tail[R];
+    for (int i = 0; i < R; ++i) {
+      y[i] = _mm256_setzero_ps();
+      tail[i] = 0.0f;
+    }
+    for (int64_t g = 0; g < groups; ++g) {
+      float scale = slim_uk_qscale(w, n, g, flags);
+      int zp = slim_uk_qzero(w, n, g, flags);
+      int shift = zp + (isSigned ? 8 : 0);
+      int64_t q = g * group, end = q + group < k ? q + group : k;
+      if (shift >= -112 && shift <= 112) {
+        const __m128i zv = _mm_set1_epi8(static_cast<char>(shift));
+        __m256 acc[R][kAcc];
+        for (int i = 0; i < R; ++i)
+          for (int j = 0; j < kAcc; ++j)
+            acc[i][j] = _mm256_setzero_ps();
+        for (; q + 32 <= end; q += 32) {
+          __m128i b = _mm_loadu_si128(
+              reinterpret_cast<const __m128i *>(row + q / 2));
+          __m128i lo = _mm_and_si128(b, low4);
+          __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
+          lo = _mm_sub_epi8(_mm_xor_si128(lo, flip), zv);
+          hi = _mm_sub_epi8(_mm_xor_si128(hi, flip), zv);
+          __m128i c0 = _mm_unpacklo_epi8(lo, hi), c1 = _mm_unpackhi_epi8(lo, hi);
+          __m256 f[4] = {
+              _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c0)),
+              _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(c0, 8))),
+              _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c1)),
+              _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(c1, 8)))};
+          for (int i = 0; i < R; ++i) {
+            const float *x = a + i * lda + q;
+            for (int j = 0; j < 4; ++j)
+              acc[i][j % kAcc] = _mm256_fmadd_ps(
+                  f[j], _mm256_loadu_ps(x + 8 * j), acc[i][j % kAcc]);
+          }
+        }
+        __m256 s = _mm256_set1_ps(scale);
+        for (int i = 0; i < R; ++i) {
+          __m256 sum = acc[i][0];
+          for (int j = 1; j < kAcc; ++j)
+            sum = _mm256_add_ps(sum, acc[i][j]);
+          y[i] = _mm256_fmadd_ps(sum, s, y[i]);
+        }
+      }
+      for (; q < end; ++q) {
+        float v = float(code4(row, q, isSigned) - zp) * scale;
+        for (int i = 0; i < R; ++i)
+          tail[i] += a[i * lda + q] * v;
+      }
+    }
+    for (int i = 0; i < R; ++i) {
+      float *out = c + i * ldc + n;
+      float sum = hsum(y[i]) + tail[i];
+      *out = (flags & SLIM_UK_QGEMV_ACCUMULATE ? *out : 0.0f) + sum;
+    }
+  }
+}
+
+} // namespace
+
+extern "C" void slim_uk_qgemv_f32_avx2(int64_t m, int64_t n0, int64_t n1,
+                                       const float *a, int64_t lda,
+                                       const slim_uk_qweight *w, float *c,
+                                       int64_t ldc, uint32_t flags) {
+  int64_t group = w->group > 0 ? w->group : w->k;
+  if (w->bits != 4 || group % 2 != 0)
+    return slim_uk_qgemv_f32_generic(m, n0, n1, a, lda, w, c, ldc, flags);
+  for (int64_t i = 0; i < m; i += 4) {
+    int64_t r = m - i < 4 ? m - i : 4;
+    const float *ai = a + i * lda;
+    float *ci = c + i * ldc;
+    switch (r) {
+    case 1:
+      rows4<1>(n0, n1, ai, lda, w, ci, ldc, flags);
+      break;
+    case 2:
+      rows4<2>(n0, n1, ai, lda, w, ci, ldc, flags);
+      break;
+    case 3:
+      rows4<3>(n0, n1, ai, lda, w, ci, ldc, flags);
+      break;
+    default:
+      rows4<4>(n0, n1, ai, lda, w, ci, ldc, flags);
+      break;
+    }
+  }
+}

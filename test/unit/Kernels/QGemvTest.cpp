@@ -1,0 +1,187 @@
+//===- QGemvTest.cpp - The quantized-weight GEMV kernels vs an oracle -----===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/Kernels/QGemv.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+namespace {
+
+using Kernel = void (*)(int64_t, int64_t, int64_t, const float *, int64_t,
+                        const slim_uk_qweight *, float *, int64_t, uint32_t);
+
+enum class Scale { F32, F16, BF16 };
+
+/// One random weight in the storage of QGemv.h, and its exact values.
+struct Weight {
+  int64_t n, k, bits, group, groups, codesStride;
+  std::vector<uint8_t> codes, zeroPoints;
+  std::vector<uint16_t> scales16;
+  std::vector<float> scales32, values; // values: [n, k]
+  slim_uk_qweight view{};
+  uint32_t flags = 0;
+};
+
+Weight makeWeight(std::mt19937 &rng, int64_t n, int64_t k, int64_t bits,
+                  int64_t group, bool isSigned, bool hasZp, Scale scale,
+                  int forcedZp = -1) {
+  Weight w;
+  w.n = n, w.k = k, w.bits = bits, w.group = group;
+  w.groups = (k + group - 1) / group;
+  w.codesStride = (k * bits + 7) / 8 + 3; // padded rows
+  w.codes.assign(n * w.codesStride, 0);
+  w.zeroPoints.assign(hasZp ? n * w.groups : 0, 0);
+  w.scales16.assign(n * w.groups, 0);
+  w.scales32.assign(n * w.groups, 0.0f);
+  w.values.assign(n * k, 0.0f);
+  std::uniform_int_distribution<int> codeDist(0, (1 << bits) - 1),
+      mant(0, 1023), expo(-9, -3);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t g = 0; g < w.groups; ++g) {
+      // Scales exact in every storage type: 7 mantissa bits (bf16's).
+      int e = expo(rng), m = mant(rng) & ~7;
+      float s = std::ldexp(1.0f + m / 1024.0f, e) * (m & 8 ? -1.0f : 1.0f);
+      w.scales32[r * w.groups + g] = s;
+      uint32_t bits32;
+      std::memcpy(&bits32, &s, 4);
+      w.scales16[r * w.groups + g] =
+          scale == Scale::BF16
+              ? uint16_t(bits32 >> 16)
+              : uint16_t((s < 0 ? 0x8000 : 0) | ((e + 15) << 10) | m);
+      if (hasZp)
+        w.zeroPoints[r * w.groups + g] =
+            forcedZp >= 0 ? uint8_t(forcedZp)
+            : isSigned    ? uint8_t(int8_t(codeDist(rng) - (1 << (bits - 1))))
+                          : uint8_t(codeDist(rng));
+    }
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t q = 0; q < k; ++q) {
+      int u = codeDist(rng);
+      for (int64_t b = 0; b < bits; ++b)
+        if (u >> b & 1) {
+          int64_t bit = q * bits + b;
+          w.codes[r * w.codesStride + bit / 8] |= uint8_t(1 << (bit % 8));
+        }
+      int v = isSigned && u >= (1 << (bits - 1)) ? u - (1 << bits) : u;
+      int64_t g = q / group;
+      int zp = hasZp ? (isSigned ? int(int8_t(w.zeroPoints[r * w.groups + g]))
+                                 : int(w.zeroPoints[r * w.groups + g]))
+                     : (isSigned ? 0 : 1 << (bits - 1));
+      w.values[r * k + q] = float(v - zp) * w.scales32[r * w.groups + g];
+    }
+  w.view.codes = w.codes.data();
+  w.view.codesStride = w.codesStride;
+  w.view.scales = scale == Scale::F32
+                      ? static_cast<const void *>(w.scales32.data())
+                      : static_cast<const void *>(w.scales16.data());
+  w.view.scalesStride = w.groups;
+  w.view.zeroPoints = hasZp ? w.zeroPoints.data() : nullptr;
+  w.view.zpStride = w.groups;
+  w.view.k = k, w.view.bits = bits, w.view.group = group;
+  w.flags = (isSigned ? SLIM_UK_QGEMV_SIGNED : 0) |
+            (scale == Scale::F16    ? SLIM_UK_QGEMV_SCALE_F16
+             : scale == Scale::BF16 ? SLIM_UK_QGEMV_SCALE_BF16
+                                    : SLIM_UK_QGEMV_SCALE_F32);
+  return w;
+}
+
+/// Bit widths 2-8 (4 the vectorized one), signed and unsigned codes with
+/// and without zero points (one out of the byte path's range), every scale
+/// type, groups of 32/128, per channel and odd sizes, ragged last groups
+/// (576 = 4 x 128 + 64), 1 to 9 rows, a sub-range of output channels,
+/// accumulating and overwriting (from NaN).
+void checkKernel(Kernel kernel) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  struct Shape {
+    int64_t k, group;
+  };
+  for (int64_t bits : {4, 2, 3, 8})
+    for (Shape shape : {Shape{128, 32}, Shape{576, 128}, Shape{100, 100},
+                        Shape{70, 6}, Shape{7, 7}, Shape{96, 64}})
+      for (int variant = 0; variant < 6; ++variant) {
+        bool isSigned = variant & 1, hasZp = variant & 2;
+        Scale scale = variant % 3 == 0   ? Scale::F16
+                      : variant % 3 == 1 ? Scale::BF16
+                                         : Scale::F32;
+        int forcedZp = variant == 4 && bits == 4 ? 200 : -1;
+        int64_t n = 11, n0 = 2, n1 = 11, k = shape.k;
+        Weight w = makeWeight(rng, n, k, bits, shape.group, isSigned, hasZp,
+                              scale, forcedZp);
+        for (int64_t m : {1, 2, 3, 4, 5, 9})
+          for (bool accumulate : {true, false}) {
+            int64_t lda = k + 5, ldc = n + 2;
+            std::vector<float> a(m * lda), c(m * ldc);
+            for (float &v : a)
+              v = normal(rng);
+            for (float &v : c)
+              v = normal(rng);
+            std::vector<float> got = c;
+            for (int64_t i = 0; i < m && !accumulate; ++i)
+              for (int64_t j = n0; j < n1; ++j)
+                got[i * ldc + j] = NAN;
+            kernel(m, n0, n1, a.data(), lda, &w.view, got.data(), ldc,
+                   w.flags | (accumulate ? SLIM_UK_QGEMV_ACCUMULATE : 0));
+            for (int64_t i = 0; i < m; ++i)
+              for (int64_t j = 0; j < ldc; ++j) {
+                bool inside = j >= n0 && j < n1;
+                double want = inside && !accumulate ? 0.0 : c[i * ldc + j];
+                double mag = 0.0;
+                if (inside)
+                  for (int64_t q = 0; q < k; ++q) {
+                    double p = double(a[i * lda + q]) * w.values[j * k + q];
+                    want += p;
+                    mag += std::fabs(p);
+                  }
+                ASSERT_NEAR(got[i * ldc + j], want, 1e-5 * mag + 1e-6)
+                    << "bits=" << bits << " k=" << k
+                    << " group=" << shape.group << " signed=" << isSigned
+                    << " zp=" << hasZp << " scale=" << int(scale)
+                    << " m=" << m << " accumulate=" << accumulate << " at "
+                    << i << "," << j;
+              }
+          }
+      }
+}
+
+TEST(QGemv, GenericMatchesOracle) { checkKernel(slim_uk_qgemv_f32_generic); }
+
+TEST(QGemv, Avx2MatchesOracle) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+    GTEST_SKIP() << "this CPU has no AVX2+FMA: the AVX2 quantized GEMV is not run";
+  checkKernel(slim_uk_qgemv_f32_avx2);
+#else
+  GTEST_SKIP() << "not an x86-64 machine";
+#endif
+}
+
+TEST(QGemv, HalfScalesWidenExactly) {
+  // Normal, subnormal, zero, infinity and NaN f16 patterns.
+  const uint16_t half[] = {0x3c00, 0xc000, 0x0001, 0x03ff, 0x0000,
+                           0x8000, 0x7c00, 0x7e00, 0x7bff};
+  const float want[] = {1.0f,      -2.0f,    std::ldexp(1.0f, -24),
+                        std::ldexp(1023.0f, -24), 0.0f, -0.0f,
+                        INFINITY, NAN, 65504.0f};
+  for (size_t i = 0; i < sizeof(half) / sizeof(half[0]); ++i) {
+    slim_uk_qweight w{};
+    w.scales = &half[i];
+    float got = slim_uk_qscale(&w, 0, 0, SLIM_UK_QGEMV_SCALE_F16);
+    if (std::isnan(want[i]))
+      EXPECT_TRUE(std::isnan(got)) << i;
+    else
+      EXPECT_EQ(got, want[i]) << i << " " << std::signbit(got);
+  }
+}
+
+} // namespace

@@ -100,8 +100,8 @@ static inline float slim_uk_qscale(const slim_uk_qweight *w, int64_t n,
 }
 
 /// The zero point of row n, group g.
-static inline int slim_uk_qzero(const slim_uk_qweight *w, int64_t n,
-                                int64_t g, uint32_t flags) {
+static inline int slim_uk_qzero(const slim_uk_qweight *w, int64_t n, int64_t g,
+                                uint32_t flags) {
   int isSigned = (flags & SLIM_UK_QGEMV_SIGNED) != 0;
   if (!w->zeroPoints)
     return isSigned ? 0 : 1 << (w->bits - 1);
@@ -112,17 +112,22 @@ static inline int slim_uk_qzero(const slim_uk_qweight *w, int64_t n,
 /// Portable reference (lib/Kernels/generic): any bits, any groups.
 void slim_uk_qgemv_f32_generic(int64_t m, int64_t n0, int64_t n1,
                                const float *a, int64_t lda,
-                               const slim_uk_qweight *w, float *c,
-                               int64_t ldc, uint32_t flags);
+                               const slim_uk_qweight *w, float *c, int64_t ldc,
+                               uint32_t flags);
 
 /// AVX2 + FMA (lib/Kernels/x86_64); only call where the CPU has both. 4-bit
 /// codes in groups that are multiples of 32 inputs run vectorized (a ragged
 /// last group and other shapes are exact too, in scalar code); other bit
 /// widths go to the reference.
-void slim_uk_qgemv_f32_avx2(int64_t m, int64_t n0, int64_t n1,
-                            const float *a, int64_t lda,
-                            const slim_uk_qweight *w, float *c, int64_t ldc,
-                            uint32_t flags);
+void slim_uk_qgemv_f32_avx2(int64_t m, int64_t n0, int64_t n1, const float *a,
+                            int64_t lda, const slim_uk_qweight *w, float *c,
+                            int64_t ldc, uint32_t flags);
+
+/// AVX-512F (lib/Kernels/x86_64); only call where the CPU has it. The AVX2
+/// variant's paths with 16-lane vectors.
+void slim_uk_qgemv_f32_avx512(int64_t m, int64_t n0, int64_t n1, const float *a,
+                              int64_t lda, const slim_uk_qweight *w, float *c,
+                              int64_t ldc, uint32_t flags);
 
 #ifdef __cplusplus
 }

@@ -470,7 +470,7 @@ void qmatmul(StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes
     // storage in place; output channels split over the threads in blocks
     // of 16.
     static const auto kernel =
-        selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_qgemv_f32));
+        selectKernel(SLIM_KERNEL_VARIANTS_512(slim_uk_qgemv_f32));
     slim_uk_qweight view{
         reinterpret_cast<const uint8_t *>(codes->data + codes->offset),
         codes->strides[0],

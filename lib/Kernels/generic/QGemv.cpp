@@ -41,8 +41,8 @@ extern "C" void slim_uk_qgemv_f32_generic(int64_t m, int64_t n0, int64_t n1,
         int zp = slim_uk_qzero(w, n, g, flags);
         int64_t end = (g + 1) * group < k ? (g + 1) * group : k;
         for (int64_t q = g * group; q < end; ++q)
-          acc += x[q] * (float(code(row, rowBytes, q, bits, isSigned) - zp) *
-                         scale);
+          acc += x[q] *
+                 (float(code(row, rowBytes, q, bits, isSigned) - zp) * scale);
       }
       float *out = c + i * ldc + n;
       *out = (flags & SLIM_UK_QGEMV_ACCUMULATE ? *out : 0.0f) + acc;

@@ -67,13 +67,14 @@ rows4(int64_t n0, int64_t n1, const float *a, int64_t lda,
           for (int j = 0; j < kAcc; ++j)
             acc[i][j] = _mm256_setzero_ps();
         for (; q + 32 <= end; q += 32) {
-          __m128i b = _mm_loadu_si128(
-              reinterpret_cast<const __m128i *>(row + q / 2));
+          __m128i b =
+              _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + q / 2));
           __m128i lo = _mm_and_si128(b, low4);
           __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
           lo = _mm_sub_epi8(_mm_xor_si128(lo, flip), zv);
           hi = _mm_sub_epi8(_mm_xor_si128(hi, flip), zv);
-          __m128i c0 = _mm_unpacklo_epi8(lo, hi), c1 = _mm_unpackhi_epi8(lo, hi);
+          __m128i c0 = _mm_unpacklo_epi8(lo, hi),
+                  c1 = _mm_unpackhi_epi8(lo, hi);
           __m256 f[4] = {
               _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c0)),
               _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(c0, 8))),

@@ -143,11 +143,10 @@ void checkKernel(Kernel kernel) {
                     mag += std::fabs(p);
                   }
                 ASSERT_NEAR(got[i * ldc + j], want, 1e-5 * mag + 1e-6)
-                    << "bits=" << bits << " k=" << k
-                    << " group=" << shape.group << " signed=" << isSigned
-                    << " zp=" << hasZp << " scale=" << int(scale)
-                    << " m=" << m << " accumulate=" << accumulate << " at "
-                    << i << "," << j;
+                    << "bits=" << bits << " k=" << k << " group=" << shape.group
+                    << " signed=" << isSigned << " zp=" << hasZp
+                    << " scale=" << int(scale) << " m=" << m
+                    << " accumulate=" << accumulate << " at " << i << "," << j;
               }
           }
       }
@@ -159,8 +158,21 @@ TEST(QGemv, Avx2MatchesOracle) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
-    GTEST_SKIP() << "this CPU has no AVX2+FMA: the AVX2 quantized GEMV is not run";
+    GTEST_SKIP()
+        << "this CPU has no AVX2+FMA: the AVX2 quantized GEMV is not run";
   checkKernel(slim_uk_qgemv_f32_avx2);
+#else
+  GTEST_SKIP() << "not an x86-64 machine";
+#endif
+}
+
+TEST(QGemv, Avx512MatchesOracle) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f"))
+    GTEST_SKIP()
+        << "this CPU has no AVX-512F: the AVX-512 quantized GEMV is not run";
+  checkKernel(slim_uk_qgemv_f32_avx512);
 #else
   GTEST_SKIP() << "not an x86-64 machine";
 #endif
@@ -170,9 +182,15 @@ TEST(QGemv, HalfScalesWidenExactly) {
   // Normal, subnormal, zero, infinity and NaN f16 patterns.
   const uint16_t half[] = {0x3c00, 0xc000, 0x0001, 0x03ff, 0x0000,
                            0x8000, 0x7c00, 0x7e00, 0x7bff};
-  const float want[] = {1.0f,      -2.0f,    std::ldexp(1.0f, -24),
-                        std::ldexp(1023.0f, -24), 0.0f, -0.0f,
-                        INFINITY, NAN, 65504.0f};
+  const float want[] = {1.0f,
+                        -2.0f,
+                        std::ldexp(1.0f, -24),
+                        std::ldexp(1023.0f, -24),
+                        0.0f,
+                        -0.0f,
+                        INFINITY,
+                        NAN,
+                        65504.0f};
   for (size_t i = 0; i < sizeof(half) / sizeof(half[0]); ++i) {
     slim_uk_qweight w{};
     w.scales = &half[i];

@@ -187,12 +187,13 @@ def main():
     print(f"w3 g32 awq: held-out logits rel err {errors['awq']:.4f}; calibration output error <= rtn's in "
           f"{awq_ok} of {len(reports['rtn'])} layers")
     # The CPU kernel (--slim-lower-quantized-matmul) against the reference lowering, for decoding
-    # (1 and 5 rows: the quantized GEMV kernels, vectorized for 4 bits) and prefill (48 rows:
-    # dequantize + GEMM) shapes.
-    for n_tokens in (1, 5):
+    # and short prompts (1, 5 and 48 rows: the quantized GEMV kernels, vectorized for 4 bits) and
+    # prefill (80 rows: dequantize + GEMM).
+    long_ids = tok.encode(open(a.heldout_text, encoding="utf-8").read()).ids[:80]
+    for n_tokens in (1, 5, 80):
         d = w(f"heldout{n_tokens}")
         os.makedirs(d, exist_ok=True)
-        for i, (name, v) in enumerate(feeds_for(heldout[:n_tokens]).items()):
+        for i, (name, v) in enumerate(feeds_for(long_ids[:n_tokens]).items()):
             with open(os.path.join(d, f"input_{i}.pb"), "wb") as f:
                 f.write(numpy_helper.from_array(v, name).SerializeToString())
     formats = ["bits=4 group-size=32", "bits=3 group-size=24 ragged-groups=1 symmetric=1 scale-type=bf16",
@@ -202,7 +203,7 @@ def main():
         for variant, pipeline in (("kernel", []), ("reference", ["--pipeline=quantized-kernels=false"])):
             sh("slimc", w("lm.onnx"), "-o", w(f"fmt{k}-{variant}"), "--opt-level", "0", "--quantize",
                f"method=rtn {fmt}", *pipeline)
-        for data in (td, w("heldout1"), w("heldout5")):
+        for data in (td, w("heldout1"), w("heldout5"), w("heldout80")):
             ref_out = w(f"fmt{k}-ref-out")
             sh("slim-run", w(f"fmt{k}-reference"), "--test-data", data, "--save-outputs", ref_out)
             for f in os.listdir(ref_out):
@@ -212,7 +213,7 @@ def main():
             for f in os.listdir(data):
                 if f.startswith("output_"):
                     os.remove(os.path.join(data, f))
-        print(f"kernel = reference lowering: rtn {fmt} (1, 5 and 48 rows)")
+        print(f"kernel = reference lowering: rtn {fmt} (1, 5, 48 and 80 rows)")
 
     # SmoothQuant W8A8 (dynamic per-token int8 activations) stays close to fp32.
     sh("slimc", w("lm.onnx"), "-o", w("sq"), "--opt-level", "0", "--quantize",

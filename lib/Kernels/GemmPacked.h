@@ -59,6 +59,15 @@ void slim_uk_gemm_packed_f32_avx512(int64_t m, int64_t p0, int64_t p1,
                                     const float *bp, float *c, int64_t ldc,
                                     uint32_t flags);
 
+/// One panel of the layout above from 16 row-major rows: panel[q * 16 + j]
+/// = rows[j * ldr + q] for j < 16, q < k (for weights packed at run time,
+/// e.g. dequantized tiles of a quantized weight).
+void slim_uk_pack_panel_f32_generic(const float *rows, int64_t ldr, int64_t k,
+                                    float *panel);
+/// AVX2: 8 x 8 register transposes.
+void slim_uk_pack_panel_f32_avx2(const float *rows, int64_t ldr, int64_t k,
+                                 float *panel);
+
 #ifdef __cplusplus
 }
 #endif

@@ -129,6 +129,18 @@ void slim_uk_qgemv_f32_avx512(int64_t m, int64_t n0, int64_t n1, const float *a,
                               int64_t lda, const slim_uk_qweight *w, float *c,
                               int64_t ldc, uint32_t flags);
 
+/// out[(n - n0) * ldo + q] = W[n, q] for n in [n0, n1), q < K: rows of the
+/// weight dequantized exactly ((code - zp) * scale in f32), for products
+/// that reuse a dequantized tile across many rows (prefill). `flags` as
+/// above (SLIM_UK_QGEMV_ACCUMULATE is ignored).
+void slim_uk_qdequant_f32_generic(int64_t n0, int64_t n1,
+                                  const slim_uk_qweight *w, float *out,
+                                  int64_t ldo, uint32_t flags);
+/// AVX2 + FMA: 4-bit codes 32 at a time, as in slim_uk_qgemv_f32_avx2.
+void slim_uk_qdequant_f32_avx2(int64_t n0, int64_t n1,
+                               const slim_uk_qweight *w, float *out,
+                               int64_t ldo, uint32_t flags);
+
 #ifdef __cplusplus
 }
 #endif

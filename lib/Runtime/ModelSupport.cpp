@@ -447,10 +447,12 @@ template <> struct QuantScaleFlag<BFloat> {
 };
 
 /// Up to this many rows the quantized GEMV kernel runs (4 rows per pass over
-/// the codes); beyond, the weight is dequantized once for a GEMM. Measured
-/// with bench/qmatmul_latency.py (8 x 4096x4096 W4 g128, 2 threads): at 32
-/// rows 106 ms this way against 311 ms dequantizing, at 128 rows about even.
-constexpr int64_t kQGemvMaxRows = 64;
+/// the codes); beyond, tiles of the weight are dequantized once for the
+/// packed GEMM. Measured with bench/qmatmul_latency.py (eight W4 layers, 2
+/// threads): at 16 rows the two are even on 4096x4096 and the tiles 1.4x
+/// faster on 576x1536; at 32 / 64 rows the tiles take 83 / 157 ms against
+/// 102 / 223 ms on 4096x4096.
+constexpr int64_t kQGemvMaxRows = 8;
 
 /// y[M, N] = x[M, K] * dequantize(W[N, K])^T.
 template <typename ScaleT>
@@ -471,26 +473,26 @@ void qmatmul(StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes
     return;
   bool unitInner = codes->strides[1] == 1 && scales->strides[1] == 1 &&
                    (!hasZp || zeroPoints->strides[1] == 1);
+  slim_uk_qweight view{
+      reinterpret_cast<const uint8_t *>(codes->data + codes->offset),
+      codes->strides[0],
+      scales->data + scales->offset,
+      scales->strides[0],
+      hasZp ? reinterpret_cast<const uint8_t *>(zeroPoints->data +
+                                                zeroPoints->offset)
+            : nullptr,
+      hasZp ? zeroPoints->strides[0] : 0,
+      k,
+      bits,
+      group};
+  uint32_t flags = (isSigned ? SLIM_UK_QGEMV_SIGNED : 0) |
+                   QuantScaleFlag<ScaleT>::value;
   if (m <= kQGemvMaxRows && unitInner) {
-    // Decoding and short prompts: the quantized GEMV kernel
-    // (lib/Kernels/QGemv.h) reads the storage in place; output channels
-    // split over the threads in blocks of 16.
+    // Decoding: the quantized GEMV kernel (lib/Kernels/QGemv.h) reads the
+    // storage in place; output channels split over the threads in blocks
+    // of 16.
     static const auto kernel =
         selectKernel(SLIM_KERNEL_VARIANTS_512(slim_uk_qgemv_f32));
-    slim_uk_qweight view{
-        reinterpret_cast<const uint8_t *>(codes->data + codes->offset),
-        codes->strides[0],
-        scales->data + scales->offset,
-        scales->strides[0],
-        hasZp ? reinterpret_cast<const uint8_t *>(zeroPoints->data +
-                                                  zeroPoints->offset)
-              : nullptr,
-        hasZp ? zeroPoints->strides[0] : 0,
-        k,
-        bits,
-        group};
-    uint32_t flags = (isSigned ? SLIM_UK_QGEMV_SIGNED : 0) |
-                     QuantScaleFlag<ScaleT>::value;
     int64_t blocks = (n + 15) / 16;
     int threads = n * k * bits >= (1 << 20) ? omp_get_max_threads() : 1;
 #pragma omp parallel num_threads(threads)
@@ -501,6 +503,40 @@ void qmatmul(StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes
               n1 = std::min(n, (t + 1) * per * 16);
       if (n0 < n1)
         kernel(m, n0, n1, xd, lda, &view, yd, ldy, flags);
+    }
+    return;
+  }
+  if (unitInner && n % SLIM_PACKED_PANEL == 0) {
+    // Prefill: tiles of two panels (32 output channels) dequantized once,
+    // exactly, and laid out as the packed GEMM's panels
+    // (lib/Kernels/GemmPacked.h), each multiplied by all rows; the tiles go
+    // to the threads as they get free. No full f32 copy of the weight.
+    static const auto dequant =
+        selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_qdequant_f32));
+    static const auto gemm =
+        selectKernel(SLIM_KERNEL_VARIANTS_512(slim_uk_gemm_packed_f32));
+    static const auto pack =
+        selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_pack_panel_f32));
+    constexpr int64_t kPanel = SLIM_PACKED_PANEL, kTilePanels = 2;
+    int64_t panels = n / kPanel;
+    int64_t tiles = (panels + kTilePanels - 1) / kTilePanels;
+#pragma omp parallel
+    {
+      // Per-thread scratch, kept across calls.
+      static thread_local std::vector<float> rows, tile;
+      rows.resize(kTilePanels * kPanel * k);
+      tile.resize(kTilePanels * kPanel * k);
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t t = 0; t < tiles; ++t) {
+        int64_t p0 = t * kTilePanels,
+                count = std::min(kTilePanels, panels - p0);
+        dequant(p0 * kPanel, (p0 + count) * kPanel, &view, rows.data(), k,
+                flags);
+        for (int64_t p = 0; p < count; ++p)
+          pack(rows.data() + p * kPanel * k, k, k, tile.data() + p * k * kPanel);
+        gemm(m, 0, count, k, xd, lda, tile.data(), yd + p0 * kPanel, ldy,
+             /*flags=*/0);
+      }
     }
     return;
   }
@@ -525,7 +561,7 @@ void qmatmul(StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes
     }
     return;
   }
-  // Prefill: dequantize once, then one GEMM.
+  // Other widths: dequantize the whole weight once, then one GEMM.
   // The calling thread's scratch; the OpenMP workers write into it through
   // a plain pointer (they have thread_locals of their own).
   static thread_local std::vector<float> scratch;

@@ -187,8 +187,8 @@ def main():
     print(f"w3 g32 awq: held-out logits rel err {errors['awq']:.4f}; calibration output error <= rtn's in "
           f"{awq_ok} of {len(reports['rtn'])} layers")
     # The CPU kernel (--slim-lower-quantized-matmul) against the reference lowering, for decoding
-    # and short prompts (1, 5 and 48 rows: the quantized GEMV kernels, vectorized for 4 bits) and
-    # prefill (80 rows: dequantize + GEMM).
+    # (1 and 5 rows: the quantized GEMV kernels, vectorized for 4 bits) and prefill (48 and 80
+    # rows: dequantized tiles through the packed GEMM).
     long_ids = tok.encode(open(a.heldout_text, encoding="utf-8").read()).ids[:80]
     for n_tokens in (1, 5, 80):
         d = w(f"heldout{n_tokens}")

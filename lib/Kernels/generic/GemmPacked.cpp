@@ -25,3 +25,10 @@ extern "C" void slim_uk_gemm_packed_f32_generic(int64_t m, int64_t p0,
         out[j] = (flags & SLIM_UK_GEMM_ACCUMULATE ? out[j] : 0.0f) + acc[j];
     }
 }
+
+extern "C" void slim_uk_pack_panel_f32_generic(const float *rows, int64_t ldr,
+                                               int64_t k, float *panel) {
+  for (int64_t q = 0; q < k; ++q)
+    for (int64_t j = 0; j < SLIM_PACKED_PANEL; ++j)
+      panel[q * SLIM_PACKED_PANEL + j] = rows[j * ldr + q];
+}

@@ -49,3 +49,23 @@ extern "C" void slim_uk_qgemv_f32_generic(int64_t m, int64_t n0, int64_t n1,
     }
   }
 }
+
+extern "C" void slim_uk_qdequant_f32_generic(int64_t n0, int64_t n1,
+                                             const slim_uk_qweight *w,
+                                             float *out, int64_t ldo,
+                                             uint32_t flags) {
+  bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
+  int64_t k = w->k, bits = w->bits, group = w->group > 0 ? w->group : k;
+  int64_t groups = (k + group - 1) / group, rowBytes = (k * bits + 7) / 8;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t *row = w->codes + n * w->codesStride;
+    float *o = out + (n - n0) * ldo;
+    for (int64_t g = 0; g < groups; ++g) {
+      float scale = slim_uk_qscale(w, n, g, flags);
+      int zp = slim_uk_qzero(w, n, g, flags);
+      int64_t end = (g + 1) * group < k ? (g + 1) * group : k;
+      for (int64_t q = g * group; q < end; ++q)
+        o[q] = float(code(row, rowBytes, q, bits, isSigned) - zp) * scale;
+    }
+  }
+}

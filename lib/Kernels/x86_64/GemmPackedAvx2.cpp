@@ -164,3 +164,44 @@ extern "C" void slim_uk_gemm_packed_f32_avx2(int64_t m, int64_t p0,
     }
   }
 }
+
+extern "C" __attribute__((target("avx2,fma"))) void
+slim_uk_pack_panel_f32_avx2(const float *rows, int64_t ldr, int64_t k,
+                            float *panel) {
+  int64_t q = 0;
+  for (; q + 8 <= k; q += 8)
+    for (int64_t j0 = 0; j0 < kPanel; j0 += 8) {
+      const float *r = rows + j0 * ldr + q;
+      __m256 r0 = _mm256_loadu_ps(r), r1 = _mm256_loadu_ps(r + ldr),
+             r2 = _mm256_loadu_ps(r + 2 * ldr),
+             r3 = _mm256_loadu_ps(r + 3 * ldr),
+             r4 = _mm256_loadu_ps(r + 4 * ldr),
+             r5 = _mm256_loadu_ps(r + 5 * ldr),
+             r6 = _mm256_loadu_ps(r + 6 * ldr),
+             r7 = _mm256_loadu_ps(r + 7 * ldr);
+      __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
+             t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
+             t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+             t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+      __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44),
+             s1 = _mm256_shuffle_ps(t0, t2, 0xee),
+             s2 = _mm256_shuffle_ps(t1, t3, 0x44),
+             s3 = _mm256_shuffle_ps(t1, t3, 0xee),
+             s4 = _mm256_shuffle_ps(t4, t6, 0x44),
+             s5 = _mm256_shuffle_ps(t4, t6, 0xee),
+             s6 = _mm256_shuffle_ps(t5, t7, 0x44),
+             s7 = _mm256_shuffle_ps(t5, t7, 0xee);
+      float *o = panel + q * kPanel + j0;
+      _mm256_storeu_ps(o, _mm256_permute2f128_ps(s0, s4, 0x20));
+      _mm256_storeu_ps(o + kPanel, _mm256_permute2f128_ps(s1, s5, 0x20));
+      _mm256_storeu_ps(o + 2 * kPanel, _mm256_permute2f128_ps(s2, s6, 0x20));
+      _mm256_storeu_ps(o + 3 * kPanel, _mm256_permute2f128_ps(s3, s7, 0x20));
+      _mm256_storeu_ps(o + 4 * kPanel, _mm256_permute2f128_ps(s0, s4, 0x31));
+      _mm256_storeu_ps(o + 5 * kPanel, _mm256_permute2f128_ps(s1, s5, 0x31));
+      _mm256_storeu_ps(o + 6 * kPanel, _mm256_permute2f128_ps(s2, s6, 0x31));
+      _mm256_storeu_ps(o + 7 * kPanel, _mm256_permute2f128_ps(s3, s7, 0x31));
+    }
+  for (; q < k; ++q)
+    for (int64_t j = 0; j < kPanel; ++j)
+      panel[q * kPanel + j] = rows[j * ldr + q];
+}

@@ -138,3 +138,59 @@ extern "C" void slim_uk_qgemv_f32_avx2(int64_t m, int64_t n0, int64_t n1,
     }
   }
 }
+
+extern "C" __attribute__((target("avx2,fma"))) void
+slim_uk_qdequant_f32_avx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
+                          float *out, int64_t ldo, uint32_t flags) {
+  int64_t k = w->k, group = w->group > 0 ? w->group : k;
+  if (w->bits != 4 || group % 2 != 0)
+    return slim_uk_qdequant_f32_generic(n0, n1, w, out, ldo, flags);
+  bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
+  int64_t groups = (k + group - 1) / group;
+  const __m128i low4 = _mm_set1_epi8(0x0f);
+  const __m128i flip = _mm_set1_epi8(isSigned ? 8 : 0);
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t *row = w->codes + n * w->codesStride;
+    float *o = out + (n - n0) * ldo;
+    for (int64_t g = 0; g < groups; ++g) {
+      float scale = slim_uk_qscale(w, n, g, flags);
+      int zp = slim_uk_qzero(w, n, g, flags);
+      int shift = zp + (isSigned ? 8 : 0);
+      int64_t q = g * group, end = q + group < k ? q + group : k;
+      if (shift >= -112 && shift <= 112) {
+        const __m128i zv = _mm_set1_epi8(static_cast<char>(shift));
+        const __m256 s = _mm256_set1_ps(scale);
+        for (; q + 32 <= end; q += 32) {
+          __m128i b =
+              _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + q / 2));
+          __m128i lo = _mm_and_si128(b, low4);
+          __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
+          lo = _mm_sub_epi8(_mm_xor_si128(lo, flip), zv);
+          hi = _mm_sub_epi8(_mm_xor_si128(hi, flip), zv);
+          __m128i c0 = _mm_unpacklo_epi8(lo, hi),
+                  c1 = _mm_unpackhi_epi8(lo, hi);
+          // (code - zp) * scale, rounded once as the reference rounds it.
+          _mm256_storeu_ps(o + q, _mm256_mul_ps(_mm256_cvtepi32_ps(
+                                                    _mm256_cvtepi8_epi32(c0)),
+                                                s));
+          _mm256_storeu_ps(
+              o + q + 8,
+              _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                _mm_srli_si128(c0, 8))),
+                            s));
+          _mm256_storeu_ps(o + q + 16,
+                           _mm256_mul_ps(_mm256_cvtepi32_ps(
+                                             _mm256_cvtepi8_epi32(c1)),
+                                         s));
+          _mm256_storeu_ps(
+              o + q + 24,
+              _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                _mm_srli_si128(c1, 8))),
+                            s));
+        }
+      }
+      for (; q < end; ++q)
+        o[q] = float(code4(row, q, isSigned) - zp) * scale;
+    }
+  }
+}

@@ -75,6 +75,35 @@ void checkKernel(Kernel kernel) {
         }
 }
 
+/// slim_uk_pack_panel_f32: the panel of 16 rows, K across the 8-column
+/// blocks and ragged.
+void checkPackPanel(void (*packPanel)(const float *, int64_t, int64_t,
+                                      float *)) {
+  for (int64_t k : {0, 1, 7, 8, 9, 64, 77}) {
+    int64_t ldr = k + 3;
+    std::vector<float> rows(kPanel * ldr), panel(k * kPanel + 5, -1.0f);
+    for (size_t i = 0; i < rows.size(); ++i)
+      rows[i] = float(i);
+    packPanel(rows.data(), ldr, k, panel.data());
+    for (int64_t q = 0; q < k; ++q)
+      for (int64_t j = 0; j < kPanel; ++j)
+        ASSERT_EQ(panel[q * kPanel + j], rows[j * ldr + q])
+            << "k=" << k << " at " << q << "," << j;
+    for (int64_t i = k * kPanel; i < k * kPanel + 5; ++i)
+      ASSERT_EQ(panel[i], -1.0f) << "k=" << k << ": wrote past the panel";
+  }
+}
+
+TEST(GemmPacked, PackPanel) {
+  checkPackPanel(slim_uk_pack_panel_f32_generic);
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+    GTEST_SKIP() << "this CPU has no AVX2+FMA: the AVX2 panel packing is not run";
+  checkPackPanel(slim_uk_pack_panel_f32_avx2);
+#endif
+}
+
 TEST(GemmPacked, GenericMatchesOracle) {
   checkKernel(slim_uk_gemm_packed_f32_generic);
 }

@@ -152,6 +152,52 @@ void checkKernel(Kernel kernel) {
       }
 }
 
+using Dequant = void (*)(int64_t, int64_t, const slim_uk_qweight *, float *,
+                        int64_t, uint32_t);
+
+/// The dequantized rows equal the weight's exact values (the same f32
+/// rounding of (code - zp) * scale), for the shapes and formats above.
+void checkDequant(Dequant dequant) {
+  std::mt19937 rng(9);
+  for (int64_t bits : {4, 3, 8})
+    for (auto [k, group] : {std::pair<int64_t, int64_t>{128, 32}, {576, 128},
+                            {70, 6}, {96, 64}})
+      for (int variant = 0; variant < 6; ++variant) {
+        bool isSigned = variant & 1, hasZp = variant & 2;
+        Scale scale = variant % 3 == 0   ? Scale::F16
+                      : variant % 3 == 1 ? Scale::BF16
+                                         : Scale::F32;
+        int forcedZp = variant == 4 && bits == 4 ? 200 : -1;
+        Weight w = makeWeight(rng, 9, k, bits, group, isSigned, hasZp, scale,
+                              forcedZp);
+        int64_t n0 = 1, n1 = 9, ldo = k + 4;
+        std::vector<float> out((n1 - n0) * ldo, 7.0f);
+        dequant(n0, n1, &w.view, out.data(), ldo, w.flags);
+        for (int64_t r = n0; r < n1; ++r)
+          for (int64_t q = 0; q < ldo; ++q) {
+            float want = q < k ? w.values[r * k + q] : 7.0f;
+            ASSERT_EQ(out[(r - n0) * ldo + q], want)
+                << "bits=" << bits << " k=" << k << " group=" << group
+                << " variant=" << variant << " at " << r << "," << q;
+          }
+      }
+}
+
+TEST(QGemv, GenericDequantIsExact) {
+  checkDequant(slim_uk_qdequant_f32_generic);
+}
+
+TEST(QGemv, Avx2DequantIsExact) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+    GTEST_SKIP() << "this CPU has no AVX2+FMA: the AVX2 dequantization is not run";
+  checkDequant(slim_uk_qdequant_f32_avx2);
+#else
+  GTEST_SKIP() << "not an x86-64 machine";
+#endif
+}
+
 TEST(QGemv, GenericMatchesOracle) { checkKernel(slim_uk_qgemv_f32_generic); }
 
 TEST(QGemv, Avx2MatchesOracle) {

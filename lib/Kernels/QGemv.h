@@ -123,8 +123,8 @@ void slim_uk_qgemv_f32_avx2(int64_t m, int64_t n0, int64_t n1, const float *a,
                             int64_t lda, const slim_uk_qweight *w, float *c,
                             int64_t ldc, uint32_t flags);
 
-/// AVX-512F (lib/Kernels/x86_64); only call where the CPU has it. The AVX2
-/// variant's paths with 16-lane vectors.
+/// AVX-512F (lib/Kernels/x86_64); only call where the CPU has it. 4-bit
+/// codes pick their group's weights from a 16-entry table (vpermps).
 void slim_uk_qgemv_f32_avx512(int64_t m, int64_t n0, int64_t n1, const float *a,
                               int64_t lda, const slim_uk_qweight *w, float *c,
                               int64_t ldc, uint32_t flags);

@@ -5,9 +5,13 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// The AVX2 kernel's method (QGemvAvx2.cpp) with 16-lane vectors: 32 codes
-// become two zmm of floats (half the instructions per code of the AVX2
-// kernel, which is bound by that work rather than by the weight stream).
+// Each output channel's codes stream once and meet every activation row in
+// registers, as in the AVX2 kernel, but a group's 16 possible weights are
+// computed once ((value - zp) * scale, a zmm) and each code picks its own
+// with vpermps: 32 codes cost a load, the nibble split, two widenings and
+// two permutes, for any zero point; the products use the exact weights as
+// the reference does. A group's inputs past its last multiple of 32 are
+// exact in scalar code.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,56 +35,47 @@ template <int R>
 SLIM_AVX512_TARGET void rows4(int64_t n0, int64_t n1, const float *a,
                               int64_t lda, const slim_uk_qweight *w, float *c,
                               int64_t ldc, uint32_t flags) {
-  constexpr int kAcc = R == 1 ? 2 : 1;
   bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
   int64_t k = w->k, group = w->group > 0 ? w->group : k;
   int64_t groups = (k + group - 1) / group;
   const __m128i low4 = _mm_set1_epi8(0x0f);
-  // Signed nibbles: s = (u ^ 8) - 8, so s - zp = (u ^ 8) - (zp + 8).
-  const __m128i flip = _mm_set1_epi8(isSigned ? 8 : 0);
+  // The value of each raw nibble u: signed codes are (u ^ 8) - 8.
+  const __m512i nibbles =
+      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i values = _mm512_sub_epi32(
+      _mm512_xor_si512(nibbles, _mm512_set1_epi32(isSigned ? 8 : 0)),
+      _mm512_set1_epi32(isSigned ? 8 : 0));
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t *row = w->codes + n * w->codesStride;
-    __m512 y[R];
+    // Two chains per row (even and odd 16-code halves).
+    __m512 y[R][2];
     float tail[R];
     for (int i = 0; i < R; ++i) {
-      y[i] = _mm512_setzero_ps();
+      y[i][0] = y[i][1] = _mm512_setzero_ps();
       tail[i] = 0.0f;
     }
     for (int64_t g = 0; g < groups; ++g) {
       float scale = slim_uk_qscale(w, n, g, flags);
       int zp = slim_uk_qzero(w, n, g, flags);
-      int shift = zp + (isSigned ? 8 : 0);
       int64_t q = g * group, end = q + group < k ? q + group : k;
-      if (shift >= -112 && shift <= 112) {
-        const __m128i zv = _mm_set1_epi8(static_cast<char>(shift));
-        __m512 acc[R][kAcc];
-        for (int i = 0; i < R; ++i)
-          for (int j = 0; j < kAcc; ++j)
-            acc[i][j] = _mm512_setzero_ps();
-        for (; q + 32 <= end; q += 32) {
-          __m128i b =
-              _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + q / 2));
-          __m128i lo = _mm_and_si128(b, low4);
-          __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
-          lo = _mm_sub_epi8(_mm_xor_si128(lo, flip), zv);
-          hi = _mm_sub_epi8(_mm_xor_si128(hi, flip), zv);
-          __m128i c0 = _mm_unpacklo_epi8(lo, hi),
-                  c1 = _mm_unpackhi_epi8(lo, hi);
-          __m512 f[2] = {_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(c0)),
-                         _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(c1))};
-          for (int i = 0; i < R; ++i) {
-            const float *x = a + i * lda + q;
-            for (int j = 0; j < 2; ++j)
-              acc[i][j % kAcc] = _mm512_fmadd_ps(
-                  f[j], _mm512_loadu_ps(x + 16 * j), acc[i][j % kAcc]);
-          }
-        }
-        __m512 s = _mm512_set1_ps(scale);
+      // The group's 16 weights, (value - zp) * scale rounded as the
+      // reference rounds them; each code picks its own (vpermps).
+      const __m512 table = _mm512_mul_ps(
+          _mm512_cvtepi32_ps(_mm512_sub_epi32(values, _mm512_set1_epi32(zp))),
+          _mm512_set1_ps(scale));
+      for (; q + 32 <= end; q += 32) {
+        __m128i b =
+            _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + q / 2));
+        __m128i lo = _mm_and_si128(b, low4);
+        __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
+        __m512 w0 = _mm512_permutexvar_ps(
+            _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)), table);
+        __m512 w1 = _mm512_permutexvar_ps(
+            _mm512_cvtepu8_epi32(_mm_unpackhi_epi8(lo, hi)), table);
         for (int i = 0; i < R; ++i) {
-          __m512 sum = acc[i][0];
-          for (int j = 1; j < kAcc; ++j)
-            sum = _mm512_add_ps(sum, acc[i][j]);
-          y[i] = _mm512_fmadd_ps(sum, s, y[i]);
+          const float *x = a + i * lda + q;
+          y[i][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x), y[i][0]);
+          y[i][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + 16), y[i][1]);
         }
       }
       for (; q < end; ++q) {
@@ -91,7 +86,7 @@ SLIM_AVX512_TARGET void rows4(int64_t n0, int64_t n1, const float *a,
     }
     for (int i = 0; i < R; ++i) {
       float *out = c + i * ldc + n;
-      float sum = hsum(y[i]) + tail[i];
+      float sum = hsum(_mm512_add_ps(y[i][0], y[i][1])) + tail[i];
       *out = (flags & SLIM_UK_QGEMV_ACCUMULATE ? *out : 0.0f) + sum;
     }
   }

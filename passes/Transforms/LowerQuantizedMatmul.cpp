@@ -40,9 +40,10 @@ Value asBuffer(OpBuilder &b, Location loc, Value t) {
 bool isSupported(MatmulOp op, AssembleOp &assemble, QuantAttr &quant) {
   if (!op.getTransposeRhs())
     return false;
+  // Activations [..., K] (leading dimensions are collapsed into rows).
   auto lhs = dyn_cast<RankedTensorType>(op.getLhs().getType());
-  if (!lhs || lhs.getRank() != 2 || lhs.getEncoding() ||
-      !lhs.getElementType().isF32() || lhs.isDynamicDim(1))
+  if (!lhs || lhs.getRank() < 2 || lhs.getEncoding() ||
+      !lhs.getElementType().isF32() || lhs.isDynamicDim(lhs.getRank() - 1))
     return false;
   assemble = op.getRhs().getDefiningOp<AssembleOp>();
   if (!assemble)
@@ -94,16 +95,32 @@ struct SlimLowerQuantizedMatmulPass
                              getFullyDynamicStridedType(f32, 2), i64, i64, i64, i64},
                             {}));
       auto resultType = cast<RankedTensorType>(op.getResult().getType());
+      // Activations of rank > 2 (an imported MatMulNBits keeps [batch,
+      // sequence, K]) as rows [batch * sequence, K], the result expanded
+      // back.
+      Value lhs = op.getLhs();
+      int64_t rank = cast<RankedTensorType>(lhs.getType()).getRank();
+      SmallVector<ReassociationIndices> reassociation;
+      if (rank > 2) {
+        ReassociationIndices leading;
+        for (int64_t i = 0; i + 1 < rank; ++i)
+          leading.push_back(i);
+        reassociation = {leading, {rank - 1}};
+        lhs = tensor::CollapseShapeOp::create(b, loc, lhs, reassociation);
+      }
+      auto rowsType = cast<RankedTensorType>(lhs.getType());
+      auto flatType = RankedTensorType::get(
+          {rowsType.getDimSize(0), resultType.getDimSize(rank - 1)}, f32);
       SmallVector<Value> dyn;
-      if (resultType.isDynamicDim(0))
-        dyn.push_back(tensor::DimOp::create(b, loc, op.getLhs(), 0));
-      auto outType = MemRefType::get(resultType.getShape(), f32);
+      if (flatType.isDynamicDim(0))
+        dyn.push_back(tensor::DimOp::create(b, loc, lhs, 0));
+      auto outType = MemRefType::get(flatType.getShape(), f32);
       Value out = memref::AllocOp::create(b, loc, outType, dyn);
       auto constant = [&](int64_t v) {
         return arith::ConstantIntOp::create(b, loc, v, 64).getResult();
       };
       SmallVector<Value> args{
-          asBuffer(b, loc, op.getLhs()),
+          asBuffer(b, loc, lhs),
           asBuffer(b, loc, codes),
           asBuffer(b, loc, scales),
           asBuffer(b, loc, zeroPoints),
@@ -114,7 +131,15 @@ struct SlimLowerQuantizedMatmulPass
           constant(quant.getHasZeroPoint() ? 1 : 0)};
       func::CallOp::create(b, loc, callee, args);
       Value result = bufferization::ToTensorOp::create(
-          b, loc, resultType, out, /*restrict=*/true, /*writable=*/true);
+          b, loc, flatType, out, /*restrict=*/true, /*writable=*/true);
+      if (rank > 2) {
+        SmallVector<OpFoldResult> shape;
+        for (int64_t i = 0; i + 1 < rank; ++i)
+          shape.push_back(tensor::getMixedSize(b, loc, op.getLhs(), i));
+        shape.push_back(b.getIndexAttr(resultType.getDimSize(rank - 1)));
+        result = tensor::ExpandShapeOp::create(b, loc, resultType, result,
+                                               reassociation, shape);
+      }
       op.getResult().replaceAllUsesWith(result);
       op.erase();
       if (assemble->use_empty())

@@ -194,6 +194,9 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--no-llama-cpp", action="store_true")
+    p.add_argument("--llama-gguf", default=None, metavar="GGUF",
+                   help="time llama.cpp on this GGUF instead of the f32 one made from --gguf (e.g. a Q4_0 "
+                        "file, against a quantized --onnx)")
     p.add_argument("--no-iree", action="store_true")
     p.add_argument("--variant", action="append", default=[], metavar="OPTIONS",
                    help="also measure Slim compiled with --pipeline=OPTIONS (e.g. pack-weights=false), "
@@ -229,9 +232,12 @@ def main():
     if not a.no_llama_cpp:
         try:
             import llama_cpp  # noqa: F401
-            llama = os.path.join(work, "smollm2-135m-f32.gguf")
-            if not os.path.exists(llama):
-                f32_gguf(a.gguf, llama)
+            if a.llama_gguf:
+                llama = a.llama_gguf
+            else:
+                llama = os.path.join(work, "smollm2-135m-f32.gguf")
+                if not os.path.exists(llama):
+                    f32_gguf(a.gguf, llama)
         except ImportError:
             print("llama.cpp peer: not installed (bench/setup-peers.sh, then run with .venv-bench/bin/python)")
 
@@ -278,7 +284,7 @@ def main():
               + (f", llama.cpp {l:.1f} ms" if l else "") + (f", IREE {i:.1f} ms" if i else "")
               + f"; Slim/ORT per round {min(ratios):.2f}-{max(ratios):.2f}", flush=True)
 
-    print(f"\nSmolLM2-135M fp32 ({a.onnx}), {a.threads} threads, batch 1, median of {a.rounds} rounds of "
+    print(f"\nSmolLM2-135M ({a.onnx}" + (f"; llama.cpp on {llama}" if llama else "") + f"), {a.threads} threads, batch 1, median of {a.rounds} rounds of "
           f"{a.repeat} runs; slimc -O3 compile {compile_s:.1f} s"
           + (f"; IREE import + compile {iree_s:.1f} s" if iree else ""))
     head = f"{'case':24s} {'Slim ms':>9s} {'ORT ms':>9s} {'Slim/ORT':>9s}"

@@ -6,30 +6,16 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Kernels/QGemv.h"
+#include "lib/Kernels/QGemvInternal.h"
 
-namespace {
-
-/// Code k of a row packed LSB first, sign-extended where `isSigned`.
-int code(const uint8_t *row, int64_t rowBytes, int64_t k, int64_t bits,
-         bool isSigned) {
-  int64_t bit = k * bits, byte = bit >> 3;
-  unsigned v = row[byte];
-  if (byte + 1 < rowBytes)
-    v |= unsigned(row[byte + 1]) << 8;
-  int c = int((v >> (bit & 7)) & ((1u << bits) - 1));
-  if (isSigned && (c & (1 << (bits - 1))))
-    c -= 1 << bits;
-  return c;
-}
-
-} // namespace
+using slim::qgemv::code;
 
 extern "C" void slim_uk_qgemv_f32_generic(int64_t m, int64_t n0, int64_t n1,
                                           const float *a, int64_t lda,
                                           const slim_uk_qweight *w, float *c,
                                           int64_t ldc, uint32_t flags) {
   bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
-  int64_t k = w->k, bits = w->bits, group = w->group > 0 ? w->group : k;
+  int64_t k = w->k, bits = w->bits, group = slim::qgemv::groupSize(w);
   int64_t groups = (k + group - 1) / group, rowBytes = (k * bits + 7) / 8;
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t *row = w->codes + n * w->codesStride;
@@ -55,7 +41,7 @@ extern "C" void slim_uk_qdequant_f32_generic(int64_t n0, int64_t n1,
                                              float *out, int64_t ldo,
                                              uint32_t flags) {
   bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
-  int64_t k = w->k, bits = w->bits, group = w->group > 0 ? w->group : k;
+  int64_t k = w->k, bits = w->bits, group = slim::qgemv::groupSize(w);
   int64_t groups = (k + group - 1) / group, rowBytes = (k * bits + 7) / 8;
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t *row = w->codes + n * w->codesStride;

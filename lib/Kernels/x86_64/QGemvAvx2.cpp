@@ -18,23 +18,33 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Kernels/QGemv.h"
+#include "lib/Kernels/QGemvInternal.h"
+
+#include "lib/Kernels/x86_64/Avx2.h"
 
 #include <immintrin.h>
 
 namespace {
 
-__attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
+using slim::avx2::hsum;
+
+/// The 32 4-bit codes at `bytes` minus the zero point, as signed bytes in K
+/// order: codes 0-15 in `c0`, 16-31 in `c1` (`flip` 8 turns signed nibbles
+/// into offsets from 8, `zv` is the zero point plus that offset).
+__attribute__((target("avx2,fma"))) inline void
+minusZero32(const uint8_t *bytes, __m128i flip, __m128i zv, __m128i &c0,
+            __m128i &c1) {
+  const __m128i low4 = _mm_set1_epi8(0x0f);
+  __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i *>(bytes));
+  __m128i lo = _mm_and_si128(b, low4);
+  __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
+  lo = _mm_sub_epi8(_mm_xor_si128(lo, flip), zv);
+  hi = _mm_sub_epi8(_mm_xor_si128(hi, flip), zv);
+  c0 = _mm_unpacklo_epi8(lo, hi);
+  c1 = _mm_unpackhi_epi8(lo, hi);
 }
 
-/// Code q of a 4-bit row (two's complement where `isSigned`).
-inline int code4(const uint8_t *row, int64_t q, bool isSigned) {
-  int c = (row[q >> 1] >> ((q & 1) * 4)) & 15;
-  return isSigned && c >= 8 ? c - 16 : c;
-}
+using namespace slim::qgemv;
 
 template <int R>
 __attribute__((target("avx2,fma"))) void
@@ -42,9 +52,8 @@ rows4(int64_t n0, int64_t n1, const float *a, int64_t lda,
       const slim_uk_qweight *w, float *c, int64_t ldc, uint32_t flags) {
   constexpr int kAcc = R == 1 ? 4 : 2;
   bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
-  int64_t k = w->k, group = w->group > 0 ? w->group : k;
-  int64_t groups = (k + group - 1) / group;
-  const __m128i low4 = _mm_set1_epi8(0x0f);
+  int64_t k = w->k, group = groupSize(w);
+  int64_t groups = (k + group - 1) / group, rowBytes = (k * 4 + 7) / 8;
   // Signed nibbles: s = (u ^ 8) - 8, so s - zp = (u ^ 8) - (zp + 8).
   const __m128i flip = _mm_set1_epi8(isSigned ? 8 : 0);
   for (int64_t n = n0; n < n1; ++n) {
@@ -67,14 +76,8 @@ rows4(int64_t n0, int64_t n1, const float *a, int64_t lda,
           for (int j = 0; j < kAcc; ++j)
             acc[i][j] = _mm256_setzero_ps();
         for (; q + 32 <= end; q += 32) {
-          __m128i b =
-              _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + q / 2));
-          __m128i lo = _mm_and_si128(b, low4);
-          __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
-          lo = _mm_sub_epi8(_mm_xor_si128(lo, flip), zv);
-          hi = _mm_sub_epi8(_mm_xor_si128(hi, flip), zv);
-          __m128i c0 = _mm_unpacklo_epi8(lo, hi),
-                  c1 = _mm_unpackhi_epi8(lo, hi);
+          __m128i c0, c1;
+          minusZero32(row + q / 2, flip, zv, c0, c1);
           __m256 f[4] = {
               _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c0)),
               _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(c0, 8))),
@@ -96,7 +99,7 @@ rows4(int64_t n0, int64_t n1, const float *a, int64_t lda,
         }
       }
       for (; q < end; ++q) {
-        float v = float(code4(row, q, isSigned) - zp) * scale;
+        float v = float(code(row, rowBytes, q, 4, isSigned) - zp) * scale;
         for (int i = 0; i < R; ++i)
           tail[i] += a[i * lda + q] * v;
       }
@@ -115,39 +118,21 @@ extern "C" void slim_uk_qgemv_f32_avx2(int64_t m, int64_t n0, int64_t n1,
                                        const float *a, int64_t lda,
                                        const slim_uk_qweight *w, float *c,
                                        int64_t ldc, uint32_t flags) {
-  int64_t group = w->group > 0 ? w->group : w->k;
-  if (w->bits != 4 || group % 2 != 0)
+  if (!isVectorized4(w))
     return slim_uk_qgemv_f32_generic(m, n0, n1, a, lda, w, c, ldc, flags);
-  for (int64_t i = 0; i < m; i += 4) {
-    int64_t r = m - i < 4 ? m - i : 4;
-    const float *ai = a + i * lda;
-    float *ci = c + i * ldc;
-    switch (r) {
-    case 1:
-      rows4<1>(n0, n1, ai, lda, w, ci, ldc, flags);
-      break;
-    case 2:
-      rows4<2>(n0, n1, ai, lda, w, ci, ldc, flags);
-      break;
-    case 3:
-      rows4<3>(n0, n1, ai, lda, w, ci, ldc, flags);
-      break;
-    default:
-      rows4<4>(n0, n1, ai, lda, w, ci, ldc, flags);
-      break;
-    }
-  }
+  forRowChunks(m, a, lda, c, ldc, [&](auto rows, const float *ai, float *ci) {
+    rows4<decltype(rows)::value>(n0, n1, ai, lda, w, ci, ldc, flags);
+  });
 }
 
 extern "C" __attribute__((target("avx2,fma"))) void
 slim_uk_qdequant_f32_avx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
                           float *out, int64_t ldo, uint32_t flags) {
-  int64_t k = w->k, group = w->group > 0 ? w->group : k;
-  if (w->bits != 4 || group % 2 != 0)
+  if (!isVectorized4(w))
     return slim_uk_qdequant_f32_generic(n0, n1, w, out, ldo, flags);
   bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
-  int64_t groups = (k + group - 1) / group;
-  const __m128i low4 = _mm_set1_epi8(0x0f);
+  int64_t k = w->k, group = groupSize(w);
+  int64_t groups = (k + group - 1) / group, rowBytes = (k * 4 + 7) / 8;
   const __m128i flip = _mm_set1_epi8(isSigned ? 8 : 0);
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t *row = w->codes + n * w->codesStride;
@@ -161,36 +146,27 @@ slim_uk_qdequant_f32_avx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
         const __m128i zv = _mm_set1_epi8(static_cast<char>(shift));
         const __m256 s = _mm256_set1_ps(scale);
         for (; q + 32 <= end; q += 32) {
-          __m128i b =
-              _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + q / 2));
-          __m128i lo = _mm_and_si128(b, low4);
-          __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
-          lo = _mm_sub_epi8(_mm_xor_si128(lo, flip), zv);
-          hi = _mm_sub_epi8(_mm_xor_si128(hi, flip), zv);
-          __m128i c0 = _mm_unpacklo_epi8(lo, hi),
-                  c1 = _mm_unpackhi_epi8(lo, hi);
+          __m128i c0, c1;
+          minusZero32(row + q / 2, flip, zv, c0, c1);
           // (code - zp) * scale, rounded once as the reference rounds it.
-          _mm256_storeu_ps(o + q, _mm256_mul_ps(_mm256_cvtepi32_ps(
-                                                    _mm256_cvtepi8_epi32(c0)),
-                                                s));
           _mm256_storeu_ps(
-              o + q + 8,
-              _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-                                _mm_srli_si128(c0, 8))),
-                            s));
-          _mm256_storeu_ps(o + q + 16,
-                           _mm256_mul_ps(_mm256_cvtepi32_ps(
-                                             _mm256_cvtepi8_epi32(c1)),
-                                         s));
+              o + q,
+              _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c0)), s));
           _mm256_storeu_ps(
-              o + q + 24,
-              _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-                                _mm_srli_si128(c1, 8))),
-                            s));
+              o + q + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                           _mm_srli_si128(c0, 8))),
+                                       s));
+          _mm256_storeu_ps(
+              o + q + 16,
+              _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c1)), s));
+          _mm256_storeu_ps(
+              o + q + 24, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                            _mm_srli_si128(c1, 8))),
+                                        s));
         }
       }
       for (; q < end; ++q)
-        o[q] = float(code4(row, q, isSigned) - zp) * scale;
+        o[q] = float(code(row, rowBytes, q, 4, isSigned) - zp) * scale;
     }
   }
 }

@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Kernels/QGemv.h"
+#include "lib/Kernels/QGemvInternal.h"
 
 #include "lib/Kernels/x86_64/Avx512.h"
 
@@ -25,19 +26,15 @@ namespace {
 
 using slim::avx512::hsum;
 
-/// Code q of a 4-bit row (two's complement where `isSigned`).
-inline int code4(const uint8_t *row, int64_t q, bool isSigned) {
-  int c = (row[q >> 1] >> ((q & 1) * 4)) & 15;
-  return isSigned && c >= 8 ? c - 16 : c;
-}
+using namespace slim::qgemv;
 
 template <int R>
 SLIM_AVX512_TARGET void rows4(int64_t n0, int64_t n1, const float *a,
                               int64_t lda, const slim_uk_qweight *w, float *c,
                               int64_t ldc, uint32_t flags) {
   bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
-  int64_t k = w->k, group = w->group > 0 ? w->group : k;
-  int64_t groups = (k + group - 1) / group;
+  int64_t k = w->k, group = groupSize(w);
+  int64_t groups = (k + group - 1) / group, rowBytes = (k * 4 + 7) / 8;
   const __m128i low4 = _mm_set1_epi8(0x0f);
   // The value of each raw nibble u: signed codes are (u ^ 8) - 8.
   const __m512i nibbles =
@@ -79,7 +76,7 @@ SLIM_AVX512_TARGET void rows4(int64_t n0, int64_t n1, const float *a,
         }
       }
       for (; q < end; ++q) {
-        float v = float(code4(row, q, isSigned) - zp) * scale;
+        float v = float(code(row, rowBytes, q, 4, isSigned) - zp) * scale;
         for (int i = 0; i < R; ++i)
           tail[i] += a[i * lda + q] * v;
       }
@@ -98,26 +95,9 @@ extern "C" void slim_uk_qgemv_f32_avx512(int64_t m, int64_t n0, int64_t n1,
                                          const float *a, int64_t lda,
                                          const slim_uk_qweight *w, float *c,
                                          int64_t ldc, uint32_t flags) {
-  int64_t group = w->group > 0 ? w->group : w->k;
-  if (w->bits != 4 || group % 2 != 0)
+  if (!isVectorized4(w))
     return slim_uk_qgemv_f32_generic(m, n0, n1, a, lda, w, c, ldc, flags);
-  for (int64_t i = 0; i < m; i += 4) {
-    int64_t r = m - i < 4 ? m - i : 4;
-    const float *ai = a + i * lda;
-    float *ci = c + i * ldc;
-    switch (r) {
-    case 1:
-      rows4<1>(n0, n1, ai, lda, w, ci, ldc, flags);
-      break;
-    case 2:
-      rows4<2>(n0, n1, ai, lda, w, ci, ldc, flags);
-      break;
-    case 3:
-      rows4<3>(n0, n1, ai, lda, w, ci, ldc, flags);
-      break;
-    default:
-      rows4<4>(n0, n1, ai, lda, w, ci, ldc, flags);
-      break;
-    }
-  }
+  forRowChunks(m, a, lda, c, ldc, [&](auto rows, const float *ai, float *ci) {
+    rows4<decltype(rows)::value>(n0, n1, ai, lda, w, ci, ldc, flags);
+  });
 }

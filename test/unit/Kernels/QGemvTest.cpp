@@ -94,6 +94,23 @@ Weight makeWeight(std::mt19937 &rng, int64_t n, int64_t k, int64_t bits,
   return w;
 }
 
+/// The code format of test variant 0-5: signed or unsigned codes, with or
+/// without zero points (variant 4 of 4-bit codes has one out of the byte
+/// path's range), and each scale type.
+struct Format {
+  bool isSigned, hasZp;
+  Scale scale;
+  int forcedZp;
+
+  static Format of(int variant, int64_t bits) {
+    Scale scale = variant % 3 == 0   ? Scale::F16
+                  : variant % 3 == 1 ? Scale::BF16
+                                     : Scale::F32;
+    return {bool(variant & 1), bool(variant & 2), scale,
+            variant == 4 && bits == 4 ? 200 : -1};
+  }
+};
+
 /// Bit widths 2-8 (4 the vectorized one), signed and unsigned codes with
 /// and without zero points (one out of the byte path's range), every scale
 /// type, groups of 32/128, per channel and odd sizes, ragged last groups
@@ -109,14 +126,10 @@ void checkKernel(Kernel kernel) {
     for (Shape shape : {Shape{128, 32}, Shape{576, 128}, Shape{100, 100},
                         Shape{70, 6}, Shape{7, 7}, Shape{96, 64}})
       for (int variant = 0; variant < 6; ++variant) {
-        bool isSigned = variant & 1, hasZp = variant & 2;
-        Scale scale = variant % 3 == 0   ? Scale::F16
-                      : variant % 3 == 1 ? Scale::BF16
-                                         : Scale::F32;
-        int forcedZp = variant == 4 && bits == 4 ? 200 : -1;
+        Format f = Format::of(variant, bits);
         int64_t n = 11, n0 = 2, n1 = 11, k = shape.k;
-        Weight w = makeWeight(rng, n, k, bits, shape.group, isSigned, hasZp,
-                              scale, forcedZp);
+        Weight w = makeWeight(rng, n, k, bits, shape.group, f.isSigned, f.hasZp,
+                              f.scale, f.forcedZp);
         for (int64_t m : {1, 2, 3, 4, 5, 9})
           for (bool accumulate : {true, false}) {
             int64_t lda = k + 5, ldc = n + 2;
@@ -144,8 +157,8 @@ void checkKernel(Kernel kernel) {
                   }
                 ASSERT_NEAR(got[i * ldc + j], want, 1e-5 * mag + 1e-6)
                     << "bits=" << bits << " k=" << k << " group=" << shape.group
-                    << " signed=" << isSigned << " zp=" << hasZp
-                    << " scale=" << int(scale) << " m=" << m
+                    << " signed=" << f.isSigned << " zp=" << f.hasZp
+                    << " scale=" << int(f.scale) << " m=" << m
                     << " accumulate=" << accumulate << " at " << i << "," << j;
               }
           }
@@ -153,23 +166,19 @@ void checkKernel(Kernel kernel) {
 }
 
 using Dequant = void (*)(int64_t, int64_t, const slim_uk_qweight *, float *,
-                        int64_t, uint32_t);
+                         int64_t, uint32_t);
 
 /// The dequantized rows equal the weight's exact values (the same f32
 /// rounding of (code - zp) * scale), for the shapes and formats above.
 void checkDequant(Dequant dequant) {
   std::mt19937 rng(9);
   for (int64_t bits : {4, 3, 8})
-    for (auto [k, group] : {std::pair<int64_t, int64_t>{128, 32}, {576, 128},
-                            {70, 6}, {96, 64}})
+    for (auto [k, group] :
+         {std::pair<int64_t, int64_t>{128, 32}, {576, 128}, {70, 6}, {96, 64}})
       for (int variant = 0; variant < 6; ++variant) {
-        bool isSigned = variant & 1, hasZp = variant & 2;
-        Scale scale = variant % 3 == 0   ? Scale::F16
-                      : variant % 3 == 1 ? Scale::BF16
-                                         : Scale::F32;
-        int forcedZp = variant == 4 && bits == 4 ? 200 : -1;
-        Weight w = makeWeight(rng, 9, k, bits, group, isSigned, hasZp, scale,
-                              forcedZp);
+        Format f = Format::of(variant, bits);
+        Weight w = makeWeight(rng, 9, k, bits, group, f.isSigned, f.hasZp,
+                              f.scale, f.forcedZp);
         int64_t n0 = 1, n1 = 9, ldo = k + 4;
         std::vector<float> out((n1 - n0) * ldo, 7.0f);
         dequant(n0, n1, &w.view, out.data(), ldo, w.flags);
@@ -191,7 +200,8 @@ TEST(QGemv, Avx2DequantIsExact) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
-    GTEST_SKIP() << "this CPU has no AVX2+FMA: the AVX2 dequantization is not run";
+    GTEST_SKIP()
+        << "this CPU has no AVX2+FMA: the AVX2 dequantization is not run";
   checkDequant(slim_uk_qdequant_f32_avx2);
 #else
   GTEST_SKIP() << "not an x86-64 machine";

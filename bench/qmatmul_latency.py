@@ -47,7 +47,7 @@ def quantized_weights(rng, k, n, bits, block):
     return packed.reshape(n, blocks, block * bits // 8), scales.reshape(-1).astype(np.float32), w
 
 
-def make_models(path_q, path_f, shape, layers, bits, block, seed=0):
+def make_models(path_q, path_f, shape, layers, bits, block, accuracy_level, seed=0):
     k0, n0 = shape
     rng = np.random.default_rng(seed)
     nodes_q, nodes_f, inits_q, inits_f = [], [], [], []
@@ -58,7 +58,8 @@ def make_models(path_q, path_f, shape, layers, bits, block, seed=0):
         out = "y" if i == layers - 1 else f"h{i}"
         inits_q += [numpy_helper.from_array(b, f"b{i}"), numpy_helper.from_array(s, f"s{i}")]
         nodes_q.append(helper.make_node("MatMulNBits", [cur, f"b{i}", f"s{i}"], [out], domain="com.microsoft",
-                                        K=k, N=n, bits=bits, block_size=block))
+                                        K=k, N=n, bits=bits, block_size=block,
+                                        accuracy_level=accuracy_level))
         inits_f.append(numpy_helper.from_array(w, f"w{i}"))
         nodes_f.append(helper.make_node("MatMul", [cur, f"w{i}"], [out]))
         cur = out
@@ -122,6 +123,10 @@ def main():
     p.add_argument("--bits", type=int, default=4, choices=[4, 8])
     p.add_argument("--block", type=int, default=128)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--accuracy-level", type=int, default=0, choices=[0, 4],
+                   help="0: f32 activations (onnxruntime's default; Slim's default "
+                        "quantized-activations=f32); 4: int8 activations per block (onnxruntime's "
+                        "accuracy_level=4; Slim compiled with --pipeline=quantized-activations=int8)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeat", type=int, default=10)
     p.add_argument("--rounds", type=int, default=3)
@@ -143,9 +148,10 @@ def main():
             sys.exit(f"{k}x{n}: no block size of {a.block}, 64 or 32 divides both widths")
         base = os.path.join(work, f"w{a.bits}-{k}x{n}")
         q_onnx, f_onnx = base + "-q.onnx", base + "-f32.onnx"
-        weight_bytes = make_models(q_onnx, f_onnx, (k, n), a.layers, a.bits, block)
-        for src, dst in ((q_onnx, base + "-q"), (f_onnx, base + "-f32")):
-            subprocess.run([slimc, src, "-o", dst, "--quiet"], check=True)
+        weight_bytes = make_models(q_onnx, f_onnx, (k, n), a.layers, a.bits, block, a.accuracy_level)
+        int8 = ["--pipeline=quantized-activations=int8"] if a.accuracy_level == 4 else []
+        for src, dst, extra in ((q_onnx, base + "-q", int8), (f_onnx, base + "-f32", [])):
+            subprocess.run([slimc, src, "-o", dst, "--quiet", *extra], check=True)
         for m in (int(v) for v in a.m.split(",")):
             got = {"q": [], "f": [], "ort": []}
             for _ in range(max(1, a.rounds)):
@@ -157,7 +163,8 @@ def main():
             rows.append((f"{k}x{n} g{block}", m, q, o, f, gbs))
             print(f"  {k}x{n} x{a.layers} M={m}: slim w{a.bits} {q:.3f} ms, onnxruntime {o:.3f} ms, "
                   f"slim f32 {f:.3f} ms", flush=True)
-    print(f"\nW{a.bits} (block sizes in the shape column), chains of {a.layers} layers, {a.threads} threads; "
+    print(f"\nW{a.bits} (block sizes in the shape column), chains of {a.layers} layers, {a.threads} threads, "
+          f"accuracy level {a.accuracy_level} ({'int8' if a.accuracy_level == 4 else 'f32'} activations); "
           f"numpy read bandwidth (1 thread) {bandwidth:.1f} GB/s")
     print(f"{'shape':17s} {'M':>4s} {'Slim ms':>9s} {'ORT ms':>9s} {'Slim/ORT':>9s} {'f32 ms':>9s} "
           f"{'W4/f32':>7s} {'Slim GB/s':>10s}")

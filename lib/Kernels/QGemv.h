@@ -137,9 +137,84 @@ void slim_uk_qdequant_f32_generic(int64_t n0, int64_t n1,
                                   const slim_uk_qweight *w, float *out,
                                   int64_t ldo, uint32_t flags);
 /// AVX2 + FMA: 4-bit codes 32 at a time, as in slim_uk_qgemv_f32_avx2.
-void slim_uk_qdequant_f32_avx2(int64_t n0, int64_t n1,
-                               const slim_uk_qweight *w, float *out,
-                               int64_t ldo, uint32_t flags);
+void slim_uk_qdequant_f32_avx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
+                               float *out, int64_t ldo, uint32_t flags);
+
+//===----------------------------------------------------------------------===//
+// The int8-activation path
+//===----------------------------------------------------------------------===//
+//
+// Like llama.cpp's Q4_0 x Q8_0 and onnxruntime's MatMulNBits at accuracy
+// level 4, the activations are first rounded to int8 per block of 32
+// inputs (d = max |a| / 127, q = nearest(a / d)) so that each code meets
+// its activation in an integer dot product (vpmaddubsw / vpdpbusd): C is
+//
+//   sum over blocks b: scale(g(b)) * d_b * sum_{k in b} (code_k - zp) q_k
+//
+// computed exactly in integers per block, in f32 across blocks. Against
+// the f32-accurate path each block's contribution is off by at most
+//
+//   |C - C_f32| <= sum_b (d_b / 2) sum_{k in b} |W[n, k]|
+//
+// (half a step of the activations' rounding; QGemvTest checks it), i.e.
+// 1/254 of max|a_b| * sum |W| per block.
+//
+// The quantized activations (slim_uk_qact_quantize) are laid out for the
+// nibble order of the codes, per superblock s of 128 inputs (256 bytes):
+//   [0, 64)     int8 q of the even inputs: block j's 16 at [16 j, 16 j + 16)
+//               (input 128 s + 32 j + 2 i at byte 16 j + i)
+//   [64, 128)   int8 q of the odd inputs, in the same order
+//   [128, 192)  f32 lane scales: lane l (0-15) holds d of block l / 4
+//   [192, 256)  int32 lane sums: lane l holds the sum of the 8 q of bytes
+//               [4 l, 4 l + 4) of the even and the odd part
+// so that the low nibbles of a row's 64 code bytes [64 s, 64 s + 64) meet
+// the even part and the high nibbles the odd part, each 32-bit lane within
+// one block. Inputs past K are zero.
+
+/// Bytes per superblock and per activation row of K inputs.
+#define SLIM_UK_QACT_SUPERBLOCK_BYTES 256
+static inline int64_t slim_uk_qact_row_bytes(int64_t k) {
+  return (k + 127) / 128 * SLIM_UK_QACT_SUPERBLOCK_BYTES;
+}
+
+/// Whether the int8-activation kernels take `w`: 4-bit codes in groups of
+/// a multiple of 32 inputs (or one group per output channel).
+static inline int slim_uk_qgemv_q8_supported(const slim_uk_qweight *w) {
+  return w->bits == 4 &&
+         (w->group <= 0 || w->group >= w->k || w->group % 32 == 0);
+}
+
+/// Rows a[i * lda, + k) for i < m quantized into out + i * outStride
+/// (outStride >= slim_uk_qact_row_bytes(k), a multiple of 64). Portable;
+/// every variant of the product reads what it writes.
+void slim_uk_qact_quantize_generic(int64_t m, int64_t k, const float *a,
+                                   int64_t lda, uint8_t *out,
+                                   int64_t outStride);
+
+/// C[i, n] (+)= the int8-activation product above, for i < m, n in [n0,
+/// n1), with `act` quantized by slim_uk_qact_quantize (rows actStride
+/// bytes apart); `w` must be slim_uk_qgemv_q8_supported. `flags` as for
+/// slim_uk_qgemv_f32_*.
+void slim_uk_qgemv_q8_f32_generic(int64_t m, int64_t n0, int64_t n1,
+                                  const uint8_t *act, int64_t actStride,
+                                  const slim_uk_qweight *w, float *c,
+                                  int64_t ldc, uint32_t flags);
+/// AVX2 (vpmaddubsw + vpmaddwd), 64 codes a step.
+void slim_uk_qgemv_q8_f32_avx2(int64_t m, int64_t n0, int64_t n1,
+                               const uint8_t *act, int64_t actStride,
+                               const slim_uk_qweight *w, float *c, int64_t ldc,
+                               uint32_t flags);
+/// AVX-512BW (vpmaddubsw + vpmaddwd on zmm), 128 codes a step.
+void slim_uk_qgemv_q8_f32_avx512(int64_t m, int64_t n0, int64_t n1,
+                                 const uint8_t *act, int64_t actStride,
+                                 const slim_uk_qweight *w, float *c,
+                                 int64_t ldc, uint32_t flags);
+/// AVX-512 VNNI (vpdpbusd), 128 codes a step; only call where the CPU has
+/// AVX512_VNNI.
+void slim_uk_qgemv_q8_f32_avx512vnni(int64_t m, int64_t n0, int64_t n1,
+                                     const uint8_t *act, int64_t actStride,
+                                     const slim_uk_qweight *w, float *c,
+                                     int64_t ldc, uint32_t flags);
 
 #ifdef __cplusplus
 }

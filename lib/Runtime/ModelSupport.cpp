@@ -19,6 +19,7 @@
 #include "lib/Kernels/Gemv.h"
 #include "lib/Kernels/QGemv.h"
 #include "lib/Kernels/Softmax.h"
+#include "lib/Runtime/KernelAbi.h"
 #include "mlir/ExecutionEngine/CRunnerUtils.h"
 
 #include <dnnl.h>
@@ -35,22 +36,29 @@
 namespace {
 
 /// The instruction sets kernels have variants for, in the order of
-/// preference.
-enum class Isa { Generic, Avx2, Avx512 };
+/// preference: AVX2 with FMA and F16C, AVX-512 F/BW/VL/DQ (Skylake-X and
+/// later), and those with VNNI (Cascade Lake, Zen 4 and later).
+enum class Isa { Generic, Avx2, Avx512, Avx512Vnni };
 
 /// The best instruction set of this CPU, or the one SLIM_KERNELS names
-/// (`generic`, `avx2`, `avx512`: for testing and measuring one variant)
-/// where the CPU has it; a name it lacks falls back to the best it has,
-/// with one line on stderr, never SIGILL.
+/// (`generic`, `avx2`, `avx512`, `avx512vnni`: for testing and measuring
+/// one variant) where the CPU has it; a name it lacks falls back to the
+/// best it has, with one line on stderr, never SIGILL.
 Isa kernelIsa() {
   static const Isa isa = [] {
     Isa best = Isa::Generic;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c"))
       best = Isa::Avx2;
-    if (best == Isa::Avx2 && __builtin_cpu_supports("avx512f"))
+    if (best == Isa::Avx2 && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq"))
       best = Isa::Avx512;
+    if (best == Isa::Avx512 && __builtin_cpu_supports("avx512vnni"))
+      best = Isa::Avx512Vnni;
 #endif
     const char *force = std::getenv("SLIM_KERNELS");
     if (!force || !*force)
@@ -62,10 +70,13 @@ Isa kernelIsa() {
       want = Isa::Avx2;
     else if (std::strcmp(force, "avx512") == 0)
       want = Isa::Avx512;
+    else if (std::strcmp(force, "avx512vnni") == 0)
+      want = Isa::Avx512Vnni;
     else {
       std::fprintf(stderr,
                    "slim: SLIM_KERNELS='%s' is not one of generic, avx2, "
-                   "avx512; using the best kernels for this CPU\n",
+                   "avx512, avx512vnni; using the best kernels for this "
+                   "CPU\n",
                    force);
       return best;
     }
@@ -82,11 +93,14 @@ Isa kernelIsa() {
 }
 
 /// The kernel variant for kernelIsa(): the best one a kernel has that is
-/// not above it (kernels without an AVX-512 variant pass none).
+/// not above it (kernels without an AVX-512 or VNNI variant pass none).
 template <typename Fn>
-Fn selectKernel(Fn generic, Fn avx2, Fn avx512 = nullptr) {
+Fn selectKernel(Fn generic, Fn avx2, Fn avx512 = nullptr,
+                Fn avx512vnni = nullptr) {
   Isa isa = kernelIsa();
-  if (isa == Isa::Avx512 && avx512)
+  if (isa >= Isa::Avx512Vnni && avx512vnni)
+    return avx512vnni;
+  if (isa >= Isa::Avx512 && avx512)
     return avx512;
   if (isa >= Isa::Avx2)
     return avx2;
@@ -99,9 +113,12 @@ Fn selectKernel(Fn generic, Fn avx2, Fn avx512 = nullptr) {
 #define SLIM_KERNEL_VARIANTS(name) name##_generic, name##_avx2
 #define SLIM_KERNEL_VARIANTS_512(name)                                         \
   name##_generic, name##_avx2, name##_avx512
+#define SLIM_KERNEL_VARIANTS_VNNI(name)                                        \
+  name##_generic, name##_avx2, name##_avx512, name##_avx512vnni
 #else
 #define SLIM_KERNEL_VARIANTS(name) name##_generic, name##_generic
 #define SLIM_KERNEL_VARIANTS_512(name) name##_generic, name##_generic
+#define SLIM_KERNEL_VARIANTS_VNNI(name) name##_generic, name##_generic
 #endif
 
 /// C[M, N] += A[M, K] B[N, K]^T for a few rows (decoding): output channels
@@ -119,7 +136,8 @@ void gemvNT(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
   {
     int t = omp_get_thread_num(), nt = omp_get_num_threads();
     int64_t per = (blocks + nt - 1) / nt;
-    int64_t n0 = std::min(n, t * per * 16), n1 = std::min(n, (t + 1) * per * 16);
+    int64_t n0 = std::min(n, t * per * 16),
+            n1 = std::min(n, (t + 1) * per * 16);
     for (int64_t i = 0; i < m && n0 < n1; i += SLIM_GEMV_MAX_ROWS)
       kernel(std::min<int64_t>(SLIM_GEMV_MAX_ROWS, m - i), n0, n1, k,
              a + i * lda, lda, b, ldb, c + i * ldc, ldc);
@@ -127,9 +145,9 @@ void gemvNT(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
 }
 
 /// C[M, 16 P] (+)= A[M, K] B^T with B packed in P panels of 16 output
-/// channels (lib/Kernels/GemmPacked.h), accumulating or overwriting C. The threads share the panels, so
-/// each streams its own part of the weight once; when there are too few
-/// panels to go round, they share the rows instead.
+/// channels (lib/Kernels/GemmPacked.h), accumulating or overwriting C. The
+/// threads share the panels, so each streams its own part of the weight once;
+/// when there are too few panels to go round, they share the rows instead.
 void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
                  int64_t lda, const float *bp, float *c, int64_t ldc,
                  bool accumulate) {
@@ -158,8 +176,8 @@ void sgemmPacked(int64_t m, int64_t panels, int64_t k, const float *a,
       int64_t per = ((m + nt - 1) / nt + 11) / 12 * 12;
       int64_t r0 = std::min(m, t * per), r1 = std::min(m, (t + 1) * per);
       if (r0 < r1)
-        kernel(r1 - r0, 0, panels, k, a + r0 * lda, lda, bp, c + r0 * ldc,
-               ldc, flags);
+        kernel(r1 - r0, 0, panels, k, a + r0 * lda, lda, bp, c + r0 * ldc, ldc,
+               flags);
     } else {
       // Chunks of 2 to 8 panels (the AVX-512 kernel's tile is two panels
       // wide, its group 8), at least 4 per thread where there are enough,
@@ -196,8 +214,8 @@ void attention(StridedMemRefType<float, 3> *q, StridedMemRefType<float, 3> *k,
       std::max(SLIM_ATTENTION_ROWS, SLIM_ATTENTION_ROWS_AVX512);
 #if defined(__x86_64__)
   const int64_t blockRows = kernel == slim_uk_attention_f32_avx512
-                            ? SLIM_ATTENTION_ROWS_AVX512
-                            : SLIM_ATTENTION_ROWS;
+                                ? SLIM_ATTENTION_ROWS_AVX512
+                                : SLIM_ATTENTION_ROWS;
 #else
   const int64_t blockRows = SLIM_ATTENTION_ROWS;
 #endif
@@ -219,8 +237,7 @@ void attention(StridedMemRefType<float, 3> *q, StridedMemRefType<float, 3> *k,
   int64_t blocks = regular ? g * perGroup : rows;
   bool pack = kernel != slim_uk_attention_f32_generic && r >= 2 * blockRows;
   int64_t ldx = (t + kPanel - 1) / kPanel * kPanel;
-  int threads =
-      rows * t * (d + dv) >= (1 << 18) ? omp_get_max_threads() : 1;
+  int threads = rows * t * (d + dv) >= (1 << 18) ? omp_get_max_threads() : 1;
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> scratch(blockRows * ldx + 1), kp(pack ? ldx * d : 0);
@@ -250,8 +267,7 @@ void attention(StridedMemRefType<float, 3> *q, StridedMemRefType<float, 3> *k,
              q->data + q->offset + gk * q->strides[0] + rk * q->strides[1],
              q->strides[1], kg, k->strides[1], pack ? kp.data() : nullptr,
              v->data + v->offset + gv * v->strides[0], v->strides[1],
-             mask ? maskRows : nullptr, mask ? maskStrides[rank - 1] : 0,
-             scale,
+             mask ? maskRows : nullptr, mask ? maskStrides[rank - 1] : 0, scale,
              o->data + o->offset + gv * o->strides[0] + rv * o->strides[1],
              o->strides[1], scratch.data());
     }
@@ -262,7 +278,8 @@ void attention(StridedMemRefType<float, 3> *q, StridedMemRefType<float, 3> *k,
 /// rank (descriptors as MLIR's unranked C interface passes them): rows
 /// shared out over the threads, each row through the kernel in place, or
 /// through a per-thread copy where its elements are not contiguous.
-void softmaxRows(UnrankedMemRefType<float> *in, UnrankedMemRefType<float> *out) {
+void softmaxRows(UnrankedMemRefType<float> *in,
+                 UnrankedMemRefType<float> *out) {
   static const auto kernel =
       selectKernel(SLIM_KERNEL_VARIANTS_512(slim_uk_softmax_f32));
   int64_t rank = in->rank;
@@ -385,8 +402,7 @@ float toFloat(BFloat v) {
 /// Integer `#slim.quant` weight `N x K` (codes packed LSB first along K, one
 /// scale and zero point per output channel or per group along K), read
 /// through the storage buffers as `--convert-slim-to-linalg` defines it.
-template <typename ScaleT>
-struct QuantWeight {
+template <typename ScaleT> struct QuantWeight {
   StridedMemRefType<int8_t, 2> *codes;
   StridedMemRefType<ScaleT, 2> *scales;
   StridedMemRefType<int8_t, 2> *zeroPoints;
@@ -404,10 +420,11 @@ struct QuantWeight {
     int mask = (1 << bits) - 1;
     for (int64_t g = 0; g < groups; ++g) {
       float scale = toFloat(s[g * scales->strides[1]]);
-      int zp = hasZp ? (isSigned ? static_cast<int>(z[g * zeroPoints->strides[1]])
-                                 : static_cast<int>(static_cast<uint8_t>(
-                                       z[g * zeroPoints->strides[1]])))
-                     : (isSigned ? 0 : 1 << (bits - 1));
+      int zp = hasZp
+                   ? (isSigned ? static_cast<int>(z[g * zeroPoints->strides[1]])
+                               : static_cast<int>(static_cast<uint8_t>(
+                                     z[g * zeroPoints->strides[1]])))
+                   : (isSigned ? 0 : 1 << (bits - 1));
       int64_t begin = g * group, end = std::min(k, begin + group);
       if (bits == 4 && !isSigned && begin % 2 == 0) {
         int64_t i = begin;
@@ -456,16 +473,20 @@ constexpr int64_t kQGemvMaxRows = 8;
 
 /// y[M, N] = x[M, K] * dequantize(W[N, K])^T.
 template <typename ScaleT>
-void qmatmul(StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,
+void qmatmul(StridedMemRefType<float, 2> *x,
+             StridedMemRefType<int8_t, 2> *codes,
              StridedMemRefType<ScaleT, 2> *scales,
              StridedMemRefType<int8_t, 2> *zeroPoints,
              StridedMemRefType<float, 2> *y, int64_t bits, int64_t group,
-             int64_t isSigned, int64_t hasZp) {
+             uint32_t abiFlags) {
+  bool isSigned = abiFlags & SLIM_RT_QMATMUL_SIGNED;
+  bool hasZp = abiFlags & SLIM_RT_QMATMUL_ZERO_POINTS;
   int64_t m = x->sizes[0], k = x->sizes[1], n = y->sizes[1];
   if (group <= 0)
     group = k;
-  QuantWeight<ScaleT> w{codes, scales, zeroPoints, k, bits, group,
-                        (k + group - 1) / group, isSigned != 0, hasZp != 0};
+  QuantWeight<ScaleT> w{
+      codes,    scales, zeroPoints, k, bits, group, (k + group - 1) / group,
+      isSigned, hasZp};
   const float *xd = x->data + x->offset;
   float *yd = y->data + y->offset;
   int64_t lda = x->strides[0], ldy = y->strides[0];
@@ -485,25 +506,44 @@ void qmatmul(StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes
       k,
       bits,
       group};
-  uint32_t flags = (isSigned ? SLIM_UK_QGEMV_SIGNED : 0) |
-                   QuantScaleFlag<ScaleT>::value;
+  uint32_t flags =
+      (isSigned ? SLIM_UK_QGEMV_SIGNED : 0) | QuantScaleFlag<ScaleT>::value;
   if (m <= kQGemvMaxRows && unitInner) {
-    // Decoding: the quantized GEMV kernel (lib/Kernels/QGemv.h) reads the
-    // storage in place; output channels split over the threads in blocks
-    // of 16.
+    // Decoding: the quantized GEMV kernels (lib/Kernels/QGemv.h) read the
+    // storage in place. Output channels go to the threads in chunks of a
+    // multiple of 16, about eight per thread, taken as threads get free
+    // (equal static halves left one core waiting on the other: 17 % of a
+    // W4 decode's samples were in libgomp's barrier).
+    int threads = n * k * bits >= (1 << 20) ? omp_get_max_threads() : 1;
+    int64_t chunk = std::max<int64_t>(
+        16, ((n + 8 * threads - 1) / (8 * threads) + 15) & ~int64_t(15));
+    int64_t chunks = (n + chunk - 1) / chunk;
+    auto split = [&](auto &&kernel) {
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+      for (int64_t t = 0; t < chunks; ++t)
+        kernel(t * chunk, std::min(n, (t + 1) * chunk));
+    };
+    if ((abiFlags & SLIM_RT_QMATMUL_INT8_ACTIVATIONS) &&
+        slim_uk_qgemv_q8_supported(&view)) {
+      // The activations rounded to int8 per block of 32 once, by the
+      // calling thread, then integer dot products with the codes.
+      static const auto kernel =
+          selectKernel(SLIM_KERNEL_VARIANTS_VNNI(slim_uk_qgemv_q8_f32));
+      static thread_local std::vector<uint8_t> act;
+      int64_t stride = slim_uk_qact_row_bytes(k);
+      act.resize(m * stride);
+      slim_uk_qact_quantize_generic(m, k, xd, lda, act.data(), stride);
+      const uint8_t *actData = act.data();
+      split([&](int64_t n0, int64_t n1) {
+        kernel(m, n0, n1, actData, stride, &view, yd, ldy, flags);
+      });
+      return;
+    }
     static const auto kernel =
         selectKernel(SLIM_KERNEL_VARIANTS_512(slim_uk_qgemv_f32));
-    int64_t blocks = (n + 15) / 16;
-    int threads = n * k * bits >= (1 << 20) ? omp_get_max_threads() : 1;
-#pragma omp parallel num_threads(threads)
-    {
-      int t = omp_get_thread_num(), nt = omp_get_num_threads();
-      int64_t per = (blocks + nt - 1) / nt;
-      int64_t n0 = std::min(n, t * per * 16),
-              n1 = std::min(n, (t + 1) * per * 16);
-      if (n0 < n1)
-        kernel(m, n0, n1, xd, lda, &view, yd, ldy, flags);
-    }
+    split([&](int64_t n0, int64_t n1) {
+      kernel(m, n0, n1, xd, lda, &view, yd, ldy, flags);
+    });
     return;
   }
   if (unitInner && n % SLIM_PACKED_PANEL == 0) {
@@ -533,7 +573,8 @@ void qmatmul(StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes
         dequant(p0 * kPanel, (p0 + count) * kPanel, &view, rows.data(), k,
                 flags);
         for (int64_t p = 0; p < count; ++p)
-          pack(rows.data() + p * kPanel * k, k, k, tile.data() + p * k * kPanel);
+          pack(rows.data() + p * kPanel * k, k, k,
+               tile.data() + p * k * kPanel);
         gemm(m, 0, count, k, xd, lda, tile.data(), yd + p0 * kPanel, ldy,
              /*flags=*/0);
       }
@@ -570,36 +611,42 @@ void qmatmul(StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes
 #pragma omp parallel for schedule(static)
   for (int64_t j = 0; j < n; ++j)
     w.row(j, buffer + j * k);
-  dnnl_sgemm('N', 'T', m, n, k, 1.0f, xd, std::max<int64_t>(lda, k), buffer,
-             k, 0.0f, yd, std::max<int64_t>(ldy, n));
+  dnnl_sgemm('N', 'T', m, n, k, 1.0f, xd, std::max<int64_t>(lda, k), buffer, k,
+             0.0f, yd, std::max<int64_t>(ldy, n));
 }
 
 } // namespace
 
 extern "C" {
 
-void _mlir_ciface_slim_rt_qmatmul_f32(
-    StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,
-    StridedMemRefType<float, 2> *scales, StridedMemRefType<int8_t, 2> *zp,
-    StridedMemRefType<float, 2> *y, int64_t bits, int64_t group,
-    int64_t isSigned, int64_t hasZp) {
-  qmatmul(x, codes, scales, zp, y, bits, group, isSigned, hasZp);
+void _mlir_ciface_slim_rt_qmatmul_f32(StridedMemRefType<float, 2> *x,
+                                      StridedMemRefType<int8_t, 2> *codes,
+                                      StridedMemRefType<float, 2> *scales,
+                                      StridedMemRefType<int8_t, 2> *zp,
+                                      StridedMemRefType<float, 2> *y,
+                                      int64_t bits, int64_t group,
+                                      uint32_t flags) {
+  qmatmul(x, codes, scales, zp, y, bits, group, flags);
 }
 
-void _mlir_ciface_slim_rt_qmatmul_f16(
-    StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,
-    StridedMemRefType<Half, 2> *scales, StridedMemRefType<int8_t, 2> *zp,
-    StridedMemRefType<float, 2> *y, int64_t bits, int64_t group,
-    int64_t isSigned, int64_t hasZp) {
-  qmatmul(x, codes, scales, zp, y, bits, group, isSigned, hasZp);
+void _mlir_ciface_slim_rt_qmatmul_f16(StridedMemRefType<float, 2> *x,
+                                      StridedMemRefType<int8_t, 2> *codes,
+                                      StridedMemRefType<Half, 2> *scales,
+                                      StridedMemRefType<int8_t, 2> *zp,
+                                      StridedMemRefType<float, 2> *y,
+                                      int64_t bits, int64_t group,
+                                      uint32_t flags) {
+  qmatmul(x, codes, scales, zp, y, bits, group, flags);
 }
 
-void _mlir_ciface_slim_rt_qmatmul_bf16(
-    StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,
-    StridedMemRefType<BFloat, 2> *scales, StridedMemRefType<int8_t, 2> *zp,
-    StridedMemRefType<float, 2> *y, int64_t bits, int64_t group,
-    int64_t isSigned, int64_t hasZp) {
-  qmatmul(x, codes, scales, zp, y, bits, group, isSigned, hasZp);
+void _mlir_ciface_slim_rt_qmatmul_bf16(StridedMemRefType<float, 2> *x,
+                                       StridedMemRefType<int8_t, 2> *codes,
+                                       StridedMemRefType<BFloat, 2> *scales,
+                                       StridedMemRefType<int8_t, 2> *zp,
+                                       StridedMemRefType<float, 2> *y,
+                                       int64_t bits, int64_t group,
+                                       uint32_t flags) {
+  qmatmul(x, codes, scales, zp, y, bits, group, flags);
 }
 
 // slim_rt_sgemm[_batched][_{nt,tn,tt}][_overwrite]
@@ -612,7 +659,7 @@ void _mlir_ciface_slim_rt_qmatmul_bf16(
                                           StridedMemRefType<float, 2> *c) {    \
     sgemm2d(ta, tb, a, b, c, accumulate);                                      \
   }                                                                            \
-  void _mlir_ciface_slim_rt_sgemm_batched##suffix(                            \
+  void _mlir_ciface_slim_rt_sgemm_batched##suffix(                             \
       StridedMemRefType<float, 3> *a, StridedMemRefType<float, 3> *b,          \
       StridedMemRefType<float, 3> *c) {                                        \
     sgemm3d(ta, tb, a, b, c, accumulate);                                      \

@@ -25,7 +25,8 @@ using namespace mlir::slim;
 /// The upstream passes after the Slim conversion, as a textual pipeline so
 /// that it reads the same as the mlir-opt command line it is equivalent to.
 static constexpr const char *kBufferizeAndLoops =
-    "func.func(slim-decompose-aggregate-ops),one-shot-bufferize{bufferize-function-boundaries=1 "
+    "func.func(slim-decompose-aggregate-ops),one-shot-bufferize{bufferize-"
+    "function-boundaries=1 "
     "function-boundary-type-conversion=identity-layout-map},"
     "func.func(convert-linalg-to-loops),canonicalize,"
     // MLIR 22.1's expand-strided-metadata crashes on a memref.expand_shape
@@ -42,7 +43,8 @@ static constexpr const char *kToLLVM =
     "arith-emulate-unsupported-floats{source-types=bf16 target-type=f32},"
     "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
     "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
-    "slim-expand-arith,convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
+    "slim-expand-arith,convert-arith-to-llvm,convert-index-to-llvm,convert-cf-"
+    "to-llvm,"
     "convert-func-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts";
 
 void mlir::slim::buildCpuReferencePipeline(
@@ -84,8 +86,11 @@ void mlir::slim::buildCpuPipeline(OpPassManager &pm,
     w.minBytes = options.weightsMinBytes;
     pm.addPass(createSlimExternalizeWeightsPass(w));
   }
-  if (options.quantizedKernels)
-    pm.addPass(createSlimLowerQuantizedMatmulPass());
+  if (options.quantizedKernels) {
+    SlimLowerQuantizedMatmulPassOptions q;
+    q.activations = options.quantizedActivations;
+    pm.addPass(createSlimLowerQuantizedMatmulPass(q));
+  }
   pm.addPass(createConvertSlimToLinalgPass());
   auto parse = [&](StringRef text) {
     if (failed(parsePassPipeline(text, pm)))

@@ -10,6 +10,7 @@
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
+#include "passes/Transforms/Passes.h"
 
 namespace llvm {
 class Module;
@@ -45,8 +46,7 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("Smallest constant moved to the weights file"),
       llvm::cl::init(1024)};
   PassOptions::Option<bool> blas{
-      *this, "blas",
-      llvm::cl::desc("Run f32 matmuls in BLAS sgemm (oneDNN)"),
+      *this, "blas", llvm::cl::desc("Run f32 matmuls in BLAS sgemm (oneDNN)"),
       llvm::cl::init(true)};
   PassOptions::Option<bool> packWeights{
       *this, "pack-weights",
@@ -72,6 +72,18 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("Run weight-quantized matmuls in Slim's CPU kernel "
                      "(false: the reference dequantize-then-matmul lowering)"),
       llvm::cl::init(true)};
+  PassOptions::Option<QuantizedActivations> quantizedActivations{
+      *this, "quantized-activations",
+      llvm::cl::desc("With quantized-kernels: what few-row (decoding) "
+                     "products may do with the activations: f32 (exact "
+                     "weights times f32 activations) or int8 (rounded to "
+                     "int8 per block of 32 for integer dot products, as "
+                     "llama.cpp and onnxruntime's accuracy level 4 do)"),
+      llvm::cl::init(QuantizedActivations::F32),
+      llvm::cl::values(
+          clEnumValN(QuantizedActivations::F32, "f32", "f32 activations"),
+          clEnumValN(QuantizedActivations::Int8, "int8",
+                     "int8 activations per block of 32"))};
   PassOptions::Option<bool> fuse{
       *this, "fuse",
       llvm::cl::desc("Fuse elementwise producers into their consumers "
@@ -112,8 +124,8 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
                      "(--slim-merge-equivalent-functions)"),
       llvm::cl::init(true)};
   PassOptions::Option<bool> lowerToLLVM{
-      *this, "lower-to-llvm",
-      llvm::cl::desc("Lower to the LLVM dialect"), llvm::cl::init(true)};
+      *this, "lower-to-llvm", llvm::cl::desc("Lower to the LLVM dialect"),
+      llvm::cl::init(true)};
 };
 
 /// Builds the CPU pipeline slimc runs: weights to a file, the Slim reference

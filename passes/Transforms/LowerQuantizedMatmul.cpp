@@ -9,6 +9,7 @@
 #include "passes/Transforms/Utils.h"
 
 #include "dialects/Slim/IR/SlimOps.h"
+#include "lib/Runtime/KernelAbi.h"
 
 namespace mlir::slim {
 #define GEN_PASS_DEF_SLIMLOWERQUANTIZEDMATMULPASS
@@ -25,13 +26,14 @@ Value asBuffer(OpBuilder &b, Location loc, Value t) {
   auto type = cast<RankedTensorType>(t.getType());
   int64_t dyn = ShapedType::kDynamic;
   SmallVector<int64_t> strides(type.getRank(), dyn);
-  auto exact = MemRefType::get(
-      type.getShape(), type.getElementType(),
-      StridedLayoutAttr::get(b.getContext(), dyn, strides));
+  auto exact =
+      MemRefType::get(type.getShape(), type.getElementType(),
+                      StridedLayoutAttr::get(b.getContext(), dyn, strides));
   Value m = bufferization::ToBufferOp::create(b, loc, exact, t,
                                               /*read_only=*/true);
   return memref::CastOp::create(
-      b, loc, getFullyDynamicStridedType(type.getElementType(), type.getRank()), m);
+      b, loc, getFullyDynamicStridedType(type.getElementType(), type.getRank()),
+      m);
 }
 
 /// The kernel handles integer codes of 2-8 bits, per output channel or in
@@ -70,6 +72,8 @@ StringRef kernelName(Type scaleType) {
 struct SlimLowerQuantizedMatmulPass
     : slim::impl::SlimLowerQuantizedMatmulPassBase<
           SlimLowerQuantizedMatmulPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<MatmulOp> ops;
@@ -82,7 +86,8 @@ struct SlimLowerQuantizedMatmulPass
       OpBuilder b(op);
       Location loc = op.getLoc();
       Type scaleType = quant.getScaleType();
-      Type f32 = b.getF32Type(), i8 = b.getI8Type(), i64 = b.getI64Type();
+      Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type(),
+           i64 = b.getI64Type();
       ValueRange storage = assemble.getStorage();
       Value codes = storage[0], scales = storage[1];
       Value zeroPoints = quant.getHasZeroPoint() ? storage[2] : storage[0];
@@ -90,9 +95,11 @@ struct SlimLowerQuantizedMatmulPass
       StringRef name = kernelName(scaleType);
       func::FuncOp callee = slim::getOrDeclareRuntimeFunction(
           module, name,
-          b.getFunctionType({getFullyDynamicStridedType(f32, 2), getFullyDynamicStridedType(i8, 2),
-                             getFullyDynamicStridedType(scaleType, 2), getFullyDynamicStridedType(i8, 2),
-                             getFullyDynamicStridedType(f32, 2), i64, i64, i64, i64},
+          b.getFunctionType({getFullyDynamicStridedType(f32, 2),
+                             getFullyDynamicStridedType(i8, 2),
+                             getFullyDynamicStridedType(scaleType, 2),
+                             getFullyDynamicStridedType(i8, 2),
+                             getFullyDynamicStridedType(f32, 2), i64, i64, i32},
                             {}));
       auto resultType = cast<RankedTensorType>(op.getResult().getType());
       // Activations of rank > 2 (an imported MatMulNBits keeps [batch,
@@ -116,19 +123,25 @@ struct SlimLowerQuantizedMatmulPass
         dyn.push_back(tensor::DimOp::create(b, loc, lhs, 0));
       auto outType = MemRefType::get(flatType.getShape(), f32);
       Value out = memref::AllocOp::create(b, loc, outType, dyn);
-      auto constant = [&](int64_t v) {
-        return arith::ConstantIntOp::create(b, loc, v, 64).getResult();
+      auto constant = [&](int64_t v, unsigned width = 64) {
+        return arith::ConstantIntOp::create(b, loc, v, width).getResult();
       };
+      uint32_t flags =
+          (quant.getIsSigned() ? SLIM_RT_QMATMUL_SIGNED : 0u) |
+          (quant.getHasZeroPoint() ? SLIM_RT_QMATMUL_ZERO_POINTS : 0u) |
+          (activations == QuantizedActivations::Int8
+               ? SLIM_RT_QMATMUL_INT8_ACTIVATIONS
+               : 0u);
       SmallVector<Value> args{
           asBuffer(b, loc, lhs),
           asBuffer(b, loc, codes),
           asBuffer(b, loc, scales),
           asBuffer(b, loc, zeroPoints),
-          memref::CastOp::create(b, loc, getFullyDynamicStridedType(f32, 2), out),
+          memref::CastOp::create(b, loc, getFullyDynamicStridedType(f32, 2),
+                                 out),
           constant(quant.getBits()),
           constant(quant.isGrouped() ? quant.getGroupSize() : 0),
-          constant(quant.getIsSigned() ? 1 : 0),
-          constant(quant.getHasZeroPoint() ? 1 : 0)};
+          constant(flags, 32)};
       func::CallOp::create(b, loc, callee, args);
       Value result = bufferization::ToTensorOp::create(
           b, loc, flatType, out, /*restrict=*/true, /*writable=*/true);

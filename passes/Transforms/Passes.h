@@ -23,6 +23,16 @@
 
 namespace mlir::slim {
 
+/// How `--slim-lower-quantized-matmul`'s kernels may treat the activations
+/// of few-row (decoding) products.
+enum class QuantizedActivations {
+  /// f32 products with the exact weights.
+  F32,
+  /// Rounded to int8 per block of 32 inputs for integer dot products
+  /// (error bound in lib/Kernels/QGemv.h).
+  Int8,
+};
+
 #define GEN_PASS_DECL
 #include "passes/Transforms/Passes.h.inc"
 

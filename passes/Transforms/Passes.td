@@ -637,30 +637,48 @@ def SlimLowerMatmulToBlasPass
 
 def SlimLowerQuantizedMatmulPass
     : Pass<"slim-lower-quantized-matmul", "::mlir::ModuleOp"> {
-  let summary = "Calls Slim's CPU kernel for weight-quantized slim.matmul";
+  let summary = "Calls Slim's CPU kernels for weight-quantized slim.matmul";
   let description = [{
     Replaces `slim.matmul %x, %w transpose_rhs` of a dense f32 activation
     `M x K` by an `N x K` weight assembled from integer `#slim.quant`
     storage (2-8 bits, signed or unsigned, zero points or not, one scale
     per output channel or per group along K, f16/bf16/f32 scales) with a
     call to the model-support kernel `slim_rt_qmatmul_<scale type>` (C
-    interface) on the storage buffers:
+    interface, declared in `lib/Runtime/KernelAbi.h`) on the storage
+    buffers:
 
     ```mlir
     %y = slim.matmul %x, %w transpose_rhs : tensor<?x576xf32>, tensor<1536x576xf32, #slim.quant<ui4, group = 128, axis = 1, scale = f16, zero_point>> -> tensor<?x1536xf32>
     // becomes
     %out = memref.alloc(%m) : memref<?x1536xf32>
-    func.call @slim_rt_qmatmul_f16(%x_buf, %codes_buf, %scales_buf, %zp_buf, %out_buf, %c4, %c128, %c0, %c1) : (...) -> ()
+    func.call @slim_rt_qmatmul_f16(%x_buf, %codes_buf, %scales_buf, %zp_buf, %out_buf, %c4, %c128, %flags) : (...) -> ()
     %y = bufferization.to_tensor %out restrict writable : memref<?x1536xf32> to tensor<?x1536xf32>
     ```
 
-    The kernel reads the packed codes directly: for a few rows (decoding)
-    it computes dot products with the codes unpacked on the fly, in
-    parallel over output channels; for more rows it dequantizes the weight
-    once into a scratch buffer and calls oneDNN's sgemm. Other matmuls keep
-    the reference lowering (`--convert-slim-to-linalg`), which defines what
-    the kernel must compute.
+    `%flags` (i32) says whether the codes are signed, whether `%zp_buf`
+    holds zero points, and whether few-row products may use int8
+    activations (`activations=int8`). Activations of rank > 2 are collapsed
+    into rows. The kernels read the packed codes in place: for up to 8 rows
+    (decoding) a quantized GEMV (f32 products with the exact weights, or
+    with `activations=int8` the activations rounded to int8 per block of 32
+    and integer dot products, 4-bit codes in groups of a multiple of 32);
+    for more rows tiles of the weight dequantized once into the packed
+    GEMM's panels. Other matmuls keep the reference lowering
+    (`--convert-slim-to-linalg`), which defines what the kernels compute.
   }];
+  let options = [
+    Option<"activations", "activations", "::mlir::slim::QuantizedActivations",
+           "::mlir::slim::QuantizedActivations::F32",
+           "What few-row products may do with the activations: `f32` "
+           "(exact weights times f32 activations) or `int8` (rounded to "
+           "int8 per block of 32: faster, error bounded in "
+           "lib/Kernels/QGemv.h)",
+           [{::llvm::cl::values(
+             clEnumValN(::mlir::slim::QuantizedActivations::F32, "f32",
+                        "f32 activations"),
+             clEnumValN(::mlir::slim::QuantizedActivations::Int8, "int8",
+                        "int8 activations per block of 32"))}]>,
+  ];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::bufferization::BufferizationDialect",

@@ -214,6 +214,25 @@ def main():
                 if f.startswith("output_"):
                     os.remove(os.path.join(data, f))
         print(f"kernel = reference lowering: rtn {fmt} (1, 5, 48 and 80 rows)")
+        if "bits=4" not in fmt:
+            continue
+        # The int8-activation path (quantized-activations=int8) for decoding: close to the
+        # reference lowering (each block's activations off by at most half an int8 step), and
+        # not equal to it (the path ran).
+        sh("slimc", w("lm.onnx"), "-o", w(f"fmt{k}-int8"), "--opt-level", "0", "--quantize",
+           f"method=rtn {fmt}", "--pipeline=quantized-activations=int8")
+        for data in (w("heldout1"), w("heldout5")):
+            outs = {}
+            for variant in ("reference", "int8"):
+                sh("slim-run", w(f"fmt{k}-{variant}"), "--test-data", data, "--save-outputs",
+                   w(f"fmt{k}-{variant}-out"))
+                outs[variant] = numpy_helper.to_array(
+                    onnx.load_tensor(w(f"fmt{k}-{variant}-out", f"output_{logits_index}.pb")))
+            ref, got = outs["reference"], outs["int8"]
+            err = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
+            assert 1e-6 < err < 2e-2, (fmt, data, err)
+            print(f"int8 activations: rtn {fmt}, {os.path.basename(data)}: logits rel err {err:.2e} "
+                  "against the reference lowering")
 
     # SmoothQuant W8A8 (dynamic per-token int8 activations) stays close to fp32.
     sh("slimc", w("lm.onnx"), "-o", w("sq"), "--opt-level", "0", "--quantize",

@@ -1,4 +1,23 @@
 // RUN: slim-opt %s --slim-lower-quantized-matmul | FileCheck %s
+// RUN: slim-opt %s --slim-lower-quantized-matmul | FileCheck %s --check-prefix=F32
+// RUN: slim-opt %s --slim-lower-quantized-matmul=activations=int8 | FileCheck %s --check-prefix=INT8
+// RUN: not slim-opt %s --slim-lower-quantized-matmul=activations=int4 2>&1 | FileCheck %s --check-prefix=BAD
+// BAD: Cannot find option named 'int4'
+
+// The flags of lib/Runtime/KernelAbi.h: zero points 2, signed 1, int8
+// activations 4.
+// F32-LABEL: func.func @rows
+// F32: %[[FLAGS:.*]] = arith.constant 2 : i32
+// F32: call @slim_rt_qmatmul_f32({{.*}}, %[[FLAGS]]) : ({{.*}}, i64, i64, i32) -> ()
+// F32-LABEL: func.func @signed_f16
+// F32: %[[FLAGS:.*]] = arith.constant 1 : i32
+// F32: call @slim_rt_qmatmul_f16({{.*}}, %[[FLAGS]])
+// INT8-LABEL: func.func @rows
+// INT8: %[[FLAGS:.*]] = arith.constant 6 : i32
+// INT8: call @slim_rt_qmatmul_f32({{.*}}, %[[FLAGS]])
+// INT8-LABEL: func.func @signed_f16
+// INT8: %[[FLAGS:.*]] = arith.constant 5 : i32
+// INT8: call @slim_rt_qmatmul_f16({{.*}}, %[[FLAGS]])
 
 // Rows of activations times a 4-bit weight: one kernel call.
 // CHECK-LABEL: func.func @rows
@@ -10,6 +29,15 @@
 func.func @rows(%x: tensor<?x64xf32>, %codes: tensor<32x32xi8>, %scales: tensor<32x2xf32>, %zp: tensor<32x2xi8>) -> tensor<?x32xf32> {
   %w = slim.assemble %codes, %scales, %zp : tensor<32x32xi8>, tensor<32x2xf32>, tensor<32x2xi8> -> tensor<32x64xf32, #slim.quant<ui4, group = 32, axis = 1, zero_point>>
   %y = slim.matmul %x, %w transpose_rhs : tensor<?x64xf32>, tensor<32x64xf32, #slim.quant<ui4, group = 32, axis = 1, zero_point>> -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// Signed codes without zero points, f16 scales per output channel.
+// CHECK-LABEL: func.func @signed_f16
+// CHECK: call @slim_rt_qmatmul_f16(
+func.func @signed_f16(%x: tensor<?x64xf32>, %codes: tensor<32x32xi8>, %scales: tensor<32x1xf16>) -> tensor<?x32xf32> {
+  %w = slim.assemble %codes, %scales : tensor<32x32xi8>, tensor<32x1xf16> -> tensor<32x64xf32, #slim.quant<i4, channel = 0, scale = f16>>
+  %y = slim.matmul %x, %w transpose_rhs : tensor<?x64xf32>, tensor<32x64xf32, #slim.quant<i4, channel = 0, scale = f16>> -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }
 

@@ -258,4 +258,198 @@ TEST(QGemv, HalfScalesWidenExactly) {
   }
 }
 
+//===----------------------------------------------------------------------===//
+// The int8-activation path
+//===----------------------------------------------------------------------===//
+
+/// The quantized activations of rows of K inputs, from the reference.
+std::vector<uint8_t> quantizeActivations(const std::vector<float> &a, int64_t m,
+                                         int64_t k, int64_t lda,
+                                         int64_t &stride) {
+  stride = slim_uk_qact_row_bytes(k) + 64; // padded rows
+  std::vector<uint8_t> out(m * stride, 0xcd);
+  slim_uk_qact_quantize_generic(m, k, a.data(), lda, out.data(), stride);
+  return out;
+}
+
+/// Activation i of `row` as its quantization holds it: q and the block's d.
+std::pair<int, float> quantizedInput(const uint8_t *row, int64_t i) {
+  const uint8_t *sb = row + i / 128 * SLIM_UK_QACT_SUPERBLOCK_BYTES;
+  int64_t block = i % 128 / 32, t = i % 32;
+  int q = int8_t(sb[(t % 2) * 64 + block * 16 + t / 2]);
+  float d;
+  std::memcpy(&d, sb + 128 + block * 16, 4);
+  return {q, d};
+}
+
+TEST(QGemvInt8, ActivationsRoundToHalfAStep) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  for (int64_t k : {1, 31, 32, 100, 128, 576, 1000}) {
+    int64_t m = 3, lda = k + 3, stride;
+    std::vector<float> a(m * lda);
+    for (float &v : a)
+      v = normal(rng) * 4.0f;
+    // A zero block, and one with a single large outlier.
+    for (int64_t q = 0; q < 32 && q < k; ++q)
+      a[q] = 0.0f;
+    if (k > 40)
+      a[lda + 40] = 300.0f;
+    std::vector<uint8_t> act = quantizeActivations(a, m, k, lda, stride);
+    for (int64_t i = 0; i < m; ++i) {
+      const uint8_t *row = act.data() + i * stride;
+      for (int64_t q = 0; q < slim_uk_qact_row_bytes(k) / 2; ++q) {
+        auto [v, d] = quantizedInput(row, q);
+        if (q >= k) {
+          ASSERT_EQ(v, 0) << "input past K at " << q;
+          continue;
+        }
+        float amax = 0.0f;
+        for (int64_t t = q / 32 * 32; t < q / 32 * 32 + 32 && t < k; ++t)
+          amax = std::max(amax, std::fabs(a[i * lda + t]));
+        ASSERT_EQ(d, amax / 127.0f) << "k=" << k << " at " << i << "," << q;
+        ASSERT_LE(std::abs(v), 127);
+        ASSERT_LE(std::fabs(v * d - a[i * lda + q]), d * 0.5f * 1.0001f)
+            << "k=" << k << " at " << i << "," << q;
+      }
+      // Lane sums: the 8 q of each lane's even and odd bytes.
+      for (int64_t s = 0; s < slim_uk_qact_row_bytes(k) / 256; ++s) {
+        const uint8_t *sb = row + s * 256;
+        for (int64_t l = 0; l < 16; ++l) {
+          int32_t want = 0, got;
+          for (int64_t t = 4 * l; t < 4 * l + 4; ++t)
+            want += int8_t(sb[t]) + int8_t(sb[64 + t]);
+          std::memcpy(&got, sb + 192 + 4 * l, 4);
+          ASSERT_EQ(got, want) << "k=" << k << " lane " << l;
+        }
+      }
+    }
+  }
+}
+
+using Q8Kernel = void (*)(int64_t, int64_t, int64_t, const uint8_t *, int64_t,
+                          const slim_uk_qweight *, float *, int64_t, uint32_t);
+
+/// The int8-activation product of `kernel` within the documented bound of
+/// the exact f32 product (QGemv.h: half an activation step per block), and
+/// within f32 summation error of the reference's, over 4-bit formats,
+/// groups of 32/64/96/128 (one and several superblocks) and per channel, ragged
+/// K (a partial last superblock, a last block shorter than 32), 1 to 9 rows,
+/// sub-ranges of output channels, accumulating and overwriting.
+void checkQ8Kernel(Q8Kernel kernel) {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> normal;
+  struct Shape {
+    int64_t k, group;
+  };
+  for (Shape shape :
+       {Shape{128, 32}, Shape{576, 128}, Shape{576, 64}, Shape{320, 64},
+        Shape{192, 96}, Shape{200, 200}, Shape{96, 32}, Shape{544, 32},
+        Shape{576, 32}, Shape{1536, 128}})
+    for (int variant = 0; variant < 6; ++variant) {
+      Format f = Format::of(variant, 4);
+      int64_t n = 11, n0 = 2, n1 = 11, k = shape.k;
+      Weight w = makeWeight(rng, n, k, 4, shape.group, f.isSigned, f.hasZp,
+                            f.scale, f.forcedZp);
+      ASSERT_TRUE(slim_uk_qgemv_q8_supported(&w.view));
+      for (int64_t m : {1, 2, 3, 4, 5, 9})
+        for (bool accumulate : {true, false}) {
+          int64_t lda = k + 5, ldc = n + 2, stride;
+          std::vector<float> a(m * lda), c(m * ldc);
+          for (float &v : a)
+            v = normal(rng);
+          for (float &v : c)
+            v = normal(rng);
+          std::vector<uint8_t> act = quantizeActivations(a, m, k, lda, stride);
+          uint32_t flags =
+              w.flags | (accumulate ? SLIM_UK_QGEMV_ACCUMULATE : 0);
+          std::vector<float> got = c, ref = c;
+          for (int64_t i = 0; i < m && !accumulate; ++i)
+            for (int64_t j = n0; j < n1; ++j)
+              got[i * ldc + j] = NAN;
+          kernel(m, n0, n1, act.data(), stride, &w.view, got.data(), ldc,
+                 flags);
+          slim_uk_qgemv_q8_f32_generic(m, n0, n1, act.data(), stride, &w.view,
+                                       ref.data(), ldc, flags);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < ldc; ++j) {
+              bool inside = j >= n0 && j < n1;
+              double exact = inside && !accumulate ? 0.0 : c[i * ldc + j];
+              double mag = 0.0, bound = 0.0;
+              if (inside)
+                for (int64_t q = 0; q < k; ++q) {
+                  double p = double(a[i * lda + q]) * w.values[j * k + q];
+                  exact += p;
+                  mag += std::fabs(p);
+                  bound += quantizedInput(act.data() + i * stride, q).second *
+                           0.5 * std::fabs(w.values[j * k + q]);
+                }
+              ASSERT_NEAR(got[i * ldc + j], ref[i * ldc + j], 1e-5 * mag + 1e-6)
+                  << "k=" << k << " group=" << shape.group
+                  << " variant=" << variant << " m=" << m
+                  << " accumulate=" << accumulate << " at " << i << "," << j;
+              ASSERT_NEAR(got[i * ldc + j], exact, bound * 1.001 + 1e-5 * mag)
+                  << "outside the int8 bound: k=" << k
+                  << " group=" << shape.group << " variant=" << variant
+                  << " at " << i << "," << j;
+            }
+        }
+    }
+}
+
+TEST(QGemvInt8, GenericWithinBound) {
+  checkQ8Kernel(slim_uk_qgemv_q8_f32_generic);
+}
+
+TEST(QGemvInt8, Avx2MatchesReference) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+    GTEST_SKIP() << "this CPU has no AVX2+FMA: the AVX2 int8 GEMV is not run";
+  checkQ8Kernel(slim_uk_qgemv_q8_f32_avx2);
+#else
+  GTEST_SKIP() << "not an x86-64 machine";
+#endif
+}
+
+TEST(QGemvInt8, Avx512MatchesReference) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512bw") ||
+      !__builtin_cpu_supports("avx512vl"))
+    GTEST_SKIP()
+        << "this CPU has no AVX-512BW/VL: the AVX-512 int8 GEMV is not run";
+  checkQ8Kernel(slim_uk_qgemv_q8_f32_avx512);
+#else
+  GTEST_SKIP() << "not an x86-64 machine";
+#endif
+}
+
+TEST(QGemvInt8, Avx512VnniMatchesReference) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512vnni") ||
+      !__builtin_cpu_supports("avx512bw"))
+    GTEST_SKIP()
+        << "this CPU has no AVX-512 VNNI: the VNNI int8 GEMV is not run";
+  checkQ8Kernel(slim_uk_qgemv_q8_f32_avx512vnni);
+#else
+  GTEST_SKIP() << "not an x86-64 machine";
+#endif
+}
+
+TEST(QGemvInt8, NonFiniteActivationsGiveNaN) {
+  std::mt19937 rng(2);
+  Weight w = makeWeight(rng, 4, 128, 4, 32, false, false, Scale::F16);
+  std::vector<float> a(128, 0.5f);
+  a[70] = INFINITY;
+  int64_t stride;
+  std::vector<uint8_t> act = quantizeActivations(a, 1, 128, 128, stride);
+  std::vector<float> c(4, 0.0f);
+  slim_uk_qgemv_q8_f32_generic(1, 0, 4, act.data(), stride, &w.view, c.data(),
+                               4, w.flags);
+  for (float v : c)
+    EXPECT_TRUE(std::isnan(v));
+}
+
 } // namespace

@@ -1,0 +1,42 @@
+//===- KernelAbi.h - Calls compiled models make into model support -*- C
+//-*-===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+//
+// What the compiler (passes/Transforms) and the model-support archive
+// (lib/Runtime/ModelSupport.cpp) agree on for the kernel calls the passes
+// emit: names, argument order and flag bits, in one place both include.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLIM_LIB_RUNTIME_KERNELABI_H
+#define SLIM_LIB_RUNTIME_KERNELABI_H
+
+#include <stdint.h>
+
+// --slim-lower-quantized-matmul:
+//
+//   slim_rt_qmatmul_<f32|f16|bf16>(x, codes, scales, zero_points, y,
+//                                  bits, group, flags)
+//
+// MLIR C-interface calls (`_mlir_ciface_` prefix, memrefs by descriptor):
+// x memref<?x?xf32> (M x K activations), codes memref<?x?xi8> (N x packed
+// bytes), scales memref<?x?x{f32,f16,bf16}> (N x groups, the suffix), zero
+// points memref<?x?xi8> (N x groups; with SLIM_RT_QMATMUL_ZERO_POINTS
+// unset the codes are passed again and not read), y memref<?x?xf32>
+// (M x N, written), bits and group i64 (group 0: one per output channel),
+// flags i32 of the bits below.
+
+/// Codes (and zero points) are two's-complement signed.
+#define SLIM_RT_QMATMUL_SIGNED 1u
+/// The zero-point operand is the weight's zero points.
+#define SLIM_RT_QMATMUL_ZERO_POINTS 2u
+/// Few-row products may round the activations to int8 per block of 32
+/// (lib/Kernels/QGemv.h states the error bound); without it every product
+/// is f32-accurate.
+#define SLIM_RT_QMATMUL_INT8_ACTIVATIONS 4u
+
+#endif // SLIM_LIB_RUNTIME_KERNELABI_H

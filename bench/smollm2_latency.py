@@ -17,6 +17,7 @@ Slim / peer (goal: <= 1.0). The model comes from scripts/smollm2_to_onnx.py.
 import argparse
 import os
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -201,6 +202,10 @@ def main():
     p.add_argument("--variant", action="append", default=[], metavar="OPTIONS",
                    help="also measure Slim compiled with --pipeline=OPTIONS (e.g. pack-weights=false), "
                         "interleaved with the default build; repeatable")
+    p.add_argument("--variant-args", action="append", default=[], metavar="ARGS",
+                   help="also measure Slim compiled with these slimc arguments (shell syntax), e.g. "
+                        "\"--quantize 'layers=^$ embeddings=int4' --pipeline=quantized-activations=int8\"; "
+                        "repeatable")
     p.add_argument("--rounds", type=int, default=3,
                    help="measure every system this many times per case, in turn (each time --repeat "
                         "runs after --warmup), and report the median of the rounds' medians: on a "
@@ -226,7 +231,11 @@ def main():
     for n, opts in enumerate(a.variant):
         vout = os.path.join(work, f"slim-variant{n}")
         subprocess.run([slimc, a.onnx, "-o", vout, "--quiet", f"--pipeline={opts}"], check=True)
-        variants.append((opts, vout))
+        variants.append((f"--pipeline={opts}", vout))
+    for args in a.variant_args:
+        vout = os.path.join(work, f"slim-variant{len(variants)}")
+        subprocess.run([slimc, a.onnx, "-o", vout, "--quiet", *shlex.split(args)], check=True)
+        variants.append((args, vout))
 
     llama = None
     if not a.no_llama_cpp:
@@ -256,7 +265,7 @@ def main():
             continue
         systems = [("slim", lambda: slim_latency(slim_run, out, seq, past, a.threads, a.warmup, a.repeat))]
         for opts, vout in variants:
-            systems.append((f"slim --pipeline={opts}", lambda vout=vout: slim_latency(
+            systems.append((f"slim {opts}", lambda vout=vout: slim_latency(
                 slim_run, vout, seq, past, a.threads, a.warmup, a.repeat)))
         for isa in a.kernels:
             systems.append((f"slim SLIM_KERNELS={isa}", lambda isa=isa: slim_latency(

@@ -116,15 +116,16 @@ void slim_uk_qgemv_f32_generic(int64_t m, int64_t n0, int64_t n1,
                                uint32_t flags);
 
 /// AVX2 + FMA (lib/Kernels/x86_64); only call where the CPU has both. 4-bit
-/// codes in groups that are multiples of 32 inputs run vectorized (a ragged
-/// last group and other shapes are exact too, in scalar code); other bit
-/// widths go to the reference.
+/// codes in groups that are multiples of 32 inputs and 8-bit codes run
+/// vectorized (a ragged last group and other shapes are exact too, in
+/// scalar code); other bit widths go to the reference.
 void slim_uk_qgemv_f32_avx2(int64_t m, int64_t n0, int64_t n1, const float *a,
                             int64_t lda, const slim_uk_qweight *w, float *c,
                             int64_t ldc, uint32_t flags);
 
 /// AVX-512F (lib/Kernels/x86_64); only call where the CPU has it. 4-bit
-/// codes pick their group's weights from a 16-entry table (vpermps).
+/// codes pick their group's weights from a 16-entry table (vpermps); 8-bit
+/// codes are widened 16 at a time.
 void slim_uk_qgemv_f32_avx512(int64_t m, int64_t n0, int64_t n1, const float *a,
                               int64_t lda, const slim_uk_qweight *w, float *c,
                               int64_t ldc, uint32_t flags);

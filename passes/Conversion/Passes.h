@@ -8,6 +8,8 @@
 #ifndef SLIM_PASSES_CONVERSION_PASSES_H
 #define SLIM_PASSES_CONVERSION_PASSES_H
 
+#include "dialects/Slim/IR/SlimAttrs.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -27,6 +29,16 @@ class SlimStorageTypeConverter : public TypeConverter {
 public:
   SlimStorageTypeConverter();
 };
+
+/// The value at `indices` of a `#slim.quant` tensor of element type
+/// `elementType` decoded from its storage tensors (codes, scales, zero
+/// points and table as slim.assemble takes them), as the reference
+/// lowering decodes every element: for rewrites that read single elements
+/// of a quantized tensor in place (a gather from a quantized embedding
+/// table).
+Value decodeQuantElement(OpBuilder &b, Location loc, QuantAttr q,
+                         ValueRange storage, ArrayRef<Value> indices,
+                         Type elementType);
 
 /// Patterns that expand every Slim op into upstream ops on dense tensors.
 void populateSlimToLinalgConversionPatterns(const TypeConverter &converter,

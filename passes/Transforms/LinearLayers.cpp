@@ -70,13 +70,74 @@ SmallVector<LinearLayer> mlir::slim::findLinearLayers(Operation *root) {
   return layers;
 }
 
+ArrayRef<float> EmbeddingTable::getData() const {
+  std::optional<ArrayRef<char>> bytes = getConstantBytes(
+      cast<ElementsAttr>(const_cast<arith::ConstantOp &>(constant).getValue()));
+  if (!bytes)
+    return {};
+  return ArrayRef<float>(reinterpret_cast<const float *>(bytes->data()),
+                         bytes->size() / sizeof(float));
+}
+
+SmallVector<EmbeddingTable> mlir::slim::findEmbeddingTables(Operation *root) {
+  SmallVector<EmbeddingTable> tables;
+  root->walk([&](arith::ConstantOp cst) {
+    auto type = dyn_cast<RankedTensorType>(cst.getType());
+    auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue());
+    if (!type || !res || type.getRank() != 2 || !type.getElementType().isF32())
+      return;
+    EmbeddingTable table;
+    table.constant = cst;
+    table.name = res.getRawHandle().getKey().str();
+    table.rows = type.getDimSize(0);
+    table.cols = type.getDimSize(1);
+    for (Operation *user : cst->getUsers()) {
+      if (auto extract = dyn_cast<tensor::ExtractOp>(user)) {
+        if (extract->getParentOfType<linalg::GenericOp>()) {
+          table.gathers.push_back(extract);
+          continue;
+        }
+      }
+      if (auto transpose = dyn_cast<linalg::TransposeOp>(user)) {
+        ArrayRef<int64_t> perm = transpose.getPermutation();
+        bool allHeads = perm.size() == 2 && perm[0] == 1 && perm[1] == 0 &&
+                        !transpose->getResult(0).use_empty();
+        SmallVector<linalg::MatmulOp> heads;
+        for (Operation *t : transpose->getResult(0).getUsers()) {
+          auto mm = dyn_cast<linalg::MatmulOp>(t);
+          if (!mm || mm.hasUserDefinedMaps() || !mm.hasPureTensorSemantics() ||
+              mm.getInputs()[1] != transpose->getResult(0) ||
+              mm.getInputs()[0] == transpose->getResult(0) ||
+              !isZeroFill(mm.getOutputs()[0]) ||
+              !cast<RankedTensorType>(mm.getInputs()[0].getType())
+                   .getElementType()
+                   .isF32()) {
+            allHeads = false;
+            break;
+          }
+          heads.push_back(mm);
+        }
+        if (allHeads) {
+          for (linalg::MatmulOp mm : heads)
+            table.heads.push_back({mm, transpose});
+          continue;
+        }
+      }
+      ++table.otherUses;
+    }
+    if (!table.gathers.empty() || !table.heads.empty())
+      tables.push_back(std::move(table));
+  });
+  return tables;
+}
+
 FailureOr<llvm::Regex> mlir::slim::compileLayerPattern(StringRef pattern,
                                                        StringRef option,
                                                        Operation *anchor) {
   llvm::Regex regex(pattern.empty() ? "$^" : pattern);
   std::string error;
   if (!regex.isValid(error))
-    return anchor->emitError() << "invalid " << option << " pattern '"
-                               << pattern << "': " << error;
+    return anchor->emitError()
+           << "invalid " << option << " pattern '" << pattern << "': " << error;
   return regex;
 }

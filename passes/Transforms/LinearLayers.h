@@ -18,7 +18,9 @@
 #ifndef SLIM_PASSES_TRANSFORMS_LINEARLAYERS_H
 #define SLIM_PASSES_TRANSFORMS_LINEARLAYERS_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 
 #include "llvm/Support/Regex.h"
@@ -44,6 +46,28 @@ struct LinearLayer {
 
 /// All linear layers under `root`, in program order.
 SmallVector<LinearLayer> findLinearLayers(Operation *root);
+
+/// A constant f32 table `[V, H]` read by gathers and, where the LM head is
+/// tied to it, by `matmul(x, transpose(table))` (how an ONNX
+/// `Gather(embedding)` and `MatMul(x, Transpose(embedding))` import).
+struct EmbeddingTable {
+  arith::ConstantOp constant;
+  std::string name;
+  int64_t rows = 0, cols = 0;
+  /// `tensor.extract %table[%row, %col]` inside linalg.generic bodies.
+  SmallVector<tensor::ExtractOp> gathers;
+  /// Matmuls `[M, H] x transpose(table) -> [M, V]` into a zero fill, and
+  /// the transposes.
+  SmallVector<std::pair<linalg::MatmulOp, linalg::TransposeOp>> heads;
+  /// Uses of any other kind (the table then stays dense for them).
+  int64_t otherUses = 0;
+
+  /// The table's f32 values, row-major [V, H]; empty if not available.
+  ArrayRef<float> getData() const;
+};
+
+/// Constant 2-D f32 tables with at least one gather or tied-head use.
+SmallVector<EmbeddingTable> findEmbeddingTables(Operation *root);
 
 /// Compiles a layer-selection pattern (POSIX extended regex, searched in
 /// the layer name; empty matches nothing). Errors name `option`.

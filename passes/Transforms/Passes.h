@@ -33,6 +33,10 @@ enum class QuantizedActivations {
   Int8,
 };
 
+/// What `--slim-quantize embeddings=` does with embedding tables and the
+/// LM head tied to them.
+enum class EmbeddingQuantization { Dense, Int8, Int4 };
+
 #define GEN_PASS_DECL
 #include "passes/Transforms/Passes.h.inc"
 

@@ -736,6 +736,15 @@ def SlimQuantizePass : Pass<"slim-quantize", "::mlir::ModuleOp"> {
 
     Layers are selected by `layers` and `exclude` (extended regexes searched
     in the layer name); the defaults keep the LM head and embeddings dense.
+
+    `embeddings=int8|int4` also quantizes the constant embedding tables
+    `[V, H]` the gathers read (those `embedding-tables` names, and any
+    table an LM head is tied to; RTN, symmetric, f16 scales; int8: one
+    scale per row, int4: groups of 32), and an LM head tied to a table
+    (`matmul(x, transpose(table))`) becomes a `slim.matmul` by the same
+    quantized table: one copy of it. Each gather reads its elements from
+    the codes and scales in place (the rest of the table is never
+    decoded). Tables with other uses are left dense (with a warning).
     `report` writes one JSON record per layer: shape, method, bits, group,
     the relative output error ||WX - ŴX|| / ||WX|| on the calibration
     inputs (when statistics are given), the relative weight error, and
@@ -780,6 +789,23 @@ def SlimQuantizePass : Pass<"slim-quantize", "::mlir::ModuleOp"> {
            "Write a per-layer JSON report to this file">,
     Option<"progress", "progress", "bool", "false",
            "Print a line per layer to stderr">,
+    Option<"embeddings", "embeddings",
+           "::mlir::slim::EmbeddingQuantization",
+           "::mlir::slim::EmbeddingQuantization::Dense",
+           "Embedding tables and the LM head tied to them: dense, int8 "
+           "(per row) or int4 (groups of 32)",
+           [{::llvm::cl::values(
+             clEnumValN(::mlir::slim::EmbeddingQuantization::Dense, "dense",
+                        "keep them f32"),
+             clEnumValN(::mlir::slim::EmbeddingQuantization::Int8, "int8",
+                        "int8 codes, one f16 scale per row"),
+             clEnumValN(::mlir::slim::EmbeddingQuantization::Int4, "int4",
+                        "int4 codes, one f16 scale per 32"))}]>,
+    Option<"embeddingTables", "embedding-tables", "std::string",
+           "\"embed|wte|word_embeddings\"",
+           "With embeddings=int8|int4: extended regex naming the gathered "
+           "tables to quantize (a table the LM head is tied to always is; "
+           "rotary cos/sin caches, also gathered, are not embeddings)">,
   ];
   let dependentDialects = ["::mlir::slim::SlimDialect",
                            "::mlir::arith::ArithDialect",

@@ -16,6 +16,8 @@
 #include "passes/Transforms/LinearLayers.h"
 #include "passes/Transforms/Passes.h"
 
+#include "passes/Conversion/Passes.h"
+
 #include "dialects/Slim/IR/SlimOps.h"
 #include "lib/Compression/CalibrationStats.h"
 #include "lib/Compression/Packing.h"
@@ -130,6 +132,11 @@ private:
   LayerResult quantizeLayer(const LinearLayer &layer,
                             const CalibrationStats *stats) const;
   void rewriteLayer(const LinearLayer &layer, const LayerResult &result);
+  /// `embeddings=int8|int4`: quantizes the embedding tables and the tied
+  /// LM heads, appending to the report.
+  LogicalResult quantizeEmbeddings(ModuleOp module, llvm::Regex &named,
+                                   llvm::json::Array &report,
+                                   int64_t &totalBefore, int64_t &totalAfter);
 
   QuantScheme scheme;
   GptqOptions gptqOptions;
@@ -204,16 +211,15 @@ LayerResult SlimQuantizePass::quantizeLayer(const LinearLayer &layer,
   return result;
 }
 
-void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
-                                    const LayerResult &result) {
-  const QuantizedMatrix &q = *result.q;
-  MLIRContext *ctx = &getContext();
-  linalg::MatmulOp mm = layer.op;
-  OpBuilder b(mm);
-  Location loc = mm.getLoc();
+/// `slim.assemble` of the storage of `q` (constants: codes
+/// `[N, ceil(K * bits / 8)]` packed LSB first, scales and zero points
+/// `[N, groups]`) as the `N x K` weight it stands for; `storage` receives
+/// the storage values.
+Value buildQuantizedWeight(OpBuilder &b, Location loc, const QuantizedMatrix &q,
+                           StringRef name, SmallVectorImpl<Value> &storage) {
+  MLIRContext *ctx = b.getContext();
   int64_t n = q.rows, k = q.cols;
   unsigned bits = q.scheme.bits;
-
   // Codes: [N, ceil(K * bits / 8)] bytes, each row packed LSB first.
   int64_t rowBytes = static_cast<int64_t>(getPackedBytes(k, bits));
   std::vector<char> packed(n * rowBytes);
@@ -224,7 +230,7 @@ void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
                   rowBytes));
   auto codesType = RankedTensorType::get({n, rowBytes}, b.getI8Type());
   auto codes = DenseResourceElementsAttr::get(
-      codesType, layer.name + ".codes",
+      codesType, (name + ".codes").str(),
       HeapAsmResourceBlob::allocateAndCopyWithAlign(packed, 64));
 
   // Scales: [N, groups] (per channel: [N, 1]) in their storage type.
@@ -240,10 +246,10 @@ void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
               APFloat::rmNearestTiesToEven, &lost);
     scaleValues.push_back(v);
   }
-  SmallVector<Value> storage{
-      arith::ConstantOp::create(b, loc, codes),
-      arith::ConstantOp::create(
-          b, loc, DenseElementsAttr::get(scalesType, scaleValues))};
+  storage.assign(
+      {arith::ConstantOp::create(b, loc, codes),
+       arith::ConstantOp::create(
+           b, loc, DenseElementsAttr::get(scalesType, scaleValues))});
   if (!q.scheme.symmetric) {
     SmallVector<int8_t> zps(q.zeroPoints.begin(), q.zeroPoints.end());
     storage.push_back(arith::ConstantOp::create(
@@ -258,6 +264,18 @@ void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
       scaleType, /*hasZeroPoint=*/!q.scheme.symmetric);
   auto weightType = RankedTensorType::get({n, k}, b.getF32Type(), encoding);
   Value weight = AssembleOp::create(b, loc, weightType, storage);
+  return weight;
+}
+
+void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
+                                    const LayerResult &result) {
+  MLIRContext *ctx = &getContext();
+  linalg::MatmulOp mm = layer.op;
+  OpBuilder b(mm);
+  Location loc = mm.getLoc();
+  SmallVector<Value> storage;
+  Value weight = buildQuantizedWeight(b, loc, *result.q, layer.name, storage);
+
   // The current activation operand: an earlier rewrite may have replaced
   // the value `layer.input` was when the layers were collected.
   Value x = mm.getInputs()[0];
@@ -283,6 +301,117 @@ void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
   // The fp32 weight must not reach the weights file.
   if (oldWeight && oldWeight->use_empty())
     oldWeight->erase();
+}
+
+LogicalResult SlimQuantizePass::quantizeEmbeddings(ModuleOp module,
+                                                   llvm::Regex &named,
+                                                   llvm::json::Array &report,
+                                                   int64_t &totalBefore,
+                                                   int64_t &totalAfter) {
+  QuantScheme e;
+  e.symmetric = true;
+  e.scaleType = ScaleType::F16;
+  e.bits = embeddings == EmbeddingQuantization::Int8 ? 8 : 4;
+  e.groupSize = embeddings == EmbeddingQuantization::Int8 ? 0 : 32;
+  StringRef format = embeddings == EmbeddingQuantization::Int8
+                         ? "int8 per row"
+                         : "int4 groups of 32";
+  for (EmbeddingTable &table : findEmbeddingTables(module)) {
+    if (table.heads.empty() && !named.match(table.name))
+      continue;
+    auto start = std::chrono::steady_clock::now();
+    ArrayRef<float> data = table.getData();
+    if (data.size() != static_cast<size_t>(table.rows * table.cols))
+      return table.constant.emitError()
+             << "slim-quantize: embedding table '" << table.name
+             << "': data is not available (elided resource?)";
+    if (table.otherUses > 0)
+      table.constant.emitWarning()
+          << "slim-quantize: embedding table '" << table.name << "' has "
+          << table.otherUses
+          << " uses that are neither gathers nor a tied LM head: it stays "
+             "dense for them";
+    std::vector<float> w(data.begin(), data.end());
+    llvm::Expected<QuantizedMatrix> q =
+        quantizeRtn(w, table.rows, table.cols, e);
+    if (!q)
+      return table.constant.emitError()
+             << "slim-quantize: embedding table '" << table.name
+             << "': " << llvm::toString(q.takeError());
+    std::vector<float> what = q->dequantizeAll();
+    double err = 0, norm = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+      err += (what[i] - w[i]) * double(what[i] - w[i]);
+      norm += double(w[i]) * w[i];
+    }
+    double weightError = norm > 0 ? std::sqrt(err / norm) : 0.0;
+
+    OpBuilder b(table.constant);
+    b.setInsertionPointAfter(table.constant);
+    Location loc = table.constant.getLoc();
+    SmallVector<Value> storage;
+    Value weight = buildQuantizedWeight(b, loc, *q, table.name, storage);
+    auto quant =
+        cast<QuantAttr>(cast<RankedTensorType>(weight.getType()).getEncoding());
+    // The tied LM heads: x [M, H] times the table used transposed.
+    for (auto [mm, transpose] : table.heads) {
+      OpBuilder hb(mm);
+      Value y = MatmulOp::create(hb, mm.getLoc(), mm.getResult(0).getType(),
+                                 mm.getInputs()[0], weight, hb.getUnitAttr());
+      mm.getResult(0).replaceAllUsesWith(y);
+      mm.erase();
+    }
+    for (auto [mm, transpose] : table.heads)
+      if (transpose->use_empty())
+        transpose->erase();
+    // The gathers: each element read from the codes and scales.
+    for (tensor::ExtractOp extract : table.gathers) {
+      OpBuilder gb(extract);
+      SmallVector<Value> indices(extract.getIndices());
+      Value v = decodeQuantElement(gb, extract.getLoc(), quant, storage,
+                                   indices, gb.getF32Type());
+      extract.getResult().replaceAllUsesWith(v);
+      extract.erase();
+    }
+    if (weight.use_empty())
+      weight.getDefiningOp()->erase();
+    bool dense = !table.constant->use_empty();
+    if (!dense)
+      table.constant->erase();
+
+    int64_t before = table.rows * table.cols * 4;
+    int64_t after =
+        table.rows * static_cast<int64_t>(getPackedBytes(table.cols, e.bits)) +
+        table.rows * q->groupsPerRow * 2 + (dense ? before : 0);
+    totalBefore += before;
+    totalAfter += after;
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    report.push_back(llvm::json::Object{
+        {"layer", table.name},
+        {"kind", "embedding"},
+        {"shape", llvm::json::Array{table.rows, table.cols}},
+        {"method", "rtn"},
+        {"bits", static_cast<int64_t>(e.bits)},
+        {"group_size", e.groupSize},
+        {"symmetric", true},
+        {"scale_type", "f16"},
+        {"gathers", static_cast<int64_t>(table.gathers.size())},
+        {"tied_heads", static_cast<int64_t>(table.heads.size())},
+        {"output_rel_error", nullptr},
+        {"weight_rel_error", weightError},
+        {"bytes_before", before},
+        {"bytes_after", after},
+        {"seconds", seconds}});
+    if (progress)
+      llvm::errs() << llvm::formatv(
+          "slim-quantize: embedding {0} {1}x{2} {3} ({4} gathers, {5} tied "
+          "heads): weight error {6:f4} ({7:f2} s)\n",
+          table.name, table.rows, table.cols, format, table.gathers.size(),
+          table.heads.size(), weightError, seconds);
+  }
+  return success();
 }
 
 void SlimQuantizePass::runOnOperation() {
@@ -347,7 +476,9 @@ void SlimQuantizePass::runOnOperation() {
       compileLayerPattern(layers, "slim-quantize layers", module);
   FailureOr<llvm::Regex> skip =
       compileLayerPattern(exclude, "slim-quantize exclude", module);
-  if (failed(include) || failed(skip))
+  FailureOr<llvm::Regex> tables = compileLayerPattern(
+      embeddingTables, "slim-quantize embedding-tables", module);
+  if (failed(include) || failed(skip) || failed(tables))
     return signalPassFailure();
 
   std::optional<CalibrationStats> stats;
@@ -491,6 +622,10 @@ void SlimQuantizePass::runOnOperation() {
       rewriteLayer(layer, r);
     }
   }
+  if (embeddings != EmbeddingQuantization::Dense &&
+      failed(
+          quantizeEmbeddings(module, *tables, report, totalBefore, totalAfter)))
+    return signalPassFailure();
   if (progress)
     llvm::errs() << llvm::formatv(
         "slim-quantize: {0} layers, {1:f1} MB -> {2:f1} MB ({3:f2}x)\n",

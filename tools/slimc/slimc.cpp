@@ -363,6 +363,9 @@ std::string emitObjects(std::unique_ptr<llvm::Module> module,
 struct PendingFiles {
   std::vector<std::pair<std::string, std::string>> files; // tmp -> final
   bool committed = false;
+  /// The output directory where this run created it (removed, if still
+  /// empty, when the run fails).
+  std::string createdDir;
   std::string add(StringRef dir, StringRef name) {
     llvm::SmallString<256> final(dir), tmp(dir);
     llvm::sys::path::append(final, name);
@@ -378,9 +381,12 @@ struct PendingFiles {
     return true;
   }
   ~PendingFiles() {
-    if (!committed)
-      for (auto &[tmp, final] : files)
-        llvm::sys::fs::remove(tmp);
+    if (committed)
+      return;
+    for (auto &[tmp, final] : files)
+      llvm::sys::fs::remove(tmp);
+    if (!createdDir.empty())
+      llvm::sys::fs::remove(createdDir); // only if empty
   }
 };
 
@@ -562,9 +568,12 @@ int main(int argc, char **argv) {
   size_t numInputs = entry.getNumArguments(), numOutputs = entry.getNumResults();
   entry->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
 
+  bool existed = llvm::sys::fs::exists(outDir);
   if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
     return error("cannot create " + outDir + ": " + ec.message());
   PendingFiles files;
+  if (!existed)
+    files.createdDir = outDir;
   std::string weightsTmp = files.add(outDir, "model.weights");
   std::string soTmp = files.add(outDir, "model.so");
   std::string jsonTmp = files.add(outDir, "model.json");

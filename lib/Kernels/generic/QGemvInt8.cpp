@@ -33,27 +33,40 @@ extern "C" void slim_uk_qact_quantize_generic(int64_t m, int64_t k,
       float scales[16];
       int32_t sums[16];
       for (int64_t j = 0; j < 4; ++j) {
+        // Straight loops over a copy of the block, so that the compiler
+        // vectorizes them (the deinterleaving comes last).
         int64_t base = s * 128 + j * 32;
         int64_t len = k - base < 32 ? (k - base > 0 ? k - base : 0) : 32;
+        float v[32];
+        for (int64_t t = 0; t < 32; ++t)
+          v[t] = t < len ? x[base + t] : 0.0f;
         float amax = 0.0f;
-        bool finite = true;
-        for (int64_t t = 0; t < len; ++t) {
-          float v = std::fabs(x[base + t]);
-          finite = finite && v <= FLT_MAX; // false for NaN and infinities
-          amax = v > amax ? v : amax;
+        int bad = 0;
+        for (int64_t t = 0; t < 32; ++t) {
+          float a = std::fabs(v[t]);
+          bad |= !(a <= FLT_MAX); // NaN and infinities
+          amax = a > amax ? a : amax;
         }
         // A block with a NaN or an infinity gets a NaN scale, so the
         // product is NaN as the f32 path's would be.
+        bool finite = !bad;
+        if (!finite)
+          for (float &e : v)
+            e = 0.0f; // codes 0, the NaN scale carries it
         float d = finite ? amax / 127.0f : NAN;
         float inv = finite && amax > 0.0f ? 127.0f / amax : 0.0f;
+        int8_t q[32];
         for (int64_t t = 0; t < 32; ++t) {
           // Round to nearest even without a libm call: adding 1.5 * 2^23
-          // leaves no fraction bits (|v| <= 127 here), in the default
+          // leaves no fraction bits (|r| <= 127 here), in the default
           // rounding mode, as vcvtps2dq rounds.
-          float v = finite && t < len ? x[base + t] * inv : 0.0f;
-          v = (v + 12582912.0f) - 12582912.0f;
-          v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-          (t % 2 ? odd : even)[j * 16 + t / 2] = int8_t(v);
+          float r = (v[t] * inv + 12582912.0f) - 12582912.0f;
+          r = r > 127.0f ? 127.0f : r < -127.0f ? -127.0f : r;
+          q[t] = static_cast<int8_t>(r);
+        }
+        for (int64_t i = 0; i < 16; ++i) {
+          even[j * 16 + i] = q[2 * i];
+          odd[j * 16 + i] = q[2 * i + 1];
         }
         for (int64_t l = 4 * j; l < 4 * j + 4; ++l)
           scales[l] = d;

@@ -112,12 +112,63 @@ rows4(int64_t n0, int64_t n1, const float *a, int64_t lda,
   }
 }
 
+/// 8-bit codes, one per byte: 8 at a time widened to floats, minus the zero
+/// point, times the scale (the exact weights), into one accumulator per
+/// row; a group's inputs past its last multiple of 8 in scalar code.
+template <int R>
+__attribute__((target("avx2,fma"))) void
+rows8(int64_t n0, int64_t n1, const float *a, int64_t lda,
+      const slim_uk_qweight *w, float *c, int64_t ldc, uint32_t flags) {
+  bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
+  int64_t k = w->k, group = groupSize(w), groups = (k + group - 1) / group;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t *row = w->codes + n * w->codesStride;
+    __m256 y[R];
+    float tail[R];
+    for (int i = 0; i < R; ++i) {
+      y[i] = _mm256_setzero_ps();
+      tail[i] = 0.0f;
+    }
+    for (int64_t g = 0; g < groups; ++g) {
+      float scale = slim_uk_qscale(w, n, g, flags);
+      int zp = slim_uk_qzero(w, n, g, flags);
+      const __m256 sv = _mm256_set1_ps(scale);
+      const __m256i zv = _mm256_set1_epi32(zp);
+      int64_t q = g * group, end = q + group < k ? q + group : k;
+      for (; q + 8 <= end; q += 8) {
+        __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(row + q));
+        __m256i v =
+            isSigned ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+        __m256 wv =
+            _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, zv)), sv);
+        for (int i = 0; i < R; ++i)
+          y[i] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a + i * lda + q), y[i]);
+      }
+      for (; q < end; ++q) {
+        float v = float(code(row, k, q, 8, isSigned) - zp) * scale;
+        for (int i = 0; i < R; ++i)
+          tail[i] += a[i * lda + q] * v;
+      }
+    }
+    for (int i = 0; i < R; ++i) {
+      float *out = c + i * ldc + n;
+      float sum = hsum(y[i]) + tail[i];
+      *out = (flags & SLIM_UK_QGEMV_ACCUMULATE ? *out : 0.0f) + sum;
+    }
+  }
+}
+
 } // namespace
 
 extern "C" void slim_uk_qgemv_f32_avx2(int64_t m, int64_t n0, int64_t n1,
                                        const float *a, int64_t lda,
                                        const slim_uk_qweight *w, float *c,
                                        int64_t ldc, uint32_t flags) {
+  if (w->bits == 8)
+    return forRowChunks(
+        m, a, lda, c, ldc, [&](auto rows, const float *ai, float *ci) {
+          rows8<decltype(rows)::value>(n0, n1, ai, lda, w, ci, ldc, flags);
+        });
   if (!isVectorized4(w))
     return slim_uk_qgemv_f32_generic(m, n0, n1, a, lda, w, c, ldc, flags);
   forRowChunks(m, a, lda, c, ldc, [&](auto rows, const float *ai, float *ci) {

@@ -89,12 +89,63 @@ SLIM_AVX512_TARGET void rows4(int64_t n0, int64_t n1, const float *a,
   }
 }
 
+/// 8-bit codes, one per byte: 16 at a time widened to floats, minus the
+/// zero point, times the scale (the exact weights), into one accumulator
+/// per row; a group's inputs past its last multiple of 16 in scalar code.
+template <int R>
+SLIM_AVX512_TARGET void rows8(int64_t n0, int64_t n1, const float *a,
+                              int64_t lda, const slim_uk_qweight *w, float *c,
+                              int64_t ldc, uint32_t flags) {
+  bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
+  int64_t k = w->k, group = groupSize(w), groups = (k + group - 1) / group;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t *row = w->codes + n * w->codesStride;
+    __m512 y[R];
+    float tail[R];
+    for (int i = 0; i < R; ++i) {
+      y[i] = _mm512_setzero_ps();
+      tail[i] = 0.0f;
+    }
+    for (int64_t g = 0; g < groups; ++g) {
+      float scale = slim_uk_qscale(w, n, g, flags);
+      int zp = slim_uk_qzero(w, n, g, flags);
+      const __m512 sv = _mm512_set1_ps(scale);
+      const __m512i zv = _mm512_set1_epi32(zp);
+      int64_t q = g * group, end = q + group < k ? q + group : k;
+      for (; q + 16 <= end; q += 16) {
+        __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + q));
+        __m512i v =
+            isSigned ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+        __m512 wv =
+            _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, zv)), sv);
+        for (int i = 0; i < R; ++i)
+          y[i] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(a + i * lda + q), y[i]);
+      }
+      for (; q < end; ++q) {
+        float v = float(code(row, k, q, 8, isSigned) - zp) * scale;
+        for (int i = 0; i < R; ++i)
+          tail[i] += a[i * lda + q] * v;
+      }
+    }
+    for (int i = 0; i < R; ++i) {
+      float *out = c + i * ldc + n;
+      float sum = hsum(y[i]) + tail[i];
+      *out = (flags & SLIM_UK_QGEMV_ACCUMULATE ? *out : 0.0f) + sum;
+    }
+  }
+}
+
 } // namespace
 
 extern "C" void slim_uk_qgemv_f32_avx512(int64_t m, int64_t n0, int64_t n1,
                                          const float *a, int64_t lda,
                                          const slim_uk_qweight *w, float *c,
                                          int64_t ldc, uint32_t flags) {
+  if (w->bits == 8)
+    return forRowChunks(
+        m, a, lda, c, ldc, [&](auto rows, const float *ai, float *ci) {
+          rows8<decltype(rows)::value>(n0, n1, ai, lda, w, ci, ldc, flags);
+        });
   if (!isVectorized4(w))
     return slim_uk_qgemv_f32_generic(m, n0, n1, a, lda, w, c, ldc, flags);
   forRowChunks(m, a, lda, c, ldc, [&](auto rows, const float *ai, float *ci) {

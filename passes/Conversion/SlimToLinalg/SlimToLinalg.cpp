@@ -231,89 +231,111 @@ static std::optional<CodeFormat> getCodeFormat(QuantFormat format) {
   llvm_unreachable("unknown quant format");
 }
 
+/// The code table of a code-book format, as a constant (none for Int).
+static Value codeTable(OpBuilder &b, Location loc, QuantAttr q,
+                       ValueRange storage) {
+  unsigned next = q.getHasZeroPoint() ? 3 : 2;
+  if (q.getFormat() == QuantFormat::LUT)
+    return storage[next];
+  std::optional<CodeFormat> format = getCodeFormat(q.getFormat());
+  if (!format)
+    return Value();
+  SmallVector<float> values = getCodeTable(*format);
+  auto tableType = RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                         b.getF32Type());
+  return arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(tableType, ArrayRef<float>(values)));
+}
+
+/// The element at `idx` decoded from the storage, with `table` the code
+/// table (codeTable) where the format has one.
+static Value decodeElement(Emitter &e, QuantAttr q, ValueRange storage,
+                           Value table, ArrayRef<Value> idx, Type elementType) {
+  OpBuilder &nb = e.b;
+  Location l = e.loc;
+  Value codes = storage[0], scales = storage[1];
+  Value zeroPoints = q.getHasZeroPoint() ? storage[2] : Value();
+  unsigned bits = q.getBits();
+  int64_t rowBytes = cast<RankedTensorType>(codes.getType()).getShape().back();
+  Type i32 = nb.getI32Type();
+  // Read the code: bits [j*bits, (j+1)*bits) of the row's bit stream.
+  Value bitOffset = arith::MulIOp::create(nb, l, idx.back(), e.index(bits));
+  Value byte = arith::DivUIOp::create(nb, l, bitOffset, e.index(8));
+  Value shift = arith::RemUIOp::create(nb, l, bitOffset, e.index(8));
+  SmallVector<Value> codeIdx(idx);
+  codeIdx.back() = byte;
+  Value word = arith::ExtUIOp::create(nb, l, i32, e.extract(codes, codeIdx));
+  if (8 % bits != 0) {
+    // A code may straddle two bytes; the clamp keeps the read in bounds
+    // for the last code of a row, whose high byte is never needed.
+    Value nextByte = arith::MinUIOp::create(
+        nb, l, arith::AddIOp::create(nb, l, byte, e.index(1)),
+        e.index(rowBytes - 1));
+    codeIdx.back() = nextByte;
+    Value high = arith::ExtUIOp::create(nb, l, i32, e.extract(codes, codeIdx));
+    word = arith::OrIOp::create(nb, l, word,
+                                arith::ShLIOp::create(nb, l, high, e.i32(8)));
+  }
+  Value shift32 = arith::IndexCastOp::create(nb, l, i32, shift);
+  Value code =
+      arith::AndIOp::create(nb, l, arith::ShRUIOp::create(nb, l, word, shift32),
+                            e.i32((1 << bits) - 1));
+
+  SmallVector<Value> sIdx = scaleIndices(e, q, idx);
+  Value value;
+  if (q.getFormat() == QuantFormat::Int) {
+    Value v = code;
+    if (q.getIsSigned()) {
+      Value up = e.i32(32 - bits);
+      v = arith::ShRSIOp::create(nb, l, arith::ShLIOp::create(nb, l, v, up),
+                                 up);
+    }
+    Value zp;
+    if (zeroPoints) {
+      Value z8 = e.extract(zeroPoints, sIdx);
+      zp = q.getIsSigned() ? Value(arith::ExtSIOp::create(nb, l, i32, z8))
+                           : Value(arith::ExtUIOp::create(nb, l, i32, z8));
+    } else {
+      zp = e.i32(q.getIsSigned() ? 0 : (1 << (bits - 1)));
+    }
+    value = arith::SIToFPOp::create(nb, l, nb.getF32Type(),
+                                    arith::SubIOp::create(nb, l, v, zp));
+  } else {
+    value = e.extract(table, {e.toIndex(code)});
+  }
+  Value scale = e.castFloat(e.extract(scales, sIdx), nb.getF32Type());
+  return e.castFloat(arith::MulFOp::create(nb, l, value, scale), elementType);
+}
+
+} // namespace
+
+Value mlir::slim::decodeQuantElement(OpBuilder &b, Location loc, QuantAttr q,
+                                     ValueRange storage,
+                                     ArrayRef<Value> indices,
+                                     Type elementType) {
+  Emitter e{b, loc};
+  Value table = codeTable(b, loc, q, storage);
+  return decodeElement(e, q, storage, table, indices, elementType);
+}
+
+namespace {
+
 /// Decodes the quantized `valuesType` tensor from its storage.
 static Value decodeQuant(OpBuilder &b, Location loc, QuantAttr q,
                          RankedTensorType valuesType, ValueRange storage) {
   Emitter e{b, loc};
-  Value codes = storage[0], scales = storage[1];
-  unsigned next = 2;
-  Value zeroPoints = q.getHasZeroPoint() ? storage[next++] : Value();
-  Value table;
-  if (q.getFormat() == QuantFormat::LUT) {
-    table = storage[next++];
-  } else if (std::optional<CodeFormat> format = getCodeFormat(q.getFormat())) {
-    SmallVector<float> values = getCodeTable(*format);
-    auto tableType = RankedTensorType::get(
-        {static_cast<int64_t>(values.size())}, b.getF32Type());
-    table = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(tableType, ArrayRef<float>(values)));
-  }
-
-  auto denseType = RankedTensorType::get(valuesType.getShape(),
-                                         valuesType.getElementType());
+  Value codes = storage[0];
+  Value table = codeTable(b, loc, q, storage);
+  auto denseType =
+      RankedTensorType::get(valuesType.getShape(), valuesType.getElementType());
   Value init = emptyLike(
       b, loc, denseType,
       dynamicSizes(denseType, [&](int64_t d) { return e.dim(codes, d); }));
-  unsigned bits = q.getBits();
-  int64_t rowBytes = cast<RankedTensorType>(codes.getType()).getShape().back();
   Type elementType = valuesType.getElementType();
-
-  return buildIndexedGeneric(b, loc, init, [&](Emitter &e,
-                                               ArrayRef<Value> idx) {
-    OpBuilder &nb = e.b;
-    Location l = e.loc;
-    Type i32 = nb.getI32Type();
-    // Read the code: bits [j*bits, (j+1)*bits) of the row's bit stream.
-    Value bitOffset = arith::MulIOp::create(nb, l, idx.back(), e.index(bits));
-    Value byte = arith::DivUIOp::create(nb, l, bitOffset, e.index(8));
-    Value shift = arith::RemUIOp::create(nb, l, bitOffset, e.index(8));
-    SmallVector<Value> codeIdx(idx);
-    codeIdx.back() = byte;
-    Value word =
-        arith::ExtUIOp::create(nb, l, i32, e.extract(codes, codeIdx));
-    if (8 % bits != 0) {
-      // A code may straddle two bytes; the clamp keeps the read in bounds
-      // for the last code of a row, whose high byte is never needed.
-      Value nextByte = arith::MinUIOp::create(
-          nb, l, arith::AddIOp::create(nb, l, byte, e.index(1)),
-          e.index(rowBytes - 1));
-      codeIdx.back() = nextByte;
-      Value high =
-          arith::ExtUIOp::create(nb, l, i32, e.extract(codes, codeIdx));
-      word = arith::OrIOp::create(
-          nb, l, word, arith::ShLIOp::create(nb, l, high, e.i32(8)));
-    }
-    Value shift32 = arith::IndexCastOp::create(nb, l, i32, shift);
-    Value code = arith::AndIOp::create(
-        nb, l, arith::ShRUIOp::create(nb, l, word, shift32),
-        e.i32((1 << bits) - 1));
-
-    SmallVector<Value> sIdx = scaleIndices(e, q, idx);
-    Value value;
-    if (q.getFormat() == QuantFormat::Int) {
-      Value v = code;
-      if (q.getIsSigned()) {
-        Value up = e.i32(32 - bits);
-        v = arith::ShRSIOp::create(nb, l, arith::ShLIOp::create(nb, l, v, up),
-                                   up);
-      }
-      Value zp;
-      if (zeroPoints) {
-        Value z8 = e.extract(zeroPoints, sIdx);
-        zp = q.getIsSigned()
-                 ? Value(arith::ExtSIOp::create(nb, l, i32, z8))
-                 : Value(arith::ExtUIOp::create(nb, l, i32, z8));
-      } else {
-        zp = e.i32(q.getIsSigned() ? 0 : (1 << (bits - 1)));
-      }
-      value = arith::SIToFPOp::create(nb, l, nb.getF32Type(),
-                                      arith::SubIOp::create(nb, l, v, zp));
-    } else {
-      value = e.extract(table, {e.toIndex(code)});
-    }
-    Value scale = e.castFloat(e.extract(scales, sIdx), nb.getF32Type());
-    return e.castFloat(arith::MulFOp::create(nb, l, value, scale), elementType);
-  });
+  return buildIndexedGeneric(
+      b, loc, init, [&](Emitter &e, ArrayRef<Value> idx) {
+        return decodeElement(e, q, storage, table, idx, elementType);
+      });
 }
 
 /// Scatters N:M `values` (with in-run positions `indices`) into a dense

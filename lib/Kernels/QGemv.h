@@ -137,7 +137,8 @@ void slim_uk_qgemv_f32_avx512(int64_t m, int64_t n0, int64_t n1, const float *a,
 void slim_uk_qdequant_f32_generic(int64_t n0, int64_t n1,
                                   const slim_uk_qweight *w, float *out,
                                   int64_t ldo, uint32_t flags);
-/// AVX2 + FMA: 4-bit codes 32 at a time, as in slim_uk_qgemv_f32_avx2.
+/// AVX2 + FMA: 4-bit codes 32 at a time, as in slim_uk_qgemv_f32_avx2, and
+/// 8-bit codes 8 at a time.
 void slim_uk_qdequant_f32_avx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
                                float *out, int64_t ldo, uint32_t flags);
 

@@ -179,9 +179,37 @@ extern "C" void slim_uk_qgemv_f32_avx2(int64_t m, int64_t n0, int64_t n1,
 extern "C" __attribute__((target("avx2,fma"))) void
 slim_uk_qdequant_f32_avx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
                           float *out, int64_t ldo, uint32_t flags) {
+  bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
+  if (w->bits == 8) {
+    // One code per byte, 8 at a time: (code - zp) * scale as the reference
+    // rounds it.
+    int64_t k = w->k, group = groupSize(w), groups = (k + group - 1) / group;
+    for (int64_t n = n0; n < n1; ++n) {
+      const uint8_t *row = w->codes + n * w->codesStride;
+      float *o = out + (n - n0) * ldo;
+      for (int64_t g = 0; g < groups; ++g) {
+        float scale = slim_uk_qscale(w, n, g, flags);
+        int zp = slim_uk_qzero(w, n, g, flags);
+        const __m256 sv = _mm256_set1_ps(scale);
+        const __m256i zv = _mm256_set1_epi32(zp);
+        int64_t q = g * group, end = q + group < k ? q + group : k;
+        for (; q + 8 <= end; q += 8) {
+          __m128i b =
+              _mm_loadl_epi64(reinterpret_cast<const __m128i *>(row + q));
+          __m256i v =
+              isSigned ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+          _mm256_storeu_ps(
+              o + q,
+              _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, zv)), sv));
+        }
+        for (; q < end; ++q)
+          o[q] = float(code(row, k, q, 8, isSigned) - zp) * scale;
+      }
+    }
+    return;
+  }
   if (!isVectorized4(w))
     return slim_uk_qdequant_f32_generic(n0, n1, w, out, ldo, flags);
-  bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
   int64_t k = w->k, group = groupSize(w);
   int64_t groups = (k + group - 1) / group, rowBytes = (k * 4 + 7) / 8;
   const __m128i flip = _mm_set1_epi8(isSigned ? 8 : 0);

@@ -619,35 +619,19 @@ void qmatmul(StridedMemRefType<float, 2> *x,
 
 extern "C" {
 
-void _mlir_ciface_slim_rt_qmatmul_f32(StridedMemRefType<float, 2> *x,
-                                      StridedMemRefType<int8_t, 2> *codes,
-                                      StridedMemRefType<float, 2> *scales,
-                                      StridedMemRefType<int8_t, 2> *zp,
-                                      StridedMemRefType<float, 2> *y,
-                                      int64_t bits, int64_t group,
-                                      uint32_t flags) {
-  qmatmul(x, codes, scales, zp, y, bits, group, flags);
-}
-
-void _mlir_ciface_slim_rt_qmatmul_f16(StridedMemRefType<float, 2> *x,
-                                      StridedMemRefType<int8_t, 2> *codes,
-                                      StridedMemRefType<Half, 2> *scales,
-                                      StridedMemRefType<int8_t, 2> *zp,
-                                      StridedMemRefType<float, 2> *y,
-                                      int64_t bits, int64_t group,
-                                      uint32_t flags) {
-  qmatmul(x, codes, scales, zp, y, bits, group, flags);
-}
-
-void _mlir_ciface_slim_rt_qmatmul_bf16(StridedMemRefType<float, 2> *x,
-                                       StridedMemRefType<int8_t, 2> *codes,
-                                       StridedMemRefType<BFloat, 2> *scales,
-                                       StridedMemRefType<int8_t, 2> *zp,
-                                       StridedMemRefType<float, 2> *y,
-                                       int64_t bits, int64_t group,
-                                       uint32_t flags) {
-  qmatmul(x, codes, scales, zp, y, bits, group, flags);
-}
+// slim_rt_qmatmul_<scale type> (lib/Runtime/KernelAbi.h).
+#define SLIM_QMATMUL_ENTRY(suffix, ScaleT)                                     \
+  void _mlir_ciface_slim_rt_qmatmul_##suffix(                                  \
+      StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,     \
+      StridedMemRefType<ScaleT, 2> *scales, StridedMemRefType<int8_t, 2> *zp,  \
+      StridedMemRefType<float, 2> *y, int64_t bits, int64_t group,             \
+      uint32_t flags) {                                                        \
+    qmatmul(x, codes, scales, zp, y, bits, group, flags);                      \
+  }
+SLIM_QMATMUL_ENTRY(f32, float)
+SLIM_QMATMUL_ENTRY(f16, Half)
+SLIM_QMATMUL_ENTRY(bf16, BFloat)
+#undef SLIM_QMATMUL_ENTRY
 
 // slim_rt_sgemm[_batched][_{nt,tn,tt}][_overwrite]
 // (--slim-lower-matmul-to-blas): the first suffix says which of A and B the

@@ -9,8 +9,9 @@ inputs (no zero points: code 8 is zero, as MatMulNBits defines it), alternating 
 shape's two directions (K x N, then N x K) so that the chain closes, at M = 1, 8, 32 and 128 rows.
 Prints the median latencies (the median of `--rounds` rounds of `--repeat` runs each, the systems
 measured in turn), Slim / onnxruntime, Slim W4 / Slim f32, and the weight bytes Slim streams per
-second against the read bandwidth numpy measures on this machine in the same run (one thread;
-the kernels use `--threads`).
+second against the read bandwidth measured in the same run (the larger of what numpy reads with
+`--threads` threads and the rate Slim's memory-bound f32 GEMV chains stream their weights at, M = 1),
+and that as a fraction of it (ORT's too).
 
     .venv/bin/python bench/qmatmul_latency.py [--shapes 4096x4096,576x1536] [--m 1,8] [--threads 2]
 """
@@ -103,13 +104,20 @@ def ort_latency(path, k, m, threads, warmup, repeat):
     return statistics.median(times)
 
 
-def read_bandwidth():
-    """GB/s numpy reads a 512 MiB array at (one thread, best of 5)."""
+def read_bandwidth(threads):
+    """GB/s at which `threads` numpy threads read a 512 MiB array, each summing its own slice
+    (numpy releases the GIL in the reduction), best of 5."""
+    import threading
     a = np.ones(128 << 20, dtype=np.float32)
+    parts = np.array_split(a, threads)
     best = 1e9
     for _ in range(5):
+        workers = [threading.Thread(target=np.sum, args=(p,)) for p in parts]
         t = time.perf_counter()
-        a.sum()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
         best = min(best, time.perf_counter() - t)
     return a.nbytes / best / 1e9
 
@@ -137,7 +145,8 @@ def main():
     os.makedirs(work, exist_ok=True)
     slimc = os.path.join(a.build, "bin", "slimc")
     slim_run = os.path.join(a.build, "bin", "slim-run")
-    bandwidth = read_bandwidth()
+    numpy_bandwidth = read_bandwidth(a.threads)
+    f32_rate = 0.0
     rows = []
     for spec in a.shapes.split(","):
         k, n = (int(v) for v in spec.lower().split("x"))
@@ -160,16 +169,23 @@ def main():
                 got["ort"].append(ort_latency(q_onnx, k, m, a.threads, a.warmup, a.repeat))
             q, f, o = (statistics.median(got[x]) for x in ("q", "f", "ort"))
             gbs = weight_bytes / (q * 1e-3) / 1e9
+            if m == 1:
+                # Slim's f32 GEMV chain is memory-bound: the rate it streams the f32 weights at
+                # is a read bandwidth measured in the same run too.
+                f32_rate = max(f32_rate, k * n * 4 * a.layers / (f * 1e-3) / 1e9)
             rows.append((f"{k}x{n} g{block}", m, q, o, f, gbs))
             print(f"  {k}x{n} x{a.layers} M={m}: slim w{a.bits} {q:.3f} ms, onnxruntime {o:.3f} ms, "
                   f"slim f32 {f:.3f} ms", flush=True)
     print(f"\nW{a.bits} (block sizes in the shape column), chains of {a.layers} layers, {a.threads} threads, "
           f"accuracy level {a.accuracy_level} ({'int8' if a.accuracy_level == 4 else 'f32'} activations); "
-          f"numpy read bandwidth (1 thread) {bandwidth:.1f} GB/s")
+          f"read bandwidth: {a.threads} numpy threads {numpy_bandwidth:.1f} GB/s, Slim's f32 GEMV chains "
+          f"{f32_rate:.1f} GB/s; %bw is of the larger")
+    bandwidth = max(numpy_bandwidth, f32_rate)
     print(f"{'shape':17s} {'M':>4s} {'Slim ms':>9s} {'ORT ms':>9s} {'Slim/ORT':>9s} {'f32 ms':>9s} "
-          f"{'W4/f32':>7s} {'Slim GB/s':>10s}")
+          f"{'W4/f32':>7s} {'Slim GB/s':>10s} {'Slim %bw':>9s} {'ORT %bw':>8s}")
     for shape, m, q, o, f, gbs in rows:
-        print(f"{shape:17s} {m:4d} {q:9.3f} {o:9.3f} {q / o:9.2f} {f:9.3f} {q / f:7.2f} {gbs:10.1f}")
+        print(f"{shape:17s} {m:4d} {q:9.3f} {o:9.3f} {q / o:9.2f} {f:9.3f} {q / f:7.2f} {gbs:10.1f} "
+              f"{100 * gbs / bandwidth:8.0f}% {100 * gbs * q / o / bandwidth:7.0f}%")
     return 0
 
 

@@ -167,11 +167,13 @@ void slim_uk_qdequant_f32_avx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
 //               (input 128 s + 32 j + 2 i at byte 16 j + i)
 //   [64, 128)   int8 q of the odd inputs, in the same order
 //   [128, 192)  f32 lane scales: lane l (0-15) holds d of block l / 4
-//   [192, 256)  int32 lane sums: lane l holds the sum of the 8 q of bytes
-//               [4 l, 4 l + 4) of the even and the odd part
+//   [192, 208)  f32 t_j = d_j * (sum of block j's q), j < 4
+//   [208, 256)  zeros
 // so that the low nibbles of a row's 64 code bytes [64 s, 64 s + 64) meet
 // the even part and the high nibbles the odd part, each 32-bit lane within
-// one block. Inputs past K are zero.
+// one block; the kernels take the codes' dot products as unsigned and add
+// the zero points' part, -zp * scale * t_j, per block. Inputs past K are
+// zero.
 
 /// Bytes per superblock and per activation row of K inputs.
 #define SLIM_UK_QACT_SUPERBLOCK_BYTES 256

@@ -31,7 +31,6 @@ extern "C" void slim_uk_qact_quantize_generic(int64_t m, int64_t k,
       int8_t *even = reinterpret_cast<int8_t *>(sb);
       int8_t *odd = even + 64;
       float scales[16];
-      int32_t sums[16];
       for (int64_t j = 0; j < 4; ++j) {
         // Straight loops over a copy of the block, so that the compiler
         // vectorizes them (the deinterleaving comes last).
@@ -71,14 +70,16 @@ extern "C" void slim_uk_qact_quantize_generic(int64_t m, int64_t k,
         for (int64_t l = 4 * j; l < 4 * j + 4; ++l)
           scales[l] = d;
       }
-      for (int64_t l = 0; l < 16; ++l) {
+      // The zero points' terms: d times the sum of q, per block.
+      float terms[16] = {};
+      for (int64_t j = 0; j < 4; ++j) {
         int32_t sum = 0;
-        for (int64_t t = 4 * l; t < 4 * l + 4; ++t)
+        for (int64_t t = 16 * j; t < 16 * j + 16; ++t)
           sum += even[t] + odd[t];
-        sums[l] = sum;
+        terms[j] = scales[4 * j] * static_cast<float>(sum);
       }
       std::memcpy(sb + 128, scales, sizeof(scales));
-      std::memcpy(sb + 192, sums, sizeof(sums));
+      std::memcpy(sb + 192, terms, sizeof(terms));
     }
   }
 }

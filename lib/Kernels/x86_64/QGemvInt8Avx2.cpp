@@ -44,8 +44,11 @@ SLIM_Q8_AVX2_TARGET void q8Rows(int64_t n0, int64_t n1, const uint8_t *act,
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t *row = w->codes + n * w->codesStride;
     __m256 acc[R];
-    for (int i = 0; i < R; ++i)
+    __m128 zp[R];
+    for (int i = 0; i < R; ++i) {
       acc[i] = _mm256_setzero_ps();
+      zp[i] = _mm_setzero_ps();
+    }
     for (int64_t h = 0; h < halves; ++h) {
       int64_t off = h * 32, left = rowBytes - off;
       __m256i b;
@@ -56,34 +59,38 @@ SLIM_Q8_AVX2_TARGET void q8Rows(int64_t n0, int64_t n1, const uint8_t *act,
         std::memcpy(tail, row + off, left);
         b = _mm256_load_si256(reinterpret_cast<const __m256i *>(tail));
       }
-      b = _mm256_xor_si256(b, flip);
+      if (isSigned)
+        b = _mm256_xor_si256(b, flip);
       __m256i lo = _mm256_and_si256(b, low4);
       __m256i hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), low4);
       // Blocks 2h and 2h + 1 (past K: the last block's group): one group
       // where groups are an even number of blocks, two consecutive ones in
-      // one load for groups of 32.
+      // one load for groups of 32. zpTerm: -zp * scale per block.
       __m256 scale;
-      __m256i minusZp;
+      __m128 zpTerm;
       if (pairs && 2 * h + 1 <= lastBlock) {
-        scale = _mm256_permutevar8x32_ps(
-            _mm256_castps128_ps256(scalesAt(w, n, 2 * h, 2, flags)), spread);
-        minusZp = _mm256_permutevar8x32_epi32(
-            _mm256_castsi128_si256(minusZerosAt(w, n, 2 * h, 2, flags, bias)),
-            spread);
+        __m128 scales = scalesAt(w, n, 2 * h, 2, flags);
+        scale =
+            _mm256_permutevar8x32_ps(_mm256_castps128_ps256(scales), spread);
+        zpTerm = _mm_mul_ps(
+            _mm_cvtepi32_ps(minusZerosAt(w, n, 2 * h, 2, flags, bias)), scales);
       } else {
         int64_t t1 = 2 * h + 1 < lastBlock ? 2 * h + 1 : lastBlock;
         int64_t g0 = groupOf(2 * h), g1 = groupOf(t1);
-        scale = _mm256_set1_ps(scaleAt(w, n, g0, flags));
-        minusZp = _mm256_set1_epi32(-(slim_uk_qzero(w, n, g0, flags) + bias));
+        float s0 = scaleAt(w, n, g0, flags), s1 = s0;
+        float z0 = float(-(slim_uk_qzero(w, n, g0, flags) + bias)) * s0,
+              z1 = z0;
         if (g1 != g0) {
-          scale = _mm256_insertf128_ps(
-              scale, _mm_set1_ps(scaleAt(w, n, g1, flags)), 1);
-          minusZp = _mm256_inserti128_si256(
-              minusZp, _mm_set1_epi32(-(slim_uk_qzero(w, n, g1, flags) + bias)),
-              1);
+          s1 = scaleAt(w, n, g1, flags);
+          z1 = float(-(slim_uk_qzero(w, n, g1, flags) + bias)) * s1;
         }
+        scale = _mm256_setr_m128(_mm_set1_ps(s0), _mm_set1_ps(s1));
+        zpTerm = _mm_setr_ps(z0, z1, 0.0f, 0.0f);
       }
       int64_t at = (h / 2) * SLIM_UK_QACT_SUPERBLOCK_BYTES + (h % 2) * 32;
+      // The t_j of blocks 2h and 2h + 1.
+      int64_t termsAt =
+          (h / 2) * SLIM_UK_QACT_SUPERBLOCK_BYTES + 192 + (h % 2) * 8;
       for (int i = 0; i < R; ++i) {
         const uint8_t *sb = act + i * actStride + at;
         __m256i even =
@@ -91,20 +98,21 @@ SLIM_Q8_AVX2_TARGET void q8Rows(int64_t n0, int64_t n1, const uint8_t *act,
         __m256i odd =
             _mm256_loadu_si256(reinterpret_cast<const __m256i *>(sb + 64));
         __m256 d = _mm256_loadu_ps(reinterpret_cast<const float *>(sb + 128));
-        __m256i sums =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i *>(sb + 192));
-        __m256i dot = _mm256_mullo_epi32(minusZp, sums);
-        dot = _mm256_add_epi32(
-            dot, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, even), ones));
-        dot = _mm256_add_epi32(
-            dot, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, odd), ones));
+        __m256i dot = _mm256_add_epi32(
+            _mm256_madd_epi16(_mm256_maddubs_epi16(lo, even), ones),
+            _mm256_madd_epi16(_mm256_maddubs_epi16(hi, odd), ones));
         acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
                                  _mm256_mul_ps(scale, d), acc[i]);
+        double terms;
+        std::memcpy(&terms, act + i * actStride + termsAt, 8);
+        zp[i] = _mm_fmadd_ps(zpTerm, _mm_castpd_ps(_mm_set_sd(terms)), zp[i]);
       }
     }
     for (int i = 0; i < R; ++i) {
       float *out = c + i * ldc + n;
-      float sum = slim::avx2::hsum(acc[i]);
+      __m128 z = _mm_add_ps(zp[i], _mm_movehl_ps(zp[i], zp[i]));
+      z = _mm_add_ss(z, _mm_movehdup_ps(z));
+      float sum = slim::avx2::hsum(acc[i]) + _mm_cvtss_f32(z);
       *out = (flags & SLIM_UK_QGEMV_ACCUMULATE ? *out : 0.0f) + sum;
     }
   }

@@ -312,16 +312,20 @@ TEST(QGemvInt8, ActivationsRoundToHalfAStep) {
         ASSERT_LE(std::fabs(v * d - a[i * lda + q]), d * 0.5f * 1.0001f)
             << "k=" << k << " at " << i << "," << q;
       }
-      // Lane sums: the 8 q of each lane's even and odd bytes.
+      // Zero-point terms: t_j = d_j * (sum of block j's q), zeros after.
       for (int64_t s = 0; s < slim_uk_qact_row_bytes(k) / 256; ++s) {
         const uint8_t *sb = row + s * 256;
-        for (int64_t l = 0; l < 16; ++l) {
-          int32_t want = 0, got;
-          for (int64_t t = 4 * l; t < 4 * l + 4; ++t)
-            want += int8_t(sb[t]) + int8_t(sb[64 + t]);
-          std::memcpy(&got, sb + 192 + 4 * l, 4);
-          ASSERT_EQ(got, want) << "k=" << k << " lane " << l;
+        for (int64_t j = 0; j < 4; ++j) {
+          int32_t sum = 0;
+          for (int64_t t = 16 * j; t < 16 * j + 16; ++t)
+            sum += int8_t(sb[t]) + int8_t(sb[64 + t]);
+          float d, got;
+          std::memcpy(&d, sb + 128 + 16 * j, 4);
+          std::memcpy(&got, sb + 192 + 4 * j, 4);
+          ASSERT_EQ(got, d * float(sum)) << "k=" << k << " block " << j;
         }
+        for (int64_t b = 208; b < 256; ++b)
+          ASSERT_EQ(sb[b], 0) << "k=" << k << " byte " << b;
       }
     }
   }

@@ -212,7 +212,7 @@ def main():
                         "shared machine the speed drifts over minutes, and one block per system "
                         "after another turns that drift into a ratio (default 3)")
     p.add_argument("--kernels", action="append", default=[], metavar="ISA",
-                   help="also measure the default build with SLIM_KERNELS=ISA (generic, avx2, avx512: "
+                   help="also measure the default build with SLIM_KERNELS=ISA (generic, avx2, avx512, avx512vnni: "
                         "one kernel variant forced), interleaved; repeatable")
     p.add_argument("--cases", default="all", help="comma-separated subset of decode128,decode512,"
                    "prefill128,prefill512 (default all)")

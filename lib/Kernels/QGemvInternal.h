@@ -6,8 +6,10 @@
 //===----------------------------------------------------------------------===//
 //
 // Internal to lib/Kernels: the scalar reading of one code (the reference's,
-// and the vector kernels' tails) and the split of the activation rows into
-// chunks of up to four that the vector kernels are templated on.
+// and the vector kernels' tails), the split of the activation rows into
+// chunks of up to 4 or 8 that the vector kernels are templated on, the
+// block-to-group mapping of the int8-activation path, and (x86-64) scale
+// and zero-point loads with F16C.
 //
 //===----------------------------------------------------------------------===//
 
@@ -104,9 +106,9 @@ struct BlockGroups {
 
   explicit BlockGroups(const slim_uk_qweight *w)
       : blocksPerGroup(groupSize(w) >= w->k ? INT64_MAX : groupSize(w) / 32) {
-    for (int s = 0; s < 62 && blocksPerGroup != INT64_MAX; ++s)
-      if (blocksPerGroup == int64_t(1) << s)
-        shift = s;
+    if (blocksPerGroup > 0 && blocksPerGroup != INT64_MAX &&
+        (blocksPerGroup & (blocksPerGroup - 1)) == 0)
+      shift = __builtin_ctzll(static_cast<uint64_t>(blocksPerGroup));
   }
   int64_t operator()(int64_t t) const {
     if (blocksPerGroup == INT64_MAX)
@@ -123,20 +125,10 @@ struct BlockGroups {
 /// slim_uk_qscale with F16C's one-instruction widening of f16.
 __attribute__((target("f16c"))) inline float
 scaleAt(const slim_uk_qweight *w, int64_t n, int64_t g, uint32_t flags) {
-  int64_t at = n * w->scalesStride + g;
-  switch (flags & SLIM_UK_QGEMV_SCALE_MASK) {
-  case SLIM_UK_QGEMV_SCALE_F16:
-    return _cvtsh_ss(static_cast<const uint16_t *>(w->scales)[at]);
-  case SLIM_UK_QGEMV_SCALE_BF16: {
-    uint32_t bits = uint32_t(static_cast<const uint16_t *>(w->scales)[at])
-                    << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-  }
-  default:
-    return static_cast<const float *>(w->scales)[at];
-  }
+  if ((flags & SLIM_UK_QGEMV_SCALE_MASK) == SLIM_UK_QGEMV_SCALE_F16)
+    return _cvtsh_ss(
+        static_cast<const uint16_t *>(w->scales)[n * w->scalesStride + g]);
+  return slim_uk_qscale(w, n, g, flags);
 }
 
 /// The scales of row n, groups [g, g + count) for count 2 or 4, widened to

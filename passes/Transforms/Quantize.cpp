@@ -27,6 +27,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Threading.h"
 #include "llvm/ADT/APFloat.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -331,20 +332,13 @@ LogicalResult SlimQuantizePass::quantizeEmbeddings(ModuleOp module,
           << table.otherUses
           << " uses that are neither gathers nor a tied LM head: it stays "
              "dense for them";
-    std::vector<float> w(data.begin(), data.end());
     llvm::Expected<QuantizedMatrix> q =
-        quantizeRtn(w, table.rows, table.cols, e);
+        quantizeRtn(data, table.rows, table.cols, e);
     if (!q)
       return table.constant.emitError()
              << "slim-quantize: embedding table '" << table.name
              << "': " << llvm::toString(q.takeError());
-    std::vector<float> what = q->dequantizeAll();
-    double err = 0, norm = 0;
-    for (size_t i = 0; i < w.size(); ++i) {
-      err += (what[i] - w[i]) * double(what[i] - w[i]);
-      norm += double(w[i]) * w[i];
-    }
-    double weightError = norm > 0 ? std::sqrt(err / norm) : 0.0;
+    double weightError = relativeWeightError(data, q->dequantizeAll());
 
     OpBuilder b(table.constant);
     b.setInsertionPointAfter(table.constant);
@@ -361,7 +355,11 @@ LogicalResult SlimQuantizePass::quantizeEmbeddings(ModuleOp module,
       mm.getResult(0).replaceAllUsesWith(y);
       mm.erase();
     }
+    // A transpose may feed several heads: erase each once.
+    llvm::SmallPtrSet<Operation *, 2> transposes;
     for (auto [mm, transpose] : table.heads)
+      transposes.insert(transpose);
+    for (Operation *transpose : transposes)
       if (transpose->use_empty())
         transpose->erase();
     // The gathers: each element read from the codes and scales.

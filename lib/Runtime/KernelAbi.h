@@ -17,26 +17,27 @@
 
 #include <stdint.h>
 
-// --slim-lower-quantized-matmul:
+// --slim-lower-quantized-matmul, through slim.ukernel (--slim-lower-ukernels:
+// the inputs in order, then the outputs):
 //
-//   slim_rt_qmatmul_<f32|f16|bf16>(x, codes, scales, zero_points, y,
-//                                  bits, group, flags)
+//   slim_rt_qmatmul_<f32|f16|bf16>(x, codes, scales, bits, group, flags, y)
+//   slim_rt_qmatmul_zp_<f32|f16|bf16>(x, codes, scales, zero_points, bits,
+//                                     group, flags, y)
 //
 // MLIR C-interface calls (`_mlir_ciface_` prefix, memrefs by descriptor):
 // x memref<?x?xf32> (M x K activations), codes memref<?x?xi8> (N x packed
 // bytes), scales memref<?x?x{f32,f16,bf16}> (N x groups, the suffix), zero
-// points memref<?x?xi8> (N x groups; with SLIM_RT_QMATMUL_ZERO_POINTS
-// unset the codes are passed again and not read), y memref<?x?xf32>
-// (M x N, written), bits and group i64 (group 0: one per output channel),
-// flags i32 of the bits below.
+// points memref<?x?xi8> (N x groups, `_zp_` only), bits and group i64
+// (group 0: one per output channel), flags i32 of the bits below, y
+// memref<?x?xf32> (M x N, every element written, none read).
 
 /// Codes (and zero points) are two's-complement signed.
 #define SLIM_RT_QMATMUL_SIGNED 1u
-/// The zero-point operand is the weight's zero points.
-#define SLIM_RT_QMATMUL_ZERO_POINTS 2u
 /// Few-row products may round the activations to int8 per block of 32
 /// (lib/Kernels/QGemv.h states the error bound); without it every product
 /// is f32-accurate.
-#define SLIM_RT_QMATMUL_INT8_ACTIVATIONS 4u
+#define SLIM_RT_QMATMUL_INT8_ACTIVATIONS 2u
+/// Every flag bit the runtime knows.
+#define SLIM_RT_QMATMUL_ALL_FLAGS 3u
 
 #endif // SLIM_LIB_RUNTIME_KERNELABI_H

@@ -415,8 +415,9 @@ template <typename ScaleT> struct QuantWeight {
         codes->data + codes->offset + n * codes->strides[0]);
     int64_t rowBytes = (k * bits + 7) / 8;
     const ScaleT *s = scales->data + scales->offset + n * scales->strides[0];
-    const int8_t *z =
-        zeroPoints->data + zeroPoints->offset + n * zeroPoints->strides[0];
+    const int8_t *z = hasZp ? zeroPoints->data + zeroPoints->offset +
+                                  n * zeroPoints->strides[0]
+                            : nullptr;
     int mask = (1 << bits) - 1;
     for (int64_t g = 0; g < groups; ++g) {
       float scale = toFloat(s[g * scales->strides[1]]);
@@ -480,7 +481,7 @@ void qmatmul(StridedMemRefType<float, 2> *x,
              StridedMemRefType<float, 2> *y, int64_t bits, int64_t group,
              uint32_t abiFlags) {
   bool isSigned = abiFlags & SLIM_RT_QMATMUL_SIGNED;
-  bool hasZp = abiFlags & SLIM_RT_QMATMUL_ZERO_POINTS;
+  bool hasZp = zeroPoints != nullptr;
   int64_t m = x->sizes[0], k = x->sizes[1], n = y->sizes[1];
   if (group <= 0)
     group = k;
@@ -619,13 +620,19 @@ void qmatmul(StridedMemRefType<float, 2> *x,
 
 extern "C" {
 
-// slim_rt_qmatmul_<scale type> (lib/Runtime/KernelAbi.h).
+// slim_rt_qmatmul[_zp]_<scale type> (lib/Runtime/KernelAbi.h).
 #define SLIM_QMATMUL_ENTRY(suffix, ScaleT)                                     \
   void _mlir_ciface_slim_rt_qmatmul_##suffix(                                  \
       StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,     \
+      StridedMemRefType<ScaleT, 2> *scales, int64_t bits, int64_t group,       \
+      uint32_t flags, StridedMemRefType<float, 2> *y) {                        \
+    qmatmul(x, codes, scales, nullptr, y, bits, group, flags);                 \
+  }                                                                            \
+  void _mlir_ciface_slim_rt_qmatmul_zp_##suffix(                               \
+      StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,     \
       StridedMemRefType<ScaleT, 2> *scales, StridedMemRefType<int8_t, 2> *zp,  \
-      StridedMemRefType<float, 2> *y, int64_t bits, int64_t group,             \
-      uint32_t flags) {                                                        \
+      int64_t bits, int64_t group, uint32_t flags,                             \
+      StridedMemRefType<float, 2> *y) {                                        \
     qmatmul(x, codes, scales, zp, y, bits, group, flags);                      \
   }
 SLIM_QMATMUL_ENTRY(f32, float)

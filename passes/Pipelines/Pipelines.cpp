@@ -63,7 +63,7 @@ static constexpr const char *kCpuBufferize =
     "one-shot-bufferize{bufferize-function-boundaries=1 "
     "function-boundary-type-conversion=identity-layout-map},"
     "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
-    "canonicalize,cse";
+    "slim-lower-ukernels,canonicalize,cse";
 
 static constexpr const char *kCpuLoopsTail =
     "canonicalize,resolve-ranked-shaped-type-result-dims,canonicalize,"

@@ -637,34 +637,40 @@ def SlimLowerMatmulToBlasPass
 
 def SlimLowerQuantizedMatmulPass
     : Pass<"slim-lower-quantized-matmul", "::mlir::ModuleOp"> {
-  let summary = "Calls Slim's CPU kernels for weight-quantized slim.matmul";
+  let summary = "Selects Slim's CPU kernels for weight-quantized slim.matmul";
   let description = [{
     Replaces `slim.matmul %x, %w transpose_rhs` of a dense f32 activation
     `M x K` by an `N x K` weight assembled from integer `#slim.quant`
     storage (2-8 bits, signed or unsigned, zero points or not, one scale
     per output channel or per group along K, f16/bf16/f32 scales) with a
-    call to the model-support kernel `slim_rt_qmatmul_<scale type>` (C
-    interface, declared in `lib/Runtime/KernelAbi.h`) on the storage
-    buffers:
+    `slim.ukernel` of the model-support kernel
+    `slim_rt_qmatmul[_zp]_<scale type>` (declared in
+    `lib/Runtime/KernelAbi.h`) on the storage tensors, in
+    destination-passing style:
 
     ```mlir
     %y = slim.matmul %x, %w transpose_rhs : tensor<?x576xf32>, tensor<1536x576xf32, #slim.quant<ui4, group = 128, axis = 1, scale = f16, zero_point>> -> tensor<?x1536xf32>
     // becomes
-    %out = memref.alloc(%m) : memref<?x1536xf32>
-    func.call @slim_rt_qmatmul_f16(%x_buf, %codes_buf, %scales_buf, %zp_buf, %out_buf, %c4, %c128, %flags) : (...) -> ()
-    %y = bufferization.to_tensor %out restrict writable : memref<?x1536xf32> to tensor<?x1536xf32>
+    %init = tensor.empty(%m) : tensor<?x1536xf32>
+    %y = slim.ukernel "slim_rt_qmatmul_zp_f16"
+        ins(%x, %codes, %scales, %zp, %c4, %c128, %flags : ...)
+        outs(%init : tensor<?x1536xf32>) -> tensor<?x1536xf32>
     ```
 
-    `%flags` (i32) says whether the codes are signed, whether `%zp_buf`
-    holds zero points, and whether few-row products may use int8
-    activations (`activations=int8`). Activations of rank > 2 are collapsed
-    into rows. The kernels read the packed codes in place: for up to 8 rows
-    (decoding) a quantized GEMV (f32 products with the exact weights, or
-    with `activations=int8` the activations rounded to int8 per block of 32
-    and integer dot products, 4-bit codes in groups of a multiple of 32);
-    for more rows tiles of the weight dequantized once into the packed
-    GEMM's panels. Other matmuls keep the reference lowering
-    (`--convert-slim-to-linalg`), which defines what the kernels compute.
+    Bufferization then owns every buffer, and `--slim-lower-ukernels` makes
+    the calls. `%flags` (i32) says whether the codes are signed and whether
+    few-row products may use int8 activations (`activations=int8`).
+    Activations of rank > 2 are collapsed into rows. Which kernel a product
+    gets is decided by one table (`passes/Transforms/KernelSelection.h`)
+    from the weight's encoding and the shapes; `report-fallbacks` emits a
+    remark saying why each compressed product it leaves keeps the
+    reference lowering (`--convert-slim-to-linalg`, which defines what the
+    kernels compute). The kernels read the packed codes in place: for up
+    to 8 rows (decoding) a quantized GEMV (f32 products with the exact
+    weights, or with `activations=int8` the activations rounded to int8
+    per block of 32 and integer dot products, 4-bit codes in groups of a
+    multiple of 32); for more rows tiles of the weight dequantized once
+    into the packed GEMM's panels.
   }];
   let options = [
     Option<"activations", "activations", "::mlir::slim::QuantizedActivations",
@@ -678,12 +684,34 @@ def SlimLowerQuantizedMatmulPass
                         "f32 activations"),
              clEnumValN(::mlir::slim::QuantizedActivations::Int8, "int8",
                         "int8 activations per block of 32"))}]>,
+    Option<"reportFallbacks", "report-fallbacks", "bool", "false",
+           "Emit a remark for each slim.matmul left to the reference "
+           "lowering, saying why no kernel applies">,
   ];
-  let dependentDialects = ["::mlir::func::FuncDialect",
-                           "::mlir::memref::MemRefDialect",
-                           "::mlir::bufferization::BufferizationDialect",
-                           "::mlir::tensor::TensorDialect",
+  let dependentDialects = ["::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect"];
+}
+
+def SlimLowerUKernelsPass : Pass<"slim-lower-ukernels", "::mlir::ModuleOp"> {
+  let summary = "Turns bufferized slim.ukernel ops into kernel calls";
+  let description = [{
+    Replaces each `slim.ukernel` on memrefs (after bufferization) by a
+    `func.call` of its callee, declared `private` with
+    `llvm.emit_c_interface`: the inputs in order, then the outputs, every
+    memref cast to a fully dynamic strided layout (the runtime receives
+    `StridedMemRefType` descriptors), scalars by value.
+
+    ```mlir
+    slim.ukernel "slim_rt_qmatmul_f16" ins(%x, %codes, %scales, %c4, %c0, %c1 : memref<?x576xf32>, memref<1536x288xi8>, memref<1536x1xf16>, i64, i64, i32) outs(%y : memref<?x1536xf32>)
+    // becomes
+    func.call @slim_rt_qmatmul_f16(%x_cast, %codes_cast, %scales_cast, %c4, %c0, %c1, %y_cast) : (memref<?x?xf32, strided<[?, ?], offset: ?>>, ...) -> ()
+    ```
+
+    Fails on a `slim.ukernel` still on tensors, and on two calls of one
+    callee with different argument types.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
 }
 
 def SlimCopyResultsPass : Pass<"slim-copy-results", "::mlir::func::FuncOp"> {

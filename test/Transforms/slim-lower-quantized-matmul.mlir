@@ -4,28 +4,44 @@
 // RUN: not slim-opt %s --slim-lower-quantized-matmul=activations=int4 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: Cannot find option named 'int4'
 
-// The flags of lib/Runtime/KernelAbi.h: zero points 2, signed 1, int8
-// activations 4.
+// RUN: slim-opt %s --slim-lower-quantized-matmul=report-fallbacks 2>&1 | FileCheck %s --check-prefix=REMARK
+// RUN: slim-opt %s --slim-lower-quantized-matmul --convert-slim-to-linalg --one-shot-bufferize=bufferize-function-boundaries --slim-lower-ukernels | FileCheck %s --check-prefix=CALL
+
+// The flags of lib/Runtime/KernelAbi.h: signed 1, int8 activations 2.
 // F32-LABEL: func.func @rows
-// F32: %[[FLAGS:.*]] = arith.constant 2 : i32
-// F32: call @slim_rt_qmatmul_f32({{.*}}, %[[FLAGS]]) : ({{.*}}, i64, i64, i32) -> ()
+// F32: %[[FLAGS:.*]] = arith.constant 0 : i32
+// F32: slim.ukernel "slim_rt_qmatmul_zp_f32" ins({{.*}}, %[[FLAGS]] : {{.*}}, i64, i64, i32)
 // F32-LABEL: func.func @signed_f16
 // F32: %[[FLAGS:.*]] = arith.constant 1 : i32
-// F32: call @slim_rt_qmatmul_f16({{.*}}, %[[FLAGS]])
+// F32: slim.ukernel "slim_rt_qmatmul_f16" ins({{.*}}, %[[FLAGS]] :
 // INT8-LABEL: func.func @rows
-// INT8: %[[FLAGS:.*]] = arith.constant 6 : i32
-// INT8: call @slim_rt_qmatmul_f32({{.*}}, %[[FLAGS]])
+// INT8: %[[FLAGS:.*]] = arith.constant 2 : i32
+// INT8: slim.ukernel "slim_rt_qmatmul_zp_f32" ins({{.*}}, %[[FLAGS]] :
 // INT8-LABEL: func.func @signed_f16
-// INT8: %[[FLAGS:.*]] = arith.constant 5 : i32
-// INT8: call @slim_rt_qmatmul_f16({{.*}}, %[[FLAGS]])
+// INT8: %[[FLAGS:.*]] = arith.constant 3 : i32
+// INT8: slim.ukernel "slim_rt_qmatmul_f16" ins({{.*}}, %[[FLAGS]] :
+
+// Why a compressed product keeps the reference lowering.
+// REMARK: remark: reference lowering: slim_rt_qmatmul: the weight is not used transposed
+
+// After bufferization: the buffer of the tensor.empty destination is the
+// call's last argument; storage is passed in place.
+// CALL-DAG: func.func private @slim_rt_qmatmul_zp_f32(memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xi8, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xi8, strided<[?, ?], offset: ?>>, i64, i64, i32, memref<?x?xf32, strided<[?, ?], offset: ?>>) attributes {llvm.emit_c_interface}
+// CALL-DAG: func.func private @slim_rt_qmatmul_f16(
+// CALL-LABEL: func.func @rows(
+// CALL: %[[OUT:.*]] = memref.alloc(%{{.*}}) {{.*}}: memref<?x32xf32>
+// CALL: %[[CAST:.*]] = memref.cast %[[OUT]] : memref<?x32xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+// CALL: call @slim_rt_qmatmul_zp_f32(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c4_i64, %c32_i64, %c0_i32, %[[CAST]])
+// CALL-NOT: slim.ukernel
+// CALL: return %[[OUT]]
 
 // Rows of activations times a 4-bit weight: one kernel call.
 // CHECK-LABEL: func.func @rows
 // CHECK-NOT: tensor.collapse_shape
-// CHECK: memref.alloc(%{{.*}}) : memref<?x32xf32>
-// CHECK: call @slim_rt_qmatmul_f32(
+// CHECK: %[[INIT:.*]] = tensor.empty(%{{.*}}) : tensor<?x32xf32>
+// CHECK: %[[Y:.*]] = slim.ukernel "slim_rt_qmatmul_zp_f32" ins(%arg0, %arg1, %arg2, %arg3, %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<32x32xi8>, tensor<32x2xf32>, tensor<32x2xi8>, i64, i64, i32) outs(%[[INIT]] : tensor<?x32xf32>) -> tensor<?x32xf32>
 // CHECK-NOT: tensor.expand_shape
-// CHECK: return
+// CHECK: return %[[Y]]
 func.func @rows(%x: tensor<?x64xf32>, %codes: tensor<32x32xi8>, %scales: tensor<32x2xf32>, %zp: tensor<32x2xi8>) -> tensor<?x32xf32> {
   %w = slim.assemble %codes, %scales, %zp : tensor<32x32xi8>, tensor<32x2xf32>, tensor<32x2xi8> -> tensor<32x64xf32, #slim.quant<ui4, group = 32, axis = 1, zero_point>>
   %y = slim.matmul %x, %w transpose_rhs : tensor<?x64xf32>, tensor<32x64xf32, #slim.quant<ui4, group = 32, axis = 1, zero_point>> -> tensor<?x32xf32>
@@ -34,7 +50,7 @@ func.func @rows(%x: tensor<?x64xf32>, %codes: tensor<32x32xi8>, %scales: tensor<
 
 // Signed codes without zero points, f16 scales per output channel.
 // CHECK-LABEL: func.func @signed_f16
-// CHECK: call @slim_rt_qmatmul_f16(
+// CHECK: slim.ukernel "slim_rt_qmatmul_f16" ins(%arg0, %arg1, %arg2, %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<32x32xi8>, tensor<32x1xf16>, i64, i64, i32)
 func.func @signed_f16(%x: tensor<?x64xf32>, %codes: tensor<32x32xi8>, %scales: tensor<32x1xf16>) -> tensor<?x32xf32> {
   %w = slim.assemble %codes, %scales : tensor<32x32xi8>, tensor<32x1xf16> -> tensor<32x64xf32, #slim.quant<i4, channel = 0, scale = f16>>
   %y = slim.matmul %x, %w transpose_rhs : tensor<?x64xf32>, tensor<32x64xf32, #slim.quant<i4, channel = 0, scale = f16>> -> tensor<?x32xf32>
@@ -46,9 +62,8 @@ func.func @signed_f16(%x: tensor<?x64xf32>, %codes: tensor<32x32xi8>, %scales: t
 // CHECK-LABEL: func.func @batch_sequence
 // CHECK: %[[ROWS:.*]] = tensor.collapse_shape %arg0 {{\[\[}}0, 1], [2]] : tensor<?x?x64xf32> into tensor<?x64xf32>
 // CHECK: %[[N:.*]] = tensor.dim %[[ROWS]], %c0
-// CHECK: memref.alloc(%[[N]]) : memref<?x32xf32>
-// CHECK: call @slim_rt_qmatmul_f32(
-// CHECK: %[[FLAT:.*]] = bufferization.to_tensor %{{.*}} : memref<?x32xf32> to tensor<?x32xf32>
+// CHECK: %[[INIT:.*]] = tensor.empty(%[[N]]) : tensor<?x32xf32>
+// CHECK: %[[FLAT:.*]] = slim.ukernel "slim_rt_qmatmul_zp_f32" ins(%[[ROWS]], {{.*}}) outs(%[[INIT]] : tensor<?x32xf32>)
 // CHECK: tensor.expand_shape %[[FLAT]] {{\[\[}}0, 1], [2]] output_shape [%{{.*}}, %{{.*}}, 32] : tensor<?x32xf32> into tensor<?x?x32xf32>
 func.func @batch_sequence(%x: tensor<?x?x64xf32>, %codes: tensor<32x32xi8>, %scales: tensor<32x2xf32>, %zp: tensor<32x2xi8>) -> tensor<?x?x32xf32> {
   %w = slim.assemble %codes, %scales, %zp : tensor<32x32xi8>, tensor<32x2xf32>, tensor<32x2xi8> -> tensor<32x64xf32, #slim.quant<ui4, group = 32, axis = 1, zero_point>>
@@ -58,10 +73,21 @@ func.func @batch_sequence(%x: tensor<?x?x64xf32>, %codes: tensor<32x32xi8>, %sca
 
 // A weight used without transpose_rhs is left to the reference lowering.
 // CHECK-LABEL: func.func @not_transposed
-// CHECK-NOT: call @slim_rt_qmatmul
+// CHECK-NOT: slim.ukernel
 // CHECK: slim.matmul
 func.func @not_transposed(%x: tensor<4x32xf32>, %codes: tensor<32x32xi8>, %scales: tensor<32x2xf32>, %zp: tensor<32x2xi8>) -> tensor<4x64xf32> {
   %w = slim.assemble %codes, %scales, %zp : tensor<32x32xi8>, tensor<32x2xf32>, tensor<32x2xi8> -> tensor<32x64xf32, #slim.quant<ui4, group = 32, axis = 1, zero_point>>
   %y = slim.matmul %x, %w : tensor<4x32xf32>, tensor<32x64xf32, #slim.quant<ui4, group = 32, axis = 1, zero_point>> -> tensor<4x64xf32>
   return %y : tensor<4x64xf32>
+}
+
+// A composed encoding (2:4 sparse, int4, a low-rank residual) has no CPU
+// kernel yet: the reference lowering, with the reason.
+// REMARK: remark: reference lowering: slim_rt_qmatmul: sparse weights have no CPU kernel yet
+// CHECK-LABEL: func.func @composed
+// CHECK-NOT: slim.ukernel
+// CHECK: slim.matmul
+func.func @composed(%x: tensor<4x128xf32>, %w: tensor<256x128xf32, #slim.compressed<[#slim.sparse<2:4, axis = 0>, #slim.quant<i4, channel = 1>], residual = #slim.lowrank<rank = 16>>>) -> tensor<4x256xf32> {
+  %y = slim.matmul %x, %w transpose_rhs : tensor<4x128xf32>, tensor<256x128xf32, #slim.compressed<[#slim.sparse<2:4, axis = 0>, #slim.quant<i4, channel = 1>], residual = #slim.lowrank<rank = 16>>> -> tensor<4x256xf32>
+  return %y : tensor<4x256xf32>
 }

@@ -140,3 +140,104 @@ LogicalResult QuantizeActivationOp::verify() {
   }
   return success();
 }
+
+LogicalResult UKernelOp::verify() {
+  if (getCallee().empty())
+    return emitOpError("expected a callee name");
+  if (getOutputs().empty())
+    return emitOpError("expected at least one output");
+  bool onBuffers = isa<MemRefType>(getOutputs()[0].getType());
+  for (Value out : getOutputs()) {
+    auto type = dyn_cast<ShapedType>(out.getType());
+    if (!type || !type.hasRank() || isa<MemRefType>(type) != onBuffers)
+      return emitOpError("expected outputs that are all ranked tensors or "
+                         "all ranked memrefs, got ")
+             << out.getType();
+    if (auto tensor = dyn_cast<RankedTensorType>(type);
+        tensor && tensor.getEncoding())
+      return emitOpError("expected outputs without encoding, got ") << tensor;
+  }
+  for (Value in : getInputs()) {
+    Type type = in.getType();
+    if (auto tensor = dyn_cast<RankedTensorType>(type)) {
+      if (onBuffers)
+        return emitOpError("expected no tensor inputs when the outputs are "
+                           "memrefs, got ")
+               << type;
+      if (tensor.getEncoding())
+        return emitOpError("expected inputs without encoding (pass the "
+                           "storage of a compressed tensor), got ")
+               << type;
+      continue;
+    }
+    if (isa<MemRefType>(type) || type.isIntOrIndexOrFloat())
+      continue;
+    return emitOpError("expected ranked tensor, memref, integer, index or "
+                       "float inputs, got ")
+           << type;
+  }
+  return success();
+}
+
+void UKernelOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  for (OpOperand &in : getInputsMutable())
+    if (isa<MemRefType>(in.get().getType()))
+      effects.emplace_back(MemoryEffects::Read::get(), &in,
+                           SideEffects::DefaultResource::get());
+  for (OpOperand &out : getOutputsMutable())
+    if (isa<MemRefType>(out.get().getType()))
+      effects.emplace_back(MemoryEffects::Write::get(), &out,
+                           SideEffects::DefaultResource::get());
+}
+
+bool UKernelOp::bufferizesToMemoryRead(OpOperand &operand,
+                                       const bufferization::AnalysisState &) {
+  // Outputs are write-only: a kernel writes every element of them.
+  return !isDpsInit(&operand);
+}
+
+bool UKernelOp::bufferizesToMemoryWrite(OpOperand &operand,
+                                        const bufferization::AnalysisState &) {
+  return isDpsInit(&operand);
+}
+
+bufferization::AliasingValueList
+UKernelOp::getAliasingValues(OpOperand &operand,
+                             const bufferization::AnalysisState &) {
+  if (!isDpsInit(&operand))
+    return {};
+  return {
+      {getTiedOpResult(&operand), bufferization::BufferRelation::Equivalent}};
+}
+
+LogicalResult
+UKernelOp::bufferize(RewriterBase &rewriter,
+                     const bufferization::BufferizationOptions &options,
+                     bufferization::BufferizationState &state) {
+  auto buffersOf = [&](OperandRange values,
+                       SmallVectorImpl<Value> &buffers) -> LogicalResult {
+    for (Value v : values) {
+      if (!isa<TensorType>(v.getType())) {
+        buffers.push_back(v);
+        continue;
+      }
+      FailureOr<Value> buffer =
+          bufferization::getBuffer(rewriter, v, options, state);
+      if (failed(buffer))
+        return failure();
+      buffers.push_back(*buffer);
+    }
+    return success();
+  };
+  SmallVector<Value> inputs, outputs;
+  if (failed(buffersOf(getInputs(), inputs)) ||
+      failed(buffersOf(getOutputs(), outputs)))
+    return failure();
+  rewriter.setInsertionPoint(*this);
+  UKernelOp::create(rewriter, getLoc(), TypeRange{}, getCalleeAttr(), inputs,
+                    outputs);
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, outputs);
+  return success();
+}

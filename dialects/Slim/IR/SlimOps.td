@@ -10,6 +10,8 @@
 
 include "dialects/Slim/IR/SlimBase.td"
 include "dialects/Slim/IR/SlimAttrs.td"
+include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Slim_CompressedTensor : Type<
@@ -147,6 +149,57 @@ def Slim_QuantizeActivationOp : Slim_Op<"quantize_activation", [Pure]> {
   let arguments = (ins Slim_DenseTensor:$input);
   let results = (outs Slim_CompressedTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Slim_UKernelOp : Slim_Op<"ukernel", [
+    AttrSizedOperandSegments, DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues", "bufferize"]>]> {
+  let summary = "Calls a micro-kernel in destination-passing style";
+  let description = [{
+    A call to the C function `callee` (a micro-kernel of the Slim runtime,
+    declared in `lib/Runtime/KernelAbi.h`) that reads `inputs` and writes
+    every element of `outputs`, the model of IREE's `ukernel.generic`. On
+    tensors it returns the new values of `outputs` (destination-passing
+    style), so bufferization decides where they live and whether an
+    operand must be copied; `outputs` are write-only (their old contents
+    are never read, so a `tensor.empty` destination costs no copy). After
+    bufferization the op takes memrefs and has no results, and
+    `--slim-lower-ukernels` turns it into a `func.call` of `callee` with
+    the C interface: the inputs in order, then the outputs, each memref
+    passed as a fully dynamic strided descriptor, scalars by value.
+
+    Example:
+
+    ```mlir
+    %init = tensor.empty(%m) : tensor<?x1536xf32>
+    %y = slim.ukernel "slim_rt_qmatmul_f16"
+        ins(%x, %codes, %scales, %c4, %c128, %flags
+            : tensor<?x576xf32>, tensor<1536x288xi8>, tensor<1536x5xf16>, i64, i64, i32)
+        outs(%init : tensor<?x1536xf32>) -> tensor<?x1536xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$callee, Variadic<AnyType>:$inputs,
+                       Variadic<AnyShaped>:$outputs);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    $callee (`ins` `(` $inputs^ `:` type($inputs) `)`)?
+    `outs` `(` $outputs `:` type($outputs) `)` attr-dict
+    (`->` type($results)^)?
+  }];
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return getOutputsMutable();
+    }
+    /// Whether the op takes memrefs (after bufferization).
+    bool hasBufferSemantics() {
+      return getNumResults() == 0 && !getOutputs().empty() &&
+             ::llvm::isa<::mlir::MemRefType>(getOutputs()[0].getType());
+    }
+  }];
   let hasVerifier = 1;
 }
 

@@ -886,6 +886,8 @@ struct ConvertSlimToLinalgPass
     SlimStorageTypeConverter converter;
     ConversionTarget target(*ctx);
     target.addIllegalDialect<SlimDialect>();
+    // Kernel calls on dense storage (--slim-lower-quantized-matmul) stay.
+    target.addLegalOp<UKernelOp>();
     target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
       return converter.isSignatureLegal(op.getFunctionType()) &&
              converter.isLegal(&op.getBody());

@@ -381,3 +381,43 @@ func.func @quantize_activation_shape(%x: tensor<4x8xf32>) {
   %q = slim.quantize_activation %x : tensor<4x8xf32> -> tensor<4x8xf16, #slim.quant<i8, channel = 0>>
   return
 }
+
+// -----
+
+func.func @ukernel_mixed_outputs(%a: tensor<4xf32>, %b: memref<4xf32>) {
+  // expected-error @+1 {{'slim.ukernel' op expected outputs that are all ranked tensors or all ranked memrefs, got 'memref<4xf32>'}}
+  %r = slim.ukernel "k" outs(%a, %b : tensor<4xf32>, memref<4xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @ukernel_tensor_input_on_buffers(%a: tensor<4xf32>, %b: memref<4xf32>) {
+  // expected-error @+1 {{'slim.ukernel' op expected no tensor inputs when the outputs are memrefs, got 'tensor<4xf32>'}}
+  slim.ukernel "k" ins(%a : tensor<4xf32>) outs(%b : memref<4xf32>)
+  return
+}
+
+// -----
+
+func.func @ukernel_compressed_input(%w: tensor<4x32xf32, #slim.quant<i4, channel = 0>>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{'slim.ukernel' op expected inputs without encoding (pass the storage of a compressed tensor), got 'tensor<4x32xf32, #slim.quant<i4, channel = 0>>'}}
+  %r = slim.ukernel "k" ins(%w : tensor<4x32xf32, #slim.quant<i4, channel = 0>>) outs(%b : tensor<4xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @ukernel_no_outputs(%a: memref<4xf32>) {
+  // expected-error @+1 {{'slim.ukernel' op expected at least one output}}
+  "slim.ukernel"(%a) <{callee = "k", operandSegmentSizes = array<i32: 1, 0>}> : (memref<4xf32>) -> ()
+  return
+}
+
+// -----
+
+func.func @ukernel_results(%b: tensor<4xf32>) {
+  // expected-error @+1 {{'slim.ukernel' op expected the number of tensor results (0) to be equal to the number of output tensors (1)}}
+  slim.ukernel "k" outs(%b : tensor<4xf32>)
+  return
+}

@@ -116,3 +116,25 @@ func.func @matmul_transpose_rhs(%x: tensor<?x4096xf32>,
   %y = slim.matmul %x, %w transpose_rhs : tensor<?x4096xf32>, tensor<11008x4096xf32, #slim.quant<ui4, group = 32, axis = 1, zero_point>> -> tensor<?x11008xf32>
   return %y : tensor<?x11008xf32>
 }
+
+// CHECK-LABEL: func.func @ukernel_tensors
+// CHECK: %[[Y:.*]] = slim.ukernel "slim_rt_qmatmul_f16" ins(%arg0, %arg1, %arg2, %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x576xf32>, tensor<1536x288xi8>, tensor<1536x5xf16>, i64, i64, i32) outs(%{{.*}} : tensor<?x1536xf32>) -> tensor<?x1536xf32>
+// CHECK: return %[[Y]]
+func.func @ukernel_tensors(%x: tensor<?x576xf32>, %codes: tensor<1536x288xi8>, %scales: tensor<1536x5xf16>) -> tensor<?x1536xf32> {
+  %c0 = arith.constant 0 : index
+  %m = tensor.dim %x, %c0 : tensor<?x576xf32>
+  %init = tensor.empty(%m) : tensor<?x1536xf32>
+  %bits = arith.constant 4 : i64
+  %group = arith.constant 128 : i64
+  %flags = arith.constant 0 : i32
+  %y = slim.ukernel "slim_rt_qmatmul_f16" ins(%x, %codes, %scales, %bits, %group, %flags : tensor<?x576xf32>, tensor<1536x288xi8>, tensor<1536x5xf16>, i64, i64, i32) outs(%init : tensor<?x1536xf32>) -> tensor<?x1536xf32>
+  return %y : tensor<?x1536xf32>
+}
+
+// CHECK-LABEL: func.func @ukernel_buffers
+// CHECK: slim.ukernel "kernel" ins(%arg0 : memref<4x8xf32>) outs(%arg1 : memref<4x8xf32>)
+// CHECK-NOT: ->
+func.func @ukernel_buffers(%x: memref<4x8xf32>, %y: memref<4x8xf32>) {
+  slim.ukernel "kernel" ins(%x : memref<4x8xf32>) outs(%y : memref<4x8xf32>)
+  return
+}

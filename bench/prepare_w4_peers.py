@@ -24,6 +24,7 @@ The GGUF step needs llama-cpp-python (bench/setup-peers.sh); without it only the
 """
 
 import argparse
+import logging
 import os
 import sys
 
@@ -34,6 +35,9 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 def ort_models(src, out, block):
     import onnx
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    # The quantizer logs a line per node at INFO.
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
 
     level0 = os.path.join(out, f"ort-rtn-w4-g{block}.onnx")
     level4 = os.path.join(out, f"ort-rtn-w4-g{block}-level4.onnx")

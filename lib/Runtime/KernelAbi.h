@@ -23,6 +23,7 @@
 //   slim_rt_qmatmul_<f32|f16|bf16>(x, codes, scales, bits, group, flags, y)
 //   slim_rt_qmatmul_zp_<f32|f16|bf16>(x, codes, scales, zero_points, bits,
 //                                     group, flags, y)
+//   slim_rt_qmatmul_w8a8_<f32|f16|bf16>(x, codes, scales, y)
 //
 // MLIR C-interface calls (`_mlir_ciface_` prefix, memrefs by descriptor):
 // x memref<?x?xf32> (M x K activations), codes memref<?x?xi8> (N x packed
@@ -30,6 +31,11 @@
 // points memref<?x?xi8> (N x groups, `_zp_` only), bits and group i64
 // (group 0: one per output channel), flags i32 of the bits below, y
 // memref<?x?xf32> (M x N, every element written, none read).
+//
+// `_w8a8_` is SmoothQuant's W8A8: x is the f32 input of the
+// slim.quantize_activation to #slim.quant<i8, channel = 0> the product
+// reads, quantized per row by the kernel exactly as that op defines; the
+// codes are signed, symmetric 8-bit with scales N x 1.
 
 /// Codes (and zero points) are two's-complement signed.
 #define SLIM_RT_QMATMUL_SIGNED 1u

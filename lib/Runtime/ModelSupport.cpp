@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Kernels/Attention.h"
+#include "lib/Kernels/GemmInt8.h"
 #include "lib/Kernels/GemmPacked.h"
 #include "lib/Kernels/Gemv.h"
 #include "lib/Kernels/QGemv.h"
@@ -616,6 +617,95 @@ void qmatmul(StridedMemRefType<float, 2> *x,
              0.0f, yd, std::max<int64_t>(ldy, n));
 }
 
+/// y[M, N] = quantize(x)[M, K] * dequantize(W[N, K])^T for SmoothQuant's
+/// W8A8: each row of x quantized to int8 as slim.quantize_activation to
+/// #slim.quant<i8, channel = 0> defines it (scale max|x| / 127, 1 for an
+/// all-zero row; codes rounded to nearest even and saturated), times signed
+/// 8-bit codes with one scale per output channel: exact int32 sums
+/// (lib/Kernels/GemmInt8.h), then one f32 scaling per output. A row holding
+/// a NaN or an infinity gives NaN outputs. Not oneDNN's s8s8s32 GEMM: on
+/// CPUs without VNNI it saturates 16-bit pairs of products (0.05-0.13
+/// relative error end to end on a W8A8 model here, AVX2 EPYC).
+template <typename ScaleT>
+void qmatmulW8A8(StridedMemRefType<float, 2> *x,
+                 StridedMemRefType<int8_t, 2> *codes,
+                 StridedMemRefType<ScaleT, 2> *scales,
+                 StridedMemRefType<float, 2> *y) {
+  static const auto kernel =
+      selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_gemm_s8s8_f32));
+  int64_t m = x->sizes[0], k = x->sizes[1], n = y->sizes[1];
+  if (m == 0 || n == 0)
+    return;
+  // The calling thread's scratch; the workers read it through pointers.
+  static thread_local std::vector<int8_t> act, packed;
+  static thread_local std::vector<float> rowScale, channelScale, out;
+  act.resize(m * k);
+  rowScale.resize(m);
+  channelScale.resize(n);
+  int8_t *actData = act.data();
+  float *rowScaleData = rowScale.data();
+  const float *xd = x->data + x->offset;
+  int64_t lda = x->strides[0], xInner = x->strides[1];
+#pragma omp parallel for schedule(static) if (m * k >= (1 << 16))
+  for (int64_t i = 0; i < m; ++i) {
+    const float *row = xd + i * lda;
+    float amax = 0.0f;
+    bool finite = true;
+    for (int64_t t = 0; t < k; ++t) {
+      float v = row[t * xInner];
+      finite &= std::isfinite(v);
+      amax = std::max(amax, std::fabs(v));
+    }
+    float scale = amax / 127.0f;
+    if (scale == 0.0f)
+      scale = 1.0f;
+    rowScaleData[i] = finite ? scale : NAN;
+    int8_t *q = actData + i * k;
+    for (int64_t t = 0; t < k; ++t) {
+      float c = finite ? std::nearbyint(row[t * xInner] / scale) : 0.0f;
+      q[t] = static_cast<int8_t>(std::min(127.0f, std::max(-128.0f, c)));
+    }
+  }
+  const ScaleT *sd = scales->data + scales->offset;
+  for (int64_t j = 0; j < n; ++j)
+    channelScale[j] = toFloat(sd[j * scales->strides[0]]);
+  const int8_t *w = codes->data + codes->offset;
+  int64_t ldb = codes->strides[0];
+  if (codes->strides[1] != 1) {
+    packed.resize(n * k);
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t t = 0; t < k; ++t)
+        packed[j * k + t] = w[j * ldb + t * codes->strides[1]];
+    w = packed.data();
+    ldb = k;
+  }
+  float *yd = y->data + y->offset;
+  int64_t ldy = y->strides[0];
+  bool direct = y->strides[1] == 1;
+  float *c = yd;
+  int64_t ldc = ldy;
+  if (!direct) {
+    out.resize(m * n);
+    c = out.data();
+    ldc = n;
+  }
+  // Output channels to the threads in chunks of a multiple of 16, about
+  // eight per thread, as the 4-bit kernels split them.
+  int threads = m * n * k >= (1 << 18) ? omp_get_max_threads() : 1;
+  int64_t chunk = std::max<int64_t>(
+      16, ((n + 8 * threads - 1) / (8 * threads) + 15) & ~int64_t(15));
+  int64_t chunks = (n + chunk - 1) / chunk;
+  const float *channelScaleData = channelScale.data();
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t t = 0; t < chunks; ++t)
+    kernel(m, t * chunk, std::min(n, (t + 1) * chunk), k, actData, k,
+           rowScaleData, w, ldb, channelScaleData, c, ldc);
+  if (!direct)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        yd[i * ldy + j * y->strides[1]] = c[i * ldc + j];
+}
+
 } // namespace
 
 extern "C" {
@@ -634,6 +724,11 @@ extern "C" {
       int64_t bits, int64_t group, uint32_t flags,                             \
       StridedMemRefType<float, 2> *y) {                                        \
     qmatmul(x, codes, scales, zp, y, bits, group, flags);                      \
+  }                                                                            \
+  void _mlir_ciface_slim_rt_qmatmul_w8a8_##suffix(                             \
+      StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,     \
+      StridedMemRefType<ScaleT, 2> *scales, StridedMemRefType<float, 2> *y) {  \
+    qmatmulW8A8(x, codes, scales, y);                                          \
   }
 SLIM_QMATMUL_ENTRY(f32, float)
 SLIM_QMATMUL_ENTRY(f16, Half)

@@ -77,18 +77,69 @@ QuantizedMatmulKernel cpuIntegerBuild(CompressedMatmulInfo info,
   k.callee = (Twine(zp ? "slim_rt_qmatmul_zp_" : "slim_rt_qmatmul_") +
               scaleSuffix(quant.getScaleType()))
                  .str();
+  k.activation = info.op.getLhs();
   k.storage.assign(storage.begin(), storage.begin() + (zp ? 3 : 2));
-  k.bits = quant.getBits();
-  k.group = quant.isGrouped() ? quant.getGroupSize() : 0;
-  k.flags = (quant.getIsSigned() ? SLIM_RT_QMATMUL_SIGNED : 0u) |
-            (options.activations == QuantizedActivations::Int8
-                 ? SLIM_RT_QMATMUL_INT8_ACTIVATIONS
-                 : 0u);
+  uint32_t flags = (quant.getIsSigned() ? SLIM_RT_QMATMUL_SIGNED : 0u) |
+                   (options.activations == QuantizedActivations::Int8
+                        ? SLIM_RT_QMATMUL_INT8_ACTIVATIONS
+                        : 0u);
+  k.scalars = {{quant.getBits(), 64},
+               {quant.isGrouped() ? quant.getGroupSize() : 0, 64},
+               {flags, 32}};
+  return k;
+}
+
+/// slim_rt_qmatmul_w8a8_<scale type>: SmoothQuant's W8A8, the activation
+/// quantized to int8 per row (`slim.quantize_activation` to
+/// `#slim.quant<i8, channel = 0>`) times signed, symmetric 8-bit codes with
+/// one scale per output channel: integer products, one f32 scaling per
+/// output.
+std::string cpuW8A8Mismatch(CompressedMatmulInfo info) {
+  const EncodingStages &s = info.stages;
+  auto quantize = info.op.getLhs().getDefiningOp<QuantizeActivationOp>();
+  if (!quantize)
+    return "the activation is not quantized by slim.quantize_activation";
+  if (s.sparse || s.lowRank || !s.quant)
+    return "the weight is not plainly quantized";
+  auto act = cast<QuantAttr>(info.lhs.getEncoding());
+  RankedTensorType x = quantize.getInput().getType();
+  if (act.getFormat() != QuantFormat::Int || act.getBits() != 8 ||
+      !act.getIsSigned() || act.getHasZeroPoint() || !act.isPerChannel() ||
+      act.getAxis() != 0 || x.getRank() != 2 ||
+      !act.getScaleType().isF32() || !x.getElementType().isF32() ||
+      x.isDynamicDim(1))
+    return "the activation is not int8 per row (symmetric, f32 scales) of "
+           "an f32 [M, K] tensor with a static K";
+  QuantAttr w = s.quant;
+  if (w.getFormat() != QuantFormat::Int || w.getBits() != 8 ||
+      !w.getIsSigned() || w.getHasZeroPoint())
+    return "the weight is not signed, symmetric 8-bit";
+  if (!info.op.getTransposeRhs() || !w.isPerChannel() || w.getAxis() != 0)
+    return "the weight is not N x K with one scale per output channel";
+  if (!info.rhs.getElementType().isF32() || !info.rhs.hasStaticShape())
+    return "the weight is not a static f32 tensor";
+  if (!info.assemble)
+    return "the weight's storage is not visible (no slim.assemble)";
+  return "";
+}
+
+QuantizedMatmulKernel cpuW8A8Build(CompressedMatmulInfo info,
+                                   const KernelSelectionOptions &) {
+  QuantizedMatmulKernel k;
+  k.callee = (Twine("slim_rt_qmatmul_w8a8_") +
+              scaleSuffix(info.stages.quant.getScaleType()))
+                 .str();
+  k.activation =
+      info.op.getLhs().getDefiningOp<QuantizeActivationOp>().getInput();
+  ValueRange storage = info.assemble.getStorage();
+  k.storage.assign(storage.begin(), storage.begin() + 2);
   return k;
 }
 
 const KernelPattern kPatterns[] = {
     {"slim_rt_qmatmul", KernelTarget::Cpu, cpuIntegerMismatch, cpuIntegerBuild},
+    {"slim_rt_qmatmul_w8a8", KernelTarget::Cpu, cpuW8A8Mismatch,
+     cpuW8A8Build},
 };
 
 } // namespace

@@ -40,17 +40,17 @@ struct CompressedMatmulInfo {
   RankedTensorType lhs, rhs;
 };
 
-/// A selected kernel: the `slim.ukernel` callee and its arguments besides
-/// the activation and the output.
+/// A selected kernel: the `slim.ukernel` callee and its operands besides
+/// the output, in the order of the kernel ABI (lib/Runtime/KernelAbi.h).
 struct QuantizedMatmulKernel {
   std::string callee;
-  /// Storage operands in the order of the kernel ABI.
+  /// The activation `[..., K]` (f32) the kernel reads; rows of rank > 2 are
+  /// collapsed by the lowering.
+  Value activation;
+  /// Storage operands.
   SmallVector<Value> storage;
-  int64_t bits = 0;
-  /// 0: one group per output channel.
-  int64_t group = 0;
-  /// SLIM_RT_QMATMUL_* bits (lib/Runtime/KernelAbi.h).
-  uint32_t flags = 0;
+  /// Integer scalars after the storage: value and bit width.
+  SmallVector<std::pair<int64_t, unsigned>> scalars;
 };
 
 struct KernelSelectionOptions {

@@ -41,13 +41,14 @@ struct SlimLowerQuantizedMatmulPass
         continue;
       }
       auto assemble = op.getRhs().getDefiningOp<AssembleOp>();
+      auto quantize = op.getLhs().getDefiningOp<QuantizeActivationOp>();
       b.setInsertionPoint(op);
       Location loc = op.getLoc();
       auto resultType = cast<RankedTensorType>(op.getResult().getType());
       // Activations of rank > 2 (an imported MatMulNBits keeps [batch,
       // sequence, K]) as rows [batch * sequence, K], the result expanded
       // back.
-      Value lhs = op.getLhs();
+      Value lhs = kernel->activation;
       int64_t rank = cast<RankedTensorType>(lhs.getType()).getRank();
       SmallVector<ReassociationIndices> reassociation;
       if (rank > 2) {
@@ -65,12 +66,11 @@ struct SlimLowerQuantizedMatmulPass
       if (flatType.isDynamicDim(0))
         dyn.push_back(tensor::DimOp::create(b, loc, lhs, 0));
       Value init = tensor::EmptyOp::create(b, loc, flatType, dyn);
-      // lib/Runtime/KernelAbi.h: x, storage..., bits, group, flags; y.
+      // lib/Runtime/KernelAbi.h: x, storage..., scalars...; y.
       SmallVector<Value> inputs{lhs};
       llvm::append_range(inputs, kernel->storage);
-      inputs.push_back(arith::ConstantIntOp::create(b, loc, kernel->bits, 64));
-      inputs.push_back(arith::ConstantIntOp::create(b, loc, kernel->group, 64));
-      inputs.push_back(arith::ConstantIntOp::create(b, loc, kernel->flags, 32));
+      for (auto [value, width] : kernel->scalars)
+        inputs.push_back(arith::ConstantIntOp::create(b, loc, value, width));
       Value result = UKernelOp::create(b, loc, TypeRange{flatType},
                                        b.getStringAttr(kernel->callee), inputs,
                                        ValueRange{init})
@@ -78,7 +78,7 @@ struct SlimLowerQuantizedMatmulPass
       if (rank > 2) {
         SmallVector<OpFoldResult> shape;
         for (int64_t i = 0; i + 1 < rank; ++i)
-          shape.push_back(tensor::getMixedSize(b, loc, op.getLhs(), i));
+          shape.push_back(tensor::getMixedSize(b, loc, kernel->activation, i));
         shape.push_back(b.getIndexAttr(resultType.getDimSize(rank - 1)));
         result = tensor::ExpandShapeOp::create(b, loc, resultType, result,
                                                reassociation, shape);
@@ -86,6 +86,8 @@ struct SlimLowerQuantizedMatmulPass
       b.replaceOp(op, result);
       if (assemble->use_empty())
         b.eraseOp(assemble);
+      if (quantize && quantize->use_empty())
+        b.eraseOp(quantize);
     }
   }
 };

@@ -91,3 +91,26 @@ func.func @composed(%x: tensor<4x128xf32>, %w: tensor<256x128xf32, #slim.compres
   %y = slim.matmul %x, %w transpose_rhs : tensor<4x128xf32>, tensor<256x128xf32, #slim.compressed<[#slim.sparse<2:4, axis = 0>, #slim.quant<i4, channel = 1>], residual = #slim.lowrank<rank = 16>>> -> tensor<4x256xf32>
   return %y : tensor<4x256xf32>
 }
+
+// SmoothQuant's W8A8: the kernel reads the f32 input of the per-row
+// activation quantization (it quantizes the rows itself, as the op defines)
+// and the signed 8-bit codes with their per-channel scales.
+// CHECK-LABEL: func.func @w8a8
+// CHECK-NOT: slim.quantize_activation
+// CHECK: %[[Y:.*]] = slim.ukernel "slim_rt_qmatmul_w8a8_f32" ins(%arg0, %arg1, %arg2 : tensor<?x64xf32>, tensor<32x64xi8>, tensor<32x1xf32>) outs(%{{.*}} : tensor<?x32xf32>) -> tensor<?x32xf32>
+// CHECK: return %[[Y]]
+func.func @w8a8(%x: tensor<?x64xf32>, %codes: tensor<32x64xi8>, %scales: tensor<32x1xf32>) -> tensor<?x32xf32> {
+  %w = slim.assemble %codes, %scales : tensor<32x64xi8>, tensor<32x1xf32> -> tensor<32x64xf32, #slim.quant<i8, channel = 0>>
+  %q = slim.quantize_activation %x : tensor<?x64xf32> -> tensor<?x64xf32, #slim.quant<i8, channel = 0>>
+  %y = slim.matmul %q, %w transpose_rhs : tensor<?x64xf32, #slim.quant<i8, channel = 0>>, tensor<32x64xf32, #slim.quant<i8, channel = 0>> -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// W4A8 has no kernel yet: both rows say why.
+// REMARK: remark: reference lowering: slim_rt_qmatmul: the activation is not a dense f32 tensor; slim_rt_qmatmul_w8a8: the weight is not signed, symmetric 8-bit
+func.func @w4a8(%x: tensor<?x64xf32>, %codes: tensor<32x32xi8>, %scales: tensor<32x1xf32>) -> tensor<?x32xf32> {
+  %w = slim.assemble %codes, %scales : tensor<32x32xi8>, tensor<32x1xf32> -> tensor<32x64xf32, #slim.quant<i4, channel = 0>>
+  %q = slim.quantize_activation %x : tensor<?x64xf32> -> tensor<?x64xf32, #slim.quant<i8, channel = 0>>
+  %y = slim.matmul %q, %w transpose_rhs : tensor<?x64xf32, #slim.quant<i8, channel = 0>>, tensor<32x64xf32, #slim.quant<i4, channel = 0>> -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}

@@ -43,7 +43,5 @@
 /// (lib/Kernels/QGemv.h states the error bound); without it every product
 /// is f32-accurate.
 #define SLIM_RT_QMATMUL_INT8_ACTIVATIONS 2u
-/// Every flag bit the runtime knows.
-#define SLIM_RT_QMATMUL_ALL_FLAGS 3u
 
 #endif // SLIM_LIB_RUNTIME_KERNELABI_H

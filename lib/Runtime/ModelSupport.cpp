@@ -465,6 +465,19 @@ template <> struct QuantScaleFlag<BFloat> {
   static constexpr uint32_t value = SLIM_UK_QGEMV_SCALE_BF16;
 };
 
+/// Runs fn(n0, n1) over [0, n) on `threads` threads in chunks of a
+/// multiple of 16 output channels, about eight per thread, taken as threads
+/// get free (equal static halves left one core waiting on the other: 17 %
+/// of a W4 decode's samples were in libgomp's barrier).
+template <typename Fn> void forChannelChunks(int64_t n, int threads, Fn &&fn) {
+  int64_t chunk = std::max<int64_t>(
+      16, ((n + 8 * threads - 1) / (8 * threads) + 15) & ~int64_t(15));
+  int64_t chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t t = 0; t < chunks; ++t)
+    fn(t * chunk, std::min(n, (t + 1) * chunk));
+}
+
 /// Up to this many rows the quantized GEMV kernel runs (4 rows per pass over
 /// the codes); beyond, tiles of the weight are dequantized once for the
 /// packed GEMM. Measured with bench/qmatmul_latency.py (eight W4 layers, 2
@@ -512,18 +525,10 @@ void qmatmul(StridedMemRefType<float, 2> *x,
       (isSigned ? SLIM_UK_QGEMV_SIGNED : 0) | QuantScaleFlag<ScaleT>::value;
   if (m <= kQGemvMaxRows && unitInner) {
     // Decoding: the quantized GEMV kernels (lib/Kernels/QGemv.h) read the
-    // storage in place. Output channels go to the threads in chunks of a
-    // multiple of 16, about eight per thread, taken as threads get free
-    // (equal static halves left one core waiting on the other: 17 % of a
-    // W4 decode's samples were in libgomp's barrier).
+    // storage in place, output channels in chunks over the threads.
     int threads = n * k * bits >= (1 << 20) ? omp_get_max_threads() : 1;
-    int64_t chunk = std::max<int64_t>(
-        16, ((n + 8 * threads - 1) / (8 * threads) + 15) & ~int64_t(15));
-    int64_t chunks = (n + chunk - 1) / chunk;
     auto split = [&](auto &&kernel) {
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-      for (int64_t t = 0; t < chunks; ++t)
-        kernel(t * chunk, std::min(n, (t + 1) * chunk));
+      forChannelChunks(n, threads, kernel);
     };
     if ((abiFlags & SLIM_RT_QMATMUL_INT8_ACTIVATIONS) &&
         slim_uk_qgemv_q8_supported(&view)) {
@@ -689,17 +694,12 @@ void qmatmulW8A8(StridedMemRefType<float, 2> *x,
     c = out.data();
     ldc = n;
   }
-  // Output channels to the threads in chunks of a multiple of 16, about
-  // eight per thread, as the 4-bit kernels split them.
   int threads = m * n * k >= (1 << 18) ? omp_get_max_threads() : 1;
-  int64_t chunk = std::max<int64_t>(
-      16, ((n + 8 * threads - 1) / (8 * threads) + 15) & ~int64_t(15));
-  int64_t chunks = (n + chunk - 1) / chunk;
   const float *channelScaleData = channelScale.data();
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-  for (int64_t t = 0; t < chunks; ++t)
-    kernel(m, t * chunk, std::min(n, (t + 1) * chunk), k, actData, k,
-           rowScaleData, w, ldb, channelScaleData, c, ldc);
+  forChannelChunks(n, threads, [&](int64_t n0, int64_t n1) {
+    kernel(m, n0, n1, k, actData, k, rowScaleData, w, ldb, channelScaleData, c,
+           ldc);
+  });
   if (!direct)
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j)

@@ -9,8 +9,6 @@
 
 #include "lib/Runtime/KernelAbi.h"
 
-#include "llvm/ADT/STLExtras.h"
-
 using namespace mlir;
 using namespace mlir::slim;
 
@@ -30,7 +28,10 @@ struct KernelPattern {
 /// lib/Runtime's slim_rt_qmatmul[_zp]_<scale type>: integer codes of 2-8
 /// bits, per output channel or in groups along K, of an `N x K` weight used
 /// transposed, times dense f32 activations.
-std::string cpuIntegerMismatch(CompressedMatmulInfo info) {
+/// What every CPU kernel needs of the weight: integer codes only (no
+/// sparse or low-rank stage), an `N x K` weight used transposed, static
+/// f32, its storage visible.
+std::string cpuWeightMismatch(CompressedMatmulInfo info) {
   const EncodingStages &s = info.stages;
   if (s.sparse)
     return "sparse weights have no CPU kernel yet";
@@ -45,18 +46,25 @@ std::string cpuIntegerMismatch(CompressedMatmulInfo info) {
   if (!info.op.getTransposeRhs())
     return "the weight is not used transposed (the kernels read N x K "
            "weights, one output channel per row)";
+  if (!info.rhs.getElementType().isF32() || !info.rhs.hasStaticShape())
+    return "the weight is not a static f32 tensor";
+  if (!info.assemble)
+    return "the weight's storage is not visible (no slim.assemble)";
+  return "";
+}
+
+std::string cpuIntegerMismatch(CompressedMatmulInfo info) {
+  if (std::string why = cpuWeightMismatch(info); !why.empty())
+    return why;
   if (info.lhs.getEncoding() || !info.lhs.getElementType().isF32())
     return "the activation is not a dense f32 tensor";
   if (info.lhs.isDynamicDim(info.lhs.getRank() - 1))
     return "the activation's inner dimension is dynamic";
-  if (!info.rhs.getElementType().isF32() || !info.rhs.hasStaticShape())
-    return "the weight is not a static f32 tensor";
-  bool perChannel = s.quant.isPerChannel() && s.quant.getAxis() == 0;
-  bool grouped = s.quant.isGrouped() && s.quant.getAxis() == 1;
+  QuantAttr w = info.stages.quant;
+  bool perChannel = w.isPerChannel() && w.getAxis() == 0;
+  bool grouped = w.isGrouped() && w.getAxis() == 1;
   if (!perChannel && !grouped)
     return "the kernels take one scale per output channel or groups along K";
-  if (!info.assemble)
-    return "the weight's storage is not visible (no slim.assemble)";
   return "";
 }
 
@@ -95,31 +103,24 @@ QuantizedMatmulKernel cpuIntegerBuild(CompressedMatmulInfo info,
 /// one scale per output channel: integer products, one f32 scaling per
 /// output.
 std::string cpuW8A8Mismatch(CompressedMatmulInfo info) {
-  const EncodingStages &s = info.stages;
   auto quantize = info.op.getLhs().getDefiningOp<QuantizeActivationOp>();
   if (!quantize)
     return "the activation is not quantized by slim.quantize_activation";
-  if (s.sparse || s.lowRank || !s.quant)
-    return "the weight is not plainly quantized";
+  if (std::string why = cpuWeightMismatch(info); !why.empty())
+    return why;
   auto act = cast<QuantAttr>(info.lhs.getEncoding());
   RankedTensorType x = quantize.getInput().getType();
   if (act.getFormat() != QuantFormat::Int || act.getBits() != 8 ||
       !act.getIsSigned() || act.getHasZeroPoint() || !act.isPerChannel() ||
-      act.getAxis() != 0 || x.getRank() != 2 ||
-      !act.getScaleType().isF32() || !x.getElementType().isF32() ||
-      x.isDynamicDim(1))
+      act.getAxis() != 0 || x.getRank() != 2 || !act.getScaleType().isF32() ||
+      !x.getElementType().isF32() || x.isDynamicDim(1))
     return "the activation is not int8 per row (symmetric, f32 scales) of "
            "an f32 [M, K] tensor with a static K";
-  QuantAttr w = s.quant;
-  if (w.getFormat() != QuantFormat::Int || w.getBits() != 8 ||
-      !w.getIsSigned() || w.getHasZeroPoint())
+  QuantAttr w = info.stages.quant;
+  if (w.getBits() != 8 || !w.getIsSigned() || w.getHasZeroPoint())
     return "the weight is not signed, symmetric 8-bit";
-  if (!info.op.getTransposeRhs() || !w.isPerChannel() || w.getAxis() != 0)
-    return "the weight is not N x K with one scale per output channel";
-  if (!info.rhs.getElementType().isF32() || !info.rhs.hasStaticShape())
-    return "the weight is not a static f32 tensor";
-  if (!info.assemble)
-    return "the weight's storage is not visible (no slim.assemble)";
+  if (!w.isPerChannel() || w.getAxis() != 0)
+    return "the weight does not have one scale per output channel";
   return "";
 }
 
@@ -138,8 +139,7 @@ QuantizedMatmulKernel cpuW8A8Build(CompressedMatmulInfo info,
 
 const KernelPattern kPatterns[] = {
     {"slim_rt_qmatmul", KernelTarget::Cpu, cpuIntegerMismatch, cpuIntegerBuild},
-    {"slim_rt_qmatmul_w8a8", KernelTarget::Cpu, cpuW8A8Mismatch,
-     cpuW8A8Build},
+    {"slim_rt_qmatmul_w8a8", KernelTarget::Cpu, cpuW8A8Mismatch, cpuW8A8Build},
 };
 
 } // namespace

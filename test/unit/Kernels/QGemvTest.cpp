@@ -337,7 +337,7 @@ using Q8Kernel = void (*)(int64_t, int64_t, int64_t, const uint8_t *, int64_t,
 /// The int8-activation product of `kernel` within the documented bound of
 /// the exact f32 product (QGemv.h: half an activation step per block), and
 /// within f32 summation error of the reference's, over 4-bit formats,
-/// groups of 32/64/96/128 (one superblock to 32) and per channel, ragged
+/// groups of 32/64/96/128/256 (one superblock to 32) and per channel, ragged
 /// K (a partial last superblock, a last block shorter than 32), 1 to 9 rows,
 /// sub-ranges of output channels, accumulating and overwriting.
 void checkQ8Kernel(Q8Kernel kernel) {
@@ -349,7 +349,8 @@ void checkQ8Kernel(Q8Kernel kernel) {
   for (Shape shape :
        {Shape{128, 32}, Shape{576, 128}, Shape{576, 64}, Shape{320, 64},
         Shape{192, 96}, Shape{200, 200}, Shape{96, 32}, Shape{544, 32},
-        Shape{576, 32}, Shape{1536, 128}, Shape{4096, 128}})
+        Shape{576, 32}, Shape{1536, 128}, Shape{4096, 128}, Shape{1024, 256},
+        Shape{704, 64}, Shape{448, 32}})
     for (int variant = 0; variant < 6; ++variant) {
       Format f = Format::of(variant, 4);
       int64_t n = 11, n0 = 2, n1 = 11, k = shape.k;

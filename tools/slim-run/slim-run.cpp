@@ -85,6 +85,12 @@ static llvm::cl::opt<unsigned> contextLen("context",
 static llvm::cl::opt<unsigned> strideLen(
     "stride", llvm::cl::desc("Perplexity window stride (default: context / 2)"),
     llvm::cl::init(0), llvm::cl::cat(category));
+static llvm::cl::opt<bool> perplexityDecode(
+    "perplexity-decode",
+    llvm::cl::desc("Score each perplexity window token by token through the "
+                   "KV cache (the decoding path: one-row products) instead "
+                   "of one run per window; needs past_key_values inputs"),
+    llvm::cl::init(false), llvm::cl::cat(category));
 static llvm::cl::opt<unsigned> maxTokens(
     "max-tokens", llvm::cl::desc("Evaluate at most this many tokens (0: all)"),
     llvm::cl::init(0), llvm::cl::cat(category));
@@ -554,26 +560,72 @@ int main(int argc, char **argv) {
         return fail(perplexityFile + ": fewer than two tokens");
       size_t context = std::max(2u, unsigned(contextLen));
       size_t stride = strideLen ? unsigned(strideLen) : std::max<size_t>(1, context / 2);
+      if (perplexityDecode && !lm.hasCache())
+        return fail("--perplexity-decode needs a model with past_key_values.* inputs and "
+                    "present.* outputs (a KV cache)");
       double nll = 0;
       size_t count = 0, prevEnd = 0, windows = 0;
+      std::string error;
       auto start = std::chrono::steady_clock::now();
       for (size_t begin = 0; begin < ids.size(); begin += stride) {
         size_t end = std::min(begin + context, ids.size());
         std::vector<int32_t> window(ids.begin() + begin, ids.begin() + end);
-        std::vector<slim_tensor> outs;
-        if (!lm.run(window, 0, noCache, outs))
-          return fail(lm.error);
-        const slim_tensor &lg = outs[lm.logits];
-        int64_t vocab = lg.dims[2];
+        // Adds -log p(ids[target]) from the logits row that predicts it.
+        auto score = [&](const float *row, int64_t vocab, size_t target) {
+          if (ids[target] >= vocab) {
+            error = "token id " + std::to_string(ids[target]) +
+                    " is outside the model's vocabulary of " + std::to_string(vocab);
+            return false;
+          }
+          nll -= logProb(row, vocab, ids[target]);
+          ++count;
+          return true;
+        };
         // Score the tokens this window adds: positions predicting
         // ids[prevEnd .. end), never the first token of the text.
-        for (size_t target = std::max<size_t>(prevEnd, begin + 1); target < end; ++target) {
-          size_t t = target - begin - 1;
-          if (ids[target] >= vocab)
-            return fail("token id " + std::to_string(ids[target]) + " is outside the model's "
-                        "vocabulary of " + std::to_string(vocab));
-          nll -= logProb(static_cast<const float *>(lg.data) + t * vocab, vocab, ids[target]);
-          ++count;
+        size_t first = std::max<size_t>(prevEnd, begin + 1);
+        std::vector<slim_tensor> outs;
+        if (perplexityDecode) {
+          // One token at a time after the window's earlier ones, cached.
+          std::vector<slim_tensor> cache(lm.pastInputs.size());
+          auto releaseCache = [&] {
+            for (auto &c : cache)
+              slim_tensor_release(&c);
+          };
+          for (size_t t = 0; t + 1 < window.size(); ++t) {
+            if (!lm.run({window[t]}, static_cast<int64_t>(t), cache, outs)) {
+              releaseCache();
+              return fail(lm.error);
+            }
+            const slim_tensor &lg = outs[lm.logits];
+            bool ok = begin + t + 1 < first ||
+                      score(static_cast<const float *>(lg.data), lg.dims[2], begin + t + 1);
+            for (size_t k = 0; k < cache.size(); ++k) {
+              slim_tensor_release(&cache[k]);
+              cache[k] = outs[lm.presentOutputs[k]];
+              outs[lm.presentOutputs[k]] = slim_tensor{};
+            }
+            for (auto &o : outs)
+              slim_tensor_release(&o);
+            outs.clear();
+            if (!ok) {
+              releaseCache();
+              return fail(error);
+            }
+          }
+          releaseCache();
+        } else {
+          if (!lm.run(window, 0, noCache, outs))
+            return fail(lm.error);
+          const slim_tensor &lg = outs[lm.logits];
+          int64_t vocab = lg.dims[2];
+          for (size_t target = first; target < end; ++target)
+            if (!score(static_cast<const float *>(lg.data) + (target - begin - 1) * vocab,
+                       vocab, target)) {
+              for (auto &o : outs)
+                slim_tensor_release(&o);
+              return fail(error);
+            }
         }
         ++windows;
         for (auto &o : outs)
@@ -585,7 +637,8 @@ int main(int argc, char **argv) {
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       llvm::outs() << "perplexity: " << llvm::format("%.4f", std::exp(nll / count)) << " over "
                    << count << " tokens (" << windows << " windows of " << context
-                   << ", stride " << stride << "; mean NLL " << llvm::format("%.6f", nll / count)
+                   << ", stride " << stride << (perplexityDecode ? ", token by token" : "")
+                   << "; mean NLL " << llvm::format("%.6f", nll / count)
                    << "; " << llvm::format("%.1f", (count / secs)) << " tokens/s)\n";
     }
     if (!generatePrompt.empty()) {

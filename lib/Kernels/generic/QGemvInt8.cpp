@@ -90,7 +90,7 @@ extern "C" void slim_uk_qgemv_q8_f32_generic(int64_t m, int64_t n0, int64_t n1,
                                              const slim_uk_qweight *w, float *c,
                                              int64_t ldc, uint32_t flags) {
   bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
-  int64_t k = w->k, group = groupSize(w), rowBytes = (k * 4 + 7) / 8;
+  int64_t k = w->k, group = groupSize(w), rowBytes = (k * w->bits + 7) / 8;
   int64_t blocks = (k + 31) / 32;
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t *row = w->codes + n * w->codesStride;
@@ -108,7 +108,7 @@ extern "C" void slim_uk_qgemv_q8_f32_generic(int64_t m, int64_t n0, int64_t n1,
         int32_t dot = 0;
         for (int64_t t = 0; t < 32 && b * 32 + t < k; ++t) {
           int q = t % 2 ? odd[t / 2] : even[t / 2];
-          dot += (code(row, rowBytes, b * 32 + t, 4, isSigned) - zp) * q;
+          dot += (code(row, rowBytes, b * 32 + t, w->bits, isSigned) - zp) * q;
         }
         acc += float(dot) * (slim_uk_qscale(w, n, g, flags) * d);
       }

@@ -225,6 +225,83 @@ SLIM_Q8_AVX2_TARGET void q8Tail(int64_t n, int64_t h0, const uint8_t *act,
   }
 }
 
+/// 8-bit codes (natural order, a block of 32 per 32 bytes), channel n
+/// times R rows: sums[i] set. The even and odd bytes of the codes become
+/// 16-bit lanes (sign- or zero-extended) that meet the widened q of the
+/// even and odd inputs in vpmaddwd, exact in 32 bits whatever the codes'
+/// sign, so the zero point is the code's own (no bias); two accumulators
+/// per row for alternate blocks.
+template <int R>
+SLIM_Q8_AVX2_TARGET void q8Rows8(int64_t n, const uint8_t *act,
+                                 int64_t actStride, const slim_uk_qweight *w,
+                                 uint32_t flags, float *sums) {
+  bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
+  int64_t k = w->k, blocks = (k + 31) / 32;
+  BlockGroups groupOf(w);
+  const __m256i lowByte = _mm256_set1_epi16(0x00ff);
+  const uint8_t *row = w->codes + n * w->codesStride;
+  // Zero points matter unless the codes are signed and symmetric.
+  bool zeros = w->zeroPoints || !isSigned;
+  __m256 acc[R][2];
+  float zp[R];
+  for (int i = 0; i < R; ++i) {
+    acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    zp[i] = 0.0f;
+  }
+  int64_t lastGroup = -1;
+  float scale = 0.0f, zpScale = 0.0f;
+  auto block = [&](int64_t b, int slot)
+      __attribute__((always_inline, target("avx2,fma,f16c"))) {
+    int64_t g = groupOf(b);
+    if (g != lastGroup) {
+      lastGroup = g;
+      scale = scaleAt(w, n, g, flags);
+      zpScale = -float(slim_uk_qzero(w, n, g, flags)) * scale;
+    }
+    __m256i codes;
+    if (b * 32 + 32 <= k) {
+      codes =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + b * 32));
+    } else {
+      // The ragged last block: the codes past K meet zero activations.
+      alignas(32) uint8_t tail[32] = {};
+      std::memcpy(tail, row + b * 32, k - b * 32);
+      codes = _mm256_load_si256(reinterpret_cast<const __m256i *>(tail));
+    }
+    __m256i even = isSigned ? _mm256_srai_epi16(_mm256_slli_epi16(codes, 8), 8)
+                            : _mm256_and_si256(codes, lowByte);
+    __m256i odd =
+        isSigned ? _mm256_srai_epi16(codes, 8) : _mm256_srli_epi16(codes, 8);
+    int64_t at = (b / 4) * SLIM_UK_QACT_SUPERBLOCK_BYTES, j = b % 4;
+    for (int i = 0; i < R; ++i) {
+      const uint8_t *sb = act + i * actStride + at;
+      __m256i qe = _mm256_cvtepi8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i *>(sb + 16 * j)));
+      __m256i qo = _mm256_cvtepi8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i *>(sb + 64 + 16 * j)));
+      __m256i dot = _mm256_add_epi32(_mm256_madd_epi16(even, qe),
+                                     _mm256_madd_epi16(odd, qo));
+      float d, t;
+      std::memcpy(&d, sb + 128 + 16 * j, sizeof(d));
+      acc[i][slot] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                                     _mm256_set1_ps(scale * d), acc[i][slot]);
+      if (zeros) {
+        std::memcpy(&t, sb + 192 + 4 * j, sizeof(t));
+        zp[i] += zpScale * t;
+      }
+    }
+  };
+  int64_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    block(b, 0);
+    block(b + 1, 1);
+  }
+  if (b < blocks)
+    block(b, 0);
+  for (int i = 0; i < R; ++i)
+    sums[i] = slim::avx2::hsum(_mm256_add_ps(acc[i][0], acc[i][1])) + zp[i];
+}
+
 template <int R, Groups G>
 SLIM_Q8_AVX2_TARGET void q8Rows(int64_t n0, int64_t n1, const uint8_t *act,
                                 int64_t actStride, const slim_uk_qweight *w,
@@ -250,6 +327,17 @@ template <int R>
 void q8Dispatch(int64_t n0, int64_t n1, const uint8_t *act, int64_t actStride,
                 const slim_uk_qweight *w, float *c, int64_t ldc,
                 uint32_t flags) {
+  if (w->bits == 8) {
+    float sums[4];
+    for (int64_t n = n0; n < n1; ++n) {
+      q8Rows8<R>(n, act, actStride, w, flags, sums);
+      for (int i = 0; i < R; ++i) {
+        float *out = c + i * ldc + n;
+        *out = (flags & SLIM_UK_QGEMV_ACCUMULATE ? *out : 0.0f) + sums[i];
+      }
+    }
+    return;
+  }
   BlockGroups groupOf(w);
   if (groupOf.blocksPerGroup == 1)
     q8Rows<R, Groups::Each>(n0, n1, act, actStride, w, c, ldc, flags);

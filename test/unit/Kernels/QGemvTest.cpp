@@ -336,7 +336,7 @@ using Q8Kernel = void (*)(int64_t, int64_t, int64_t, const uint8_t *, int64_t,
 
 /// The int8-activation product of `kernel` within the documented bound of
 /// the exact f32 product (QGemv.h: half an activation step per block), and
-/// within f32 summation error of the reference's, over 4-bit formats,
+/// within f32 summation error of the reference's, over 4- and 8-bit formats,
 /// groups of 32/64/96/128/256 (one superblock to 32) and per channel, ragged
 /// K (a partial last superblock, a last block shorter than 32), 1 to 9 rows,
 /// sub-ranges of output channels, accumulating and overwriting.
@@ -351,55 +351,58 @@ void checkQ8Kernel(Q8Kernel kernel) {
         Shape{192, 96}, Shape{200, 200}, Shape{96, 32}, Shape{544, 32},
         Shape{576, 32}, Shape{1536, 128}, Shape{4096, 128}, Shape{1024, 256},
         Shape{704, 64}, Shape{448, 32}})
-    for (int variant = 0; variant < 6; ++variant) {
-      Format f = Format::of(variant, 4);
-      int64_t n = 11, n0 = 2, n1 = 11, k = shape.k;
-      Weight w = makeWeight(rng, n, k, 4, shape.group, f.isSigned, f.hasZp,
-                            f.scale, f.forcedZp);
-      ASSERT_TRUE(slim_uk_qgemv_q8_supported(&w.view));
-      for (int64_t m : {1, 2, 3, 4, 5, 9})
-        for (bool accumulate : {true, false}) {
-          int64_t lda = k + 5, ldc = n + 2, stride;
-          std::vector<float> a(m * lda), c(m * ldc);
-          for (float &v : a)
-            v = normal(rng);
-          for (float &v : c)
-            v = normal(rng);
-          std::vector<uint8_t> act = quantizeActivations(a, m, k, lda, stride);
-          uint32_t flags =
-              w.flags | (accumulate ? SLIM_UK_QGEMV_ACCUMULATE : 0);
-          std::vector<float> got = c, ref = c;
-          for (int64_t i = 0; i < m && !accumulate; ++i)
-            for (int64_t j = n0; j < n1; ++j)
-              got[i * ldc + j] = NAN;
-          kernel(m, n0, n1, act.data(), stride, &w.view, got.data(), ldc,
-                 flags);
-          slim_uk_qgemv_q8_f32_generic(m, n0, n1, act.data(), stride, &w.view,
-                                       ref.data(), ldc, flags);
-          for (int64_t i = 0; i < m; ++i)
-            for (int64_t j = 0; j < ldc; ++j) {
-              bool inside = j >= n0 && j < n1;
-              double exact = inside && !accumulate ? 0.0 : c[i * ldc + j];
-              double mag = 0.0, bound = 0.0;
-              if (inside)
-                for (int64_t q = 0; q < k; ++q) {
-                  double p = double(a[i * lda + q]) * w.values[j * k + q];
-                  exact += p;
-                  mag += std::fabs(p);
-                  bound += quantizedInput(act.data() + i * stride, q).second *
-                           0.5 * std::fabs(w.values[j * k + q]);
-                }
-              ASSERT_NEAR(got[i * ldc + j], ref[i * ldc + j], 1e-5 * mag + 1e-6)
-                  << "k=" << k << " group=" << shape.group
-                  << " variant=" << variant << " m=" << m
-                  << " accumulate=" << accumulate << " at " << i << "," << j;
-              ASSERT_NEAR(got[i * ldc + j], exact, bound * 1.001 + 1e-5 * mag)
-                  << "outside the int8 bound: k=" << k
-                  << " group=" << shape.group << " variant=" << variant
-                  << " at " << i << "," << j;
-            }
-        }
-    }
+    for (int64_t bits : {4, 8})
+      for (int variant = 0; variant < 6; ++variant) {
+        Format f = Format::of(variant, bits);
+        int64_t n = 11, n0 = 2, n1 = 11, k = shape.k;
+        Weight w = makeWeight(rng, n, k, bits, shape.group, f.isSigned, f.hasZp,
+                              f.scale, f.forcedZp);
+        ASSERT_TRUE(slim_uk_qgemv_q8_supported(&w.view));
+        for (int64_t m : {1, 2, 3, 4, 5, 9})
+          for (bool accumulate : {true, false}) {
+            int64_t lda = k + 5, ldc = n + 2, stride;
+            std::vector<float> a(m * lda), c(m * ldc);
+            for (float &v : a)
+              v = normal(rng);
+            for (float &v : c)
+              v = normal(rng);
+            std::vector<uint8_t> act =
+                quantizeActivations(a, m, k, lda, stride);
+            uint32_t flags =
+                w.flags | (accumulate ? SLIM_UK_QGEMV_ACCUMULATE : 0);
+            std::vector<float> got = c, ref = c;
+            for (int64_t i = 0; i < m && !accumulate; ++i)
+              for (int64_t j = n0; j < n1; ++j)
+                got[i * ldc + j] = NAN;
+            kernel(m, n0, n1, act.data(), stride, &w.view, got.data(), ldc,
+                   flags);
+            slim_uk_qgemv_q8_f32_generic(m, n0, n1, act.data(), stride, &w.view,
+                                         ref.data(), ldc, flags);
+            for (int64_t i = 0; i < m; ++i)
+              for (int64_t j = 0; j < ldc; ++j) {
+                bool inside = j >= n0 && j < n1;
+                double exact = inside && !accumulate ? 0.0 : c[i * ldc + j];
+                double mag = 0.0, bound = 0.0;
+                if (inside)
+                  for (int64_t q = 0; q < k; ++q) {
+                    double p = double(a[i * lda + q]) * w.values[j * k + q];
+                    exact += p;
+                    mag += std::fabs(p);
+                    bound += quantizedInput(act.data() + i * stride, q).second *
+                             0.5 * std::fabs(w.values[j * k + q]);
+                  }
+                ASSERT_NEAR(got[i * ldc + j], ref[i * ldc + j],
+                            1e-5 * mag + 1e-6)
+                    << "bits=" << bits << " k=" << k << " group=" << shape.group
+                    << " variant=" << variant << " m=" << m
+                    << " accumulate=" << accumulate << " at " << i << "," << j;
+                ASSERT_NEAR(got[i * ldc + j], exact, bound * 1.001 + 1e-5 * mag)
+                    << "outside the int8 bound: bits=" << bits << " k=" << k
+                    << " group=" << shape.group << " variant=" << variant
+                    << " at " << i << "," << j;
+              }
+          }
+      }
 }
 
 TEST(QGemvInt8, GenericWithinBound) {

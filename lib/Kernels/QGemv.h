@@ -195,6 +195,9 @@ static inline int slim_uk_qgemv_q8_supported(const slim_uk_qweight *w) {
 void slim_uk_qact_quantize_generic(int64_t m, int64_t k, const float *a,
                                    int64_t lda, uint8_t *out,
                                    int64_t outStride);
+/// AVX2: the same bytes, 32 inputs a step.
+void slim_uk_qact_quantize_avx2(int64_t m, int64_t k, const float *a,
+                                int64_t lda, uint8_t *out, int64_t outStride);
 
 /// C[i, n] (+)= the int8-activation product above, for i < m, n in [n0,
 /// n1), with `act` quantized by slim_uk_qact_quantize (rows actStride

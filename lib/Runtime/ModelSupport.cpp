@@ -536,10 +536,12 @@ void qmatmul(StridedMemRefType<float, 2> *x,
       // calling thread, then integer dot products with the codes.
       static const auto kernel =
           selectKernel(SLIM_KERNEL_VARIANTS_VNNI(slim_uk_qgemv_q8_f32));
+      static const auto quantize =
+          selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_qact_quantize));
       static thread_local std::vector<uint8_t> act;
       int64_t stride = slim_uk_qact_row_bytes(k);
       act.resize(m * stride);
-      slim_uk_qact_quantize_generic(m, k, xd, lda, act.data(), stride);
+      quantize(m, k, xd, lda, act.data(), stride);
       const uint8_t *actData = act.data();
       split([&](int64_t n0, int64_t n1) {
         kernel(m, n0, n1, actData, stride, &view, yd, ldy, flags);

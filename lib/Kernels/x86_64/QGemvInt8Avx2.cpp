@@ -26,6 +26,8 @@
 
 #include <immintrin.h>
 
+#include <cfloat>
+#include <cmath>
 #include <cstring>
 
 #define SLIM_Q8_AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
@@ -363,4 +365,99 @@ extern "C" void slim_uk_qgemv_q8_f32_avx2(int64_t m, int64_t n0, int64_t n1,
                  q8Dispatch<decltype(rows)::value>(n0, n1, ai, actStride, w, ci,
                                                    ldc, flags);
                });
+}
+
+namespace {
+
+/// Block j (32 inputs from x, `len` of them real) of a superblock: q, d
+/// and t as slim_uk_qact_quantize_generic computes them (the same f32
+/// operations, rounding to nearest even), written in the layout.
+SLIM_Q8_AVX2_TARGET void quantizeBlock(const float *x, int64_t len,
+                                       uint8_t *sb, int j) {
+  __m256 v[4];
+  if (len >= 32) {
+    for (int r = 0; r < 4; ++r)
+      v[r] = _mm256_loadu_ps(x + 8 * r);
+  } else {
+    alignas(32) float tail[32] = {};
+    if (len > 0)
+      std::memcpy(tail, x, len * sizeof(float));
+    for (int r = 0; r < 4; ++r)
+      v[r] = _mm256_load_ps(tail + 8 * r);
+  }
+  const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256 fltMax = _mm256_set1_ps(FLT_MAX);
+  __m256 amax = _mm256_setzero_ps();
+  __m256 finite = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  for (int r = 0; r < 4; ++r) {
+    __m256 a = _mm256_and_ps(v[r], absMask);
+    finite = _mm256_and_ps(finite, _mm256_cmp_ps(a, fltMax, _CMP_LE_OQ));
+    amax = _mm256_max_ps(amax, a);
+  }
+  float *scales = reinterpret_cast<float *>(sb + 128);
+  float *terms = reinterpret_cast<float *>(sb + 192);
+  int8_t *even = reinterpret_cast<int8_t *>(sb) + 16 * j;
+  int8_t *odd = even + 64;
+  if (_mm256_movemask_ps(finite) != 0xff) {
+    // A NaN or an infinity: codes 0 and a NaN scale carry it.
+    std::memset(even, 0, 16);
+    std::memset(odd, 0, 16);
+    for (int l = 0; l < 4; ++l)
+      scales[4 * j + l] = NAN;
+    terms[j] = NAN * 0.0f;
+    return;
+  }
+  float m = slim::avx2::hmax(amax);
+  float d = m / 127.0f, inv = m > 0.0f ? 127.0f / m : 0.0f;
+  __m256 vinv = _mm256_set1_ps(inv);
+  const __m256i hi = _mm256_set1_epi32(127), lo = _mm256_set1_epi32(-127);
+  __m256i q[4], sum = _mm256_setzero_si256();
+  for (int r = 0; r < 4; ++r) {
+    // vcvtps2dq rounds to nearest even, as the reference's 1.5 * 2^23 sum.
+    q[r] = _mm256_cvtps_epi32(_mm256_mul_ps(v[r], vinv));
+    q[r] = _mm256_max_epi32(_mm256_min_epi32(q[r], hi), lo);
+    sum = _mm256_add_epi32(sum, q[r]);
+  }
+  // int32 -> int8: byte order q0-3 q8-11 q16-19 q24-27 | q4-7 q12-15 ...
+  __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),
+                                     _mm256_packs_epi32(q[2], q[3]));
+  bytes = _mm256_permutevar8x32_epi32(bytes,
+                                      _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  // Natural order; evens then odds in each 128-bit lane, then the lanes'
+  // evens together and odds together.
+  bytes = _mm256_shuffle_epi8(
+      bytes, _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13,
+                              15, 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11,
+                              13, 15));
+  bytes = _mm256_permute4x64_epi64(bytes, 0xd8);
+  _mm_storeu_si128(reinterpret_cast<__m128i *>(even),
+                   _mm256_castsi256_si128(bytes));
+  _mm_storeu_si128(reinterpret_cast<__m128i *>(odd),
+                   _mm256_extracti128_si256(bytes, 1));
+  __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum),
+                             _mm256_extracti128_si256(sum, 1));
+  s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+  s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+  for (int l = 0; l < 4; ++l)
+    scales[4 * j + l] = d;
+  terms[j] = d * static_cast<float>(_mm_cvtsi128_si32(s4));
+}
+
+} // namespace
+
+extern "C" void slim_uk_qact_quantize_avx2(int64_t m, int64_t k,
+                                           const float *a, int64_t lda,
+                                           uint8_t *out, int64_t outStride) {
+  int64_t superblocks = (k + 127) / 128;
+  for (int64_t i = 0; i < m; ++i) {
+    const float *x = a + i * lda;
+    for (int64_t s = 0; s < superblocks; ++s) {
+      uint8_t *sb = out + i * outStride + s * SLIM_UK_QACT_SUPERBLOCK_BYTES;
+      for (int j = 0; j < 4; ++j) {
+        int64_t base = s * 128 + j * 32;
+        quantizeBlock(base < k ? x + base : x, k - base, sb, j);
+      }
+      std::memset(sb + 208, 0, SLIM_UK_QACT_SUPERBLOCK_BYTES - 208);
+    }
+  }
 }

@@ -282,6 +282,41 @@ std::pair<int, float> quantizedInput(const uint8_t *row, int64_t i) {
   return {q, d};
 }
 
+/// The AVX2 quantizer writes the reference's bytes: ragged K, zero
+/// blocks, ties of the rounding, outliers, tiny and huge values, NaN and
+/// infinities.
+TEST(QGemvInt8, Avx2QuantizerMatchesReference) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+    GTEST_SKIP() << "this CPU has no AVX2+FMA: the AVX2 quantizer is not run";
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal;
+  for (int64_t k : {1, 31, 32, 33, 100, 128, 200, 576, 1000, 1536}) {
+    int64_t m = 5, lda = k + 3;
+    std::vector<float> a(m * lda);
+    for (float &v : a)
+      v = normal(rng);
+    for (int64_t q = 0; q < k; ++q) {
+      a[q] = q < 32 ? 0.0f : float(q % 255) - 127.0f + 0.5f; // ties
+      a[lda + q] *= 1e-30f;
+      a[2 * lda + q] *= 1e30f;
+    }
+    a[3 * lda + k / 2] = NAN;
+    a[4 * lda + k - 1] = k % 2 ? INFINITY : -INFINITY;
+    int64_t stride = slim_uk_qact_row_bytes(k) + 64;
+    std::vector<uint8_t> want(m * stride, 0xcd), got(m * stride, 0xcd);
+    slim_uk_qact_quantize_generic(m, k, a.data(), lda, want.data(), stride);
+    slim_uk_qact_quantize_avx2(m, k, a.data(), lda, got.data(), stride);
+    for (int64_t i = 0; i < m * stride; ++i)
+      ASSERT_EQ(got[i], want[i]) << "k=" << k << " row " << i / stride
+                                 << " byte " << i % stride;
+  }
+#else
+  GTEST_SKIP() << "not an x86-64 machine";
+#endif
+}
+
 TEST(QGemvInt8, ActivationsRoundToHalfAStep) {
   std::mt19937 rng(5);
   std::normal_distribution<float> normal;

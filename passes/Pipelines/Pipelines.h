@@ -77,7 +77,8 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("With quantized-kernels: what few-row (decoding) "
                      "products may do with the activations: f32 (exact "
                      "weights times f32 activations) or int8 (rounded to "
-                     "int8 per block of 32 for integer dot products, as "
+                     "int8 per block of 32 for integer dot products with "
+                     "4- and 8-bit codes, as "
                      "llama.cpp and onnxruntime's accuracy level 4 do)"),
       llvm::cl::init(QuantizedActivations::F32),
       llvm::cl::values(

@@ -71,6 +71,12 @@ static constexpr const char *kCpuLoopsTail =
 
 void mlir::slim::buildCpuPipeline(OpPassManager &pm,
                                   const CpuPipelineOptions &options) {
+  // Products of one activation (after CSE has merged its copies) become
+  // one, while the weights are constants.
+  if (options.fuseSiblings) {
+    pm.addPass(createCSEPass());
+    pm.addNestedPass<func::FuncOp>(createSlimFuseSiblingMatmulsPass());
+  }
   // Weights the BLAS path reads transposed or packed are rewritten while
   // they are still constants, before they move to the weights file.
   if (options.blas) {

@@ -45,6 +45,13 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       *this, "weights-min-bytes",
       llvm::cl::desc("Smallest constant moved to the weights file"),
       llvm::cl::init(1024)};
+  PassOptions::Option<bool> fuseSiblings{
+      *this, "fuse-siblings",
+      llvm::cl::desc("Join products of one activation by constant weights "
+                     "(query/key/value, gate/up) into one product by the "
+                     "weights concatenated at compile time "
+                     "(--slim-fuse-sibling-matmuls)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> blas{
       *this, "blas", llvm::cl::desc("Run f32 matmuls in BLAS sgemm (oneDNN)"),
       llvm::cl::init(true)};

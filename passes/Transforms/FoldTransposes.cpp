@@ -23,13 +23,8 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
-#include "llvm/ADT/SmallString.h"
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Path.h"
 
 #include <cstring>
-#include <sys/mman.h>
-#include <unistd.h>
 
 namespace mlir::slim {
 #define GEN_PASS_DEF_SLIMFOLDTRANSPOSESPASS
@@ -155,30 +150,6 @@ struct FoldIntoBatchMatmul : OpRewritePattern<linalg::BatchMatmulOp> {
   }
 };
 
-/// A writable blob of `size` bytes in an unlinked temporary file, mapped
-/// shared: transposed weights are as large as the model, and file-backed
-/// pages can be written back and dropped instead of holding that much
-/// anonymous memory. Falls back to the heap where no temporary file can be
-/// made.
-AsmResourceBlob allocateWeightBlob(size_t size) {
-  llvm::SmallString<128> path;
-  int fd = -1;
-  if (size > 0 &&
-      !llvm::sys::fs::createTemporaryFile("slim-weights", "bin", fd, path)) {
-    ::unlink(path.c_str());
-    void *data = MAP_FAILED;
-    if (::ftruncate(fd, static_cast<off_t>(size)) == 0)
-      data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    ::close(fd);
-    if (data != MAP_FAILED)
-      return AsmResourceBlob(
-          ArrayRef<char>(static_cast<char *>(data), size), 64,
-          [](void *p, size_t n, size_t) { ::munmap(p, n); },
-          /*dataIsMutable=*/true);
-  }
-  return HeapAsmResourceBlob::allocate(size, 64);
-}
-
 /// Output channels per panel of a packed weight (lib/Kernels/GemmPacked.h).
 constexpr int64_t kPanel = 16;
 
@@ -267,7 +238,7 @@ struct RelayoutWeightOperand : OpRewritePattern<linalg::MatmulOp> {
     std::optional<ArrayRef<char>> bytes = slim::getConstantBytes(cst.getValue());
     if (!bytes || static_cast<int64_t>(bytes->size()) != k * n * 4)
       return failure();
-    AsmResourceBlob blob = allocateWeightBlob(bytes->size());
+    AsmResourceBlob blob = slim::allocateWeightBlob(bytes->size());
     const float *src = reinterpret_cast<const float *>(bytes->data());
     float *dst = reinterpret_cast<float *>(blob.getMutableData().data());
     MLIRContext *ctx = rewriter.getContext();

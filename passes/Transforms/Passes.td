@@ -98,17 +98,19 @@ def SlimLowerAttentionPass
 
 def SlimLowerExpandShapePass
     : Pass<"slim-lower-expand-shape", "::mlir::func::FuncOp"> {
-  let summary = "Rewrites memref.expand_shape of contiguous buffers as "
-                "memref.reinterpret_cast";
+  let summary = "Rewrites memref.expand_shape as memref.reinterpret_cast";
   let description = [{
     MLIR 22.1's `--expand-strided-metadata` crashes on a `memref.expand_shape`
     that splits one dimension into several dynamic ones (the `[B*S, N] ->
     [B, S, N]` reshape after every linear layer of a dynamic-shape LLM).
     For a source with the identity layout the expansion is a plain
     reinterpretation: offset 0, the output sizes, and strides that are the
-    suffix products of the sizes. This pass emits exactly that, before
-    `--expand-strided-metadata` runs; expansions of strided sources are left
-    alone.
+    suffix products of the sizes. For a strided source (the columns of a
+    joined product, `--slim-fuse-sibling-matmuls`) it is the source's
+    offset and, in each reassociation group, the suffix products of the
+    group's sizes times the stride of the source dimension the group splits
+    (read from `memref.extract_strided_metadata` where it is dynamic). This
+    pass emits exactly that, before `--expand-strided-metadata` runs.
 
     Example:
 
@@ -364,6 +366,47 @@ def SlimIndirectMemrefArgumentsPass
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect",
                            "::mlir::func::FuncDialect"];
+}
+
+def SlimFuseSiblingMatmulsPass
+    : Pass<"slim-fuse-sibling-matmuls", "::mlir::func::FuncOp"> {
+  let summary = "Joins products of one activation by constant weights into one product";
+  let description = [{
+    A decoder layer multiplies one activation by several weights: the
+    query, key and value projections read the normalized hidden state, the
+    gate and up projections of a gated MLP read the same input. Run apart,
+    each is a kernel call with a parallel region of its own (a key or value
+    projection of SmolLM2 is 576 x 192: a few microseconds of work, less
+    than waking the other threads costs), and a quantized product rounds
+    the activations to int8 once per call. This pass joins, per block, the
+    products that read the same activation value into one product by the
+    weights concatenated along the output channels at compile time, and
+    gives each former product its columns of the result with a
+    `tensor.extract_slice` (a view, no copy):
+     - `linalg.matmul` of an f32 activation `[M, K]` by an f32 constant
+       `[K, N]` into a zero fill (what the ONNX importer emits for a MatMul
+       by an initializer, before `--slim-fold-transposes` packs it);
+     - `slim.matmul ... transpose_rhs` by a `slim.assemble` of constants
+       whose encodings are equal, with only a quantization stage and storage
+       laid out one row per output channel (codes, scales and zero points
+       `[N, ...]`), activations of any rank.
+    Products whose weights are not available (elided resources), splat or
+    of another encoding are left alone. The weights file holds the
+    concatenated copy instead of the parts, so nothing is stored twice.
+    Example:
+    ```mlir
+    %q = linalg.matmul ins(%x, %wq : tensor<?x576xf32>, tensor<576x576xf32>) outs(%f0 : tensor<?x576xf32>)
+    %k = linalg.matmul ins(%x, %wk : tensor<?x576xf32>, tensor<576x192xf32>) outs(%f1 : tensor<?x192xf32>)
+    // becomes
+    %qk = linalg.matmul ins(%x, %wqk : tensor<?x576xf32>, tensor<576x768xf32>) outs(%f : tensor<?x768xf32>)
+    %q = tensor.extract_slice %qk[0, 0] [%m, 576] [1, 1]
+    %k = tensor.extract_slice %qk[0, 576] [%m, 192] [1, 1]
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::slim::SlimDialect"];
 }
 
 def SlimFuseElementwisePass

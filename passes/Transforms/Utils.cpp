@@ -12,6 +12,11 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 using namespace mlir;
 
@@ -27,6 +32,25 @@ std::optional<ArrayRef<char>> mlir::slim::getConstantBytes(Attribute attr) {
     return dense.getRawData();
   }
   return std::nullopt;
+}
+
+AsmResourceBlob mlir::slim::allocateWeightBlob(size_t size) {
+  llvm::SmallString<128> path;
+  int fd = -1;
+  if (size > 0 &&
+      !llvm::sys::fs::createTemporaryFile("slim-weights", "bin", fd, path)) {
+    ::unlink(path.c_str());
+    void *data = MAP_FAILED;
+    if (::ftruncate(fd, static_cast<off_t>(size)) == 0)
+      data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (data != MAP_FAILED)
+      return AsmResourceBlob(
+          ArrayRef<char>(static_cast<char *>(data), size), 64,
+          [](void *p, size_t n, size_t) { ::munmap(p, n); },
+          /*dataIsMutable=*/true);
+  }
+  return HeapAsmResourceBlob::allocate(size, 64);
 }
 
 func::FuncOp mlir::slim::getOrDeclareRuntimeFunction(ModuleOp module,

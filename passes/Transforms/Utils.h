@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 
 #include <optional>
 
@@ -21,6 +22,13 @@ namespace mlir::slim {
 /// blob is present, or a non-splat DenseElementsAttr (booleans there are
 /// bit-packed). Nothing for splats, elided blobs and other attributes.
 std::optional<ArrayRef<char>> getConstantBytes(Attribute attr);
+
+/// A writable blob of `size` bytes (64-byte aligned) in an unlinked
+/// temporary file, mapped shared: weights rewritten at compile time are as
+/// large as the model, and file-backed pages can be written back and
+/// dropped instead of holding that much anonymous memory. Falls back to the
+/// heap where no temporary file can be made.
+AsmResourceBlob allocateWeightBlob(size_t size);
 
 /// The private `func.func` named `name` in `module` that generated code
 /// calls in Slim's model support library (C interface for memrefs),

@@ -71,6 +71,10 @@ static constexpr const char *kCpuLoopsTail =
 
 void mlir::slim::buildCpuPipeline(OpPassManager &pm,
                                   const CpuPipelineOptions &options) {
+  // Low-rank factors become dense products by constants, which the steps
+  // below join, pack and run like any dense layer.
+  if (options.splitLowRank)
+    pm.addNestedPass<func::FuncOp>(createSlimSplitLowRankPass());
   // Products of one activation (after CSE has merged its copies) become
   // one, while the weights are constants.
   if (options.fuseSiblings) {

@@ -45,6 +45,12 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       *this, "weights-min-bytes",
       llvm::cl::desc("Smallest constant moved to the weights file"),
       llvm::cl::init(1024)};
+  PassOptions::Option<bool> splitLowRank{
+      *this, "split-low-rank",
+      llvm::cl::desc("Multiply low-rank weights (and low-rank residuals) as "
+                     "two thin products by their factors instead of decoding "
+                     "U * V (--slim-split-low-rank)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> fuseSiblings{
       *this, "fuse-siblings",
       llvm::cl::desc("Join products of one activation by constant weights "

@@ -36,7 +36,8 @@ std::string cpuWeightMismatch(CompressedMatmulInfo info) {
   if (s.sparse)
     return "sparse weights have no CPU kernel yet";
   if (s.lowRank)
-    return "low-rank weights have no CPU kernel yet";
+    return "the weight has a low-rank part (--slim-split-low-rank, in the CPU "
+           "pipeline, multiplies constant factors as two thin products)";
   if (!s.quant)
     return "the weight is not quantized";
   if (s.quant.getFormat() != QuantFormat::Int)

@@ -368,6 +368,41 @@ def SlimIndirectMemrefArgumentsPass
                            "::mlir::func::FuncDialect"];
 }
 
+def SlimSplitLowRankPass
+    : Pass<"slim-split-low-rank", "::mlir::func::FuncOp"> {
+  let summary = "Multiplies low-rank weights as two thin products";
+  let description = [{
+    A `slim.matmul` by a weight `W = U V` (`#slim.lowrank`), or `W = Q + U V`
+    (`#slim.compressed<[...], residual = #slim.lowrank<...>>`), becomes
+    `x Q + (x U) V` (for a transposed weight `[N, K]`: `x Q^T + (x V^T) U^T`):
+    a product of rank `r` into a `[M, r]` tensor, then a product of rank `r`
+    accumulated into the rest of the weight's product, which keeps its own
+    encoding (quantized, sparse, both) and kernel selection. The `K x N`
+    matrix `U V` is never formed, and the products cost `r (K + N)` per row
+    instead of `K N`. The factors must be constants whose data is available
+    (f32, f16 or bf16); they are written once, at compile time, as f32
+    constants `[K, r]` and `[r, N]` of plain `linalg.matmul`s, the layout
+    every dense layer has, so the CPU pipeline packs them and runs them in
+    its GEMM/GEMV kernels. Activations of rank above 2 are collapsed into
+    rows and the result expanded back. Other products are left alone.
+    Example:
+    ```mlir
+    %w = slim.assemble %codes, %scales, %u, %v : ... -> tensor<64x32xf32,
+        #slim.compressed<[#slim.quant<i4, group = 16, axis = 1>], residual = #slim.lowrank<rank = 4>>>
+    %y = slim.matmul %x, %w transpose_rhs : tensor<?x32xf32>, ... -> tensor<?x64xf32>
+    // becomes
+    %q = slim.assemble %codes, %scales : ... -> tensor<64x32xf32, #slim.quant<i4, group = 16, axis = 1>>
+    %yq = slim.matmul %x, %q transpose_rhs : ...
+    %t = linalg.matmul ins(%x, %vt : tensor<?x32xf32>, tensor<32x4xf32>) outs(%zero : tensor<?x4xf32>)
+    %y = linalg.matmul ins(%t, %ut : tensor<?x4xf32>, tensor<4x64xf32>) outs(%yq : tensor<?x64xf32>)
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::slim::SlimDialect"];
+}
+
 def SlimFuseSiblingMatmulsPass
     : Pass<"slim-fuse-sibling-matmuls", "::mlir::func::FuncOp"> {
   let summary = "Joins products of one activation by constant weights into one product";

@@ -189,11 +189,12 @@ def matmul_case(name, x, storage, attr, w_ref, k, n):
     return case, out_shape
 
 
-def run(case, out_shape, args, workdir):
+def run(case, out_shape, args, workdir, passes=()):
+    """Lowers the case with the reference pipeline (after `passes`, slim-opt flags), runs it."""
     src = os.path.join(workdir, case.name + ".mlir")
     with open(src, "w") as f:
         f.write(emit_program(case, out_shape))
-    lowered = subprocess.run([args.slim_opt, "--slim-cpu-reference-pipeline", src],
+    lowered = subprocess.run([args.slim_opt, *passes, "--slim-cpu-reference-pipeline", src],
                              capture_output=True, text=True)
     if lowered.returncode != 0:
         raise RuntimeError(f"{case.name}: slim-opt failed:\n{lowered.stderr}")
@@ -293,6 +294,29 @@ def main():
     holder = {}
     case, out_shape = matmul_case("sparse24_int4_lowrank", x, sparse_quant_lowrank, None, None, k, n)
     check(case.name, run(case, out_shape, args, args.work), x @ holder["ref"], failures)
+    # --slim-split-low-rank (the CPU pipeline's): the sparse int4 part alone, then (x U) V.
+    check(case.name + " split", run(case, out_shape, args, args.work, ["--slim-split-low-rank"]),
+          x @ holder["ref"], failures)
+
+    # MatMulNBits-like 4-bit N x K weight with zero points, used transposed, plus a rank-8 f16
+    # residual (low-rank compensation): reference, and split into x Q^T + (x V^T) U^T.
+    case = Case("uint4_transposed_lowrank_residual")
+    names, types, qattr, qref = quant_storage(case, np.zeros((n, k), np.float32), "int", 4, False,
+                                              ("group", 1, 32), zero_point=True)
+    u = RNG.normal(size=(n, 8)).astype(np.float16)
+    v = RNG.normal(size=(8, k)).astype(np.float16)
+    extra = [case.const("u", u), case.const("v", v)]
+    wref = qref + u.astype(np.float32) @ v.astype(np.float32)
+    xname, xtype = case.const("x", x)
+    ttype = (f"tensor<{n}x{k}xf32, #slim.compressed<[{qattr}], "
+             f"residual = #slim.lowrank<rank = 8, factor = f16>>>")
+    storage_names = names + [e[0] for e in extra]
+    storage_types = types + [e[1] for e in extra]
+    case.body += [f"    %w = slim.assemble {', '.join(storage_names)} : {', '.join(storage_types)} -> {ttype}\n",
+                  f"    %result = slim.matmul {xname}, %w transpose_rhs : {xtype}, {ttype} -> tensor<2x3x{n}xf32>\n"]
+    check(case.name, run(case, (2, 3, n), args, args.work), x @ wref.T, failures)
+    check(case.name + " split", run(case, (2, 3, n), args, args.work, ["--slim-split-low-rank"]),
+          x @ wref.T, failures)
 
     # Unstructured CSR sparsity.
     def csr(case):
@@ -320,6 +344,8 @@ def main():
     holder = {}
     case, out_shape = matmul_case("lowrank_bf16", x, lowrank, None, None, k, n)
     check(case.name, run(case, out_shape, args, args.work), x @ holder["ref"], failures)
+    check(case.name + " split", run(case, out_shape, args, args.work, ["--slim-split-low-rank"]),
+          x @ holder["ref"], failures)
 
     # W8A8: dynamic per-token int8 activations times a per-channel int8 weight.
     case = Case("w8a8_per_token")
@@ -352,7 +378,7 @@ def main():
     q = np.clip(np.rint(blocks / s) + zp, 0, 15)
     check(case.name, run(case, (3, k), args, args.work), ((q - zp) * s).reshape(3, k), failures)
 
-    total = len(configs) + 6
+    total = len(configs) + 10
     print(f"reference numerics: {total - len(failures)} passed, {len(failures)} failed")
     return 1 if failures else 0
 

@@ -10,8 +10,10 @@ shape's two directions (K x N, then N x K) so that the chain closes, at M = 1, 8
 Prints the median latencies (the median of `--rounds` rounds of `--repeat` runs each, the systems
 measured in turn), Slim / onnxruntime, Slim W4 / Slim f32, and the weight bytes Slim streams per
 second against the read bandwidth measured in the same run (the larger of what numpy reads with
-`--threads` threads and the rate Slim's memory-bound f32 GEMV chains stream their weights at, M = 1),
-and that as a fraction of it (ORT's too).
+`--threads` threads and the rate Slim's memory-bound f32 GEMV chains stream their weights at, M = 1,
+counting only chains of at least 256 MiB of f32 weights: a smaller chain stays in the last-level
+cache and its rate is not a memory bandwidth), and that as a fraction of it (ORT's too; for a
+chain that fits in the cache the fraction is above what memory allows).
 
     .venv/bin/python bench/qmatmul_latency.py [--shapes 4096x4096,576x1536] [--m 1,8] [--threads 2]
 """
@@ -169,9 +171,10 @@ def main():
                 got["ort"].append(ort_latency(q_onnx, k, m, a.threads, a.warmup, a.repeat))
             q, f, o = (statistics.median(got[x]) for x in ("q", "f", "ort"))
             gbs = weight_bytes / (q * 1e-3) / 1e9
-            if m == 1:
+            if m == 1 and k * n * 4 * a.layers >= 256 << 20:
                 # Slim's f32 GEMV chain is memory-bound: the rate it streams the f32 weights at
-                # is a read bandwidth measured in the same run too.
+                # is a read bandwidth measured in the same run too (where they cannot stay in
+                # the cache: 576 x 576 chains ran at 54 GB/s from L3 on the AVX2 EPYC).
                 f32_rate = max(f32_rate, k * n * 4 * a.layers / (f * 1e-3) / 1e9)
             rows.append((f"{k}x{n} g{block}", m, q, o, f, gbs))
             print(f"  {k}x{n} x{a.layers} M={m}: slim w{a.bits} {q:.3f} ms, onnxruntime {o:.3f} ms, "

@@ -485,6 +485,15 @@ template <typename Fn> void forChannelChunks(int64_t n, int threads, Fn &&fn) {
 /// faster on 576x1536; at 32 / 64 rows the tiles take 83 / 157 ms against
 /// 102 / 223 ms on 4096x4096.
 constexpr int64_t kQGemvMaxRows = 8;
+/// With int8 activations allowed, up to this many rows run the
+/// int8-activation GEMV kernel, 4 rows per pass over the codes. Measured
+/// with bench/qmatmul_latency.py --accuracy-level 4 (eight W4 layers, 2
+/// threads, AVX2 EPYC): at 32 rows it takes 0.75 / 0.83 / 0.90x Slim f32's
+/// time on 4096x4096 / 576x1536 / 576x576 where the dequantized tiles took
+/// 1.19 / 1.05 / 1.21x, and at 64 rows the tiles win on the 576-wide
+/// shapes; but SmolLM2 W4 with an int8 LM head (8-bit codes) gained
+/// nothing at 32 tokens and 20 % at 16.
+constexpr int64_t kQGemvInt8MaxRows = 16;
 
 /// y[M, N] = x[M, K] * dequantize(W[N, K])^T.
 template <typename ScaleT>
@@ -523,7 +532,9 @@ void qmatmul(StridedMemRefType<float, 2> *x,
       group};
   uint32_t flags =
       (isSigned ? SLIM_UK_QGEMV_SIGNED : 0) | QuantScaleFlag<ScaleT>::value;
-  if (m <= kQGemvMaxRows && unitInner) {
+  bool int8Rows = (abiFlags & SLIM_RT_QMATMUL_INT8_ACTIVATIONS) &&
+                  slim_uk_qgemv_q8_supported(&view) && m <= kQGemvInt8MaxRows;
+  if ((m <= kQGemvMaxRows || int8Rows) && unitInner) {
     // Decoding: the quantized GEMV kernels (lib/Kernels/QGemv.h) read the
     // storage in place, output channels in chunks over the threads.
     int threads = n * k * bits >= (1 << 20) ? omp_get_max_threads() : 1;

@@ -87,8 +87,9 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::init(true)};
   PassOptions::Option<QuantizedActivations> quantizedActivations{
       *this, "quantized-activations",
-      llvm::cl::desc("With quantized-kernels: what few-row (decoding) "
-                     "products may do with the activations: f32 (exact "
+      llvm::cl::desc("With quantized-kernels: what products of up to 16 "
+                     "rows (decoding, short prompts) may do with the "
+                     "activations: f32 (exact "
                      "weights times f32 activations) or int8 (rounded to "
                      "int8 per block of 32 for integer dot products with "
                      "4- and 8-bit codes, as "

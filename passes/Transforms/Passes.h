@@ -24,7 +24,7 @@
 namespace mlir::slim {
 
 /// How `--slim-lower-quantized-matmul`'s kernels may treat the activations
-/// of few-row (decoding) products.
+/// of products of up to 16 rows (decoding, short prompts).
 enum class QuantizedActivations {
   /// f32 products with the exact weights.
   F32,

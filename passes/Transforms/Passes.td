@@ -737,23 +737,23 @@ def SlimLowerQuantizedMatmulPass
 
     Bufferization then owns every buffer, and `--slim-lower-ukernels` makes
     the calls. `%flags` (i32) says whether the codes are signed and whether
-    few-row products may use int8 activations (`activations=int8`).
+    products of up to 16 rows may use int8 activations (`activations=int8`).
     Activations of rank > 2 are collapsed into rows. Which kernel a product
     gets is decided by one table (`passes/Transforms/KernelSelection.h`)
     from the weight's encoding and the shapes; `report-fallbacks` emits a
     remark saying why each compressed product it leaves keeps the
     reference lowering (`--convert-slim-to-linalg`, which defines what the
     kernels compute). The kernels read the packed codes in place: for up
-    to 8 rows (decoding) a quantized GEMV (f32 products with the exact
-    weights, or with `activations=int8` the activations rounded to int8
-    per block of 32 and integer dot products, 4-bit codes in groups of a
-    multiple of 32); for more rows tiles of the weight dequantized once
-    into the packed GEMM's panels.
+    to 8 rows (decoding) a quantized GEMV with f32 products by the exact
+    weights, or, with `activations=int8`, for up to 16 rows one with the
+    activations rounded to int8 per block of 32 and integer dot products
+    (4- and 8-bit codes in groups of a multiple of 32); for more rows tiles
+    of the weight dequantized once into the packed GEMM's panels.
   }];
   let options = [
     Option<"activations", "activations", "::mlir::slim::QuantizedActivations",
            "::mlir::slim::QuantizedActivations::F32",
-           "What few-row products may do with the activations: `f32` "
+           "What products of up to 16 rows may do with the activations: `f32` "
            "(exact weights times f32 activations) or `int8` (rounded to "
            "int8 per block of 32: faster, error bounded in "
            "lib/Kernels/QGemv.h)",

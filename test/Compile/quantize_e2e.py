@@ -190,7 +190,7 @@ def main():
     # (1 and 5 rows: the quantized GEMV kernels, vectorized for 4 bits) and prefill (48 and 80
     # rows: dequantized tiles through the packed GEMM).
     long_ids = tok.encode(open(a.heldout_text, encoding="utf-8").read()).ids[:80]
-    for n_tokens in (1, 5, 80):
+    for n_tokens in (1, 5, 12, 80):
         d = w(f"heldout{n_tokens}")
         os.makedirs(d, exist_ok=True)
         for i, (name, v) in enumerate(feeds_for(long_ids[:n_tokens]).items()):
@@ -203,7 +203,7 @@ def main():
         for variant, pipeline in (("kernel", []), ("reference", ["--pipeline=quantized-kernels=false"])):
             sh("slimc", w("lm.onnx"), "-o", w(f"fmt{k}-{variant}"), "--opt-level", "0", "--quantize",
                f"method=rtn {fmt}", *pipeline)
-        for data in (td, w("heldout1"), w("heldout5"), w("heldout80")):
+        for data in (td, w("heldout1"), w("heldout5"), w("heldout12"), w("heldout80")):
             ref_out = w(f"fmt{k}-ref-out")
             sh("slim-run", w(f"fmt{k}-reference"), "--test-data", data, "--save-outputs", ref_out)
             for f in os.listdir(ref_out):
@@ -213,15 +213,15 @@ def main():
             for f in os.listdir(data):
                 if f.startswith("output_"):
                     os.remove(os.path.join(data, f))
-        print(f"kernel = reference lowering: rtn {fmt} (1, 5, 48 and 80 rows)")
+        print(f"kernel = reference lowering: rtn {fmt} (1, 5, 12, 48 and 80 rows)")
         if "bits=4" not in fmt:
             continue
-        # The int8-activation path (quantized-activations=int8) for decoding: close to the
-        # reference lowering (each block's activations off by at most half an int8 step), and
-        # not equal to it (the path ran).
+        # The int8-activation path (quantized-activations=int8) for decoding and short prompts
+        # (up to 16 rows): close to the reference lowering (each block's activations off by at
+        # most half an int8 step), and not equal to it (the path ran).
         sh("slimc", w("lm.onnx"), "-o", w(f"fmt{k}-int8"), "--opt-level", "0", "--quantize",
            f"method=rtn {fmt}", "--pipeline=quantized-activations=int8")
-        for data in (w("heldout1"), w("heldout5")):
+        for data in (w("heldout1"), w("heldout5"), w("heldout12")):
             sh("slim-run", w(f"fmt{k}-reference"), "--test-data", data, "--save-outputs", w(f"fmt{k}-ref-out"))
             ref = numpy_helper.to_array(onnx.load_tensor(w(f"fmt{k}-ref-out", f"output_{logits_index}.pb")))
             # Each kernel variant forced (one the CPU lacks falls back to the best it has, with a note).

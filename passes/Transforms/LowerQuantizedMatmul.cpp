@@ -7,6 +7,7 @@
 
 #include "passes/Transforms/KernelSelection.h"
 #include "passes/Transforms/Passes.h"
+#include "passes/Transforms/Utils.h"
 
 #include "dialects/Slim/IR/SlimOps.h"
 
@@ -48,19 +49,10 @@ struct SlimLowerQuantizedMatmulPass
       // Activations of rank > 2 (an imported MatMulNBits keeps [batch,
       // sequence, K]) as rows [batch * sequence, K], the result expanded
       // back.
-      Value lhs = kernel->activation;
-      int64_t rank = cast<RankedTensorType>(lhs.getType()).getRank();
-      SmallVector<ReassociationIndices> reassociation;
-      if (rank > 2) {
-        ReassociationIndices leading;
-        for (int64_t i = 0; i + 1 < rank; ++i)
-          leading.push_back(i);
-        reassociation = {leading, {rank - 1}};
-        lhs = tensor::CollapseShapeOp::create(b, loc, lhs, reassociation);
-      }
+      Value lhs = collapseToRows(b, loc, kernel->activation);
       auto rowsType = cast<RankedTensorType>(lhs.getType());
       auto flatType = RankedTensorType::get(
-          {rowsType.getDimSize(0), resultType.getDimSize(rank - 1)},
+          {rowsType.getDimSize(0), resultType.getShape().back()},
           resultType.getElementType());
       SmallVector<Value> dyn;
       if (flatType.isDynamicDim(0))
@@ -75,14 +67,7 @@ struct SlimLowerQuantizedMatmulPass
                                        b.getStringAttr(kernel->callee), inputs,
                                        ValueRange{init})
                          .getResult(0);
-      if (rank > 2) {
-        SmallVector<OpFoldResult> shape;
-        for (int64_t i = 0; i + 1 < rank; ++i)
-          shape.push_back(tensor::getMixedSize(b, loc, kernel->activation, i));
-        shape.push_back(b.getIndexAttr(resultType.getDimSize(rank - 1)));
-        result = tensor::ExpandShapeOp::create(b, loc, resultType, result,
-                                               reassociation, shape);
-      }
+      result = expandFromRows(b, loc, result, kernel->activation, resultType);
       b.replaceOp(op, result);
       if (assemble->use_empty())
         b.eraseOp(assemble);

@@ -160,18 +160,9 @@ LogicalResult split(slim::MatmulOp op) {
   }
 
   // Rows [M, K] of the activation (leading dimensions collapsed).
-  int64_t rank = lt.getRank();
-  SmallVector<ReassociationIndices> reassociation;
-  Value x = op.getLhs();
-  if (rank > 2) {
-    ReassociationIndices leading;
-    for (int64_t i = 0; i + 1 < rank; ++i)
-      leading.push_back(i);
-    reassociation = {leading, {rank - 1}};
-    x = tensor::CollapseShapeOp::create(b, loc, x, reassociation);
-    if (rest)
-      rest = tensor::CollapseShapeOp::create(b, loc, rest, reassociation);
-  }
+  Value x = collapseToRows(b, loc, op.getLhs());
+  if (rest)
+    rest = collapseToRows(b, loc, rest);
   auto xType = cast<RankedTensorType>(x.getType());
   Value thin =
       linalg::MatmulOp::create(
@@ -184,14 +175,7 @@ LogicalResult split(slim::MatmulOp op) {
                                           ValueRange{thin, second},
                                           ValueRange{acc})
                      .getResult(0);
-  if (rank > 2) {
-    SmallVector<OpFoldResult> shape;
-    for (int64_t i = 0; i + 1 < rank; ++i)
-      shape.push_back(tensor::getMixedSize(b, loc, op.getLhs(), i));
-    shape.push_back(b.getIndexAttr(n));
-    result = tensor::ExpandShapeOp::create(b, loc, rt, result, reassociation,
-                                           shape);
-  }
+  result = expandFromRows(b, loc, result, op.getLhs(), rt);
   op.getResult().replaceAllUsesWith(result);
   op.erase();
   return success();

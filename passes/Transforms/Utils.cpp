@@ -8,6 +8,7 @@
 #include "passes/Transforms/Utils.h"
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
@@ -51,6 +52,34 @@ AsmResourceBlob mlir::slim::allocateWeightBlob(size_t size) {
           /*dataIsMutable=*/true);
   }
   return HeapAsmResourceBlob::allocate(size, 64);
+}
+
+/// [[0, ..., rank - 2], [rank - 1]].
+static SmallVector<ReassociationIndices> leadingDims(int64_t rank) {
+  ReassociationIndices leading;
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    leading.push_back(i);
+  return {leading, {rank - 1}};
+}
+
+Value mlir::slim::collapseToRows(OpBuilder &b, Location loc, Value v) {
+  int64_t rank = cast<RankedTensorType>(v.getType()).getRank();
+  if (rank <= 2)
+    return v;
+  return tensor::CollapseShapeOp::create(b, loc, v, leadingDims(rank));
+}
+
+Value mlir::slim::expandFromRows(OpBuilder &b, Location loc, Value rows,
+                                 Value like, RankedTensorType type) {
+  int64_t rank = cast<RankedTensorType>(like.getType()).getRank();
+  if (rank <= 2)
+    return rows;
+  SmallVector<OpFoldResult> shape;
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    shape.push_back(tensor::getMixedSize(b, loc, like, i));
+  shape.push_back(b.getIndexAttr(type.getDimSize(rank - 1)));
+  return tensor::ExpandShapeOp::create(b, loc, type, rows, leadingDims(rank),
+                                       shape);
 }
 
 func::FuncOp mlir::slim::getOrDeclareRuntimeFunction(ModuleOp module,

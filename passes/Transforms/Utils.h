@@ -30,6 +30,16 @@ std::optional<ArrayRef<char>> getConstantBytes(Attribute attr);
 /// heap where no temporary file can be made.
 AsmResourceBlob allocateWeightBlob(size_t size);
 
+/// `v` (a tensor of rank >= 2) as rows: its leading dimensions collapsed
+/// into one, `[..., K] -> [M, K]` (`v` itself at rank 2).
+Value collapseToRows(OpBuilder &b, Location loc, Value v);
+
+/// The inverse for a product's rows `rows` `[M, N]` of the rows of `like`
+/// `[..., K]`: `rows` expanded to `type` `[..., N]` (`rows` itself when
+/// `like` has rank 2).
+Value expandFromRows(OpBuilder &b, Location loc, Value rows, Value like,
+                     RankedTensorType type);
+
 /// The private `func.func` named `name` in `module` that generated code
 /// calls in Slim's model support library (C interface for memrefs),
 /// declared at the top of the module with `type` if it is not there yet.

@@ -73,11 +73,16 @@ void copyConstantData(Attribute attr, RankedTensorType type, char *dst) {
   std::memcpy(dst, bytes.data(), bytes.size());
 }
 
-/// The constant `v` is, if it has copyable data.
+/// The constant `v` is, if it has copyable data and, unless it is a splat
+/// (which CSE shares between layers), no reader but this product: a weight
+/// read elsewhere too would be stored twice, in its own place and joined.
 arith::ConstantOp getCopyableConstant(Value v) {
   auto cst = v.getDefiningOp<arith::ConstantOp>();
   auto type = dyn_cast<RankedTensorType>(v.getType());
   if (!cst || !type || !hasCopyableData(cst.getValue(), type))
+    return {};
+  auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
+  if (!(dense && dense.isSplat()) && !v.hasOneUse())
     return {};
   return cst;
 }
@@ -129,7 +134,8 @@ std::optional<Product> matchQuantized(slim::MatmulOp mm) {
   auto assemble = mm.getRhs().getDefiningOp<AssembleOp>();
   auto wt = dyn_cast<RankedTensorType>(mm.getRhs().getType());
   auto lt = dyn_cast<RankedTensorType>(mm.getLhs().getType());
-  if (!assemble || !wt || !lt || !wt.hasStaticShape() || wt.getRank() != 2 ||
+  if (!assemble || !assemble->hasOneUse() || !wt || !lt ||
+      !wt.hasStaticShape() || wt.getRank() != 2 ||
       lt.getRank() < 1 || lt.isDynamicDim(lt.getRank() - 1))
     return std::nullopt;
   EncodingStages stages = getEncodingStages(wt.getEncoding());

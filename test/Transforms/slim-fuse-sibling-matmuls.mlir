@@ -112,3 +112,23 @@ func.func @other_encodings(%x: tensor<3x4xf32>) -> (tensor<3x2xf32>, tensor<3x2x
   %y3 = slim.matmul %x, %t : tensor<3x4xf32>, !t2 -> tensor<3x2xf32>
   return %y1, %y2, %y3 : tensor<3x2xf32>, tensor<3x2xf32>, tensor<3x2xf32>
 }
+
+// -----
+
+// A weight read by another op too stays in its own product (joined, it
+// would be stored twice).
+// CHECK-LABEL: func.func @shared_weight
+// CHECK-COUNT-2: linalg.matmul
+// CHECK-NOT: extract_slice
+func.func @shared_weight(%x: tensor<4x2xf32>) -> (tensor<4x2xf32>, tensor<4x1xf32>, tensor<2x2xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %w1 = arith.constant dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf32>
+  %w2 = arith.constant dense<[[5.0], [6.0]]> : tensor<2x1xf32>
+  %e1 = tensor.empty() : tensor<4x2xf32>
+  %f1 = linalg.fill ins(%zero : f32) outs(%e1 : tensor<4x2xf32>) -> tensor<4x2xf32>
+  %y1 = linalg.matmul ins(%x, %w1 : tensor<4x2xf32>, tensor<2x2xf32>) outs(%f1 : tensor<4x2xf32>) -> tensor<4x2xf32>
+  %e2 = tensor.empty() : tensor<4x1xf32>
+  %f2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<4x1xf32>) -> tensor<4x1xf32>
+  %y2 = linalg.matmul ins(%x, %w2 : tensor<4x2xf32>, tensor<2x1xf32>) outs(%f2 : tensor<4x1xf32>) -> tensor<4x1xf32>
+  return %y1, %y2, %w1 : tensor<4x2xf32>, tensor<4x1xf32>, tensor<2x2xf32>
+}

@@ -57,20 +57,21 @@ bool hasCopyableData(Attribute attr, RankedTensorType type) {
   return bytes && static_cast<int64_t>(bytes->size()) == size;
 }
 
-/// Copies the elements of `attr` (see hasCopyableData), row-major, to `dst`.
-void copyConstantData(Attribute attr, RankedTensorType type, char *dst) {
-  int64_t elem = elementBytes(type.getElementType());
-  int64_t count = type.getNumElements();
+/// The elements of `attr` (see hasCopyableData), row-major: in place where
+/// they are stored one by one, written out into `scratch` for a splat.
+const char *constantData(Attribute attr, RankedTensorType type,
+                         std::vector<char> &scratch) {
   if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
     if (dense.isSplat()) {
+      int64_t elem = elementBytes(type.getElementType());
       ArrayRef<char> one = dense.getRawData();
-      for (int64_t i = 0; i < count; ++i)
-        std::memcpy(dst + i * elem, one.data(), elem);
-      return;
+      scratch.resize(type.getNumElements() * elem);
+      for (int64_t i = 0; i < type.getNumElements(); ++i)
+        std::memcpy(scratch.data() + i * elem, one.data(), elem);
+      return scratch.data();
     }
   }
-  ArrayRef<char> bytes = *getConstantBytes(attr);
-  std::memcpy(dst, bytes.data(), bytes.size());
+  return getConstantBytes(attr)->data();
 }
 
 /// The constant `v` is, if it has copyable data and, unless it is a splat
@@ -85,12 +86,6 @@ arith::ConstantOp getCopyableConstant(Value v) {
   if (!(dense && dense.isSplat()) && !v.hasOneUse())
     return {};
   return cst;
-}
-
-bool isZeroFill(Value v) {
-  auto fill = v.getDefiningOp<linalg::FillOp>();
-  return fill && fill.hasPureTensorSemantics() &&
-         matchPattern(fill.getInputs()[0], m_AnyZeroFloat());
 }
 
 /// A product that may be joined: the op, its activation, its output
@@ -196,13 +191,12 @@ void joinDense(ArrayRef<Product> group) {
                    .getDpsInputOperand(1)
                    ->get()
                    .getDefiningOp<arith::ConstantOp>();
-    auto type = cast<RankedTensorType>(cst.getType());
-    std::vector<char> part(k * p.n * sizeof(float));
-    copyConstantData(cst.getValue(), type, part.data());
+    std::vector<char> scratch;
+    const char *part = constantData(
+        cst.getValue(), cast<RankedTensorType>(cst.getType()), scratch);
     for (int64_t row = 0; row < k; ++row)
       std::memcpy(dst + (row * total + offset) * sizeof(float),
-                  part.data() + row * p.n * sizeof(float),
-                  p.n * sizeof(float));
+                  part + row * p.n * sizeof(float), p.n * sizeof(float));
     offset += p.n;
   }
   auto weightType = RankedTensorType::get({k, total}, b.getF32Type());
@@ -210,18 +204,9 @@ void joinDense(ArrayRef<Product> group) {
       b, loc,
       DenseResourceElementsAttr::get(weightType, "joined_weight",
                                      std::move(blob)));
-  Value lhs = group.front().lhs;
-  SmallVector<Value> dynamic;
-  if (cast<RankedTensorType>(lhs.getType()).isDynamicDim(0))
-    dynamic.push_back(tensor::DimOp::create(b, loc, lhs, 0));
-  auto lhsType = cast<RankedTensorType>(lhs.getType());
-  auto outType =
-      RankedTensorType::get({lhsType.getDimSize(0), total}, b.getF32Type());
-  Value empty = tensor::EmptyOp::create(b, loc, outType, dynamic);
-  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-  Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
-  Value joined = linalg::MatmulOp::create(b, loc, TypeRange{outType},
-                                          ValueRange{lhs, weight},
+  Value init = createZeroRows(b, loc, group.front().lhs, total);
+  Value joined = linalg::MatmulOp::create(b, loc, TypeRange{init.getType()},
+                                          ValueRange{group.front().lhs, weight},
                                           ValueRange{init})
                      .getResult(0);
   replaceBySlices(b, group, joined);
@@ -277,10 +262,14 @@ LogicalResult joinQuantized(ArrayRef<Product> group) {
     for (AssembleOp part : parts) {
       Value v = part.getStorage()[i];
       auto partType = cast<RankedTensorType>(v.getType());
-      copyConstantData(v.getDefiningOp<arith::ConstantOp>().getValue(),
-                       partType, dst);
-      dst += partType.getNumElements() *
-             elementBytes(partType.getElementType());
+      int64_t size =
+          partType.getNumElements() * elementBytes(partType.getElementType());
+      std::vector<char> scratch;
+      std::memcpy(dst,
+                  constantData(v.getDefiningOp<arith::ConstantOp>().getValue(),
+                               partType, scratch),
+                  size);
+      dst += size;
     }
     storage.push_back(arith::ConstantOp::create(
         b, loc,

@@ -24,11 +24,6 @@ ArrayRef<float> LinearLayer::getWeightData() const {
                          bytes->size() / sizeof(float));
 }
 
-/// True if `v` is a linalg.fill of 0.0.
-static bool isZeroFill(Value v) {
-  auto fill = v.getDefiningOp<linalg::FillOp>();
-  return fill && matchPattern(fill.getInputs()[0], m_AnyZeroFloat());
-}
 
 SmallVector<LinearLayer> mlir::slim::findLinearLayers(Operation *root) {
   SmallVector<LinearLayer> layers;

@@ -90,19 +90,6 @@ Value buildFactor(OpBuilder &b, Location loc, ArrayRef<float> values,
       DenseResourceElementsAttr::get(type, "low_rank_factor", std::move(blob)));
 }
 
-/// A zero-filled f32 tensor [rows, cols] with rows taken from `like` dim 0.
-Value zeros(OpBuilder &b, Location loc, Value like, int64_t cols) {
-  auto likeType = cast<RankedTensorType>(like.getType());
-  SmallVector<Value> dynamic;
-  if (likeType.isDynamicDim(0))
-    dynamic.push_back(tensor::DimOp::create(b, loc, like, 0));
-  auto type =
-      RankedTensorType::get({likeType.getDimSize(0), cols}, b.getF32Type());
-  Value empty = tensor::EmptyOp::create(b, loc, type, dynamic);
-  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-  return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
-}
-
 /// The encoding of `stages` without the low-rank part, or null if nothing
 /// remains.
 Attribute withoutLowRank(MLIRContext *ctx, const EncodingStages &stages) {
@@ -168,9 +155,9 @@ LogicalResult split(slim::MatmulOp op) {
       linalg::MatmulOp::create(
           b, loc, TypeRange{RankedTensorType::get({xType.getDimSize(0), r},
                                                   b.getF32Type())},
-          ValueRange{x, first}, ValueRange{zeros(b, loc, x, r)})
+          ValueRange{x, first}, ValueRange{createZeroRows(b, loc, x, r)})
           .getResult(0);
-  Value acc = rest ? rest : zeros(b, loc, x, n);
+  Value acc = rest ? rest : createZeroRows(b, loc, x, n);
   Value result = linalg::MatmulOp::create(b, loc, TypeRange{acc.getType()},
                                           ValueRange{thin, second},
                                           ValueRange{acc})

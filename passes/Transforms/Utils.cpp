@@ -7,6 +7,7 @@
 
 #include "passes/Transforms/Utils.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
@@ -52,6 +53,25 @@ AsmResourceBlob mlir::slim::allocateWeightBlob(size_t size) {
           /*dataIsMutable=*/true);
   }
   return HeapAsmResourceBlob::allocate(size, 64);
+}
+
+bool mlir::slim::isZeroFill(Value v) {
+  auto fill = v.getDefiningOp<linalg::FillOp>();
+  return fill && fill.hasPureTensorSemantics() &&
+         matchPattern(fill.getInputs()[0], m_AnyZeroFloat());
+}
+
+Value mlir::slim::createZeroRows(OpBuilder &b, Location loc, Value rows,
+                                 int64_t cols) {
+  auto rowsType = cast<RankedTensorType>(rows.getType());
+  SmallVector<Value> dynamic;
+  if (rowsType.isDynamicDim(0))
+    dynamic.push_back(tensor::DimOp::create(b, loc, rows, 0));
+  auto type =
+      RankedTensorType::get({rowsType.getDimSize(0), cols}, b.getF32Type());
+  Value empty = tensor::EmptyOp::create(b, loc, type, dynamic);
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
 }
 
 /// [[0, ..., rank - 2], [rank - 1]].

@@ -30,6 +30,14 @@ std::optional<ArrayRef<char>> getConstantBytes(Attribute attr);
 /// heap where no temporary file can be made.
 AsmResourceBlob allocateWeightBlob(size_t size);
 
+/// Whether `v` is a `linalg.fill` of +0.0 on tensors (what the ONNX importer
+/// gives a product to accumulate into).
+bool isZeroFill(Value v);
+
+/// A zero-filled f32 tensor `[M, cols]` for products of the rows `rows`
+/// `[M, K]` (M dynamic where it is there).
+Value createZeroRows(OpBuilder &b, Location loc, Value rows, int64_t cols);
+
 /// `v` (a tensor of rank >= 2) as rows: its leading dimensions collapsed
 /// into one, `[..., K] -> [M, K]` (`v` itself at rank 2).
 Value collapseToRows(OpBuilder &b, Location loc, Value v);

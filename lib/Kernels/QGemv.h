@@ -5,8 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// The kernels of decoding's products by an integer `#slim.quant` weight
-// W[N, K] as `--slim-quantize` stores it (docs/Compression.md): each output
+// The kernels of decoding's products by a `#slim.quant` weight W[N, K] as
+// `--slim-quantize` stores it (docs/Compression.md): each output
 // channel's codes packed LSB first along K (`bits` per code, rows
 // `codesStride` bytes apart), one scale and, optionally, one zero point per
 // group of `group` inputs (the last group may be shorter), with
@@ -18,8 +18,15 @@
 // none), as the reference lowering defines them,
 // and C[i, n] (+)= sum_k A[i, k] W[n, k] for i < m and n in [n0, n1):
 // accumulating with SLIM_UK_QGEMV_ACCUMULATE in `flags`, overwriting (C not
-// read) without. The products are computed in f32 from the exact weights
-// (the f32-accurate path: no rounding of the activations).
+// read) without. A weight in a code-book format (nf4, fp8, fp4, lutN) has
+// a `table` of 2^bits f32 values instead of zero points:
+//
+//   W[n, k] = table[code] * scale
+//
+// (the compiler passes lutN's code book, or the fixed format's decoded
+// values, lib/Compression/Packing.h getCodeTable). The products are computed in
+// f32 from the exact weights (the f32-accurate path: no rounding of the
+// activations).
 //
 // ukernel rules: plain C ABI, no allocation, no threads, no globals; the
 // caller splits [0, N) across threads. Each ISA variant is tested against
@@ -62,6 +69,10 @@ typedef struct slim_uk_qweight {
   int64_t zpStride;
   /// Inputs, bits per code (1-8) and the group size (K for per channel).
   int64_t k, bits, group;
+  /// Code-book formats: the value of each of the 2^bits codes (read
+  /// unsigned; `zeroPoints` and SLIM_UK_QGEMV_SIGNED are ignored). Null
+  /// for integer codes.
+  const float *table;
 } slim_uk_qweight;
 
 /// The scale of row n, group g as f32 (f16 and bf16 widened exactly).
@@ -117,15 +128,18 @@ void slim_uk_qgemv_f32_generic(int64_t m, int64_t n0, int64_t n1,
 
 /// AVX2 + FMA (lib/Kernels/x86_64); only call where the CPU has both. 4-bit
 /// codes in groups that are multiples of 32 inputs and 8-bit codes run
-/// vectorized (a ragged last group and other shapes are exact too, in
-/// scalar code); other bit widths go to the reference.
+/// their own byte paths; the other widths (2, 3, 5, 6, 7) and the code-book
+/// formats (any width) are unpacked from the bit stream 8 codes at a time
+/// (groups of a multiple of 8 inputs); what is left (a ragged last group's
+/// end, other group sizes) is exact in scalar code.
 void slim_uk_qgemv_f32_avx2(int64_t m, int64_t n0, int64_t n1, const float *a,
                             int64_t lda, const slim_uk_qweight *w, float *c,
                             int64_t ldc, uint32_t flags);
 
 /// AVX-512F (lib/Kernels/x86_64); only call where the CPU has it. 4-bit
-/// codes pick their group's weights from a 16-entry table (vpermps); 8-bit
-/// codes are widened 16 at a time.
+/// integer codes pick their group's weights from a 16-entry table
+/// (vpermps); 8-bit codes are widened 16 at a time; other widths and
+/// code-book formats take the AVX2 variant.
 void slim_uk_qgemv_f32_avx512(int64_t m, int64_t n0, int64_t n1, const float *a,
                               int64_t lda, const slim_uk_qweight *w, float *c,
                               int64_t ldc, uint32_t flags);
@@ -137,8 +151,9 @@ void slim_uk_qgemv_f32_avx512(int64_t m, int64_t n0, int64_t n1, const float *a,
 void slim_uk_qdequant_f32_generic(int64_t n0, int64_t n1,
                                   const slim_uk_qweight *w, float *out,
                                   int64_t ldo, uint32_t flags);
-/// AVX2 + FMA: 4-bit codes 32 at a time, as in slim_uk_qgemv_f32_avx2, and
-/// 8-bit codes 8 at a time.
+/// AVX2 + FMA: 4-bit codes 32 at a time, 8-bit codes 8 at a time, other
+/// widths and code books 8 at a time from the bit stream, as in
+/// slim_uk_qgemv_f32_avx2.
 void slim_uk_qdequant_f32_avx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
                                float *out, int64_t ldo, uint32_t flags);
 
@@ -182,10 +197,10 @@ static inline int64_t slim_uk_qact_row_bytes(int64_t k) {
   return (k + 127) / 128 * SLIM_UK_QACT_SUPERBLOCK_BYTES;
 }
 
-/// Whether the int8-activation kernels take `w`: 4- or 8-bit codes in
-/// groups of a multiple of 32 inputs (or one group per output channel).
+/// Whether the int8-activation kernels take `w`: 4- or 8-bit integer codes
+/// in groups of a multiple of 32 inputs (or one group per output channel).
 static inline int slim_uk_qgemv_q8_supported(const slim_uk_qweight *w) {
-  return (w->bits == 4 || w->bits == 8) &&
+  return !w->table && (w->bits == 4 || w->bits == 8) &&
          (w->group <= 0 || w->group >= w->k || w->group % 32 == 0);
 }
 

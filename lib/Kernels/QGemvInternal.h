@@ -54,6 +54,15 @@ inline int code(const uint8_t *row, int64_t rowBytes, int64_t q, int64_t bits,
   return c;
 }
 
+/// Code q of a row as its value before scaling: table[code] for code-book
+/// formats, else code - zp.
+inline float unscaled(const slim_uk_qweight *w, const uint8_t *row,
+                      int64_t rowBytes, int64_t q, int zp, bool isSigned) {
+  if (w->table)
+    return w->table[code(row, rowBytes, q, w->bits, false)];
+  return float(code(row, rowBytes, q, w->bits, isSigned) - zp);
+}
+
 /// fn(std::integral_constant<int, R>, a + i * lda, c + i * ldc) for the
 /// chunks of R <= MaxRows (4 or 8) rows starting at i.
 template <int MaxRows = 4, typename T, typename Fn>
@@ -189,6 +198,20 @@ minusZerosAt(const slim_uk_qweight *w, int64_t n, int64_t g, int count,
 #endif
 
 } // namespace
+
+#if defined(__x86_64__)
+/// Whether qgemvBitsAvx2 / qdequantBitsAvx2 take `w`: integer codes of 2, 3,
+/// 5, 6 or 7 bits, or a code book of 2-8 bits, in groups of a multiple of 8
+/// inputs (or one group per output channel).
+bool isVectorizedBits(const slim_uk_qweight *w);
+/// slim_uk_qgemv_f32 and slim_uk_qdequant_f32 for those weights, AVX2 + FMA
+/// + F16C (x86_64/QGemvBitsAvx2.cpp).
+void qgemvBitsAvx2(int64_t m, int64_t n0, int64_t n1, const float *a,
+                   int64_t lda, const slim_uk_qweight *w, float *c,
+                   int64_t ldc, uint32_t flags);
+void qdequantBitsAvx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
+                      float *out, int64_t ldo, uint32_t flags);
+#endif
 } // namespace slim::qgemv
 
 #endif // SLIM_LIB_KERNELS_QGEMVINTERNAL_H

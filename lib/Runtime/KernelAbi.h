@@ -23,6 +23,8 @@
 //   slim_rt_qmatmul_<f32|f16|bf16>(x, codes, scales, bits, group, flags, y)
 //   slim_rt_qmatmul_zp_<f32|f16|bf16>(x, codes, scales, zero_points, bits,
 //                                     group, flags, y)
+//   slim_rt_qmatmul_lut_<f32|f16|bf16>(x, codes, scales, table, bits,
+//                                      group, flags, y)
 //   slim_rt_qmatmul_w8a8_<f32|f16|bf16>(x, codes, scales, y)
 //
 // MLIR C-interface calls (`_mlir_ciface_` prefix, memrefs by descriptor):
@@ -31,6 +33,12 @@
 // points memref<?x?xi8> (N x groups, `_zp_` only), bits and group i64
 // (group 0: one per output channel), flags i32 of the bits below, y
 // memref<?x?xf32> (M x N, every element written, none read).
+//
+// `_lut_` is a code-book format (nf4, e4m3, e5m2, e2m1, lutN): the weight
+// is table[code] * scale, with table memref<?xf32> the value of each of the
+// 2^bits codes (lutN's code book, or the compiler's constant for the fixed
+// formats); the codes are unsigned indices, there are no zero points and
+// SLIM_RT_QMATMUL_SIGNED is not set.
 //
 // `_w8a8_` is SmoothQuant's W8A8: x is the f32 input of the
 // slim.quantize_activation to #slim.quant<i8, channel = 0> the product

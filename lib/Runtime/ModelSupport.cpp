@@ -400,59 +400,6 @@ float toFloat(BFloat v) {
   return f;
 }
 
-/// Integer `#slim.quant` weight `N x K` (codes packed LSB first along K, one
-/// scale and zero point per output channel or per group along K), read
-/// through the storage buffers as `--convert-slim-to-linalg` defines it.
-template <typename ScaleT> struct QuantWeight {
-  StridedMemRefType<int8_t, 2> *codes;
-  StridedMemRefType<ScaleT, 2> *scales;
-  StridedMemRefType<int8_t, 2> *zeroPoints;
-  int64_t k, bits, group, groups;
-  bool isSigned, hasZp;
-
-  /// Dequantizes row `n` into `out[0, k)`.
-  void row(int64_t n, float *out) const {
-    const uint8_t *c = reinterpret_cast<const uint8_t *>(
-        codes->data + codes->offset + n * codes->strides[0]);
-    int64_t rowBytes = (k * bits + 7) / 8;
-    const ScaleT *s = scales->data + scales->offset + n * scales->strides[0];
-    const int8_t *z = hasZp ? zeroPoints->data + zeroPoints->offset +
-                                  n * zeroPoints->strides[0]
-                            : nullptr;
-    int mask = (1 << bits) - 1;
-    for (int64_t g = 0; g < groups; ++g) {
-      float scale = toFloat(s[g * scales->strides[1]]);
-      int zp = hasZp
-                   ? (isSigned ? static_cast<int>(z[g * zeroPoints->strides[1]])
-                               : static_cast<int>(static_cast<uint8_t>(
-                                     z[g * zeroPoints->strides[1]])))
-                   : (isSigned ? 0 : 1 << (bits - 1));
-      int64_t begin = g * group, end = std::min(k, begin + group);
-      if (bits == 4 && !isSigned && begin % 2 == 0) {
-        int64_t i = begin;
-        for (; i + 1 < end; i += 2) {
-          uint8_t byte = c[i / 2];
-          out[i] = static_cast<float>((byte & 15) - zp) * scale;
-          out[i + 1] = static_cast<float>((byte >> 4) - zp) * scale;
-        }
-        if (i < end)
-          out[i] = static_cast<float>((c[i / 2] & 15) - zp) * scale;
-        continue;
-      }
-      for (int64_t i = begin; i < end; ++i) {
-        int64_t bit = i * bits, byte = bit >> 3;
-        int v = c[byte];
-        if (byte + 1 < rowBytes)
-          v |= c[byte + 1] << 8;
-        v = (v >> (bit & 7)) & mask;
-        if (isSigned && (v & (1 << (bits - 1))))
-          v -= 1 << bits;
-        out[i] = static_cast<float>(v - zp) * scale;
-      }
-    }
-  }
-};
-
 /// The QGemv.h flag of a scale storage type.
 template <typename ScaleT> struct QuantScaleFlag;
 template <> struct QuantScaleFlag<float> {
@@ -495,12 +442,47 @@ constexpr int64_t kQGemvMaxRows = 8;
 /// nothing at 32 tokens and 20 % at 16.
 constexpr int64_t kQGemvInt8MaxRows = 16;
 
-/// y[M, N] = x[M, K] * dequantize(W[N, K])^T.
+/// A copy of a 2-D buffer with unit inner stride, for storage that is not
+/// (the kernels read rows in place).
+template <typename T>
+const T *contiguous(StridedMemRefType<T, 2> *m, std::vector<T> &copy) {
+  const T *d = m->data + m->offset;
+  if (m->strides[1] == 1 || m->sizes[1] <= 1)
+    return d;
+  copy.resize(m->sizes[0] * m->sizes[1]);
+  for (int64_t r = 0; r < m->sizes[0]; ++r)
+    for (int64_t c = 0; c < m->sizes[1]; ++c)
+      copy[r * m->sizes[1] + c] = d[r * m->strides[0] + c * m->strides[1]];
+  return copy.data();
+}
+
+/// The row stride of what contiguous() returns.
+template <typename T> int64_t rowStride(StridedMemRefType<T, 2> *m) {
+  return m->strides[1] == 1 || m->sizes[1] <= 1 ? m->strides[0] : m->sizes[1];
+}
+
+/// The 2^bits values of a code book as one contiguous array: in place, or
+/// a copy of a strided one; entries a short table lacks (never from the
+/// compiler: the verifier sizes lutN's code book) read as NaN, not past it.
+const float *codeTable(StridedMemRefType<float, 1> *table, int64_t bits) {
+  static thread_local std::vector<float> copy;
+  int64_t size = int64_t(1) << bits;
+  const float *d = table->data + table->offset;
+  if (table->strides[0] == 1 && table->sizes[0] >= size)
+    return d;
+  copy.assign(size, NAN);
+  for (int64_t i = 0; i < std::min(size, table->sizes[0]); ++i)
+    copy[i] = d[i * table->strides[0]];
+  return copy.data();
+}
+
+/// y[M, N] = x[M, K] * dequantize(W[N, K])^T, with `table` the code book of
+/// a code-book format (null for integer codes).
 template <typename ScaleT>
 void qmatmul(StridedMemRefType<float, 2> *x,
              StridedMemRefType<int8_t, 2> *codes,
              StridedMemRefType<ScaleT, 2> *scales,
-             StridedMemRefType<int8_t, 2> *zeroPoints,
+             StridedMemRefType<int8_t, 2> *zeroPoints, const float *table,
              StridedMemRefType<float, 2> *y, int64_t bits, int64_t group,
              uint32_t abiFlags) {
   bool isSigned = abiFlags & SLIM_RT_QMATMUL_SIGNED;
@@ -508,41 +490,43 @@ void qmatmul(StridedMemRefType<float, 2> *x,
   int64_t m = x->sizes[0], k = x->sizes[1], n = y->sizes[1];
   if (group <= 0)
     group = k;
-  QuantWeight<ScaleT> w{
-      codes,    scales, zeroPoints, k, bits, group, (k + group - 1) / group,
-      isSigned, hasZp};
   const float *xd = x->data + x->offset;
   float *yd = y->data + y->offset;
   int64_t lda = x->strides[0], ldy = y->strides[0];
   if (m == 0 || n == 0)
     return;
-  bool unitInner = codes->strides[1] == 1 && scales->strides[1] == 1 &&
-                   (!hasZp || zeroPoints->strides[1] == 1);
+  // The kernels read storage rows in place; storage with another inner
+  // stride (none the compiler emits today) is copied first.
+  static thread_local std::vector<int8_t> codesCopy, zpCopy;
+  static thread_local std::vector<ScaleT> scalesCopy;
   slim_uk_qweight view{
-      reinterpret_cast<const uint8_t *>(codes->data + codes->offset),
-      codes->strides[0],
-      scales->data + scales->offset,
-      scales->strides[0],
-      hasZp ? reinterpret_cast<const uint8_t *>(zeroPoints->data +
-                                                zeroPoints->offset)
+      reinterpret_cast<const uint8_t *>(contiguous(codes, codesCopy)),
+      rowStride(codes),
+      contiguous(scales, scalesCopy),
+      rowStride(scales),
+      hasZp ? reinterpret_cast<const uint8_t *>(contiguous(zeroPoints, zpCopy))
             : nullptr,
-      hasZp ? zeroPoints->strides[0] : 0,
+      hasZp ? rowStride(zeroPoints) : 0,
       k,
       bits,
-      group};
+      group,
+      table};
   uint32_t flags =
       (isSigned ? SLIM_UK_QGEMV_SIGNED : 0) | QuantScaleFlag<ScaleT>::value;
-  bool int8Rows = (abiFlags & SLIM_RT_QMATMUL_INT8_ACTIVATIONS) &&
-                  slim_uk_qgemv_q8_supported(&view) && m <= kQGemvInt8MaxRows;
-  if ((m <= kQGemvMaxRows || int8Rows) && unitInner) {
-    // Decoding: the quantized GEMV kernels (lib/Kernels/QGemv.h) read the
-    // storage in place, output channels in chunks over the threads.
-    int threads = n * k * bits >= (1 << 20) ? omp_get_max_threads() : 1;
+  bool int8 = (abiFlags & SLIM_RT_QMATMUL_INT8_ACTIVATIONS) &&
+              slim_uk_qgemv_q8_supported(&view);
+  // Decoding's few rows: the quantized GEMV kernels (lib/Kernels/QGemv.h),
+  // output channels in chunks over the threads. With prefill's tiles below,
+  // also the last N % 16 channels (fewer than a panel) of a longer product.
+  auto gemv = [&](int64_t nBegin) {
+    int threads =
+        (n - nBegin) * k * bits >= (1 << 20) ? omp_get_max_threads() : 1;
     auto split = [&](auto &&kernel) {
-      forChannelChunks(n, threads, kernel);
+      forChannelChunks(n - nBegin, threads, [&](int64_t n0, int64_t n1) {
+        kernel(nBegin + n0, nBegin + n1);
+      });
     };
-    if ((abiFlags & SLIM_RT_QMATMUL_INT8_ACTIVATIONS) &&
-        slim_uk_qgemv_q8_supported(&view)) {
+    if (int8) {
       // The activations rounded to int8 per block of 32 once, by the
       // calling thread, then integer dot products with the codes.
       static const auto kernel =
@@ -564,75 +548,40 @@ void qmatmul(StridedMemRefType<float, 2> *x,
     split([&](int64_t n0, int64_t n1) {
       kernel(m, n0, n1, xd, lda, &view, yd, ldy, flags);
     });
-    return;
-  }
-  if (unitInner && n % SLIM_PACKED_PANEL == 0) {
-    // Prefill: tiles of two panels (32 output channels) dequantized once,
-    // exactly, and laid out as the packed GEMM's panels
-    // (lib/Kernels/GemmPacked.h), each multiplied by all rows; the tiles go
-    // to the threads as they get free. No full f32 copy of the weight.
-    static const auto dequant =
-        selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_qdequant_f32));
-    static const auto gemm =
-        selectKernel(SLIM_KERNEL_VARIANTS_512(slim_uk_gemm_packed_f32));
-    static const auto pack =
-        selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_pack_panel_f32));
-    constexpr int64_t kPanel = SLIM_PACKED_PANEL, kTilePanels = 2;
-    int64_t panels = n / kPanel;
-    int64_t tiles = (panels + kTilePanels - 1) / kTilePanels;
+  };
+  if (m <= kQGemvMaxRows || (int8 && m <= kQGemvInt8MaxRows))
+    return gemv(0);
+  // Prefill: tiles of two panels (32 output channels) dequantized once,
+  // exactly, and laid out as the packed GEMM's panels
+  // (lib/Kernels/GemmPacked.h), each multiplied by all rows; the tiles go
+  // to the threads as they get free. No full f32 copy of the weight.
+  static const auto dequant =
+      selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_qdequant_f32));
+  static const auto gemm =
+      selectKernel(SLIM_KERNEL_VARIANTS_512(slim_uk_gemm_packed_f32));
+  static const auto pack =
+      selectKernel(SLIM_KERNEL_VARIANTS(slim_uk_pack_panel_f32));
+  constexpr int64_t kPanel = SLIM_PACKED_PANEL, kTilePanels = 2;
+  int64_t panels = n / kPanel;
+  int64_t tiles = (panels + kTilePanels - 1) / kTilePanels;
 #pragma omp parallel
-    {
-      // Per-thread scratch, kept across calls.
-      static thread_local std::vector<float> rows, tile;
-      rows.resize(kTilePanels * kPanel * k);
-      tile.resize(kTilePanels * kPanel * k);
+  {
+    // Per-thread scratch, kept across calls.
+    static thread_local std::vector<float> rows, tile;
+    rows.resize(kTilePanels * kPanel * k);
+    tile.resize(kTilePanels * kPanel * k);
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t t = 0; t < tiles; ++t) {
-        int64_t p0 = t * kTilePanels,
-                count = std::min(kTilePanels, panels - p0);
-        dequant(p0 * kPanel, (p0 + count) * kPanel, &view, rows.data(), k,
-                flags);
-        for (int64_t p = 0; p < count; ++p)
-          pack(rows.data() + p * kPanel * k, k, k,
-               tile.data() + p * k * kPanel);
-        gemm(m, 0, count, k, xd, lda, tile.data(), yd + p0 * kPanel, ldy,
-             /*flags=*/0);
-      }
+    for (int64_t t = 0; t < tiles; ++t) {
+      int64_t p0 = t * kTilePanels, count = std::min(kTilePanels, panels - p0);
+      dequant(p0 * kPanel, (p0 + count) * kPanel, &view, rows.data(), k, flags);
+      for (int64_t p = 0; p < count; ++p)
+        pack(rows.data() + p * kPanel * k, k, k, tile.data() + p * k * kPanel);
+      gemm(m, 0, count, k, xd, lda, tile.data(), yd + p0 * kPanel, ldy,
+           /*flags=*/0);
     }
-    return;
   }
-  if (m <= kQGemvMaxRows) {
-    // Decoding with strided storage: one dequantized row at a time, dot
-    // products with each activation row; the codes are read once.
-#pragma omp parallel
-    {
-      std::vector<float> row(k);
-#pragma omp for schedule(static)
-      for (int64_t j = 0; j < n; ++j) {
-        w.row(j, row.data());
-        for (int64_t i = 0; i < m; ++i) {
-          const float *xr = xd + i * lda;
-          float acc = 0;
-#pragma omp simd reduction(+ : acc)
-          for (int64_t t = 0; t < k; ++t)
-            acc += xr[t] * row[t];
-          yd[i * ldy + j] = acc;
-        }
-      }
-    }
-    return;
-  }
-  // Other widths: dequantize the whole weight once, then one GEMM.
-  // The calling thread's scratch; the OpenMP workers write into it through
-  // a plain pointer (they have thread_locals of their own).
-  static thread_local std::vector<float> scratch;
-  scratch.resize(n * k);
-  float *buffer = scratch.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t j = 0; j < n; ++j)
-    w.row(j, buffer + j * k);
-  dnnl_sgemm('N', 'T', m, n, k, 1.0f, xd, std::max<int64_t>(lda, k), buffer, k,
-             0.0f, yd, std::max<int64_t>(ldy, n));
+  if (panels * kPanel < n)
+    gemv(panels * kPanel);
 }
 
 /// y[M, N] = quantize(x)[M, K] * dequantize(W[N, K])^T for SmoothQuant's
@@ -729,14 +678,22 @@ extern "C" {
       StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,     \
       StridedMemRefType<ScaleT, 2> *scales, int64_t bits, int64_t group,       \
       uint32_t flags, StridedMemRefType<float, 2> *y) {                        \
-    qmatmul(x, codes, scales, nullptr, y, bits, group, flags);                 \
+    qmatmul(x, codes, scales, nullptr, nullptr, y, bits, group, flags);        \
   }                                                                            \
   void _mlir_ciface_slim_rt_qmatmul_zp_##suffix(                               \
       StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,     \
       StridedMemRefType<ScaleT, 2> *scales, StridedMemRefType<int8_t, 2> *zp,  \
       int64_t bits, int64_t group, uint32_t flags,                             \
       StridedMemRefType<float, 2> *y) {                                        \
-    qmatmul(x, codes, scales, zp, y, bits, group, flags);                      \
+    qmatmul(x, codes, scales, zp, nullptr, y, bits, group, flags);             \
+  }                                                                            \
+  void _mlir_ciface_slim_rt_qmatmul_lut_##suffix(                              \
+      StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,     \
+      StridedMemRefType<ScaleT, 2> *scales, StridedMemRefType<float, 1> *table,\
+      int64_t bits, int64_t group, uint32_t flags,                             \
+      StridedMemRefType<float, 2> *y) {                                        \
+    qmatmul(x, codes, scales, nullptr, codeTable(table, bits), y, bits, group, \
+            flags);                                                            \
   }                                                                            \
   void _mlir_ciface_slim_rt_qmatmul_w8a8_##suffix(                             \
       StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,     \

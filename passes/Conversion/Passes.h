@@ -40,6 +40,12 @@ Value decodeQuantElement(OpBuilder &b, Location loc, QuantAttr q,
                          ValueRange storage, ArrayRef<Value> indices,
                          Type elementType);
 
+/// The code table of a code-book `#slim.quant` format as an f32 tensor of
+/// 2^bits values: lutN's code book (a storage tensor), or a constant for
+/// nf4 / e4m3 / e5m2 / e2m1; null for integer codes.
+Value buildCodeTable(OpBuilder &b, Location loc, QuantAttr q,
+                     ValueRange storage);
+
 /// Patterns that expand every Slim op into upstream ops on dense tensors.
 void populateSlimToLinalgConversionPatterns(const TypeConverter &converter,
                                             RewritePatternSet &patterns);

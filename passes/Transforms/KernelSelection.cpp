@@ -25,9 +25,10 @@ struct KernelPattern {
                                  const KernelSelectionOptions &options);
 };
 
-/// lib/Runtime's slim_rt_qmatmul[_zp]_<scale type>: integer codes of 2-8
-/// bits, per output channel or in groups along K, of an `N x K` weight used
-/// transposed, times dense f32 activations.
+/// lib/Runtime's slim_rt_qmatmul[_zp|_lut]_<scale type>: integer codes of
+/// 2-8 bits or a code-book format's codes, per output channel or in groups
+/// along K, of an `N x K` weight used transposed, times dense f32
+/// activations.
 /// What every CPU kernel needs of the weight: integer codes only (no
 /// sparse or low-rank stage), an `N x K` weight used transposed, static
 /// f32, its storage visible.
@@ -40,10 +41,6 @@ std::string cpuWeightMismatch(CompressedMatmulInfo info) {
            "pipeline, multiplies constant factors as two thin products)";
   if (!s.quant)
     return "the weight is not quantized";
-  if (s.quant.getFormat() != QuantFormat::Int)
-    return (Twine("the ") + stringifyQuantFormat(s.quant.getFormat()) +
-            " format has no CPU kernel yet")
-        .str();
   if (!info.op.getTransposeRhs())
     return "the weight is not used transposed (the kernels read N x K "
            "weights, one output channel per row)";
@@ -82,16 +79,24 @@ QuantizedMatmulKernel cpuIntegerBuild(CompressedMatmulInfo info,
   QuantAttr quant = info.stages.quant;
   QuantizedMatmulKernel k;
   ValueRange storage = info.assemble.getStorage();
-  bool zp = quant.getHasZeroPoint();
-  k.callee = (Twine(zp ? "slim_rt_qmatmul_zp_" : "slim_rt_qmatmul_") +
+  // Code-book formats (nf4, fp8, fp4, lutN): table[code] * scale, the table
+  // after codes and scales; their zero points (none the verifier allows
+  // outside integer formats) are not read.
+  bool table = quant.getFormat() != QuantFormat::Int;
+  bool zp = !table && quant.getHasZeroPoint();
+  k.callee = (Twine(table ? "slim_rt_qmatmul_lut_"
+                    : zp  ? "slim_rt_qmatmul_zp_"
+                          : "slim_rt_qmatmul_") +
               scaleSuffix(quant.getScaleType()))
                  .str();
   k.activation = info.op.getLhs();
   k.storage.assign(storage.begin(), storage.begin() + (zp ? 3 : 2));
-  uint32_t flags = (quant.getIsSigned() ? SLIM_RT_QMATMUL_SIGNED : 0u) |
-                   (options.activations == QuantizedActivations::Int8
-                        ? SLIM_RT_QMATMUL_INT8_ACTIVATIONS
-                        : 0u);
+  k.codeTable = table;
+  uint32_t flags =
+      (!table && quant.getIsSigned() ? SLIM_RT_QMATMUL_SIGNED : 0u) |
+      (options.activations == QuantizedActivations::Int8
+           ? SLIM_RT_QMATMUL_INT8_ACTIVATIONS
+           : 0u);
   k.scalars = {{quant.getBits(), 64},
                {quant.isGrouped() ? quant.getGroupSize() : 0, 64},
                {flags, 32}};
@@ -118,7 +123,8 @@ std::string cpuW8A8Mismatch(CompressedMatmulInfo info) {
     return "the activation is not int8 per row (symmetric, f32 scales) of "
            "an f32 [M, K] tensor with a static K";
   QuantAttr w = info.stages.quant;
-  if (w.getBits() != 8 || !w.getIsSigned() || w.getHasZeroPoint())
+  if (w.getFormat() != QuantFormat::Int || w.getBits() != 8 ||
+      !w.getIsSigned() || w.getHasZeroPoint())
     return "the weight is not signed, symmetric 8-bit";
   if (!w.isPerChannel() || w.getAxis() != 0)
     return "the weight does not have one scale per output channel";

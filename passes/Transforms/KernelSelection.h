@@ -49,6 +49,9 @@ struct QuantizedMatmulKernel {
   Value activation;
   /// Storage operands.
   SmallVector<Value> storage;
+  /// The code table of the weight's format follows the storage (lutN's
+  /// code book, or the fixed values of nf4 / fp8 / fp4 as a constant).
+  bool codeTable = false;
   /// Integer scalars after the storage: value and bit width.
   SmallVector<std::pair<int64_t, unsigned>> scalars;
 };

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/Conversion/Passes.h"
 #include "passes/Transforms/KernelSelection.h"
 #include "passes/Transforms/Passes.h"
 #include "passes/Transforms/Utils.h"
@@ -61,6 +62,12 @@ struct SlimLowerQuantizedMatmulPass
       // lib/Runtime/KernelAbi.h: x, storage..., scalars...; y.
       SmallVector<Value> inputs{lhs};
       llvm::append_range(inputs, kernel->storage);
+      if (kernel->codeTable) {
+        QuantAttr quant =
+            getEncodingStages(op.getRhs().getType().getEncoding()).quant;
+        inputs.push_back(
+            buildCodeTable(b, loc, quant, assemble.getStorage()));
+      }
       for (auto [value, width] : kernel->scalars)
         inputs.push_back(arith::ConstantIntOp::create(b, loc, value, width));
       Value result = UKernelOp::create(b, loc, TypeRange{flatType},

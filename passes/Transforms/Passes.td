@@ -718,13 +718,16 @@ def SlimLowerQuantizedMatmulPass
   let summary = "Selects Slim's CPU kernels for weight-quantized slim.matmul";
   let description = [{
     Replaces `slim.matmul %x, %w transpose_rhs` of a dense f32 activation
-    `M x K` by an `N x K` weight assembled from integer `#slim.quant`
-    storage (2-8 bits, signed or unsigned, zero points or not, one scale
-    per output channel or per group along K, f16/bf16/f32 scales) with a
+    `M x K` by an `N x K` weight assembled from `#slim.quant` storage
+    (integer codes of 2-8 bits, signed or unsigned, zero points or not; or
+    a code-book format: `nf4`, `e4m3`, `e5m2`, `e2m1`, `lutN`; one scale per
+    output channel or per group along K, f16/bf16/f32 scales) with a
     `slim.ukernel` of the model-support kernel
-    `slim_rt_qmatmul[_zp]_<scale type>` (declared in
+    `slim_rt_qmatmul[_zp|_lut]_<scale type>` (declared in
     `lib/Runtime/KernelAbi.h`) on the storage tensors, in
-    destination-passing style:
+    destination-passing style. Code-book formats pass their table of 2^N
+    values after the storage: `lutN`'s code book, or a constant with the
+    decoded values of the fixed format:
 
     ```mlir
     %y = slim.matmul %x, %w transpose_rhs : tensor<?x576xf32>, tensor<1536x576xf32, #slim.quant<ui4, group = 128, axis = 1, scale = f16, zero_point>> -> tensor<?x1536xf32>
@@ -747,8 +750,9 @@ def SlimLowerQuantizedMatmulPass
     to 8 rows (decoding) a quantized GEMV with f32 products by the exact
     weights, or, with `activations=int8`, for up to 16 rows one with the
     activations rounded to int8 per block of 32 and integer dot products
-    (4- and 8-bit codes in groups of a multiple of 32); for more rows tiles
-    of the weight dequantized once into the packed GEMM's panels.
+    (4- and 8-bit integer codes in groups of a multiple of 32); for more
+    rows tiles of the weight dequantized once into the packed GEMM's
+    panels.
   }];
   let options = [
     Option<"activations", "activations", "::mlir::slim::QuantizedActivations",

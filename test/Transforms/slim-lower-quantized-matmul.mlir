@@ -28,6 +28,7 @@
 // call's last argument; storage is passed in place.
 // CALL-DAG: func.func private @slim_rt_qmatmul_zp_f32(memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xi8, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xi8, strided<[?, ?], offset: ?>>, i64, i64, i32, memref<?x?xf32, strided<[?, ?], offset: ?>>) attributes {llvm.emit_c_interface}
 // CALL-DAG: func.func private @slim_rt_qmatmul_f16(
+// CALL-DAG: func.func private @slim_rt_qmatmul_lut_f16(memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xi8, strided<[?, ?], offset: ?>>, memref<?x?xf16, strided<[?, ?], offset: ?>>, memref<?xf32, strided<[?], offset: ?>>, i64, i64, i32, memref<?x?xf32, strided<[?, ?], offset: ?>>)
 // CALL-LABEL: func.func @rows(
 // CALL: %[[OUT:.*]] = memref.alloc(%{{.*}}) {{.*}}: memref<?x32xf32>
 // CALL: %[[CAST:.*]] = memref.cast %[[OUT]] : memref<?x32xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
@@ -112,5 +113,28 @@ func.func @w4a8(%x: tensor<?x64xf32>, %codes: tensor<32x32xi8>, %scales: tensor<
   %w = slim.assemble %codes, %scales : tensor<32x32xi8>, tensor<32x1xf32> -> tensor<32x64xf32, #slim.quant<i4, channel = 0>>
   %q = slim.quantize_activation %x : tensor<?x64xf32> -> tensor<?x64xf32, #slim.quant<i8, channel = 0>>
   %y = slim.matmul %q, %w transpose_rhs : tensor<?x64xf32, #slim.quant<i8, channel = 0>>, tensor<32x64xf32, #slim.quant<i4, channel = 0>> -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// Code-book formats: the table of 2^N values follows codes and scales, a
+// constant with the decoded values for nf4 (its first and last entries
+// -1 and 1), lut3's own code book from the storage; signed flag off.
+// CHECK-LABEL: func.func @nf4
+// CHECK: %[[TABLE:.*]] = arith.constant dense<[-1.000000e+00, {{.*}}, 1.000000e+00]> : tensor<16xf32>
+// CHECK: slim.ukernel "slim_rt_qmatmul_lut_f16" ins(%arg0, %arg1, %arg2, %[[TABLE]], %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<32x32xi8>, tensor<32x2xf16>, tensor<16xf32>, i64, i64, i32)
+// F32-LABEL: func.func @nf4
+// F32: %[[FLAGS:.*]] = arith.constant 0 : i32
+// F32: slim.ukernel "slim_rt_qmatmul_lut_f16" ins({{.*}}, %[[FLAGS]] :
+func.func @nf4(%x: tensor<?x64xf32>, %codes: tensor<32x32xi8>, %scales: tensor<32x2xf16>) -> tensor<?x32xf32> {
+  %w = slim.assemble %codes, %scales : tensor<32x32xi8>, tensor<32x2xf16> -> tensor<32x64xf32, #slim.quant<nf4, group = 32, axis = 1, scale = f16>>
+  %y = slim.matmul %x, %w transpose_rhs : tensor<?x64xf32>, tensor<32x64xf32, #slim.quant<nf4, group = 32, axis = 1, scale = f16>> -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// CHECK-LABEL: func.func @lut3
+// CHECK: slim.ukernel "slim_rt_qmatmul_lut_f32" ins(%arg0, %arg1, %arg2, %arg3, %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<32x24xi8>, tensor<32x1xf32>, tensor<8xf32>, i64, i64, i32)
+func.func @lut3(%x: tensor<?x64xf32>, %codes: tensor<32x24xi8>, %scales: tensor<32x1xf32>, %book: tensor<8xf32>) -> tensor<?x32xf32> {
+  %w = slim.assemble %codes, %scales, %book : tensor<32x24xi8>, tensor<32x1xf32>, tensor<8xf32> -> tensor<32x64xf32, #slim.quant<lut3, channel = 0>>
+  %y = slim.matmul %x, %w transpose_rhs : tensor<?x64xf32>, tensor<32x64xf32, #slim.quant<lut3, channel = 0>> -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }

@@ -8,7 +8,7 @@
 #include "lib/Kernels/QGemv.h"
 #include "lib/Kernels/QGemvInternal.h"
 
-using slim::qgemv::code;
+using slim::qgemv::unscaled;
 
 extern "C" void slim_uk_qgemv_f32_generic(int64_t m, int64_t n0, int64_t n1,
                                           const float *a, int64_t lda,
@@ -27,8 +27,7 @@ extern "C" void slim_uk_qgemv_f32_generic(int64_t m, int64_t n0, int64_t n1,
         int zp = slim_uk_qzero(w, n, g, flags);
         int64_t end = (g + 1) * group < k ? (g + 1) * group : k;
         for (int64_t q = g * group; q < end; ++q)
-          acc += x[q] *
-                 (float(code(row, rowBytes, q, bits, isSigned) - zp) * scale);
+          acc += x[q] * (unscaled(w, row, rowBytes, q, zp, isSigned) * scale);
       }
       float *out = c + i * ldc + n;
       *out = (flags & SLIM_UK_QGEMV_ACCUMULATE ? *out : 0.0f) + acc;
@@ -51,7 +50,7 @@ extern "C" void slim_uk_qdequant_f32_generic(int64_t n0, int64_t n1,
       int zp = slim_uk_qzero(w, n, g, flags);
       int64_t end = (g + 1) * group < k ? (g + 1) * group : k;
       for (int64_t q = g * group; q < end; ++q)
-        o[q] = float(code(row, rowBytes, q, bits, isSigned) - zp) * scale;
+        o[q] = unscaled(w, row, rowBytes, q, zp, isSigned) * scale;
     }
   }
 }

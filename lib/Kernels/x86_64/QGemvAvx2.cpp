@@ -12,8 +12,9 @@
 // scalar path), widened to 4 x 8 floats and multiplied into per-row
 // accumulators; each group's sum is scaled once. Two (one row: four)
 // accumulator chains per row hide the FMA latency. A group's inputs past
-// its last multiple of 32 (SmolLM2's 576 = 4 x 128 + 64 ends on one) and
-// other bit widths are exact in scalar code.
+// its last multiple of 32 (SmolLM2's 576 = 4 x 128 + 64 ends on one) are
+// exact in scalar code. 8-bit codes take a byte path; other widths and
+// code books QGemvBitsAvx2.cpp's bit-stream path.
 //
 //===----------------------------------------------------------------------===//
 
@@ -164,6 +165,11 @@ extern "C" void slim_uk_qgemv_f32_avx2(int64_t m, int64_t n0, int64_t n1,
                                        const float *a, int64_t lda,
                                        const slim_uk_qweight *w, float *c,
                                        int64_t ldc, uint32_t flags) {
+  if (w->table || (w->bits != 4 && w->bits != 8)) {
+    if (isVectorizedBits(w))
+      return qgemvBitsAvx2(m, n0, n1, a, lda, w, c, ldc, flags);
+    return slim_uk_qgemv_f32_generic(m, n0, n1, a, lda, w, c, ldc, flags);
+  }
   if (w->bits == 8)
     return forRowChunks(
         m, a, lda, c, ldc, [&](auto rows, const float *ai, float *ci) {
@@ -179,6 +185,11 @@ extern "C" void slim_uk_qgemv_f32_avx2(int64_t m, int64_t n0, int64_t n1,
 extern "C" __attribute__((target("avx2,fma"))) void
 slim_uk_qdequant_f32_avx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
                           float *out, int64_t ldo, uint32_t flags) {
+  if (w->table || (w->bits != 4 && w->bits != 8)) {
+    if (isVectorizedBits(w))
+      return qdequantBitsAvx2(n0, n1, w, out, ldo, flags);
+    return slim_uk_qdequant_f32_generic(n0, n1, w, out, ldo, flags);
+  }
   bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
   if (w->bits == 8) {
     // One code per byte, 8 at a time: (code - zp) * scale as the reference

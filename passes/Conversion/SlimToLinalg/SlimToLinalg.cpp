@@ -231,9 +231,10 @@ static std::optional<CodeFormat> getCodeFormat(QuantFormat format) {
   llvm_unreachable("unknown quant format");
 }
 
-/// The code table of a code-book format, as a constant (none for Int).
-static Value codeTable(OpBuilder &b, Location loc, QuantAttr q,
-                       ValueRange storage) {
+} // namespace
+
+Value mlir::slim::buildCodeTable(OpBuilder &b, Location loc, QuantAttr q,
+                                 ValueRange storage) {
   unsigned next = q.getHasZeroPoint() ? 3 : 2;
   if (q.getFormat() == QuantFormat::LUT)
     return storage[next];
@@ -247,8 +248,10 @@ static Value codeTable(OpBuilder &b, Location loc, QuantAttr q,
       b, loc, DenseElementsAttr::get(tableType, ArrayRef<float>(values)));
 }
 
+namespace {
+
 /// The element at `idx` decoded from the storage, with `table` the code
-/// table (codeTable) where the format has one.
+/// table (buildCodeTable) where the format has one.
 static Value decodeElement(Emitter &e, QuantAttr q, ValueRange storage,
                            Value table, ArrayRef<Value> idx, Type elementType) {
   OpBuilder &nb = e.b;
@@ -314,7 +317,7 @@ Value mlir::slim::decodeQuantElement(OpBuilder &b, Location loc, QuantAttr q,
                                      ArrayRef<Value> indices,
                                      Type elementType) {
   Emitter e{b, loc};
-  Value table = codeTable(b, loc, q, storage);
+  Value table = buildCodeTable(b, loc, q, storage);
   return decodeElement(e, q, storage, table, indices, elementType);
 }
 
@@ -325,7 +328,7 @@ static Value decodeQuant(OpBuilder &b, Location loc, QuantAttr q,
                          RankedTensorType valuesType, ValueRange storage) {
   Emitter e{b, loc};
   Value codes = storage[0];
-  Value table = codeTable(b, loc, q, storage);
+  Value table = buildCodeTable(b, loc, q, storage);
   auto denseType =
       RankedTensorType::get(valuesType.getShape(), valuesType.getElementType());
   Value init = emptyLike(

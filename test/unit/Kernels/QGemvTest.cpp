@@ -27,13 +27,14 @@ struct Weight {
   std::vector<uint8_t> codes, zeroPoints;
   std::vector<uint16_t> scales16;
   std::vector<float> scales32, values; // values: [n, k]
+  std::vector<float> table;            // code books: 2^bits values
   slim_uk_qweight view{};
   uint32_t flags = 0;
 };
 
 Weight makeWeight(std::mt19937 &rng, int64_t n, int64_t k, int64_t bits,
                   int64_t group, bool isSigned, bool hasZp, Scale scale,
-                  int forcedZp = -1) {
+                  int forcedZp = -1, bool table = false) {
   Weight w;
   w.n = n, w.k = k, w.bits = bits, w.group = group;
   w.groups = (k + group - 1) / group;
@@ -45,6 +46,14 @@ Weight makeWeight(std::mt19937 &rng, int64_t n, int64_t k, int64_t bits,
   w.values.assign(n * k, 0.0f);
   std::uniform_int_distribution<int> codeDist(0, (1 << bits) - 1),
       mant(0, 1023), expo(-9, -3);
+  if (table) {
+    // A code book of values with 8 significant bits (products with the
+    // scales stay exact in f32), one of them negative zero.
+    std::uniform_int_distribution<int> entry(-255, 255);
+    for (int i = 0; i < (1 << bits); ++i)
+      w.table.push_back(std::ldexp(float(entry(rng)), -6));
+    w.table[0] = -0.0f;
+  }
   for (int64_t r = 0; r < n; ++r)
     for (int64_t g = 0; g < w.groups; ++g) {
       // Scales exact in every storage type: 7 mantissa bits (bf16's).
@@ -73,6 +82,10 @@ Weight makeWeight(std::mt19937 &rng, int64_t n, int64_t k, int64_t bits,
         }
       int v = isSigned && u >= (1 << (bits - 1)) ? u - (1 << bits) : u;
       int64_t g = q / group;
+      if (table) {
+        w.values[r * k + q] = w.table[u] * w.scales32[r * w.groups + g];
+        continue;
+      }
       int zp = hasZp ? (isSigned ? int(int8_t(w.zeroPoints[r * w.groups + g]))
                                  : int(w.zeroPoints[r * w.groups + g]))
                      : (isSigned ? 0 : 1 << (bits - 1));
@@ -87,6 +100,7 @@ Weight makeWeight(std::mt19937 &rng, int64_t n, int64_t k, int64_t bits,
   w.view.zeroPoints = hasZp ? w.zeroPoints.data() : nullptr;
   w.view.zpStride = w.groups;
   w.view.k = k, w.view.bits = bits, w.view.group = group;
+  w.view.table = table ? w.table.data() : nullptr;
   w.flags = (isSigned ? SLIM_UK_QGEMV_SIGNED : 0) |
             (scale == Scale::F16    ? SLIM_UK_QGEMV_SCALE_F16
              : scale == Scale::BF16 ? SLIM_UK_QGEMV_SCALE_BF16
@@ -94,42 +108,47 @@ Weight makeWeight(std::mt19937 &rng, int64_t n, int64_t k, int64_t bits,
   return w;
 }
 
-/// The code format of test variant 0-5: signed or unsigned codes, with or
-/// without zero points (variant 4 of 4-bit codes has one out of the byte
-/// path's range), and each scale type.
+/// The code format of test variant 0-7: signed or unsigned integer codes,
+/// with or without zero points (variant 4 of 4-bit codes has one out of the
+/// byte path's range), and each scale type; 6 and 7 are code books.
 struct Format {
   bool isSigned, hasZp;
   Scale scale;
   int forcedZp;
+  bool table;
 
+  static constexpr int kVariants = 8;
   static Format of(int variant, int64_t bits) {
     Scale scale = variant % 3 == 0   ? Scale::F16
                   : variant % 3 == 1 ? Scale::BF16
                                      : Scale::F32;
+    if (variant >= 6)
+      return {false, false, scale, -1, true};
     return {bool(variant & 1), bool(variant & 2), scale,
-            variant == 4 && bits == 4 ? 200 : -1};
+            variant == 4 && bits == 4 ? 200 : -1, false};
   }
 };
 
-/// Bit widths 2-8 (4 the vectorized one), signed and unsigned codes with
-/// and without zero points (one out of the byte path's range), every scale
-/// type, groups of 32/128, per channel and odd sizes, ragged last groups
-/// (576 = 4 x 128 + 64), 1 to 9 rows, a sub-range of output channels,
-/// accumulating and overwriting (from NaN).
+/// Bit widths 2-8, signed and unsigned codes with and without zero points
+/// (one out of the byte path's range), code books, every scale type, groups
+/// of 8/32/128, per channel and odd sizes, ragged last groups (576 = 4 x
+/// 128 + 64), 1 to 9 rows, a sub-range of output channels, accumulating and
+/// overwriting (from NaN).
 void checkKernel(Kernel kernel) {
   std::mt19937 rng(3);
   std::normal_distribution<float> normal;
   struct Shape {
     int64_t k, group;
   };
-  for (int64_t bits : {4, 2, 3, 8})
+  for (int64_t bits : {4, 2, 3, 8, 5, 6, 7})
     for (Shape shape : {Shape{128, 32}, Shape{576, 128}, Shape{100, 100},
-                        Shape{70, 6}, Shape{7, 7}, Shape{96, 64}})
-      for (int variant = 0; variant < 6; ++variant) {
+                        Shape{70, 6}, Shape{7, 7}, Shape{96, 64},
+                        Shape{40, 8}, Shape{200, 200}})
+      for (int variant = 0; variant < Format::kVariants; ++variant) {
         Format f = Format::of(variant, bits);
         int64_t n = 11, n0 = 2, n1 = 11, k = shape.k;
         Weight w = makeWeight(rng, n, k, bits, shape.group, f.isSigned, f.hasZp,
-                              f.scale, f.forcedZp);
+                              f.scale, f.forcedZp, f.table);
         for (int64_t m : {1, 2, 3, 4, 5, 9})
           for (bool accumulate : {true, false}) {
             int64_t lda = k + 5, ldc = n + 2;
@@ -158,6 +177,7 @@ void checkKernel(Kernel kernel) {
                 ASSERT_NEAR(got[i * ldc + j], want, 1e-5 * mag + 1e-6)
                     << "bits=" << bits << " k=" << k << " group=" << shape.group
                     << " signed=" << f.isSigned << " zp=" << f.hasZp
+                    << " table=" << f.table
                     << " scale=" << int(f.scale) << " m=" << m
                     << " accumulate=" << accumulate << " at " << i << "," << j;
               }
@@ -172,13 +192,17 @@ using Dequant = void (*)(int64_t, int64_t, const slim_uk_qweight *, float *,
 /// rounding of (code - zp) * scale), for the shapes and formats above.
 void checkDequant(Dequant dequant) {
   std::mt19937 rng(9);
-  for (int64_t bits : {4, 3, 8})
-    for (auto [k, group] :
-         {std::pair<int64_t, int64_t>{128, 32}, {576, 128}, {70, 6}, {96, 64}})
-      for (int variant = 0; variant < 6; ++variant) {
+  for (int64_t bits : {4, 3, 8, 2, 5, 6, 7})
+    for (auto [k, group] : {std::pair<int64_t, int64_t>{128, 32},
+                            {576, 128},
+                            {70, 6},
+                            {96, 64},
+                            {200, 200},
+                            {40, 8}})
+      for (int variant = 0; variant < Format::kVariants; ++variant) {
         Format f = Format::of(variant, bits);
         Weight w = makeWeight(rng, 9, k, bits, group, f.isSigned, f.hasZp,
-                              f.scale, f.forcedZp);
+                              f.scale, f.forcedZp, f.table);
         int64_t n0 = 1, n1 = 9, ldo = k + 4;
         std::vector<float> out((n1 - n0) * ldo, 7.0f);
         dequant(n0, n1, &w.view, out.data(), ldo, w.flags);

@@ -1,0 +1,155 @@
+//===- QGemvBench.cpp - The quantized GEMV kernels, one thread ------------===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+//
+// Google Benchmark harness of lib/Kernels/QGemv.h on one thread: a
+// 4096 x 4096 weight in groups of 128 with f32 scales, each code width and
+// code-book kind, M = 1 and 4, every variant this CPU runs (the portable
+// reference, AVX2, AVX-512), and the dequantization prefill's tiles use.
+// Counters: codes/s (weights per second) and the code bytes streamed per
+// second. The 4096 x 4096 codes (2-8 MiB) may stay in the last-level
+// cache: this measures the kernels' own speed, not memory bandwidth
+// (bench/qmatmul_latency.py measures whole products against onnxruntime).
+//
+//   build/bench/slim-kernel-bench [--benchmark_filter=Bits3]
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/Kernels/QGemv.h"
+
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr int64_t kN = 4096, kK = 4096, kGroup = 128;
+
+using Gemv = void (*)(int64_t, int64_t, int64_t, const float *, int64_t,
+                      const slim_uk_qweight *, float *, int64_t, uint32_t);
+using Dequant = void (*)(int64_t, int64_t, const slim_uk_qweight *, float *,
+                         int64_t, uint32_t);
+
+struct Weight {
+  std::vector<uint8_t> codes;
+  std::vector<float> scales, table;
+  slim_uk_qweight view{};
+};
+
+Weight makeWeight(int64_t bits, bool table) {
+  Weight w;
+  int64_t stride = (kK * bits + 7) / 8;
+  w.codes.resize(kN * stride);
+  std::mt19937 rng(1);
+  for (uint8_t &c : w.codes)
+    c = uint8_t(rng());
+  w.scales.assign(kN * (kK / kGroup), 0.01f);
+  if (table)
+    for (int i = 0; i < (1 << bits); ++i)
+      w.table.push_back(float(i) / 7.0f - 1.0f);
+  w.view = {w.codes.data(), stride, w.scales.data(), kK / kGroup, nullptr, 0,
+            kK, bits, kGroup, table ? w.table.data() : nullptr};
+  return w;
+}
+
+void gemv(benchmark::State &state, Gemv kernel, int64_t bits, bool table) {
+  Weight w = makeWeight(bits, table);
+  int64_t m = state.range(0);
+  std::vector<float> a(m * kK, 1.0f), c(m * kN);
+  for (auto _ : state) {
+    kernel(m, 0, kN, a.data(), kK, &w.view, c.data(), kN, 0);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["codes/s"] = benchmark::Counter(
+      double(kN * kK) * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["bytes/s"] = benchmark::Counter(
+      double(w.codes.size()) * state.iterations(), benchmark::Counter::kIsRate);
+}
+
+void dequant(benchmark::State &state, Dequant kernel, int64_t bits,
+             bool table) {
+  Weight w = makeWeight(bits, table);
+  std::vector<float> out(32 * kK);
+  for (auto _ : state) {
+    for (int64_t n = 0; n < kN; n += 32)
+      kernel(n, n + 32, &w.view, out.data(), kK, 0);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["codes/s"] = benchmark::Counter(
+      double(kN * kK) * state.iterations(), benchmark::Counter::kIsRate);
+}
+
+struct Variant {
+  const char *name;
+  Gemv gemv;
+  Dequant dequant;
+  bool (*supported)();
+};
+
+bool always() { return true; }
+#if defined(__x86_64__)
+bool hasAvx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+}
+bool hasAvx512() {
+  return hasAvx2() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512dq");
+}
+#endif
+
+const Variant kVariants[] = {
+    {"generic", slim_uk_qgemv_f32_generic, slim_uk_qdequant_f32_generic,
+     always},
+#if defined(__x86_64__)
+    {"avx2", slim_uk_qgemv_f32_avx2, slim_uk_qdequant_f32_avx2, hasAvx2},
+    {"avx512", slim_uk_qgemv_f32_avx512, nullptr, hasAvx512},
+#endif
+};
+
+/// Registers every variant this CPU runs; those it lacks are named once.
+int registerAll() {
+  struct Format {
+    const char *name;
+    int64_t bits;
+    bool table;
+  };
+  const Format formats[] = {{"Bits2", 2, false}, {"Bits3", 3, false},
+                            {"Bits4", 4, false}, {"Bits5", 5, false},
+                            {"Bits8", 8, false}, {"Table4", 4, true},
+                            {"Table8", 8, true}};
+  for (const Variant &v : kVariants) {
+    if (!v.supported()) {
+      std::fprintf(stderr, "slim-kernel-bench: this CPU lacks %s: not run\n",
+                   v.name);
+      continue;
+    }
+    for (const Format &f : formats) {
+      std::string base = std::string(f.name) + "/" + v.name;
+      benchmark::RegisterBenchmark(("QGemv/" + base).c_str(), gemv, v.gemv,
+                                   f.bits, f.table)
+          ->Arg(1)
+          ->Arg(4)
+          ->Unit(benchmark::kMillisecond);
+      if (v.dequant)
+        benchmark::RegisterBenchmark(("QDequant/" + base).c_str(), dequant,
+                                     v.dequant, f.bits, f.table)
+            ->Unit(benchmark::kMillisecond);
+    }
+  }
+  return 0;
+}
+
+const int registered = registerAll();
+
+} // namespace
+
+BENCHMARK_MAIN();

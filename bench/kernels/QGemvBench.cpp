@@ -12,7 +12,8 @@
 // Counters: codes/s (weights per second) and the code bytes streamed per
 // second. The 4096 x 4096 codes (2-8 MiB) may stay in the last-level
 // cache: this measures the kernels' own speed, not memory bandwidth
-// (bench/qmatmul_latency.py measures whole products against onnxruntime).
+// (bench/qmatmul_latency.py measures whole products against onnxruntime);
+// q8Chain runs the int8-activation kernel over weights that do not fit it.
 //
 //   build/bench/slim-kernel-bench [--benchmark_filter=Bits3]
 //
@@ -22,6 +23,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -83,6 +85,67 @@ void dequant(benchmark::State &state, Dequant kernel, int64_t bits,
   state.counters["codes/s"] = benchmark::Counter(
       double(kN * kK) * state.iterations(), benchmark::Counter::kIsRate);
 }
+
+/// The int8-activation GEMV on one thread over a chain of distinct 4-bit
+/// weights (g32, f32 scales, zero points or not) of 96 MiB in all, so the codes come from
+/// memory as in decoding, not from the cache: {N, K} as in SmolLM2's layers
+/// and a 4096-wide one; codes/s and code bytes/s.
+void q8Chain(benchmark::State &state) {
+  int64_t n = state.range(0), k = state.range(1), m = state.range(2);
+  bool zp = state.range(3);
+  int64_t stride = k / 2, groups = k / 32;
+  int64_t layers = std::max<int64_t>(1, (96 << 20) / (n * stride));
+  std::vector<uint8_t> codes(layers * n * stride);
+  std::mt19937 rng(1);
+  for (uint8_t &c : codes)
+    c = uint8_t(rng());
+  std::vector<float> scales(layers * n * groups, 0.01f), a(m * k, 0.5f),
+      c(m * n);
+  std::vector<uint8_t> zeros(zp ? layers * n * groups : 0, 8);
+  std::vector<uint8_t> act(m * slim_uk_qact_row_bytes(k));
+  slim_uk_qact_quantize_generic(m, k, a.data(), k, act.data(),
+                                slim_uk_qact_row_bytes(k));
+  auto *kernel = slim_uk_qgemv_q8_f32_generic;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c"))
+    kernel = slim_uk_qgemv_q8_f32_avx2;
+#endif
+  for (auto _ : state) {
+    for (int64_t l = 0; l < layers; ++l) {
+      slim_uk_qweight w{codes.data() + l * n * stride,
+                        stride,
+                        scales.data() + l * n * groups,
+                        groups,
+                        zp ? zeros.data() + l * n * groups : nullptr,
+                        groups,
+                        k,
+                        4,
+                        32,
+                        nullptr};
+      kernel(m, 0, n, act.data(), slim_uk_qact_row_bytes(k), &w, c.data(), n,
+             0);
+    }
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["bytes/s"] =
+      benchmark::Counter(double(codes.size() + scales.size() * 4 +
+                             zeros.size()) *
+                             state.iterations(),
+                         benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(q8Chain)
+    ->ArgNames({"N", "K", "M", "zp"})
+    ->Args({960, 576, 1, 0})
+    ->Args({960, 576, 1, 1})
+    ->Args({3072, 576, 1, 1})
+    ->Args({576, 1536, 1, 1})
+    ->Args({4096, 4096, 1, 0})
+    ->Args({4096, 4096, 1, 1})
+    ->Args({4096, 4096, 8, 1})
+    ->Unit(benchmark::kMillisecond);
 
 struct Variant {
   const char *name;

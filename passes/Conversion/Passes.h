@@ -31,20 +31,19 @@ public:
 };
 
 /// The value at `indices` of a `#slim.quant` tensor of element type
-/// `elementType` decoded from its storage tensors (codes, scales, zero
-/// points and table as slim.assemble takes them), as the reference
-/// lowering decodes every element: for rewrites that read single elements
-/// of a quantized tensor in place (a gather from a quantized embedding
-/// table).
+/// `elementType` decoded from its storage tensors (StorageLayout's
+/// getQuantStorage), as the reference lowering decodes every element: for
+/// rewrites that read single elements of a quantized tensor in place (a
+/// gather from a quantized embedding table).
 Value decodeQuantElement(OpBuilder &b, Location loc, QuantAttr q,
-                         ValueRange storage, ArrayRef<Value> indices,
+                         const QuantStorage &storage, ArrayRef<Value> indices,
                          Type elementType);
 
 /// The code table of a code-book `#slim.quant` format as an f32 tensor of
-/// 2^bits values: lutN's code book (a storage tensor), or a constant for
+/// 2^bits values: lutN's code book (`storage.codebook`), or a constant for
 /// nf4 / e4m3 / e5m2 / e2m1; null for integer codes.
 Value buildCodeTable(OpBuilder &b, Location loc, QuantAttr q,
-                     ValueRange storage);
+                     const QuantStorage &storage);
 
 /// Patterns that expand every Slim op into upstream ops on dense tensors.
 void populateSlimToLinalgConversionPatterns(const TypeConverter &converter,

@@ -46,7 +46,7 @@ std::string cpuWeightMismatch(CompressedMatmulInfo info) {
            "weights, one output channel per row)";
   if (!info.rhs.getElementType().isF32() || !info.rhs.hasStaticShape())
     return "the weight is not a static f32 tensor";
-  if (!info.assemble)
+  if (!info.assemble || !info.layout)
     return "the weight's storage is not visible (no slim.assemble)";
   return "";
 }
@@ -78,20 +78,24 @@ QuantizedMatmulKernel cpuIntegerBuild(CompressedMatmulInfo info,
                                       const KernelSelectionOptions &options) {
   QuantAttr quant = info.stages.quant;
   QuantizedMatmulKernel k;
-  ValueRange storage = info.assemble.getStorage();
+  QuantStorage storage =
+      info.layout->getQuantStorage(info.assemble.getStorage());
   // Code-book formats (nf4, fp8, fp4, lutN): table[code] * scale, the table
-  // after codes and scales; their zero points (none the verifier allows
-  // outside integer formats) are not read.
+  // after codes and scales.
   bool table = quant.getFormat() != QuantFormat::Int;
-  bool zp = !table && quant.getHasZeroPoint();
+  bool zp = storage.zeroPoints != nullptr;
   k.callee = (Twine(table ? "slim_rt_qmatmul_lut_"
                     : zp  ? "slim_rt_qmatmul_zp_"
                           : "slim_rt_qmatmul_") +
               scaleSuffix(quant.getScaleType()))
                  .str();
   k.activation = info.op.getLhs();
-  k.storage.assign(storage.begin(), storage.begin() + (zp ? 3 : 2));
+  k.storage = {storage.codes, storage.scales};
+  if (zp)
+    k.storage.push_back(storage.zeroPoints);
   k.codeTable = table;
+  k.quant = quant;
+  k.quantStorage = storage;
   uint32_t flags =
       (!table && quant.getIsSigned() ? SLIM_RT_QMATMUL_SIGNED : 0u) |
       (options.activations == QuantizedActivations::Int8
@@ -139,8 +143,9 @@ QuantizedMatmulKernel cpuW8A8Build(CompressedMatmulInfo info,
                  .str();
   k.activation =
       info.op.getLhs().getDefiningOp<QuantizeActivationOp>().getInput();
-  ValueRange storage = info.assemble.getStorage();
-  k.storage.assign(storage.begin(), storage.begin() + 2);
+  QuantStorage storage =
+      info.layout->getQuantStorage(info.assemble.getStorage());
+  k.storage = {storage.codes, storage.scales};
   return k;
 }
 
@@ -159,6 +164,12 @@ FailureOr<QuantizedMatmulKernel> mlir::slim::selectQuantizedMatmulKernel(
   info.lhs = cast<RankedTensorType>(op.getLhs().getType());
   info.rhs = op.getRhs().getType();
   info.stages = getEncodingStages(info.rhs.getEncoding());
+  if (info.assemble) {
+    FailureOr<StorageLayout> layout =
+        StorageLayout::get(info.rhs, [&] { return op.emitError(); });
+    if (succeeded(layout))
+      info.layout = std::move(*layout);
+  }
   reason.clear();
   for (const KernelPattern &p : kPatterns) {
     if (p.target != options.target)

@@ -36,6 +36,8 @@ struct CompressedMatmulInfo {
   /// The op building the weight from its storage, or null.
   AssembleOp assemble;
   EncodingStages stages;
+  /// The weight's storage by role (set when `assemble` is).
+  std::optional<StorageLayout> layout;
   /// The activation `[..., K]` and the weight as stored.
   RankedTensorType lhs, rhs;
 };
@@ -50,8 +52,11 @@ struct QuantizedMatmulKernel {
   /// Storage operands.
   SmallVector<Value> storage;
   /// The code table of the weight's format follows the storage (lutN's
-  /// code book, or the fixed values of nf4 / fp8 / fp4 as a constant).
+  /// code book, or the fixed values of nf4 / fp8 / fp4 as a constant:
+  /// buildCodeTable of `quant` and `quantStorage`).
   bool codeTable = false;
+  QuantAttr quant;
+  QuantStorage quantStorage;
   /// Integer scalars after the storage: value and bit width.
   SmallVector<std::pair<int64_t, unsigned>> scalars;
 };

@@ -62,12 +62,9 @@ struct SlimLowerQuantizedMatmulPass
       // lib/Runtime/KernelAbi.h: x, storage..., scalars...; y.
       SmallVector<Value> inputs{lhs};
       llvm::append_range(inputs, kernel->storage);
-      if (kernel->codeTable) {
-        QuantAttr quant =
-            getEncodingStages(op.getRhs().getType().getEncoding()).quant;
-        inputs.push_back(
-            buildCodeTable(b, loc, quant, assemble.getStorage()));
-      }
+      if (kernel->codeTable)
+        inputs.push_back(buildCodeTable(b, loc, kernel->quant,
+                                        kernel->quantStorage));
       for (auto [value, width] : kernel->scalars)
         inputs.push_back(arith::ConstantIntOp::create(b, loc, value, width));
       Value result = UKernelOp::create(b, loc, TypeRange{flatType},

@@ -363,11 +363,17 @@ LogicalResult SlimQuantizePass::quantizeEmbeddings(ModuleOp module,
       if (transpose->use_empty())
         transpose->erase();
     // The gathers: each element read from the codes and scales.
+    FailureOr<StorageLayout> layout = StorageLayout::get(
+        cast<RankedTensorType>(weight.getType()),
+        [&] { return emitError(loc); });
+    if (failed(layout))
+      return failure();
+    QuantStorage parts = layout->getQuantStorage(storage);
     for (tensor::ExtractOp extract : table.gathers) {
       OpBuilder gb(extract);
       SmallVector<Value> indices(extract.getIndices());
-      Value v = decodeQuantElement(gb, extract.getLoc(), quant, storage,
-                                   indices, gb.getF32Type());
+      Value v = decodeQuantElement(gb, extract.getLoc(), quant, parts, indices,
+                                   gb.getF32Type());
       extract.getResult().replaceAllUsesWith(v);
       extract.erase();
     }

@@ -113,10 +113,14 @@ LogicalResult split(slim::MatmulOp op) {
       !lt.getElementType().isF32() || !rt.getElementType().isF32() ||
       lt.getRank() < 2 || !wt.getElementType().isF32() || !wt.hasStaticShape())
     return failure();
-  ValueRange storage = assemble.getStorage();
-  if (storage.size() < 2)
+  FailureOr<StorageLayout> layout =
+      StorageLayout::get(wt, [&] { return op.emitError(); });
+  if (failed(layout))
     return failure();
-  Value u = storage[storage.size() - 2], v = storage[storage.size() - 1];
+  ValueRange storage = assemble.getStorage();
+  Value u = layout->lookup(storage, "u"), v = layout->lookup(storage, "v");
+  if (!u || !v)
+    return failure();
   std::optional<std::vector<float>> uValues = factorValues(u);
   std::optional<std::vector<float>> vValues = factorValues(v);
   if (!uValues || !vValues)
@@ -140,7 +144,11 @@ LogicalResult split(slim::MatmulOp op) {
   if (Attribute encoding = withoutLowRank(op.getContext(), stages)) {
     auto restType =
         RankedTensorType::get(wt.getShape(), wt.getElementType(), encoding);
-    Value weight = AssembleOp::create(b, loc, restType, storage.drop_back(2));
+    SmallVector<Value> restStorage;
+    for (auto [c, value] : llvm::zip(layout->getComponents(), storage))
+      if (c.name != "u" && c.name != "v")
+        restStorage.push_back(value);
+    Value weight = AssembleOp::create(b, loc, restType, restStorage);
     rest = slim::MatmulOp::create(b, loc, rt, op.getLhs(), weight,
                                   op.getTransposeRhsAttr())
                .getResult();

@@ -638,3 +638,32 @@ mlir::slim::getStorageComponents(RankedTensorType type,
     return failure();
   return out;
 }
+
+FailureOr<StorageLayout>
+StorageLayout::get(RankedTensorType type,
+                   function_ref<InFlightDiagnostic()> emitError) {
+  FailureOr<SmallVector<StorageComponent>> components =
+      getStorageComponents(type, emitError);
+  if (failed(components))
+    return failure();
+  StorageLayout layout;
+  layout.components = std::move(*components);
+  return layout;
+}
+
+std::optional<unsigned> StorageLayout::find(StringRef role) const {
+  for (auto [i, c] : llvm::enumerate(components))
+    if (c.name == role)
+      return static_cast<unsigned>(i);
+  return std::nullopt;
+}
+
+Value StorageLayout::lookup(ValueRange storage, StringRef role) const {
+  std::optional<unsigned> at = find(role);
+  return at && *at < storage.size() ? storage[*at] : Value();
+}
+
+QuantStorage StorageLayout::getQuantStorage(ValueRange storage) const {
+  return {lookup(storage, "codes"), lookup(storage, "scales"),
+          lookup(storage, "zero_points"), lookup(storage, "codebook")};
+}

@@ -14,6 +14,7 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/TensorEncoding.h"
+#include "mlir/IR/ValueRange.h"
 #include "mlir/Support/LLVM.h"
 
 #include "dialects/Slim/IR/SlimEnums.h.inc"
@@ -52,6 +53,37 @@ EncodingStages getEncodingStages(Attribute encoding);
 FailureOr<SmallVector<StorageComponent>>
 getStorageComponents(RankedTensorType type,
                      function_ref<InFlightDiagnostic()> emitError);
+
+/// The operands of a quant stage by role; null where the encoding has none.
+struct QuantStorage {
+  Value codes, scales, zeroPoints, codebook;
+};
+
+/// The storage of a compressed tensor type by role: what every reader of
+/// `slim.assemble` operands asks instead of counting positions, so that a
+/// composed encoding (sparse + quant + low-rank residual) is read the same
+/// way everywhere. Roles, in getStorageComponents' order: `codes`,
+/// `scales`, `zero_points`, `codebook` (a quant stage) or `values`;
+/// `indices` or `row_ptr`, `col_idx` (a sparse stage); `u`, `v` (low rank).
+class StorageLayout {
+public:
+  /// The layout of `type`; fails, reporting through `emitError`, where
+  /// getStorageComponents does.
+  static FailureOr<StorageLayout>
+  get(RankedTensorType type, function_ref<InFlightDiagnostic()> emitError);
+
+  ArrayRef<StorageComponent> getComponents() const { return components; }
+  /// The position of the component `role`, if the encoding has one.
+  std::optional<unsigned> find(StringRef role) const;
+  /// The operand for `role` among `storage` (in layout order); null where
+  /// the encoding has no such component.
+  Value lookup(ValueRange storage, StringRef role) const;
+  /// The operands of the quant stage (all null without one).
+  QuantStorage getQuantStorage(ValueRange storage) const;
+
+private:
+  SmallVector<StorageComponent> components;
+};
 
 /// Shape of the values a sparse stage keeps for a tensor of `shape`.
 SmallVector<int64_t> getSparseValuesShape(SparseAttr sparse,

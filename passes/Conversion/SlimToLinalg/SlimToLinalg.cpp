@@ -234,10 +234,9 @@ static std::optional<CodeFormat> getCodeFormat(QuantFormat format) {
 } // namespace
 
 Value mlir::slim::buildCodeTable(OpBuilder &b, Location loc, QuantAttr q,
-                                 ValueRange storage) {
-  unsigned next = q.getHasZeroPoint() ? 3 : 2;
+                                 const QuantStorage &storage) {
   if (q.getFormat() == QuantFormat::LUT)
-    return storage[next];
+    return storage.codebook;
   std::optional<CodeFormat> format = getCodeFormat(q.getFormat());
   if (!format)
     return Value();
@@ -252,12 +251,12 @@ namespace {
 
 /// The element at `idx` decoded from the storage, with `table` the code
 /// table (buildCodeTable) where the format has one.
-static Value decodeElement(Emitter &e, QuantAttr q, ValueRange storage,
+static Value decodeElement(Emitter &e, QuantAttr q, const QuantStorage &storage,
                            Value table, ArrayRef<Value> idx, Type elementType) {
   OpBuilder &nb = e.b;
   Location l = e.loc;
-  Value codes = storage[0], scales = storage[1];
-  Value zeroPoints = q.getHasZeroPoint() ? storage[2] : Value();
+  Value codes = storage.codes, scales = storage.scales;
+  Value zeroPoints = storage.zeroPoints;
   unsigned bits = q.getBits();
   int64_t rowBytes = cast<RankedTensorType>(codes.getType()).getShape().back();
   Type i32 = nb.getI32Type();
@@ -313,7 +312,7 @@ static Value decodeElement(Emitter &e, QuantAttr q, ValueRange storage,
 } // namespace
 
 Value mlir::slim::decodeQuantElement(OpBuilder &b, Location loc, QuantAttr q,
-                                     ValueRange storage,
+                                     const QuantStorage &storage,
                                      ArrayRef<Value> indices,
                                      Type elementType) {
   Emitter e{b, loc};
@@ -325,9 +324,10 @@ namespace {
 
 /// Decodes the quantized `valuesType` tensor from its storage.
 static Value decodeQuant(OpBuilder &b, Location loc, QuantAttr q,
-                         RankedTensorType valuesType, ValueRange storage) {
+                         RankedTensorType valuesType,
+                         const QuantStorage &storage) {
   Emitter e{b, loc};
-  Value codes = storage[0];
+  Value codes = storage.codes;
   Value table = buildCodeTable(b, loc, q, storage);
   auto denseType =
       RankedTensorType::get(valuesType.getShape(), valuesType.getElementType());
@@ -414,48 +414,52 @@ static Value decodeCsr(OpBuilder &b, Location loc, RankedTensorType denseType,
 /// Decodes a compressed tensor of `type` from its storage tensors into the
 /// dense tensor it stands for.
 static Value decode(OpBuilder &b, Location loc, RankedTensorType type,
-                    ValueRange storage) {
+                    const StorageLayout &layout, ValueRange storage) {
   EncodingStages stages = getEncodingStages(type.getEncoding());
   auto denseType =
       RankedTensorType::get(type.getShape(), type.getElementType());
+  Value u = layout.lookup(storage, "u"), v = layout.lookup(storage, "v");
   if (stages.lowRank && !stages.isResidual)
-    return matmul2d(b, loc, storage[0], storage[1], type.getElementType());
+    return matmul2d(b, loc, u, v, type.getElementType());
 
-  unsigned pos = 0;
   SmallVector<int64_t> valuesShape(type.getShape());
   if (stages.sparse)
     valuesShape = getSparseValuesShape(stages.sparse, type.getShape());
   auto valuesType = RankedTensorType::get(valuesShape, type.getElementType());
   Value values;
-  if (QuantAttr q = stages.quant) {
-    unsigned count = 2 + (q.getHasZeroPoint() ? 1 : 0) +
-                     (q.getFormat() == QuantFormat::LUT ? 1 : 0);
-    values = decodeQuant(b, loc, q, valuesType, storage.slice(0, count));
-    pos = count;
-  } else {
-    values = storage[pos++];
-  }
+  if (QuantAttr q = stages.quant)
+    values = decodeQuant(b, loc, q, valuesType, layout.getQuantStorage(storage));
+  else
+    values = layout.lookup(storage, "values");
 
   Value dense = values;
   if (SparseAttr s = stages.sparse) {
-    if (s.isStructured()) {
+    if (s.isStructured())
       dense = decodeStructuredSparse(b, loc, s, denseType, values,
-                                     storage[pos++]);
-    } else {
-      dense = decodeCsr(b, loc, denseType, values, storage[pos],
-                        storage[pos + 1]);
-      pos += 2;
-    }
+                                     layout.lookup(storage, "indices"));
+    else
+      dense = decodeCsr(b, loc, denseType, values,
+                        layout.lookup(storage, "row_ptr"),
+                        layout.lookup(storage, "col_idx"));
   }
   if (stages.isResidual) {
-    Value residual = matmul2d(b, loc, storage[pos], storage[pos + 1],
-                              type.getElementType());
+    Value residual = matmul2d(b, loc, u, v, type.getElementType());
     dense = linalg::AddOp::create(b, loc, TypeRange{denseType},
                                   ValueRange{dense, residual},
                                   ValueRange{dense})
                 .getResult(0);
   }
   return dense;
+}
+
+/// decode() with the layout of `type` (verified: the type converter made
+/// `storage` from it).
+static Value decode(OpBuilder &b, Location loc, RankedTensorType type,
+                    ValueRange storage) {
+  FailureOr<StorageLayout> layout =
+      StorageLayout::get(type, [&] { return emitError(loc); });
+  assert(succeeded(layout) && "storage of a type the converter accepted");
+  return decode(b, loc, type, *layout, storage);
 }
 
 /// The dense value of an operand that may be compressed.

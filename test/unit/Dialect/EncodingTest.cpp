@@ -144,6 +144,47 @@ TEST_F(EncodingTest, ComposedStorageOrder) {
   expect(5, {16, 128}, b.getBF16Type());
 }
 
+TEST_F(EncodingTest, LayoutFindsStorageByRole) {
+  // A LUT stage with a 2:4 sparse stage and a residual: the code book sits
+  // after the scales, the indices after the quant stage, u and v last.
+  auto quantStage =
+      quant(QuantFormat::LUT, 3, false, 0, 0, b.getF32Type(), false);
+  auto sparseStage = sparse(2, 4, 1, FloatAttr());
+  auto lowRank = LowRankAttr::get(&ctx, int64_t(4), b.getF16Type());
+  auto enc = CompressedAttr::get(
+      &ctx, ArrayRef<Attribute>{sparseStage, quantStage}, lowRank);
+  auto type = RankedTensorType::get({16, 64}, b.getF32Type(), enc);
+  FailureOr<StorageLayout> layout = StorageLayout::get(type, emitter());
+  ASSERT_TRUE(succeeded(layout)) << messages;
+  SmallVector<Type> types;
+  for (const StorageComponent &c : layout->getComponents())
+    types.push_back(c.type);
+  // Values to look up: the results of one detached op.
+  OperationState state(UnknownLoc::get(&ctx), "test.storage");
+  state.addTypes(types);
+  ctx.allowUnregisteredDialects();
+  Operation *op = Operation::create(state);
+  ValueRange storage = op->getResults();
+  EXPECT_EQ(layout->find("codebook"), std::optional<unsigned>(2));
+  EXPECT_EQ(layout->lookup(storage, "indices"), storage[3]);
+  EXPECT_EQ(layout->lookup(storage, "v"), storage[5]);
+  EXPECT_FALSE(layout->lookup(storage, "zero_points"));
+  EXPECT_FALSE(layout->find("row_ptr"));
+  QuantStorage q = layout->getQuantStorage(storage);
+  EXPECT_EQ(q.codes, storage[0]);
+  EXPECT_EQ(q.scales, storage[1]);
+  EXPECT_FALSE(q.zeroPoints);
+  EXPECT_EQ(q.codebook, storage[2]);
+  op->destroy();
+
+  // A bare low-rank weight has no quant stage.
+  auto bare = RankedTensorType::get({16, 64}, b.getF32Type(), lowRank);
+  FailureOr<StorageLayout> bareLayout = StorageLayout::get(bare, emitter());
+  ASSERT_TRUE(succeeded(bareLayout)) << messages;
+  EXPECT_EQ(bareLayout->find("u"), std::optional<unsigned>(0));
+  EXPECT_FALSE(bareLayout->find("codes"));
+}
+
 TEST_F(EncodingTest, OddWidthsPadRowsToBytes) {
   auto q = quant(QuantFormat::Int, 3, true, 1, 0,
                           b.getF32Type(), false);

@@ -206,6 +206,9 @@ def main():
                    help="also measure Slim compiled with these slimc arguments (shell syntax), e.g. "
                         "\"--quantize 'layers=^$ embeddings=int4' --pipeline=quantized-activations=int8\"; "
                         "repeatable")
+    p.add_argument("--variant-onnx", default=None, metavar="ONNX",
+                   help="compile the --variant-args builds from this model instead of --onnx (e.g. the "
+                        "fp32 model, quantized by Slim's own --quantize, against onnxruntime on its int4 file)")
     p.add_argument("--rounds", type=int, default=3,
                    help="measure every system this many times per case, in turn (each time --repeat "
                         "runs after --warmup), and report the median of the rounds' medians: on a "
@@ -234,7 +237,8 @@ def main():
         variants.append((f"--pipeline={opts}", vout))
     for args in a.variant_args:
         vout = os.path.join(work, f"slim-variant{len(variants)}")
-        subprocess.run([slimc, a.onnx, "-o", vout, "--quiet", *shlex.split(args)], check=True)
+        subprocess.run([slimc, a.variant_onnx or a.onnx, "-o", vout, "--quiet", *shlex.split(args)],
+                       check=True)
         variants.append((args, vout))
 
     llama = None

@@ -214,6 +214,18 @@ void slim_uk_qact_quantize_generic(int64_t m, int64_t k, const float *a,
 void slim_uk_qact_quantize_avx2(int64_t m, int64_t k, const float *a,
                                 int64_t lda, uint8_t *out, int64_t outStride);
 
+/// The same layout for activations quantized per row, as
+/// `slim.quantize_activation` to `#slim.quant<i8, channel = 0>` defines it
+/// (W4A8 / grouped W8A8, SmoothQuant's activations): scale max|x| / 127
+/// (1 for a row of zeros, NaN for a row with a NaN or an infinity), codes
+/// x / scale rounded to nearest even and saturated to [-128, 127]; every
+/// block of a row gets the row's scale, so the product below computes the
+/// reference lowering's result up to f32 rounding. Portable (one division
+/// per input, as the definition has it; O(m k), small beside the product).
+void slim_uk_qact_quantize_rows_generic(int64_t m, int64_t k, const float *a,
+                                        int64_t lda, uint8_t *out,
+                                        int64_t outStride);
+
 /// C[i, n] (+)= the int8-activation product above, for i < m, n in [n0,
 /// n1), with `act` quantized by slim_uk_qact_quantize (rows actStride
 /// bytes apart); `w` must be slim_uk_qgemv_q8_supported. `flags` as for

@@ -51,5 +51,10 @@
 /// (lib/Kernels/QGemv.h states the error bound); without it every product
 /// is f32-accurate.
 #define SLIM_RT_QMATMUL_INT8_ACTIVATIONS 2u
+/// x is the f32 input of a slim.quantize_activation to
+/// #slim.quant<i8, channel = 0> the product reads (SmoothQuant's W4A8 and
+/// grouped W8A8): the kernel quantizes each row as that op defines and
+/// multiplies the int8 rows by the codes in integers, for any row count.
+#define SLIM_RT_QMATMUL_ROW_INT8_ACTIVATIONS 4u
 
 #endif // SLIM_LIB_RUNTIME_KERNELABI_H

@@ -513,22 +513,47 @@ void qmatmul(StridedMemRefType<float, 2> *x,
       table};
   uint32_t flags =
       (isSigned ? SLIM_UK_QGEMV_SIGNED : 0) | QuantScaleFlag<ScaleT>::value;
-  bool int8 = (abiFlags & SLIM_RT_QMATMUL_INT8_ACTIVATIONS) &&
-              slim_uk_qgemv_q8_supported(&view);
+  bool rowInt8 = abiFlags & SLIM_RT_QMATMUL_ROW_INT8_ACTIVATIONS;
+  if (rowInt8 && !slim_uk_qgemv_q8_supported(&view)) {
+    // No integer kernel for these codes (the compiler selects none): the
+    // activations quantized and dequantized per row, then the f32 path,
+    // which is what the reference lowering computes.
+    static thread_local std::vector<uint8_t> rowsAct;
+    static thread_local std::vector<float> rounded;
+    int64_t stride = slim_uk_qact_row_bytes(k);
+    rowsAct.resize(m * stride);
+    rounded.resize(m * k);
+    slim_uk_qact_quantize_rows_generic(m, k, xd, lda, rowsAct.data(), stride);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t t = 0; t < k; ++t) {
+        const uint8_t *sb = rowsAct.data() + i * stride +
+                            t / 128 * SLIM_UK_QACT_SUPERBLOCK_BYTES;
+        float d;
+        std::memcpy(&d, sb + 128, sizeof(d));
+        int8_t q = static_cast<int8_t>(sb[(t % 128) % 2 ? 64 + (t % 128) / 2
+                                                         : (t % 128) / 2]);
+        rounded[i * k + t] = float(q) * d;
+      }
+    xd = rounded.data();
+    lda = k;
+    rowInt8 = false;
+  }
+  bool int8 = rowInt8 || ((abiFlags & SLIM_RT_QMATMUL_INT8_ACTIVATIONS) &&
+                          slim_uk_qgemv_q8_supported(&view));
   // Decoding's few rows: the quantized GEMV kernels (lib/Kernels/QGemv.h),
   // output channels in chunks over the threads. With prefill's tiles below,
   // also the last N % 16 channels (fewer than a panel) of a longer product.
   auto gemv = [&](int64_t nBegin) {
     int threads =
-        (n - nBegin) * k * bits >= (1 << 20) ? omp_get_max_threads() : 1;
+        (n - nBegin) * k * bits * m >= (1 << 20) ? omp_get_max_threads() : 1;
     auto split = [&](auto &&kernel) {
       forChannelChunks(n - nBegin, threads, [&](int64_t n0, int64_t n1) {
         kernel(nBegin + n0, nBegin + n1);
       });
     };
     if (int8) {
-      // The activations rounded to int8 per block of 32 once, by the
-      // calling thread, then integer dot products with the codes.
+      // The activations rounded to int8 per block of 32 (or per row) once,
+      // by the calling thread, then integer dot products with the codes.
       static const auto kernel =
           selectKernel(SLIM_KERNEL_VARIANTS_VNNI(slim_uk_qgemv_q8_f32));
       static const auto quantize =
@@ -536,7 +561,10 @@ void qmatmul(StridedMemRefType<float, 2> *x,
       static thread_local std::vector<uint8_t> act;
       int64_t stride = slim_uk_qact_row_bytes(k);
       act.resize(m * stride);
-      quantize(m, k, xd, lda, act.data(), stride);
+      if (rowInt8)
+        slim_uk_qact_quantize_rows_generic(m, k, xd, lda, act.data(), stride);
+      else
+        quantize(m, k, xd, lda, act.data(), stride);
       const uint8_t *actData = act.data();
       split([&](int64_t n0, int64_t n1) {
         kernel(m, n0, n1, actData, stride, &view, yd, ldy, flags);
@@ -549,7 +577,9 @@ void qmatmul(StridedMemRefType<float, 2> *x,
       kernel(m, n0, n1, xd, lda, &view, yd, ldy, flags);
     });
   };
-  if (m <= kQGemvMaxRows || (int8 && m <= kQGemvInt8MaxRows))
+  // Per-row int8 activations take the integer kernel for every row count:
+  // the tiles below would compute with f32 activations.
+  if (m <= kQGemvMaxRows || (int8 && m <= kQGemvInt8MaxRows) || rowInt8)
     return gemv(0);
   // Prefill: tiles of two panels (32 output channels) dequantized once,
   // exactly, and laid out as the packed GEMM's panels

@@ -149,9 +149,57 @@ QuantizedMatmulKernel cpuW8A8Build(CompressedMatmulInfo info,
   return k;
 }
 
+/// slim_rt_qmatmul[_zp]_<scale type> with SLIM_RT_QMATMUL_ROW_INT8_ACTIVATIONS:
+/// the activation quantized to int8 per row (as for W8A8) times 4- or
+/// 8-bit integer codes per output channel or in groups of a multiple of 32
+/// along K (SmoothQuant's W4A8 and grouped W8A8): the int8-activation
+/// kernel, the rows quantized by it as slim.quantize_activation defines.
+std::string cpuRowInt8Mismatch(CompressedMatmulInfo info) {
+  auto quantize = info.op.getLhs().getDefiningOp<QuantizeActivationOp>();
+  if (!quantize)
+    return "the activation is not quantized by slim.quantize_activation";
+  if (std::string why = cpuWeightMismatch(info); !why.empty())
+    return why;
+  auto act = cast<QuantAttr>(info.lhs.getEncoding());
+  RankedTensorType x = quantize.getInput().getType();
+  if (act.getFormat() != QuantFormat::Int || act.getBits() != 8 ||
+      !act.getIsSigned() || act.getHasZeroPoint() || !act.isPerChannel() ||
+      act.getAxis() != 0 || x.getRank() != 2 || !act.getScaleType().isF32() ||
+      !x.getElementType().isF32() || x.isDynamicDim(1))
+    return "the activation is not int8 per row (symmetric, f32 scales) of "
+           "an f32 [M, K] tensor with a static K";
+  QuantAttr w = info.stages.quant;
+  if (w.getFormat() != QuantFormat::Int ||
+      (w.getBits() != 4 && w.getBits() != 8))
+    return "the weight's codes are not 4- or 8-bit integers";
+  int64_t k = info.rhs.getDimSize(1);
+  bool perChannel = w.isPerChannel() && w.getAxis() == 0;
+  bool grouped = w.isGrouped() && w.getAxis() == 1 &&
+                 (w.getGroupSize() % 32 == 0 || w.getGroupSize() >= k);
+  if (!perChannel && !grouped)
+    return "the weight does not have one scale per output channel or groups "
+           "of a multiple of 32 along K";
+  return "";
+}
+
+QuantizedMatmulKernel cpuRowInt8Build(CompressedMatmulInfo info,
+                                      const KernelSelectionOptions &options) {
+  QuantizedMatmulKernel k = cpuIntegerBuild(info, options);
+  k.activation =
+      info.op.getLhs().getDefiningOp<QuantizeActivationOp>().getInput();
+  // Replaces the block-wise int8 flag: the rows' own quantization is the
+  // definition here.
+  uint32_t flags = static_cast<uint32_t>(k.scalars.back().first);
+  flags &= ~SLIM_RT_QMATMUL_INT8_ACTIVATIONS;
+  k.scalars.back().first = flags | SLIM_RT_QMATMUL_ROW_INT8_ACTIVATIONS;
+  return k;
+}
+
 const KernelPattern kPatterns[] = {
     {"slim_rt_qmatmul", KernelTarget::Cpu, cpuIntegerMismatch, cpuIntegerBuild},
     {"slim_rt_qmatmul_w8a8", KernelTarget::Cpu, cpuW8A8Mismatch, cpuW8A8Build},
+    {"slim_rt_qmatmul (int8 rows)", KernelTarget::Cpu, cpuRowInt8Mismatch,
+     cpuRowInt8Build},
 };
 
 } // namespace

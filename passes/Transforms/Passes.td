@@ -741,6 +741,12 @@ def SlimLowerQuantizedMatmulPass
     Bufferization then owns every buffer, and `--slim-lower-ukernels` makes
     the calls. `%flags` (i32) says whether the codes are signed and whether
     products of up to 16 rows may use int8 activations (`activations=int8`).
+    Products whose activation is `slim.quantize_activation` to int8 per row
+    take `slim_rt_qmatmul_w8a8_<scale type>` (8-bit signed per-channel
+    weights: SmoothQuant's W8A8) or, for 4- and 8-bit codes per channel or
+    in groups of a multiple of 32 (W4A8, grouped W8A8), the kernel above on
+    the quantization's f32 input, flagged to quantize the rows itself as
+    that op defines.
     Activations of rank > 2 are collapsed into rows. Which kernel a product
     gets is decided by one table (`passes/Transforms/KernelSelection.h`)
     from the weight's encoding and the shapes; `report-fallbacks` emits a

@@ -107,8 +107,15 @@ func.func @w8a8(%x: tensor<?x64xf32>, %codes: tensor<32x64xi8>, %scales: tensor<
   return %y : tensor<?x32xf32>
 }
 
-// W4A8 has no kernel yet: both rows say why.
-// REMARK: remark: reference lowering: slim_rt_qmatmul: the activation is not a dense f32 tensor; slim_rt_qmatmul_w8a8: the weight is not signed, symmetric 8-bit
+// W4A8 (SmoothQuant with 4-bit weights): the int8-activation kernel on the
+// f32 input, flagged to quantize per row as slim.quantize_activation does
+// (flags 4 | signed 1); the int8 option of decoding does not change it.
+// CHECK-LABEL: func.func @w4a8
+// CHECK-NOT: slim.quantize_activation
+// CHECK: %[[FLAGS:.*]] = arith.constant 5 : i32
+// CHECK: slim.ukernel "slim_rt_qmatmul_f32" ins(%arg0, %arg1, %arg2, %{{.*}}, %{{.*}}, %[[FLAGS]] :
+// INT8-LABEL: func.func @w4a8
+// INT8: arith.constant 5 : i32
 func.func @w4a8(%x: tensor<?x64xf32>, %codes: tensor<32x32xi8>, %scales: tensor<32x1xf32>) -> tensor<?x32xf32> {
   %w = slim.assemble %codes, %scales : tensor<32x32xi8>, tensor<32x1xf32> -> tensor<32x64xf32, #slim.quant<i4, channel = 0>>
   %q = slim.quantize_activation %x : tensor<?x64xf32> -> tensor<?x64xf32, #slim.quant<i8, channel = 0>>
@@ -136,5 +143,16 @@ func.func @nf4(%x: tensor<?x64xf32>, %codes: tensor<32x32xi8>, %scales: tensor<3
 func.func @lut3(%x: tensor<?x64xf32>, %codes: tensor<32x24xi8>, %scales: tensor<32x1xf32>, %book: tensor<8xf32>) -> tensor<?x32xf32> {
   %w = slim.assemble %codes, %scales, %book : tensor<32x24xi8>, tensor<32x1xf32>, tensor<8xf32> -> tensor<32x64xf32, #slim.quant<lut3, channel = 0>>
   %y = slim.matmul %x, %w transpose_rhs : tensor<?x64xf32>, tensor<32x64xf32, #slim.quant<lut3, channel = 0>> -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// A 3-bit weight has no integer kernel: every row says why.
+// REMARK: remark: reference lowering: slim_rt_qmatmul: the activation is not a dense f32 tensor; slim_rt_qmatmul_w8a8: the weight is not signed, symmetric 8-bit; slim_rt_qmatmul (int8 rows): the weight's codes are not 4- or 8-bit integers
+// CHECK-LABEL: func.func @w3a8
+// CHECK-NOT: slim.ukernel
+func.func @w3a8(%x: tensor<?x64xf32>, %codes: tensor<32x24xi8>, %scales: tensor<32x1xf32>) -> tensor<?x32xf32> {
+  %w = slim.assemble %codes, %scales : tensor<32x24xi8>, tensor<32x1xf32> -> tensor<32x64xf32, #slim.quant<i3, channel = 0>>
+  %q = slim.quantize_activation %x : tensor<?x64xf32> -> tensor<?x64xf32, #slim.quant<i8, channel = 0>>
+  %y = slim.matmul %q, %w transpose_rhs : tensor<?x64xf32, #slim.quant<i8, channel = 0>>, tensor<32x64xf32, #slim.quant<i3, channel = 0>> -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }

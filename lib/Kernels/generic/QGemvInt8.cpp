@@ -84,6 +84,49 @@ extern "C" void slim_uk_qact_quantize_generic(int64_t m, int64_t k,
   }
 }
 
+extern "C" void slim_uk_qact_quantize_rows_generic(int64_t m, int64_t k,
+                                                   const float *a, int64_t lda,
+                                                   uint8_t *out,
+                                                   int64_t outStride) {
+  int64_t superblocks = (k + 127) / 128;
+  for (int64_t i = 0; i < m; ++i) {
+    const float *x = a + i * lda;
+    float amax = 0.0f;
+    bool finite = true;
+    for (int64_t t = 0; t < k; ++t) {
+      float v = std::fabs(x[t]);
+      finite &= v <= FLT_MAX;
+      amax = v > amax ? v : amax;
+    }
+    // slim.quantize_activation's per-row int8: max|x| / 127 (1 for a row of
+    // zeros), codes x / scale rounded to nearest even and saturated; a row
+    // with a NaN or an infinity has a NaN scale and codes 0.
+    float scale = !finite ? NAN : amax == 0.0f ? 1.0f : amax / 127.0f;
+    for (int64_t s = 0; s < superblocks; ++s) {
+      uint8_t *sb = out + i * outStride + s * SLIM_UK_QACT_SUPERBLOCK_BYTES;
+      int8_t *even = reinterpret_cast<int8_t *>(sb);
+      int8_t *odd = even + 64;
+      float scales[16], terms[16] = {};
+      for (int64_t j = 0; j < 4; ++j) {
+        int32_t sum = 0;
+        for (int64_t t = 0; t < 32; ++t) {
+          int64_t at = s * 128 + j * 32 + t;
+          float r = finite && at < k ? std::nearbyint(x[at] / scale) : 0.0f;
+          r = r > 127.0f ? 127.0f : r < -128.0f ? -128.0f : r;
+          int8_t q = static_cast<int8_t>(r);
+          (t % 2 ? odd : even)[j * 16 + t / 2] = q;
+          sum += q;
+        }
+        for (int64_t l = 4 * j; l < 4 * j + 4; ++l)
+          scales[l] = scale;
+        terms[j] = scale * static_cast<float>(sum);
+      }
+      std::memcpy(sb + 128, scales, sizeof(scales));
+      std::memcpy(sb + 192, terms, sizeof(terms));
+    }
+  }
+}
+
 extern "C" void slim_uk_qgemv_q8_f32_generic(int64_t m, int64_t n0, int64_t n1,
                                              const uint8_t *act,
                                              int64_t actStride,

@@ -519,4 +519,66 @@ TEST(QGemvInt8, NonFiniteActivationsGiveNaN) {
     EXPECT_TRUE(std::isnan(v));
 }
 
+/// Per-row quantization (slim.quantize_activation's int8 per row) feeds
+/// the same kernels: their products equal the exact products of the
+/// rounded rows (round(x / s) * s, s = max|x| / 127) by the weights, up to
+/// f32 sums; a row of zeros gives zeros, a row with a NaN NaNs.
+TEST(QGemvInt8, RowQuantizationMatchesTheOpDefinition) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  using Q8 = void (*)(int64_t, int64_t, int64_t, const uint8_t *, int64_t,
+                      const slim_uk_qweight *, float *, int64_t, uint32_t);
+  std::vector<std::pair<const char *, Q8>> kernels{
+      {"generic", slim_uk_qgemv_q8_f32_generic}};
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c"))
+    kernels.push_back({"avx2", slim_uk_qgemv_q8_f32_avx2});
+  if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    kernels.push_back({"avx512", slim_uk_qgemv_q8_f32_avx512});
+#endif
+  for (int64_t bits : {4, 8})
+    for (auto [k, group] : {std::pair<int64_t, int64_t>{200, 0}, {256, 64}}) {
+      int64_t n = 9, m = 6, stride = slim_uk_qact_row_bytes(k);
+      Weight w = makeWeight(rng, n, k, bits, group > 0 ? group : k,
+                            bits == 4, bits == 8, Scale::F32);
+      std::vector<float> a(m * k);
+      for (float &v : a)
+        v = normal(rng) * 3.0f;
+      for (int64_t t = 0; t < k; ++t)
+        a[1 * k + t] = 0.0f; // a row of zeros
+      a[2 * k + 17] = NAN;
+      std::vector<uint8_t> act(m * stride);
+      slim_uk_qact_quantize_rows_generic(m, k, a.data(), k, act.data(), stride);
+      for (auto [name, kernel] : kernels) {
+        std::vector<float> c(m * n, 7.0f);
+        kernel(m, 0, n, act.data(), stride, &w.view, c.data(), n, w.flags);
+        for (int64_t i = 0; i < m; ++i) {
+          float amax = 0.0f;
+          for (int64_t t = 0; t < k; ++t)
+            amax = std::max(amax, std::fabs(a[i * k + t]));
+          float s = amax == 0.0f ? 1.0f : amax / 127.0f;
+          for (int64_t j = 0; j < n; ++j) {
+            float got = c[i * n + j];
+            if (i == 2) {
+              EXPECT_TRUE(std::isnan(got)) << name;
+              continue;
+            }
+            double want = 0.0, mag = 0.0;
+            for (int64_t t = 0; t < k; ++t) {
+              double p = double(std::nearbyint(a[i * k + t] / s)) * s *
+                         w.values[j * k + t];
+              want += p;
+              mag += std::fabs(p);
+            }
+            ASSERT_NEAR(got, want, 1e-5 * mag + 1e-6)
+                << name << " bits=" << bits << " k=" << k << " at " << i
+                << "," << j;
+          }
+        }
+      }
+    }
+}
+
 } // namespace

@@ -86,14 +86,16 @@ void dequant(benchmark::State &state, Dequant kernel, int64_t bits,
       double(kN * kK) * state.iterations(), benchmark::Counter::kIsRate);
 }
 
-/// The int8-activation GEMV on one thread over a chain of distinct 4-bit
-/// weights (g32, f32 scales, zero points or not) of 96 MiB in all, so the codes come from
+/// The int8-activation GEMV on one thread over a chain of distinct weights
+/// (4-, 6- or 8-bit codes, f32 scales per group or channel, zero points or
+/// not) of 96 MiB in all, so the codes come from
 /// memory as in decoding, not from the cache: {N, K} as in SmolLM2's layers
-/// and a 4096-wide one; codes/s and code bytes/s.
+/// and LM head, and a 4096-wide one; weight bytes/s.
 void q8Chain(benchmark::State &state) {
   int64_t n = state.range(0), k = state.range(1), m = state.range(2);
   bool zp = state.range(3);
-  int64_t stride = k / 2, groups = k / 32;
+  int64_t bits = state.range(4), group = state.range(5);
+  int64_t stride = k * bits / 8, groups = group ? k / group : 1;
   int64_t layers = std::max<int64_t>(1, (96 << 20) / (n * stride));
   std::vector<uint8_t> codes(layers * n * stride);
   std::mt19937 rng(1);
@@ -121,8 +123,8 @@ void q8Chain(benchmark::State &state) {
                         zp ? zeros.data() + l * n * groups : nullptr,
                         groups,
                         k,
-                        4,
-                        32,
+                        bits,
+                        group,
                         nullptr};
       kernel(m, 0, n, act.data(), slim_uk_qact_row_bytes(k), &w, c.data(), n,
              0);
@@ -137,14 +139,16 @@ void q8Chain(benchmark::State &state) {
 }
 
 BENCHMARK(q8Chain)
-    ->ArgNames({"N", "K", "M", "zp"})
-    ->Args({960, 576, 1, 0})
-    ->Args({960, 576, 1, 1})
-    ->Args({3072, 576, 1, 1})
-    ->Args({576, 1536, 1, 1})
-    ->Args({4096, 4096, 1, 0})
-    ->Args({4096, 4096, 1, 1})
-    ->Args({4096, 4096, 8, 1})
+    ->ArgNames({"N", "K", "M", "zp", "bits", "group"})
+    ->Args({960, 576, 1, 0, 4, 32})
+    ->Args({960, 576, 1, 1, 4, 32})
+    ->Args({3072, 576, 1, 1, 4, 32})
+    ->Args({576, 1536, 1, 1, 4, 32})
+    ->Args({4096, 4096, 1, 0, 4, 32})
+    ->Args({4096, 4096, 1, 1, 4, 32})
+    ->Args({4096, 4096, 8, 1, 4, 32})
+    ->Args({49152, 576, 1, 0, 8, 0})
+    ->Args({49152, 576, 1, 0, 6, 32})
     ->Unit(benchmark::kMillisecond);
 
 struct Variant {

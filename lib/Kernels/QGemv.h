@@ -189,7 +189,8 @@ void slim_uk_qdequant_f32_avx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
 // one block; the kernels take the codes' dot products as unsigned and add
 // the zero points' part, -zp * scale * t_j, per block. Inputs past K are
 // zero. 8-bit codes (one byte each, in input order) meet the same layout
-// with their even and odd bytes, as 16-bit products.
+// with their even and odd bytes, as 16-bit products; 6-bit codes (32 in 24
+// bytes) are unpacked to such bytes first.
 
 /// Bytes per superblock and per activation row of K inputs.
 #define SLIM_UK_QACT_SUPERBLOCK_BYTES 256
@@ -197,10 +198,11 @@ static inline int64_t slim_uk_qact_row_bytes(int64_t k) {
   return (k + 127) / 128 * SLIM_UK_QACT_SUPERBLOCK_BYTES;
 }
 
-/// Whether the int8-activation kernels take `w`: 4- or 8-bit integer codes
-/// in groups of a multiple of 32 inputs (or one group per output channel).
+/// Whether the int8-activation kernels take `w`: 4-, 6- or 8-bit integer
+/// codes in groups of a multiple of 32 inputs (or one group per output
+/// channel).
 static inline int slim_uk_qgemv_q8_supported(const slim_uk_qweight *w) {
-  return !w->table && (w->bits == 4 || w->bits == 8) &&
+  return !w->table && (w->bits == 4 || w->bits == 6 || w->bits == 8) &&
          (w->group <= 0 || w->group >= w->k || w->group % 32 == 0);
 }
 

@@ -35,7 +35,7 @@ enum class QuantizedActivations {
 
 /// What `--slim-quantize embeddings=` does with embedding tables and the
 /// LM head tied to them.
-enum class EmbeddingQuantization { Dense, Int8, Int4 };
+enum class EmbeddingQuantization { Dense, Int8, Int6, Int4 };
 
 #define GEN_PASS_DECL
 #include "passes/Transforms/Passes.h.inc"

@@ -909,17 +909,19 @@ def SlimQuantizePass : Pass<"slim-quantize", "::mlir::ModuleOp"> {
            "::mlir::slim::EmbeddingQuantization",
            "::mlir::slim::EmbeddingQuantization::Dense",
            "Embedding tables and the LM head tied to them: dense, int8 "
-           "(per row) or int4 (groups of 32)",
+           "(per row), int6 or int4 (groups of 32)",
            [{::llvm::cl::values(
              clEnumValN(::mlir::slim::EmbeddingQuantization::Dense, "dense",
                         "keep them f32"),
              clEnumValN(::mlir::slim::EmbeddingQuantization::Int8, "int8",
                         "int8 codes, one f16 scale per row"),
+             clEnumValN(::mlir::slim::EmbeddingQuantization::Int6, "int6",
+                        "int6 codes, one f16 scale per 32"),
              clEnumValN(::mlir::slim::EmbeddingQuantization::Int4, "int4",
                         "int4 codes, one f16 scale per 32"))}]>,
     Option<"embeddingTables", "embedding-tables", "std::string",
            "\"embed|wte|word_embeddings\"",
-           "With embeddings=int8|int4: extended regex naming the gathered "
+           "With embeddings=int8|int6|int4: extended regex naming the gathered "
            "tables to quantize (a table the LM head is tied to always is; "
            "rotary cos/sin caches, also gathered, are not embeddings)">,
   ];

@@ -312,11 +312,12 @@ LogicalResult SlimQuantizePass::quantizeEmbeddings(ModuleOp module,
   QuantScheme e;
   e.symmetric = true;
   e.scaleType = ScaleType::F16;
-  e.bits = embeddings == EmbeddingQuantization::Int8 ? 8 : 4;
-  e.groupSize = embeddings == EmbeddingQuantization::Int8 ? 0 : 32;
-  StringRef format = embeddings == EmbeddingQuantization::Int8
-                         ? "int8 per row"
-                         : "int4 groups of 32";
+  bool int8 = embeddings == EmbeddingQuantization::Int8;
+  e.bits = int8 ? 8 : embeddings == EmbeddingQuantization::Int6 ? 6 : 4;
+  e.groupSize = int8 ? 0 : 32;
+  StringRef format = int8 ? "int8 per row"
+                     : e.bits == 6 ? "int6 groups of 32"
+                                   : "int4 groups of 32";
   for (EmbeddingTable &table : findEmbeddingTables(module)) {
     if (table.heads.empty() && !named.match(table.name))
       continue;

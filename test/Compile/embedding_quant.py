@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 # Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
 # SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
-"""End to end: `--slim-quantize embeddings=int8|int4` on a tiny LLaMA whose LM head is tied to the
+"""End to end: `--slim-quantize embeddings=int8|int6|int4` on a tiny LLaMA whose LM head is tied to the
 embedding table (as SmolLM2's): the gather and the LM head read one quantized table.
 
 For each format, the compiled model's logits for a 1-token and a 20-token prompt against
 onnxruntime running the same graph with the table replaced by an independent numpy RTN of it
-(symmetric, f16 scales, round half to even; int8 one scale per row, int4 groups of 32), through
-the quantized kernels and through the reference lowering. Also: the report's entry, the weights
+(symmetric, f16 scales, round half to even; int8 one scale per row, int6 and int4 groups of 32),
+through the quantized kernels (f32 and int8 activations) and through the reference lowering. Also: the report's entry, the weights
 file shrinking by the table's fp32 bytes less its codes and scales, the rotary caches (gathered
 too) left dense, and a bad embedding-tables pattern refused.
 
@@ -78,7 +78,7 @@ def main():
 
     sh("slimc", w("lm.onnx"), "-o", w("fp32"), "--opt-level", "0")
     fp32_bytes = os.path.getsize(w("fp32", "model.weights"))
-    for fmt, bits, group in (("int8", 8, 0), ("int4", 4, 32)):
+    for fmt, bits, group in (("int8", 8, 0), ("int6", 6, 32), ("int4", 4, 32)):
         ref_model = onnx.ModelProto()
         ref_model.CopyFrom(model)
         for init in ref_model.graph.initializer:
@@ -109,6 +109,20 @@ def main():
                 assert "FAIL" not in res.stdout and "PASS output 'logits'" in res.stdout, res.stdout
             print(f"{fmt} embeddings, {variant}: logits of 1 and 20 tokens = onnxruntime on the numpy "
                   f"RTN table")
+        # The int8-activation path (the LM head's product by the table rounds its input to int8 per
+        # block of 32): close to onnxruntime's logits, not equal (the path ran).
+        out = w(f"{fmt}-int8")
+        sh("slimc", w("lm.onnx"), "-o", out, "--opt-level", "0", "--pipeline=quantized-activations=int8",
+           "--quantize", f"method=rtn layers=^$ embeddings={fmt}")
+        for name in prompts:
+            d = w(f"{fmt}-{name}")
+            # Compared by hand below (the run's own check is onnxruntime's tolerance).
+            sh("slim-run", out, "--test-data", d, "--save-outputs", w(f"{fmt}-int8-{name}"), ok=False)
+            want = numpy_helper.to_array(onnx.load_tensor(os.path.join(d, "output_0.pb")))
+            got = numpy_helper.to_array(onnx.load_tensor(w(f"{fmt}-int8-{name}", "output_0.pb")))
+            err = float(np.linalg.norm(got - want) / np.linalg.norm(want))
+            assert 1e-7 < err < 2e-2, (fmt, name, err)
+        print(f"{fmt} embeddings, int8 activations: logits of 1 and 20 tokens close to onnxruntime")
         entries = [e for e in json.load(open(report))["layers"] if e.get("kind") == "embedding"]
         assert len(entries) == 1, entries
         e = entries[0]

@@ -227,18 +227,44 @@ SLIM_Q8_AVX2_TARGET void q8Tail(int64_t n, int64_t h0, const uint8_t *act,
   }
 }
 
-/// 8-bit codes (natural order, a block of 32 per 32 bytes), channel n
-/// times R rows: sums[i] set. The even and odd bytes of the codes become
-/// 16-bit lanes (sign- or zero-extended) that meet the widened q of the
-/// even and odd inputs in vpmaddwd, exact in 32 bits whatever the codes'
-/// sign, so the zero point is the code's own (no bias); two accumulators
-/// per row for alternate blocks.
-template <int R>
-SLIM_Q8_AVX2_TARGET void q8Rows8(int64_t n, const uint8_t *act,
-                                 int64_t actStride, const slim_uk_qweight *w,
-                                 uint32_t flags, float *sums) {
+/// The 32 6-bit codes of a block (24 bytes at p, all readable) as bytes
+/// in input order: each 32-bit lane gets 3 bytes (4 codes) by vpshufb,
+/// and shifts and masks move code j of the lane to its byte j.
+SLIM_Q8_AVX2_TARGET inline __m256i unpack6(const uint8_t *p) {
+  // Low half: bytes 0-15 (codes 0-15 are in 0-11); high half: bytes 8-23
+  // (codes 16-31 are bytes 12-23, at 4-15 of that half).
+  __m256i v = _mm256_setr_m128i(
+      _mm_loadu_si128(reinterpret_cast<const __m128i *>(p)),
+      _mm_loadu_si128(reinterpret_cast<const __m128i *>(p + 8)));
+  v = _mm256_shuffle_epi8(
+      v, _mm256_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1,
+                          4, 5, 6, -1, 7, 8, 9, -1, 10, 11, 12, -1, 13, 14, 15,
+                          -1));
+  __m256i c = _mm256_and_si256(v, _mm256_set1_epi32(0x3f));
+  c = _mm256_or_si256(c, _mm256_and_si256(_mm256_slli_epi32(v, 2),
+                                          _mm256_set1_epi32(0x3f00)));
+  c = _mm256_or_si256(c, _mm256_and_si256(_mm256_slli_epi32(v, 4),
+                                          _mm256_set1_epi32(0x3f0000)));
+  return _mm256_or_si256(c, _mm256_and_si256(_mm256_slli_epi32(v, 6),
+                                             _mm256_set1_epi32(0x3f000000)));
+}
+
+/// 8-bit codes (natural order, a block of 32 per 32 bytes) or 6-bit codes
+/// (a block per 24 bytes, unpacked to bytes first), channel n times R rows:
+/// sums[i] set. The even and odd bytes of the codes become 16-bit lanes
+/// (sign- or zero-extended) that meet the widened q of the even and odd
+/// inputs in vpmaddwd, exact in 32 bits whatever the codes' sign, so the
+/// zero point is the code's own (no bias); two accumulators per row for
+/// alternate blocks.
+template <int R, int Bits>
+SLIM_Q8_AVX2_TARGET void q8RowsBytes(int64_t n, const uint8_t *act,
+                                     int64_t actStride,
+                                     const slim_uk_qweight *w, uint32_t flags,
+                                     float *sums) {
+  static_assert(Bits == 8 || Bits == 6, "byte-sized or 6-bit codes");
+  constexpr int kBlockBytes = 32 * Bits / 8;
   bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
-  int64_t k = w->k, blocks = (k + 31) / 32;
+  int64_t k = w->k, blocks = (k + 31) / 32, rowBytes = (k * Bits + 7) / 8;
   BlockGroups groupOf(w);
   const __m256i lowByte = _mm256_set1_epi16(0x00ff);
   const uint8_t *row = w->codes + n * w->codesStride;
@@ -261,19 +287,31 @@ SLIM_Q8_AVX2_TARGET void q8Rows8(int64_t n, const uint8_t *act,
       zpScale = -float(slim_uk_qzero(w, n, g, flags)) * scale;
     }
     __m256i codes;
-    if (b * 32 + 32 <= k) {
-      codes =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + b * 32));
+    const uint8_t *src = row + b * kBlockBytes;
+    if (b * kBlockBytes + kBlockBytes <= rowBytes) {
+      codes = Bits == 8 ? _mm256_loadu_si256(
+                              reinterpret_cast<const __m256i *>(src))
+                        : unpack6(src);
     } else {
       // The ragged last block: the codes past K meet zero activations.
       alignas(32) uint8_t tail[32] = {};
-      std::memcpy(tail, row + b * 32, k - b * 32);
-      codes = _mm256_load_si256(reinterpret_cast<const __m256i *>(tail));
+      std::memcpy(tail, src, rowBytes - b * kBlockBytes);
+      codes = Bits == 8 ? _mm256_load_si256(
+                              reinterpret_cast<const __m256i *>(tail))
+                        : unpack6(tail);
     }
-    __m256i even = isSigned ? _mm256_srai_epi16(_mm256_slli_epi16(codes, 8), 8)
-                            : _mm256_and_si256(codes, lowByte);
+    // Each code in the low or high byte of a 16-bit lane, widened: signed
+    // codes shifted up to put bit Bits - 1 at bit 15, then arithmetically
+    // down; unsigned ones masked or shifted down (a 6-bit code's byte has
+    // its top two bits clear).
+    constexpr int kUp = 16 - Bits;
+    __m256i even = isSigned
+                       ? _mm256_srai_epi16(_mm256_slli_epi16(codes, kUp), kUp)
+                       : _mm256_and_si256(codes, lowByte);
     __m256i odd =
-        isSigned ? _mm256_srai_epi16(codes, 8) : _mm256_srli_epi16(codes, 8);
+        isSigned
+            ? _mm256_srai_epi16(_mm256_slli_epi16(codes, 8 - Bits), kUp)
+            : _mm256_srli_epi16(codes, 8);
     int64_t at = (b / 4) * SLIM_UK_QACT_SUPERBLOCK_BYTES, j = b % 4;
     for (int i = 0; i < R; ++i) {
       const uint8_t *sb = act + i * actStride + at;
@@ -329,10 +367,13 @@ template <int R>
 void q8Dispatch(int64_t n0, int64_t n1, const uint8_t *act, int64_t actStride,
                 const slim_uk_qweight *w, float *c, int64_t ldc,
                 uint32_t flags) {
-  if (w->bits == 8) {
+  if (w->bits == 8 || w->bits == 6) {
     float sums[4];
     for (int64_t n = n0; n < n1; ++n) {
-      q8Rows8<R>(n, act, actStride, w, flags, sums);
+      if (w->bits == 8)
+        q8RowsBytes<R, 8>(n, act, actStride, w, flags, sums);
+      else
+        q8RowsBytes<R, 6>(n, act, actStride, w, flags, sums);
       for (int i = 0; i < R; ++i) {
         float *out = c + i * ldc + n;
         *out = (flags & SLIM_UK_QGEMV_ACCUMULATE ? *out : 0.0f) + sums[i];

@@ -410,7 +410,7 @@ void checkQ8Kernel(Q8Kernel kernel) {
         Shape{192, 96}, Shape{200, 200}, Shape{96, 32}, Shape{544, 32},
         Shape{576, 32}, Shape{1536, 128}, Shape{4096, 128}, Shape{1024, 256},
         Shape{704, 64}, Shape{448, 32}})
-    for (int64_t bits : {4, 8})
+    for (int64_t bits : {4, 8, 6})
       for (int variant = 0; variant < 6; ++variant) {
         Format f = Format::of(variant, bits);
         int64_t n = 11, n0 = 2, n1 = 11, k = shape.k;
@@ -538,7 +538,7 @@ TEST(QGemvInt8, RowQuantizationMatchesTheOpDefinition) {
   if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
     kernels.push_back({"avx512", slim_uk_qgemv_q8_f32_avx512});
 #endif
-  for (int64_t bits : {4, 8})
+  for (int64_t bits : {4, 8, 6})
     for (auto [k, group] : {std::pair<int64_t, int64_t>{200, 0}, {256, 64}}) {
       int64_t n = 9, m = 6, stride = slim_uk_qact_row_bytes(k);
       Weight w = makeWeight(rng, n, k, bits, group > 0 ? group : k,

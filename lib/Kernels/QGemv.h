@@ -73,7 +73,28 @@ typedef struct slim_uk_qweight {
   /// unsigned; `zeroPoints` and SLIM_UK_QGEMV_SIGNED are ignored). Null
   /// for integer codes.
   const float *table;
+  /// N:M structured sparsity along K (`#slim.sparse<n:m, axis = 1>` under
+  /// the quant stage; sparseM 0: dense). Then the codes, scales and zero
+  /// points above describe the kept values, k / sparseM * sparseN of them
+  /// per row (`group` counts kept values), and kept value j of row n sits
+  /// at input (j / sparseN) * sparseM + indices[n * indicesStride + j]
+  /// (every other input of its run is zero).
+  const uint8_t *indices;
+  int64_t indicesStride, sparseN, sparseM;
 } slim_uk_qweight;
+
+/// The number of stored (kept) values per row of `w`.
+static inline int64_t slim_uk_qweight_values(const slim_uk_qweight *w) {
+  return w->sparseM > 0 ? w->k / w->sparseM * w->sparseN : w->k;
+}
+
+/// The input that kept value j of row n multiplies.
+static inline int64_t slim_uk_qweight_input(const slim_uk_qweight *w,
+                                            int64_t n, int64_t j) {
+  if (w->sparseM <= 0)
+    return j;
+  return j / w->sparseN * w->sparseM + w->indices[n * w->indicesStride + j];
+}
 
 /// The scale of row n, group g as f32 (f16 and bf16 widened exactly).
 static inline float slim_uk_qscale(const slim_uk_qweight *w, int64_t n,
@@ -202,7 +223,8 @@ static inline int64_t slim_uk_qact_row_bytes(int64_t k) {
 /// codes in groups of a multiple of 32 inputs (or one group per output
 /// channel).
 static inline int slim_uk_qgemv_q8_supported(const slim_uk_qweight *w) {
-  return !w->table && (w->bits == 4 || w->bits == 6 || w->bits == 8) &&
+  return !w->table && w->sparseM <= 0 &&
+         (w->bits == 4 || w->bits == 6 || w->bits == 8) &&
          (w->group <= 0 || w->group >= w->k || w->group % 32 == 0);
 }
 

@@ -31,13 +31,13 @@ namespace {
 
 /// The group size of `w` (K for per-channel scales).
 inline int64_t groupSize(const slim_uk_qweight *w) {
-  return w->group > 0 ? w->group : w->k;
+  return w->group > 0 ? w->group : slim_uk_qweight_values(w);
 }
 
 /// Whether the vector kernels take `w`: 4-bit codes in groups that start on
 /// a byte.
 inline bool isVectorized4(const slim_uk_qweight *w) {
-  return w->bits == 4 && groupSize(w) % 2 == 0;
+  return w->sparseM <= 0 && w->bits == 4 && groupSize(w) % 2 == 0;
 }
 
 /// Code q of a row packed LSB first (`rowBytes` long), sign-extended where
@@ -211,6 +211,15 @@ void qgemvBitsAvx2(int64_t m, int64_t n0, int64_t n1, const float *a,
                    int64_t ldc, uint32_t flags);
 void qdequantBitsAvx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
                       float *out, int64_t ldo, uint32_t flags);
+/// Whether qgemvSparseAvx2 / qdequantSparseAvx2 take `w`: N:M sparse with
+/// n dividing 8, codes of 2-8 bits (integer or a code book), groups of a
+/// multiple of 8 kept values (or one per output channel).
+bool isVectorizedSparse(const slim_uk_qweight *w);
+void qgemvSparseAvx2(int64_t m, int64_t n0, int64_t n1, const float *a,
+                     int64_t lda, const slim_uk_qweight *w, float *c,
+                     int64_t ldc, uint32_t flags);
+void qdequantSparseAvx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
+                        float *out, int64_t ldo, uint32_t flags);
 #endif
 } // namespace slim::qgemv
 

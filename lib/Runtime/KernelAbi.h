@@ -25,6 +25,9 @@
 //                                     group, flags, y)
 //   slim_rt_qmatmul_lut_<f32|f16|bf16>(x, codes, scales, table, bits,
 //                                      group, flags, y)
+//   slim_rt_qmatmul_sparse[_zp]_<f32|f16|bf16>(x, codes, scales,
+//                                     [zero_points,] indices, bits, group,
+//                                     sparse_n, sparse_m, flags, y)
 //   slim_rt_qmatmul_w8a8_<f32|f16|bf16>(x, codes, scales, y)
 //
 // MLIR C-interface calls (`_mlir_ciface_` prefix, memrefs by descriptor):
@@ -39,6 +42,13 @@
 // 2^bits codes (lutN's code book, or the compiler's constant for the fixed
 // formats); the codes are unsigned indices, there are no zero points and
 // SLIM_RT_QMATMUL_SIGNED is not set.
+//
+// `_sparse_` is an N:M structured sparse weight along K
+// (`#slim.compressed<[#slim.sparse<n:m, axis = 1>, #slim.quant<...>]>`):
+// codes, scales and zero points describe the kept values (N x K n/m,
+// groups counted in kept values, `group` 0: one per output channel),
+// indices memref<?x?xi8> (N x K n/m) each kept value's position in its run
+// of m inputs; sparse_n and sparse_m are n and m (i64).
 //
 // `_w8a8_` is SmoothQuant's W8A8: x is the f32 input of the
 // slim.quantize_activation to #slim.quant<i8, channel = 0> the product

@@ -476,20 +476,27 @@ const float *codeTable(StridedMemRefType<float, 1> *table, int64_t bits) {
   return copy.data();
 }
 
+/// N:M structured sparsity along K of a quantized weight (none: m = 0).
+struct SparseRuns {
+  StridedMemRefType<int8_t, 2> *indices = nullptr;
+  int64_t n = 0, m = 0;
+};
+
 /// y[M, N] = x[M, K] * dequantize(W[N, K])^T, with `table` the code book of
-/// a code-book format (null for integer codes).
+/// a code-book format (null for integer codes) and `sparse` the positions
+/// of the kept values of an N:M sparse weight.
 template <typename ScaleT>
 void qmatmul(StridedMemRefType<float, 2> *x,
              StridedMemRefType<int8_t, 2> *codes,
              StridedMemRefType<ScaleT, 2> *scales,
              StridedMemRefType<int8_t, 2> *zeroPoints, const float *table,
              StridedMemRefType<float, 2> *y, int64_t bits, int64_t group,
-             uint32_t abiFlags) {
+             uint32_t abiFlags, SparseRuns sparse = {}) {
   bool isSigned = abiFlags & SLIM_RT_QMATMUL_SIGNED;
   bool hasZp = zeroPoints != nullptr;
   int64_t m = x->sizes[0], k = x->sizes[1], n = y->sizes[1];
   if (group <= 0)
-    group = k;
+    group = sparse.m > 0 ? k / sparse.m * sparse.n : k;
   const float *xd = x->data + x->offset;
   float *yd = y->data + y->offset;
   int64_t lda = x->strides[0], ldy = y->strides[0];
@@ -497,7 +504,7 @@ void qmatmul(StridedMemRefType<float, 2> *x,
     return;
   // The kernels read storage rows in place; storage with another inner
   // stride (none the compiler emits today) is copied first.
-  static thread_local std::vector<int8_t> codesCopy, zpCopy;
+  static thread_local std::vector<int8_t> codesCopy, zpCopy, indicesCopy;
   static thread_local std::vector<ScaleT> scalesCopy;
   slim_uk_qweight view{
       reinterpret_cast<const uint8_t *>(contiguous(codes, codesCopy)),
@@ -510,7 +517,13 @@ void qmatmul(StridedMemRefType<float, 2> *x,
       k,
       bits,
       group,
-      table};
+      table,
+      sparse.m > 0 ? reinterpret_cast<const uint8_t *>(
+                         contiguous(sparse.indices, indicesCopy))
+                   : nullptr,
+      sparse.m > 0 ? rowStride(sparse.indices) : 0,
+      sparse.n,
+      sparse.m};
   uint32_t flags =
       (isSigned ? SLIM_UK_QGEMV_SIGNED : 0) | QuantScaleFlag<ScaleT>::value;
   bool rowInt8 = abiFlags & SLIM_RT_QMATMUL_ROW_INT8_ACTIVATIONS;
@@ -716,6 +729,24 @@ extern "C" {
       int64_t bits, int64_t group, uint32_t flags,                             \
       StridedMemRefType<float, 2> *y) {                                        \
     qmatmul(x, codes, scales, zp, nullptr, y, bits, group, flags);             \
+  }                                                                            \
+  void _mlir_ciface_slim_rt_qmatmul_sparse_##suffix(                           \
+      StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,     \
+      StridedMemRefType<ScaleT, 2> *scales,                                    \
+      StridedMemRefType<int8_t, 2> *indices, int64_t bits, int64_t group,      \
+      int64_t sparseN, int64_t sparseM, uint32_t flags,                        \
+      StridedMemRefType<float, 2> *y) {                                        \
+    qmatmul(x, codes, scales, nullptr, nullptr, y, bits, group, flags,         \
+            SparseRuns{indices, sparseN, sparseM});                            \
+  }                                                                            \
+  void _mlir_ciface_slim_rt_qmatmul_sparse_zp_##suffix(                        \
+      StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,     \
+      StridedMemRefType<ScaleT, 2> *scales, StridedMemRefType<int8_t, 2> *zp,  \
+      StridedMemRefType<int8_t, 2> *indices, int64_t bits, int64_t group,      \
+      int64_t sparseN, int64_t sparseM, uint32_t flags,                        \
+      StridedMemRefType<float, 2> *y) {                                        \
+    qmatmul(x, codes, scales, zp, nullptr, y, bits, group, flags,              \
+            SparseRuns{indices, sparseN, sparseM});                            \
   }                                                                            \
   void _mlir_ciface_slim_rt_qmatmul_lut_##suffix(                              \
       StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,     \

@@ -34,8 +34,18 @@ struct KernelPattern {
 /// f32, its storage visible.
 std::string cpuWeightMismatch(CompressedMatmulInfo info) {
   const EncodingStages &s = info.stages;
-  if (s.sparse)
-    return "sparse weights have no CPU kernel yet";
+  if (s.sparse) {
+    if (!s.sparse.isStructured())
+      return "unstructured (CSR) sparse weights have no CPU kernel yet";
+    if (s.sparse.getAxis() != 1)
+      return "the N:M runs are not along K (axis 1 of the N x K weight)";
+    if (!s.quant)
+      return "N:M sparse weights without a quant stage have no CPU kernel "
+             "yet";
+    if (s.quant.getFormat() != QuantFormat::Int)
+      return "N:M sparse weights in a code-book format have no CPU kernel "
+             "yet";
+  }
   if (s.lowRank)
     return "the weight has a low-rank part (--slim-split-low-rank, in the CPU "
            "pipeline, multiplies constant factors as two thin products)";
@@ -84,15 +94,21 @@ QuantizedMatmulKernel cpuIntegerBuild(CompressedMatmulInfo info,
   // after codes and scales.
   bool table = quant.getFormat() != QuantFormat::Int;
   bool zp = storage.zeroPoints != nullptr;
-  k.callee = (Twine(table ? "slim_rt_qmatmul_lut_"
-                    : zp  ? "slim_rt_qmatmul_zp_"
-                          : "slim_rt_qmatmul_") +
+  SparseAttr sparse = info.stages.sparse;
+  k.callee = (Twine(sparse  ? (zp ? "slim_rt_qmatmul_sparse_zp_"
+                                  : "slim_rt_qmatmul_sparse_")
+                    : table ? "slim_rt_qmatmul_lut_"
+                    : zp    ? "slim_rt_qmatmul_zp_"
+                            : "slim_rt_qmatmul_") +
               scaleSuffix(quant.getScaleType()))
                  .str();
   k.activation = info.op.getLhs();
   k.storage = {storage.codes, storage.scales};
   if (zp)
     k.storage.push_back(storage.zeroPoints);
+  if (sparse)
+    k.storage.push_back(
+        info.layout->lookup(info.assemble.getStorage(), "indices"));
   k.codeTable = table;
   k.quant = quant;
   k.quantStorage = storage;
@@ -102,8 +118,10 @@ QuantizedMatmulKernel cpuIntegerBuild(CompressedMatmulInfo info,
            ? SLIM_RT_QMATMUL_INT8_ACTIVATIONS
            : 0u);
   k.scalars = {{quant.getBits(), 64},
-               {quant.isGrouped() ? quant.getGroupSize() : 0, 64},
-               {flags, 32}};
+               {quant.isGrouped() ? quant.getGroupSize() : 0, 64}};
+  if (sparse)
+    k.scalars.append({{sparse.getN(), 64}, {sparse.getM(), 64}});
+  k.scalars.push_back({flags, 32});
   return k;
 }
 
@@ -126,6 +144,8 @@ std::string cpuW8A8Mismatch(CompressedMatmulInfo info) {
       !x.getElementType().isF32() || x.isDynamicDim(1))
     return "the activation is not int8 per row (symmetric, f32 scales) of "
            "an f32 [M, K] tensor with a static K";
+  if (info.stages.sparse)
+    return "the weight is sparse";
   QuantAttr w = info.stages.quant;
   if (w.getFormat() != QuantFormat::Int || w.getBits() != 8 ||
       !w.getIsSigned() || w.getHasZeroPoint())

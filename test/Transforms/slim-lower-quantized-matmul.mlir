@@ -28,6 +28,7 @@
 // call's last argument; storage is passed in place.
 // CALL-DAG: func.func private @slim_rt_qmatmul_zp_f32(memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xi8, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xi8, strided<[?, ?], offset: ?>>, i64, i64, i32, memref<?x?xf32, strided<[?, ?], offset: ?>>) attributes {llvm.emit_c_interface}
 // CALL-DAG: func.func private @slim_rt_qmatmul_f16(
+// CALL-DAG: func.func private @slim_rt_qmatmul_sparse_f16(memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xi8, strided<[?, ?], offset: ?>>, memref<?x?xf16, strided<[?, ?], offset: ?>>, memref<?x?xi8, strided<[?, ?], offset: ?>>, i64, i64, i64, i64, i32, memref<?x?xf32, strided<[?, ?], offset: ?>>)
 // CALL-DAG: func.func private @slim_rt_qmatmul_lut_f16(memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xi8, strided<[?, ?], offset: ?>>, memref<?x?xf16, strided<[?, ?], offset: ?>>, memref<?xf32, strided<[?], offset: ?>>, i64, i64, i32, memref<?x?xf32, strided<[?, ?], offset: ?>>)
 // CALL-LABEL: func.func @rows(
 // CALL: %[[OUT:.*]] = memref.alloc(%{{.*}}) {{.*}}: memref<?x32xf32>
@@ -82,9 +83,9 @@ func.func @not_transposed(%x: tensor<4x32xf32>, %codes: tensor<32x32xi8>, %scale
   return %y : tensor<4x64xf32>
 }
 
-// A composed encoding (2:4 sparse, int4, a low-rank residual) has no CPU
-// kernel yet: the reference lowering, with the reason.
-// REMARK: remark: reference lowering: slim_rt_qmatmul: sparse weights have no CPU kernel yet
+// 2:4 runs along N (axis 0 of the N x K weight) have no CPU kernel: the
+// reference lowering, with the reason.
+// REMARK: remark: reference lowering: slim_rt_qmatmul: the N:M runs are not along K (axis 1 of the N x K weight)
 // CHECK-LABEL: func.func @composed
 // CHECK-NOT: slim.ukernel
 // CHECK: slim.matmul
@@ -154,5 +155,21 @@ func.func @w3a8(%x: tensor<?x64xf32>, %codes: tensor<32x24xi8>, %scales: tensor<
   %w = slim.assemble %codes, %scales : tensor<32x24xi8>, tensor<32x1xf32> -> tensor<32x64xf32, #slim.quant<i3, channel = 0>>
   %q = slim.quantize_activation %x : tensor<?x64xf32> -> tensor<?x64xf32, #slim.quant<i8, channel = 0>>
   %y = slim.matmul %q, %w transpose_rhs : tensor<?x64xf32, #slim.quant<i8, channel = 0>>, tensor<32x64xf32, #slim.quant<i3, channel = 0>> -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// 2:4 runs along K under signed 4-bit codes in groups of 16 kept values:
+// the sparse entry, codes, scales and indices, then bits, group, n, m and
+// the flags.
+// CHECK-LABEL: func.func @sparse24
+// CHECK: %[[BITS:.*]] = arith.constant 4 : i64
+// CHECK: %[[GROUP:.*]] = arith.constant 16 : i64
+// CHECK: %[[N:.*]] = arith.constant 2 : i64
+// CHECK: %[[M:.*]] = arith.constant 4 : i64
+// CHECK: %[[FLAGS:.*]] = arith.constant 1 : i32
+// CHECK: slim.ukernel "slim_rt_qmatmul_sparse_f16" ins(%arg0, %arg1, %arg2, %arg3, %[[BITS]], %[[GROUP]], %[[N]], %[[M]], %[[FLAGS]] : tensor<?x64xf32>, tensor<32x16xi8>, tensor<32x2xf16>, tensor<32x32xi8>, i64, i64, i64, i64, i32)
+func.func @sparse24(%x: tensor<?x64xf32>, %codes: tensor<32x16xi8>, %scales: tensor<32x2xf16>, %indices: tensor<32x32xi8>) -> tensor<?x32xf32> {
+  %w = slim.assemble %codes, %scales, %indices : tensor<32x16xi8>, tensor<32x2xf16>, tensor<32x32xi8> -> tensor<32x64xf32, #slim.compressed<[#slim.sparse<2:4, axis = 1>, #slim.quant<i4, group = 16, axis = 1, scale = f16>]>>
+  %y = slim.matmul %x, %w transpose_rhs : tensor<?x64xf32>, tensor<32x64xf32, #slim.compressed<[#slim.sparse<2:4, axis = 1>, #slim.quant<i4, group = 16, axis = 1, scale = f16>]>> -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }

@@ -112,7 +112,8 @@ def Slim_SparseAttr : Slim_Attr<"Sparse", "sparse",
     at most `n` are non-zero. Storage: `values` (the tensor's shape with
     dimension `a` scaled by `n/m`, holding the kept elements of each run in
     order) and `indices` (`i8`, same shape: each kept element's position
-    `0..m-1` inside its run). Unused slots hold any position with value 0.
+    `0..m-1` inside its run). Unused slots hold any position with value 0;
+    an element is the sum of the kept values at its position.
 
     `unstructured, density = d`: a rank-2 tensor in CSR form. Storage:
     `values` (`tensor<?xT>`), `row_ptr` (`tensor<(rows+1) x i32>`) and

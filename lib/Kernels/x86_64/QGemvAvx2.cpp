@@ -165,6 +165,11 @@ extern "C" void slim_uk_qgemv_f32_avx2(int64_t m, int64_t n0, int64_t n1,
                                        const float *a, int64_t lda,
                                        const slim_uk_qweight *w, float *c,
                                        int64_t ldc, uint32_t flags) {
+  if (w->sparseM > 0) {
+    if (isVectorizedSparse(w))
+      return qgemvSparseAvx2(m, n0, n1, a, lda, w, c, ldc, flags);
+    return slim_uk_qgemv_f32_generic(m, n0, n1, a, lda, w, c, ldc, flags);
+  }
   if (w->table || (w->bits != 4 && w->bits != 8)) {
     if (isVectorizedBits(w))
       return qgemvBitsAvx2(m, n0, n1, a, lda, w, c, ldc, flags);
@@ -185,6 +190,11 @@ extern "C" void slim_uk_qgemv_f32_avx2(int64_t m, int64_t n0, int64_t n1,
 extern "C" __attribute__((target("avx2,fma"))) void
 slim_uk_qdequant_f32_avx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
                           float *out, int64_t ldo, uint32_t flags) {
+  if (w->sparseM > 0) {
+    if (isVectorizedSparse(w))
+      return qdequantSparseAvx2(n0, n1, w, out, ldo, flags);
+    return slim_uk_qdequant_f32_generic(n0, n1, w, out, ldo, flags);
+  }
   if (w->table || (w->bits != 4 && w->bits != 8)) {
     if (isVectorizedBits(w))
       return qdequantBitsAvx2(n0, n1, w, out, ldo, flags);

@@ -141,9 +141,9 @@ extern "C" void slim_uk_qgemv_f32_avx512(int64_t m, int64_t n0, int64_t n1,
                                          const float *a, int64_t lda,
                                          const slim_uk_qweight *w, float *c,
                                          int64_t ldc, uint32_t flags) {
-  // Other widths and code books: the AVX2 bit-stream path (an AVX-512 CPU
-  // has AVX2).
-  if (w->table || (w->bits != 4 && w->bits != 8))
+  // Other widths, code books and sparse weights: the AVX2 paths (an
+  // AVX-512 CPU has AVX2).
+  if (w->table || w->sparseM > 0 || (w->bits != 4 && w->bits != 8))
     return slim_uk_qgemv_f32_avx2(m, n0, n1, a, lda, w, c, ldc, flags);
   if (w->bits == 8)
     return forRowChunks(

@@ -261,6 +261,128 @@ dequantBits(int64_t n0, int64_t n1, const slim_uk_qweight *w, float *out,
   }
 }
 
+/// Lane l's offset from its step's first input: kept value l of 8 sits in
+/// run l / n (n divides 8), so at (l / n) * m plus its index.
+__attribute__((target("avx2"))) inline __m256i sparseLaneBase(int64_t n,
+                                                             int64_t m) {
+  alignas(32) int32_t base[8];
+  for (int l = 0; l < 8; ++l)
+    base[l] = int32_t(l / n * m);
+  return _mm256_load_si256(reinterpret_cast<const __m256i *>(base));
+}
+
+/// N:M sparse rows (slim_uk_qweight's indices): 8 kept values a step,
+/// decoded as in rowsBits, each meeting the input it sits at through one
+/// gather per activation row; a group's values past its last multiple of
+/// 8 in scalar code.
+template <Kind K, int R>
+__attribute__((target("avx2,fma,f16c"))) void
+rowsSparse(int64_t n0, int64_t n1, const float *a, int64_t lda,
+           const slim_uk_qweight *w, float *c, int64_t ldc, uint32_t flags) {
+  constexpr bool Table = K != Kind::Int;
+  bool isSigned = !Table && (flags & SLIM_UK_QGEMV_SIGNED);
+  int64_t kv = slim_uk_qweight_values(w), group = groupSize(w), B = w->bits;
+  int64_t groups = (kv + group - 1) / group, rowBytes = (kv * B + 7) / 8;
+  int64_t sn = w->sparseN, sm = w->sparseM;
+  const Unpack8 unpack(B);
+  const Values<K> values(w);
+  const __m256i laneBase = sparseLaneBase(sn, sm);
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t *row = w->codes + n * w->codesStride;
+    const uint8_t *idx = w->indices + n * w->indicesStride;
+    __m256 y[R];
+    float tail[R];
+#pragma GCC unroll 4
+    for (int i = 0; i < R; ++i) {
+      y[i] = _mm256_setzero_ps();
+      tail[i] = 0.0f;
+    }
+    for (int64_t g = 0; g < groups; ++g) {
+      float scale = scaleAt(w, n, g, flags);
+      int zp = Table ? 0 : slim_uk_qzero(w, n, g, flags);
+      const __m256i zv = _mm256_set1_epi32(zp);
+      int64_t j = g * group, end = j + group < kv ? j + group : kv;
+      __m256 acc[R];
+#pragma GCC unroll 4
+      for (int i = 0; i < R; ++i)
+        acc[i] = _mm256_setzero_ps();
+      for (; j + 8 <= end; j += 8) {
+        int64_t at = j / 8 * B;
+        __m256 f =
+            values(unpack.load(row + at, at + 8 <= rowBytes, isSigned), zv);
+        int64_t offsets;
+        std::memcpy(&offsets, idx + j, 8);
+        __m256i pos = _mm256_add_epi32(
+            _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(offsets)), laneBase);
+        const float *x = a + j / sn * sm;
+#pragma GCC unroll 4
+        for (int i = 0; i < R; ++i)
+          acc[i] = _mm256_fmadd_ps(
+              f, _mm256_i32gather_ps(x + i * lda, pos, 4), acc[i]);
+      }
+      __m256 s = _mm256_set1_ps(scale);
+#pragma GCC unroll 4
+      for (int i = 0; i < R; ++i)
+        y[i] = _mm256_fmadd_ps(acc[i], s, y[i]);
+      for (; j < end; ++j) {
+        float v = unscaled(w, row, rowBytes, j, zp, isSigned) * scale;
+        int64_t q = slim_uk_qweight_input(w, n, j);
+        for (int i = 0; i < R; ++i)
+          tail[i] += a[i * lda + q] * v;
+      }
+    }
+    for (int i = 0; i < R; ++i) {
+      float *out = c + i * ldc + n;
+      float sum = hsum(y[i]) + tail[i];
+      *out = (flags & SLIM_UK_QGEMV_ACCUMULATE ? *out : 0.0f) + sum;
+    }
+  }
+}
+
+/// Dense rows of an N:M sparse weight: zeros, then each kept value (decoded
+/// 8 at a time) added at its input.
+template <Kind K>
+__attribute__((target("avx2,fma,f16c"))) void
+dequantSparse(int64_t n0, int64_t n1, const slim_uk_qweight *w, float *out,
+              int64_t ldo, uint32_t flags) {
+  constexpr bool Table = K != Kind::Int;
+  bool isSigned = !Table && (flags & SLIM_UK_QGEMV_SIGNED);
+  int64_t kv = slim_uk_qweight_values(w), group = groupSize(w), B = w->bits;
+  int64_t groups = (kv + group - 1) / group, rowBytes = (kv * B + 7) / 8;
+  const Unpack8 unpack(B);
+  const Values<K> values(w);
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t *row = w->codes + n * w->codesStride;
+    float *o = out + (n - n0) * ldo;
+    int64_t q = 0;
+    for (; q + 8 <= w->k; q += 8)
+      _mm256_storeu_ps(o + q, _mm256_setzero_ps());
+    for (; q < w->k; ++q)
+      o[q] = 0.0f;
+    for (int64_t g = 0; g < groups; ++g) {
+      float scale = scaleAt(w, n, g, flags);
+      int zp = Table ? 0 : slim_uk_qzero(w, n, g, flags);
+      const __m256i zv = _mm256_set1_epi32(zp);
+      const __m256 s = _mm256_set1_ps(scale);
+      int64_t j = g * group, end = j + group < kv ? j + group : kv;
+      for (; j + 8 <= end; j += 8) {
+        int64_t at = j / 8 * B;
+        alignas(32) float v[8];
+        _mm256_store_ps(
+            v, _mm256_mul_ps(values(unpack.load(row + at, at + 8 <= rowBytes,
+                                                isSigned),
+                                    zv),
+                             s));
+        for (int l = 0; l < 8; ++l)
+          o[slim_uk_qweight_input(w, n, j + l)] += v[l];
+      }
+      for (; j < end; ++j)
+        o[slim_uk_qweight_input(w, n, j)] +=
+            unscaled(w, row, rowBytes, j, zp, isSigned) * scale;
+    }
+  }
+}
+
 /// fn(std::integral_constant<Kind, K>) for the kind of `w`
 /// (isVectorizedBits).
 template <typename Fn> void dispatchKind(const slim_uk_qweight *w, Fn &&fn) {
@@ -277,9 +399,39 @@ template <typename Fn> void dispatchKind(const slim_uk_qweight *w, Fn &&fn) {
 } // namespace
 
 bool slim::qgemv::isVectorizedBits(const slim_uk_qweight *w) {
+  if (w->sparseM > 0)
+    return false;
   bool width = w->table ? w->bits >= 2 && w->bits <= 8
                         : w->bits >= 2 && w->bits <= 7 && w->bits != 4;
   return width && (groupSize(w) % 8 == 0 || groupSize(w) >= w->k);
+}
+
+bool slim::qgemv::isVectorizedSparse(const slim_uk_qweight *w) {
+  int64_t kv = slim_uk_qweight_values(w);
+  return w->sparseM > 0 && w->sparseN > 0 && 8 % w->sparseN == 0 &&
+         w->bits >= 2 && w->bits <= 8 &&
+         (groupSize(w) % 8 == 0 || groupSize(w) >= kv);
+}
+
+void slim::qgemv::qgemvSparseAvx2(int64_t m, int64_t n0, int64_t n1,
+                                  const float *a, int64_t lda,
+                                  const slim_uk_qweight *w, float *c,
+                                  int64_t ldc, uint32_t flags) {
+  dispatchKind(w, [&](auto kind) {
+    forRowChunks(m, a, lda, c, ldc,
+                 [&](auto rows, const float *ai, float *ci) {
+                   rowsSparse<decltype(kind)::value, decltype(rows)::value>(
+                       n0, n1, ai, lda, w, ci, ldc, flags);
+                 });
+  });
+}
+
+void slim::qgemv::qdequantSparseAvx2(int64_t n0, int64_t n1,
+                                     const slim_uk_qweight *w, float *out,
+                                     int64_t ldo, uint32_t flags) {
+  dispatchKind(w, [&](auto kind) {
+    dequantSparse<decltype(kind)::value>(n0, n1, w, out, ldo, flags);
+  });
 }
 
 void slim::qgemv::qgemvBitsAvx2(int64_t m, int64_t n0, int64_t n1,

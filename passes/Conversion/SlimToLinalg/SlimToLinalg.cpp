@@ -375,8 +375,12 @@ static Value decodeStructuredSparse(OpBuilder &b, Location loc, SparseAttr s,
           nb, l, arith::MulIOp::create(nb, l, run, e.index(n)), e.index(t));
       Value isHere = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
                                            e.extract(indices, slot), pos);
-      result = arith::SelectOp::create(nb, l, isHere, e.extract(values, slot),
-                                       result);
+      // Summed: an unused slot (value 0) may name a kept value's position.
+      Value v = arith::SelectOp::create(nb, l, isHere, e.extract(values, slot),
+                                        e.zero(elementType));
+      result = isa<FloatType>(elementType)
+                   ? Value(arith::AddFOp::create(nb, l, result, v))
+                   : Value(arith::AddIOp::create(nb, l, result, v));
     }
     return result;
   });

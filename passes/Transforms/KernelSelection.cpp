@@ -174,6 +174,9 @@ QuantizedMatmulKernel cpuW8A8Build(CompressedMatmulInfo info,
 /// 8-bit integer codes per output channel or in groups of a multiple of 32
 /// along K (SmoothQuant's W4A8 and grouped W8A8): the int8-activation
 /// kernel, the rows quantized by it as slim.quantize_activation defines.
+/// An N:M sparse weight takes the sparse entry with the same flag: the
+/// runtime rounds the rows the same way and multiplies them in f32 (the
+/// int8 kernels read dense codes), which is what the reference computes.
 std::string cpuRowInt8Mismatch(CompressedMatmulInfo info) {
   auto quantize = info.op.getLhs().getDefiningOp<QuantizeActivationOp>();
   if (!quantize)

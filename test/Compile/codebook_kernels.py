@@ -2,8 +2,8 @@
 # Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
 # SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 """Weights in code-book formats (nf4, e2m1, e4m3, e5m2, lutN), odd integer widths and N:M sparse
-quantized weights (2:4 int4, 4:8 uint3 with zero points) through the compiled CPU kernels, against
-numpy.
+quantized weights (2:4 int4, 4:8 uint3 with zero points, 2:4 int4 with int8 activations per row)
+through the compiled CPU kernels, against numpy.
 
 Writes one MLIR model whose products by N x K weights (used transposed, as imported linear layers
 are) read storage built with numpy as the encoding documents it (test/e2e/reference_numerics.py's
@@ -41,7 +41,17 @@ FORMATS = [
     ("sparse24_int4", dict(fmt="int", bits=4, signed=True, gran=("group", 1, 16)), (2, 4)),
     ("sparse48_uint3_zp", dict(fmt="int", bits=3, signed=False, gran=("channel", 0),
                                scale_dtype=np.float32, zero_point=True), (4, 8)),
+    # W4A8 of a 2:4 weight: the activation quantized to int8 per row first (SmoothQuant's form).
+    ("sparse24_int4_a8", dict(fmt="int", bits=4, signed=True, gran=("group", 1, 32)), (2, 4), "a8"),
 ]
+A8 = "#slim.quant<i8, channel = 0>"
+
+
+def int8_rows(x):
+    """slim.quantize_activation to int8 per row, dequantized: scale max|x| / 127, round half even."""
+    s = (np.max(np.abs(x), axis=1, keepdims=True) / np.float32(127)).astype(np.float32)
+    s[s == 0] = 1
+    return (np.clip(np.rint(x / s), -128, 127) * s).astype(np.float32)
 
 
 def sh(*cmd, env=None):
@@ -63,7 +73,10 @@ def main():
     case = rn.Case("codebooks")
     refs, results = [], []
     draw = np.random.default_rng(11)  # sparse positions
-    for i, (name, cfg, *sparse) in enumerate(FORMATS):
+    quantized_rows = []
+    for i, (name, cfg, *rest) in enumerate(FORMATS):
+        sparse = rest[:1]
+        quantized_rows.append("a8" in rest)
         if not sparse:
             names, types, attr, ref = rn.quant_storage(case, np.zeros((N, K), np.float32),
                                                        prefix=f"w{i}", **cfg)
@@ -86,7 +99,11 @@ def main():
             refs.append(dense)
         wtype = f"tensor<{N}x{K}xf32, {attr}>"
         case.body.append(f"    %w{i} = slim.assemble {', '.join(names)} : {', '.join(types)} -> {wtype}\n")
-        case.body.append(f"    %y{i} = slim.matmul %x, %w{i} transpose_rhs : tensor<?x{K}xf32>, {wtype} "
+        lhs, ltype = "%x", f"tensor<?x{K}xf32>"
+        if quantized_rows[-1]:
+            lhs, ltype = f"%q{i}", f"tensor<?x{K}xf32, {A8}>"
+            case.body.append(f"    {lhs} = slim.quantize_activation %x : tensor<?x{K}xf32> -> {ltype}\n")
+        case.body.append(f"    %y{i} = slim.matmul {lhs}, %w{i} transpose_rhs : {ltype}, {wtype} "
                          f"-> tensor<?x{N}xf32>\n")
         results.append(f"%y{i}")
     outs = ", ".join([f"tensor<?x{N}xf32>"] * len(FORMATS))
@@ -113,7 +130,8 @@ def main():
         with open(os.path.join(d, "input_0.pb"), "wb") as f:
             f.write(numpy_helper.from_array(x, "input0").SerializeToString())
         for i, ref in enumerate(refs):
-            y = (x.astype(np.float64) @ ref.astype(np.float64).T).astype(np.float32)
+            xi = int8_rows(x) if quantized_rows[i] else x
+            y = (xi.astype(np.float64) @ ref.astype(np.float64).T).astype(np.float32)
             with open(os.path.join(d, f"output_{i}.pb"), "wb") as f:
                 f.write(numpy_helper.from_array(y, f"output{i}").SerializeToString())
         for variant, isa in (("kernel", ""), ("kernel", "generic"), ("kernel", "avx2"),

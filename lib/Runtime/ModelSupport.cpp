@@ -444,9 +444,9 @@ constexpr int64_t kQGemvInt8MaxRows = 16;
 /// N:M sparse weights: the GEMV gathers the inputs of each kept value once
 /// per row, so beyond this many rows the tiles (zeroed, the kept values
 /// added, then the packed GEMM) are faster. Four 2048 x 2048 2:4 + int4
-/// layers, 2 threads, AVX2 EPYC: GEMV 3.5 / 7.3 / 10 / 19-21 ms at 1 / 2 /
-/// 4 / 8 rows, tiles 13-15 ms at each.
-constexpr int64_t kQGemvSparseMaxRows = 4;
+/// layers, 2 threads, AVX2 EPYC: GEMV 3.5 / 5.0 / 9.8 / 19-21 ms at 1 / 2
+/// / 4 / 8 rows, tiles 8.5 / 8.9 / 9.4 ms at 2 / 4 / 8.
+constexpr int64_t kQGemvSparseMaxRows = 3;
 
 /// A copy of a 2-D buffer with unit inner stride, for storage that is not
 /// (the kernels read rows in place).

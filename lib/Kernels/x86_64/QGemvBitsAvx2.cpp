@@ -349,10 +349,13 @@ dequantSparse(int64_t n0, int64_t n1, const slim_uk_qweight *w, float *out,
   bool isSigned = !Table && (flags & SLIM_UK_QGEMV_SIGNED);
   int64_t kv = slim_uk_qweight_values(w), group = groupSize(w), B = w->bits;
   int64_t groups = (kv + group - 1) / group, rowBytes = (kv * B + 7) / 8;
+  int64_t sn = w->sparseN, sm = w->sparseM;
   const Unpack8 unpack(B);
   const Values<K> values(w);
+  const __m256i laneBase = sparseLaneBase(sn, sm);
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t *row = w->codes + n * w->codesStride;
+    const uint8_t *idx = w->indices + n * w->indicesStride;
     float *o = out + (n - n0) * ldo;
     int64_t q = 0;
     for (; q + 8 <= w->k; q += 8)
@@ -368,13 +371,22 @@ dequantSparse(int64_t n0, int64_t n1, const slim_uk_qweight *w, float *out,
       for (; j + 8 <= end; j += 8) {
         int64_t at = j / 8 * B;
         alignas(32) float v[8];
+        alignas(32) int32_t pos[8];
         _mm256_store_ps(
             v, _mm256_mul_ps(values(unpack.load(row + at, at + 8 <= rowBytes,
                                                 isSigned),
                                     zv),
                              s));
+        // Positions as in rowsSparse (no division per value).
+        int64_t offsets;
+        std::memcpy(&offsets, idx + j, 8);
+        _mm256_store_si256(
+            reinterpret_cast<__m256i *>(pos),
+            _mm256_add_epi32(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(offsets)),
+                             laneBase));
+        float *base = o + j / sn * sm;
         for (int l = 0; l < 8; ++l)
-          o[slim_uk_qweight_input(w, n, j + l)] += v[l];
+          base[pos[l]] += v[l];
       }
       for (; j < end; ++j)
         o[slim_uk_qweight_input(w, n, j)] +=

@@ -59,12 +59,13 @@ Weight makeWeight(int64_t bits, bool table) {
   return w;
 }
 
-void gemv(benchmark::State &state, Gemv kernel, int64_t bits, bool table) {
+void gemv(benchmark::State &state, Gemv kernel, int64_t bits, bool table,
+          uint32_t flags) {
   Weight w = makeWeight(bits, table);
   int64_t m = state.range(0);
   std::vector<float> a(m * kK, 1.0f), c(m * kN);
   for (auto _ : state) {
-    kernel(m, 0, kN, a.data(), kK, &w.view, c.data(), kN, 0);
+    kernel(m, 0, kN, a.data(), kK, &w.view, c.data(), kN, flags);
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["codes/s"] = benchmark::Counter(
@@ -74,12 +75,12 @@ void gemv(benchmark::State &state, Gemv kernel, int64_t bits, bool table) {
 }
 
 void dequant(benchmark::State &state, Dequant kernel, int64_t bits,
-             bool table) {
+             bool table, uint32_t flags) {
   Weight w = makeWeight(bits, table);
   std::vector<float> out(32 * kK);
   for (auto _ : state) {
     for (int64_t n = 0; n < kN; n += 32)
-      kernel(n, n + 32, &w.view, out.data(), kK, 0);
+      kernel(n, n + 32, &w.view, out.data(), kK, flags);
     benchmark::DoNotOptimize(out.data());
   }
   state.counters["codes/s"] = benchmark::Counter(
@@ -216,11 +217,18 @@ int registerAll() {
     const char *name;
     int64_t bits;
     bool table;
+    uint32_t flags;
   };
-  const Format formats[] = {{"Bits2", 2, false}, {"Bits3", 3, false},
-                            {"Bits4", 4, false}, {"Bits5", 5, false},
-                            {"Bits8", 8, false}, {"Table4", 4, true},
-                            {"Table8", 8, true}};
+  // E4M3 / E5M2: a 256-entry table the kernels may decode from the bits.
+  const Format formats[] = {{"Bits2", 2, false, 0},
+                            {"Bits3", 3, false, 0},
+                            {"Bits4", 4, false, 0},
+                            {"Bits5", 5, false, 0},
+                            {"Bits8", 8, false, 0},
+                            {"Table4", 4, true, 0},
+                            {"Table8", 8, true, 0},
+                            {"E4M3", 8, true, SLIM_UK_QGEMV_TABLE_E4M3},
+                            {"E5M2", 8, true, SLIM_UK_QGEMV_TABLE_E5M2}};
   for (const Variant &v : kVariants) {
     if (!v.supported()) {
       std::fprintf(stderr, "slim-kernel-bench: this CPU lacks %s: not run\n",
@@ -230,13 +238,13 @@ int registerAll() {
     for (const Format &f : formats) {
       std::string base = std::string(f.name) + "/" + v.name;
       benchmark::RegisterBenchmark(("QGemv/" + base).c_str(), gemv, v.gemv,
-                                   f.bits, f.table)
+                                   f.bits, f.table, f.flags)
           ->Arg(1)
           ->Arg(4)
           ->Unit(benchmark::kMillisecond);
       if (v.dequant)
         benchmark::RegisterBenchmark(("QDequant/" + base).c_str(), dequant,
-                                     v.dequant, f.bits, f.table)
+                                     v.dequant, f.bits, f.table, f.flags)
             ->Unit(benchmark::kMillisecond);
     }
     benchmark::RegisterBenchmark(

@@ -53,6 +53,11 @@ extern "C" {
 #define SLIM_UK_QGEMV_SCALE_F16 4u
 #define SLIM_UK_QGEMV_SCALE_BF16 8u
 #define SLIM_UK_QGEMV_SCALE_MASK 12u
+/// The code table is the OCP FP8 E4M3 (`fn`) or E5M2 decoding of 8-bit
+/// codes: kernels may compute the values from the bits instead of reading
+/// the table (the same values, NaN codes included).
+#define SLIM_UK_QGEMV_TABLE_E4M3 16u
+#define SLIM_UK_QGEMV_TABLE_E5M2 32u
 
 /// A quantized weight's storage, read in place.
 typedef struct slim_uk_qweight {

@@ -66,5 +66,9 @@
 /// grouped W8A8): the kernel quantizes each row as that op defines and
 /// multiplies the int8 rows by the codes in integers, for any row count.
 #define SLIM_RT_QMATMUL_ROW_INT8_ACTIVATIONS 4u
+/// `_lut_` only: the table is the OCP FP8 E4M3 (`fn`) / E5M2 decoding of
+/// 8-bit codes (the kernels may compute the values from the bits).
+#define SLIM_RT_QMATMUL_TABLE_E4M3 8u
+#define SLIM_RT_QMATMUL_TABLE_E5M2 16u
 
 #endif // SLIM_LIB_RUNTIME_KERNELABI_H

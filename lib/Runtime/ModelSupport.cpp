@@ -531,7 +531,9 @@ void qmatmul(StridedMemRefType<float, 2> *x,
       sparse.n,
       sparse.m};
   uint32_t flags =
-      (isSigned ? SLIM_UK_QGEMV_SIGNED : 0) | QuantScaleFlag<ScaleT>::value;
+      (isSigned ? SLIM_UK_QGEMV_SIGNED : 0) | QuantScaleFlag<ScaleT>::value |
+      (abiFlags & SLIM_RT_QMATMUL_TABLE_E4M3 ? SLIM_UK_QGEMV_TABLE_E4M3 : 0) |
+      (abiFlags & SLIM_RT_QMATMUL_TABLE_E5M2 ? SLIM_UK_QGEMV_TABLE_E5M2 : 0);
   bool rowInt8 = abiFlags & SLIM_RT_QMATMUL_ROW_INT8_ACTIVATIONS;
   if (rowInt8 && !slim_uk_qgemv_q8_supported(&view)) {
     // No integer kernel for these codes (the compiler selects none): the

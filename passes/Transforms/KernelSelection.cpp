@@ -116,7 +116,11 @@ QuantizedMatmulKernel cpuIntegerBuild(CompressedMatmulInfo info,
       (!table && quant.getIsSigned() ? SLIM_RT_QMATMUL_SIGNED : 0u) |
       (options.activations == QuantizedActivations::Int8
            ? SLIM_RT_QMATMUL_INT8_ACTIVATIONS
-           : 0u);
+           : 0u) |
+      (quant.getFormat() == QuantFormat::FP8E4M3 ? SLIM_RT_QMATMUL_TABLE_E4M3
+                                                 : 0u) |
+      (quant.getFormat() == QuantFormat::FP8E5M2 ? SLIM_RT_QMATMUL_TABLE_E5M2
+                                                 : 0u);
   k.scalars = {{quant.getBits(), 64},
                {quant.isGrouped() ? quant.getGroupSize() : 0, 64}};
   if (sparse)

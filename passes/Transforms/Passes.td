@@ -743,8 +743,10 @@ def SlimLowerQuantizedMatmulPass
     ```
 
     Bufferization then owns every buffer, and `--slim-lower-ukernels` makes
-    the calls. `%flags` (i32) says whether the codes are signed and whether
-    products of up to 16 rows may use int8 activations (`activations=int8`).
+    the calls. `%flags` (i32) says whether the codes are signed, whether
+    products of up to 16 rows may use int8 activations (`activations=int8`)
+    and whether a table is the FP8 E4M3 / E5M2 decoding (which the kernels
+    then compute from the codes' bits).
     Products whose activation is `slim.quantize_activation` to int8 per row
     take `slim_rt_qmatmul_w8a8_<scale type>` (8-bit signed per-channel
     weights: SmoothQuant's W8A8) or, for 4- and 8-bit codes per channel or

@@ -173,3 +173,14 @@ func.func @sparse24(%x: tensor<?x64xf32>, %codes: tensor<32x16xi8>, %scales: ten
   %y = slim.matmul %x, %w transpose_rhs : tensor<?x64xf32>, tensor<32x64xf32, #slim.compressed<[#slim.sparse<2:4, axis = 1>, #slim.quant<i4, group = 16, axis = 1, scale = f16>]>> -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }
+
+// FP8 code books: the table constant plus a flag that lets the kernels
+// decode the codes from their bits (e4m3 8, e5m2 16).
+// CHECK-LABEL: func.func @e4m3
+// CHECK: %[[FLAGS:.*]] = arith.constant 8 : i32
+// CHECK: slim.ukernel "slim_rt_qmatmul_lut_f32" ins(%arg0, %arg1, %arg2, %{{.*}}, %{{.*}}, %{{.*}}, %[[FLAGS]] : tensor<?x64xf32>, tensor<32x64xi8>, tensor<32x1xf32>, tensor<256xf32>, i64, i64, i32)
+func.func @e4m3(%x: tensor<?x64xf32>, %codes: tensor<32x64xi8>, %scales: tensor<32x1xf32>) -> tensor<?x32xf32> {
+  %w = slim.assemble %codes, %scales : tensor<32x64xi8>, tensor<32x1xf32> -> tensor<32x64xf32, #slim.quant<e4m3, channel = 0>>
+  %y = slim.matmul %x, %w transpose_rhs : tensor<?x64xf32>, tensor<32x64xf32, #slim.quant<e4m3, channel = 0>> -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}

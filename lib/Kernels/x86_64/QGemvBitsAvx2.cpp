@@ -34,6 +34,7 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 using namespace slim::qgemv;
@@ -121,8 +122,15 @@ struct Unpack8 {
 };
 
 /// How 8 codes become unscaled weights: code - zp, or a code book's value
-/// by one vpermps (up to 8 entries), two and a blend (16), or a gather.
-enum class Kind { Int, Table8, Table16, Gather };
+/// by one vpermps (up to 8 entries), two and a blend (16), a gather, or,
+/// for FP8 code books, from the bits through f16 (vcvtph2ps).
+enum class Kind { Int, Table8, Table16, Gather, E4M3, E5M2 };
+
+/// 8 f16 bit patterns in the low halves of 32-bit lanes, widened to f32.
+__attribute__((target("avx2,f16c"))) inline __m256 halvesToFloats(__m256i h) {
+  __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(h, h), 0x08);
+  return _mm256_cvtph_ps(_mm256_castsi256_si128(packed));
+}
 
 template <Kind K> struct Values {
   __m256 t0, t1;
@@ -150,6 +158,22 @@ template <Kind K> struct Values {
       __m256 high = _mm256_castsi256_ps(_mm256_slli_epi32(codes, 28));
       return _mm256_blendv_ps(_mm256_permutevar8x32_ps(t0, codes),
                               _mm256_permutevar8x32_ps(t1, codes), high);
+    } else if constexpr (K == Kind::E5M2) {
+      // An E5M2 code is the top byte of the f16 of its value.
+      return halvesToFloats(_mm256_slli_epi32(codes, 8));
+    } else if constexpr (K == Kind::E4M3) {
+      // Sign to bit 15, exponent and mantissa to bits 7-13: the f16 of the
+      // value times 2^-8 (normal and subnormal alike); magnitude 0x7f is
+      // NaN (E4M3fn has no infinities).
+      __m256i mag = _mm256_and_si256(codes, _mm256_set1_epi32(0x7f));
+      __m256i h = _mm256_or_si256(
+          _mm256_slli_epi32(_mm256_and_si256(codes, _mm256_set1_epi32(0x80)),
+                            8),
+          _mm256_slli_epi32(mag, 7));
+      __m256 v = _mm256_mul_ps(halvesToFloats(h), _mm256_set1_ps(256.0f));
+      __m256 nan = _mm256_castsi256_ps(
+          _mm256_cmpeq_epi32(mag, _mm256_set1_epi32(0x7f)));
+      return _mm256_blendv_ps(v, _mm256_set1_ps(NAN), nan);
     } else {
       return _mm256_i32gather_ps(table, codes, 4);
     }
@@ -397,8 +421,13 @@ dequantSparse(int64_t n0, int64_t n1, const slim_uk_qweight *w, float *out,
 
 /// fn(std::integral_constant<Kind, K>) for the kind of `w`
 /// (isVectorizedBits).
-template <typename Fn> void dispatchKind(const slim_uk_qweight *w, Fn &&fn) {
-  if (!w->table)
+template <typename Fn>
+void dispatchKind(const slim_uk_qweight *w, uint32_t flags, Fn &&fn) {
+  if (w->table && w->bits == 8 && (flags & SLIM_UK_QGEMV_TABLE_E5M2))
+    fn(std::integral_constant<Kind, Kind::E5M2>{});
+  else if (w->table && w->bits == 8 && (flags & SLIM_UK_QGEMV_TABLE_E4M3))
+    fn(std::integral_constant<Kind, Kind::E4M3>{});
+  else if (!w->table)
     fn(std::integral_constant<Kind, Kind::Int>{});
   else if (w->bits <= 3)
     fn(std::integral_constant<Kind, Kind::Table8>{});
@@ -429,7 +458,7 @@ void slim::qgemv::qgemvSparseAvx2(int64_t m, int64_t n0, int64_t n1,
                                   const float *a, int64_t lda,
                                   const slim_uk_qweight *w, float *c,
                                   int64_t ldc, uint32_t flags) {
-  dispatchKind(w, [&](auto kind) {
+  dispatchKind(w, flags, [&](auto kind) {
     forRowChunks(m, a, lda, c, ldc,
                  [&](auto rows, const float *ai, float *ci) {
                    rowsSparse<decltype(kind)::value, decltype(rows)::value>(
@@ -441,7 +470,7 @@ void slim::qgemv::qgemvSparseAvx2(int64_t m, int64_t n0, int64_t n1,
 void slim::qgemv::qdequantSparseAvx2(int64_t n0, int64_t n1,
                                      const slim_uk_qweight *w, float *out,
                                      int64_t ldo, uint32_t flags) {
-  dispatchKind(w, [&](auto kind) {
+  dispatchKind(w, flags, [&](auto kind) {
     dequantSparse<decltype(kind)::value>(n0, n1, w, out, ldo, flags);
   });
 }
@@ -450,7 +479,7 @@ void slim::qgemv::qgemvBitsAvx2(int64_t m, int64_t n0, int64_t n1,
                                 const float *a, int64_t lda,
                                 const slim_uk_qweight *w, float *c,
                                 int64_t ldc, uint32_t flags) {
-  dispatchKind(w, [&](auto kind) {
+  dispatchKind(w, flags, [&](auto kind) {
     forRowChunks(m, a, lda, c, ldc,
                  [&](auto rows, const float *ai, float *ci) {
                    rowsBits<decltype(kind)::value, decltype(rows)::value>(
@@ -462,7 +491,7 @@ void slim::qgemv::qgemvBitsAvx2(int64_t m, int64_t n0, int64_t n1,
 void slim::qgemv::qdequantBitsAvx2(int64_t n0, int64_t n1,
                                    const slim_uk_qweight *w, float *out,
                                    int64_t ldo, uint32_t flags) {
-  dispatchKind(w, [&](auto kind) {
+  dispatchKind(w, flags, [&](auto kind) {
     dequantBits<decltype(kind)::value>(n0, n1, w, out, ldo, flags);
   });
 }

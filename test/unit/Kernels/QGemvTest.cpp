@@ -365,6 +365,103 @@ TEST(QGemv, Avx2SparseMatchesOracle) {
 #endif
 }
 
+/// The OCP FP8 decodings, written from the definitions (independently of
+/// lib/Compression's tables).
+float fp8Value(int code, bool e4m3) {
+  int sign = code >> 7, mantBits = e4m3 ? 3 : 2, expBits = e4m3 ? 4 : 5;
+  int e = (code >> mantBits) & ((1 << expBits) - 1),
+      mant = code & ((1 << mantBits) - 1), bias = e4m3 ? 7 : 15;
+  float v;
+  if (e4m3 && e == 15 && mant == 7)
+    v = NAN;
+  else if (!e4m3 && e == 31)
+    v = mant ? NAN : INFINITY;
+  else if (e == 0)
+    v = std::ldexp(float(mant), 1 - bias - mantBits);
+  else
+    v = std::ldexp(float(mant + (1 << mantBits)), e - bias - mantBits);
+  return sign ? -v : v;
+}
+
+/// With SLIM_UK_QGEMV_TABLE_E4M3 / E5M2 the kernels may decode FP8 codes
+/// from their bits: every one of the 256 codes dequantizes to its value
+/// (NaNs to NaN, bit for bit otherwise, -0 included), and products over
+/// finite codes match the reference reading the table.
+TEST(QGemv, Fp8CodesDecodeFromBits) {
+  std::vector<std::pair<const char *, Dequant>> dequants{
+      {"generic", slim_uk_qdequant_f32_generic}};
+  std::vector<std::pair<const char *, Kernel>> gemvs{
+      {"generic", slim_uk_qgemv_f32_generic}};
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c")) {
+    dequants.push_back({"avx2", slim_uk_qdequant_f32_avx2});
+    gemvs.push_back({"avx2", slim_uk_qgemv_f32_avx2});
+  }
+  if (__builtin_cpu_supports("avx512f"))
+    gemvs.push_back({"avx512", slim_uk_qgemv_f32_avx512});
+#endif
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  for (bool e4m3 : {true, false}) {
+    std::vector<float> table(256);
+    for (int c = 0; c < 256; ++c)
+      table[c] = fp8Value(c, e4m3);
+    uint32_t flags = SLIM_UK_QGEMV_SCALE_F32 | (e4m3 ? SLIM_UK_QGEMV_TABLE_E4M3
+                                                     : SLIM_UK_QGEMV_TABLE_E5M2);
+    // Row 0: every code in order; rows 1-4: random finite codes.
+    int64_t n = 5, k = 256;
+    std::vector<uint8_t> codes(n * k);
+    std::vector<int> finite;
+    for (int c = 0; c < 256; ++c)
+      if (std::isfinite(table[c]))
+        finite.push_back(c);
+    for (int64_t q = 0; q < k; ++q)
+      codes[q] = uint8_t(q);
+    for (int64_t i = k; i < n * k; ++i)
+      codes[i] = uint8_t(finite[rng() % finite.size()]);
+    std::vector<float> scales(n, 1.0f);
+    scales[2] = 0.25f;
+    slim_uk_qweight w{codes.data(), k,    scales.data(), 1,       nullptr,
+                      0,            k,    8,             0,       table.data(),
+                      nullptr,      0,    0,             0};
+    for (auto [name, dequant] : dequants) {
+      std::vector<float> out(n * k);
+      dequant(0, n, &w, out.data(), k, flags);
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t q = 0; q < k; ++q) {
+          float want = table[codes[r * k + q]] * scales[r], got = out[r * k + q];
+          if (std::isnan(want))
+            EXPECT_TRUE(std::isnan(got)) << name << " code " << q;
+          else
+            EXPECT_EQ(std::memcmp(&got, &want, 4), 0)
+                << name << (e4m3 ? " e4m3" : " e5m2") << " code "
+                << int(codes[r * k + q]) << ": " << got << " vs " << want;
+        }
+    }
+    for (auto [name, gemv] : gemvs)
+      for (int64_t m : {1, 3}) {
+        std::vector<float> a(m * k), c(m * n, NAN);
+        for (float &v : a)
+          v = normal(rng);
+        gemv(m, 1, n, a.data(), k, &w, c.data(), n, flags);
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t r = 1; r < n; ++r) {
+            double want = 0.0, mag = 0.0;
+            for (int64_t q = 0; q < k; ++q) {
+              double p = double(a[i * k + q]) * table[codes[r * k + q]] *
+                         scales[r];
+              want += p;
+              mag += std::fabs(p);
+            }
+            ASSERT_NEAR(c[i * n + r], want, 1e-5 * mag + 1e-6)
+                << name << (e4m3 ? " e4m3" : " e5m2") << " m=" << m;
+          }
+      }
+  }
+}
+
 TEST(QGemv, HalfScalesWidenExactly) {
   // Normal, subnormal, zero, infinity and NaN f16 patterns.
   const uint16_t half[] = {0x3c00, 0xc000, 0x0001, 0x03ff, 0x0000,

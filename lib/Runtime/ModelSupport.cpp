@@ -435,12 +435,12 @@ constexpr int64_t kQGemvMaxRows = 8;
 /// With int8 activations allowed, up to this many rows run the
 /// int8-activation GEMV kernel, 4 rows per pass over the codes. Measured
 /// with bench/qmatmul_latency.py --accuracy-level 4 (eight W4 layers, 2
-/// threads, AVX2 EPYC): at 32 rows it takes 0.75 / 0.83 / 0.90x Slim f32's
-/// time on 4096x4096 / 576x1536 / 576x576 where the dequantized tiles took
-/// 1.19 / 1.05 / 1.21x, and at 64 rows the tiles win on the 576-wide
-/// shapes; but SmolLM2 W4 with an int8 LM head (8-bit codes) gained
-/// nothing at 32 tokens and 20 % at 16.
-constexpr int64_t kQGemvInt8MaxRows = 16;
+/// threads, AVX2 EPYC, 2026-12-07): at 32 rows it takes 0.68-0.98x Slim
+/// f32's time on 4096x4096 / 576x1536 / 576x576 where the dequantized
+/// tiles took 1.1-1.4x onnxruntime's (now 0.78-0.95x); at 64 and 128 rows
+/// the two are even (0.77-1.18x). SmolLM2 prefill of 32 tokens: no
+/// difference above the noise (69-85 ms either way).
+constexpr int64_t kQGemvInt8MaxRows = 32;
 /// N:M sparse weights: the GEMV gathers the inputs of each kept value once
 /// per row, so beyond this many rows the tiles (zeroed, the kept values
 /// added, then the packed GEMM) are faster. Four 2048 x 2048 2:4 + int4

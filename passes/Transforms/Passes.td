@@ -744,7 +744,7 @@ def SlimLowerQuantizedMatmulPass
 
     Bufferization then owns every buffer, and `--slim-lower-ukernels` makes
     the calls. `%flags` (i32) says whether the codes are signed, whether
-    products of up to 16 rows may use int8 activations (`activations=int8`)
+    products of up to 32 rows may use int8 activations (`activations=int8`)
     and whether a table is the FP8 E4M3 / E5M2 decoding (which the kernels
     then compute from the codes' bits).
     Products whose activation is `slim.quantize_activation` to int8 per row
@@ -760,7 +760,7 @@ def SlimLowerQuantizedMatmulPass
     reference lowering (`--convert-slim-to-linalg`, which defines what the
     kernels compute). The kernels read the packed codes in place: for up
     to 8 rows (decoding) a quantized GEMV with f32 products by the exact
-    weights, or, with `activations=int8`, for up to 16 rows one with the
+    weights, or, with `activations=int8`, for up to 32 rows one with the
     activations rounded to int8 per block of 32 and integer dot products
     (4- and 8-bit integer codes in groups of a multiple of 32); for more
     rows tiles of the weight dequantized once into the packed GEMM's
@@ -769,7 +769,7 @@ def SlimLowerQuantizedMatmulPass
   let options = [
     Option<"activations", "activations", "::mlir::slim::QuantizedActivations",
            "::mlir::slim::QuantizedActivations::F32",
-           "What products of up to 16 rows may do with the activations: `f32` "
+           "What products of up to 32 rows may do with the activations: `f32` "
            "(exact weights times f32 activations) or `int8` (rounded to "
            "int8 per block of 32: faster, error bounded in "
            "lib/Kernels/QGemv.h)",

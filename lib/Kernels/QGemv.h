@@ -215,8 +215,9 @@ void slim_uk_qdequant_f32_avx2(int64_t n0, int64_t n1, const slim_uk_qweight *w,
 // one block; the kernels take the codes' dot products as unsigned and add
 // the zero points' part, -zp * scale * t_j, per block. Inputs past K are
 // zero. 8-bit codes (one byte each, in input order) meet the same layout
-// with their even and odd bytes, as 16-bit products; 6-bit codes (32 in 24
-// bytes) are unpacked to such bytes first.
+// with their even and odd bytes (AVX2: as signed bytes through vpsignb +
+// vpmaddubsw, the activations within +-127); 6-bit codes (32 in 24 bytes)
+// are unpacked to such bytes first and multiplied as 16-bit products.
 
 /// Bytes per superblock and per activation row of K inputs.
 #define SLIM_UK_QACT_SUPERBLOCK_BYTES 256

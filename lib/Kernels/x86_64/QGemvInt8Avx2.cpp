@@ -363,6 +363,103 @@ SLIM_Q8_AVX2_TARGET void q8Rows(int64_t n0, int64_t n1, const uint8_t *act,
   }
 }
 
+/// 8-bit codes, channel n times R rows, two blocks (64 inputs) a step:
+/// sums[i] set. The codes are split into the even and odd inputs of the
+/// two blocks (one vpshufb and two permutes per block, shared by the rows)
+/// to meet the activations' layout, made signed (unsigned ones minus 128,
+/// the zero point's part corrected by the same bias), and multiplied as
+/// llama.cpp's Q8_0 dot does: vpmaddubsw of |code| with q carrying the
+/// code's sign (vpsignb), each 16-bit pair at most 2 * 128 * 127, then
+/// vpmaddwd into 32-bit lanes (lanes 0-3 the first block, 4-7 the second)
+/// scaled by scale * d. A ragged last pair reads a zero-padded copy (its
+/// codes past K meet zero activations).
+template <int R>
+SLIM_Q8_AVX2_TARGET void q8Rows8Pairs(int64_t n, const uint8_t *act,
+                                      int64_t actStride,
+                                      const slim_uk_qweight *w, uint32_t flags,
+                                      float *sums) {
+  bool isSigned = flags & SLIM_UK_QGEMV_SIGNED;
+  int bias = isSigned ? 0 : -128;
+  int64_t k = w->k, pairs = (k + 63) / 64, lastBlock = (k - 1) / 32;
+  BlockGroups groupOf(w);
+  const __m256i flip = _mm256_set1_epi8(isSigned ? 0 : char(0x80));
+  const __m256i ones = _mm256_set1_epi16(1);
+  // Evens then odds within each 128-bit lane.
+  const __m256i split = _mm256_setr_epi8(
+      0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10,
+      12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+  const uint8_t *row = w->codes + n * w->codesStride;
+  __m256 acc[R];
+  float zp[R];
+  for (int i = 0; i < R; ++i) {
+    acc[i] = _mm256_setzero_ps();
+    zp[i] = 0.0f;
+  }
+  int64_t lastG0 = -1, lastG1 = -1;
+  float z0 = 0.0f, z1 = 0.0f;
+  __m256 scale = _mm256_setzero_ps();
+  for (int64_t p = 0; p < pairs; ++p) {
+    __m256i c0, c1;
+    if (p * 64 + 64 <= k) {
+      c0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + p * 64));
+      c1 = _mm256_loadu_si256(
+          reinterpret_cast<const __m256i *>(row + p * 64 + 32));
+    } else {
+      alignas(32) uint8_t tail[64] = {};
+      std::memcpy(tail, row + p * 64, k - p * 64);
+      if (!isSigned) // padding that reads as code 128 - 128 = 0
+        for (int64_t t = k - p * 64; t < 64; ++t)
+          tail[t] = 0x80;
+      c0 = _mm256_load_si256(reinterpret_cast<const __m256i *>(tail));
+      c1 = _mm256_load_si256(reinterpret_cast<const __m256i *>(tail + 32));
+    }
+    // Block b's evens in the low half, odds in the high half.
+    __m256i x0 = _mm256_permute4x64_epi64(
+        _mm256_shuffle_epi8(_mm256_xor_si256(c0, flip), split), 0xd8);
+    __m256i x1 = _mm256_permute4x64_epi64(
+        _mm256_shuffle_epi8(_mm256_xor_si256(c1, flip), split), 0xd8);
+    __m256i even = _mm256_permute2x128_si256(x0, x1, 0x20);
+    __m256i odd = _mm256_permute2x128_si256(x0, x1, 0x31);
+    __m256i absEven = _mm256_abs_epi8(even), absOdd = _mm256_abs_epi8(odd);
+    // Blocks 2p and 2p + 1 (past K: the last block's group); their scales
+    // and zero-point factors read again only when the groups change.
+    int64_t b1 = 2 * p + 1 < lastBlock ? 2 * p + 1 : lastBlock;
+    int64_t g0 = groupOf(2 * p), g1 = groupOf(b1);
+    if (g0 != lastG0 || g1 != lastG1) {
+      lastG0 = g0;
+      lastG1 = g1;
+      float s0 = scaleAt(w, n, g0, flags), s1 = scaleAt(w, n, g1, flags);
+      z0 = float(-(slim_uk_qzero(w, n, g0, flags) + bias)) * s0;
+      z1 = float(-(slim_uk_qzero(w, n, g1, flags) + bias)) * s1;
+      scale = _mm256_setr_m128(_mm_set1_ps(s0), _mm_set1_ps(s1));
+    }
+    int64_t at = (p / 2) * SLIM_UK_QACT_SUPERBLOCK_BYTES + (p % 2) * 32;
+    int64_t termsAt =
+        (p / 2) * SLIM_UK_QACT_SUPERBLOCK_BYTES + 192 + (p % 2) * 8;
+    for (int i = 0; i < R; ++i) {
+      const uint8_t *sb = act + i * actStride + at;
+      __m256i qe = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(sb));
+      __m256i qo =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(sb + 64));
+      __m256 d = _mm256_loadu_ps(reinterpret_cast<const float *>(sb + 128));
+      __m256i dot = _mm256_add_epi32(
+          _mm256_madd_epi16(
+              _mm256_maddubs_epi16(absEven, _mm256_sign_epi8(qe, even)), ones),
+          _mm256_madd_epi16(
+              _mm256_maddubs_epi16(absOdd, _mm256_sign_epi8(qo, odd)), ones));
+      acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(scale, d),
+                               acc[i]);
+      if (z0 != 0.0f || z1 != 0.0f) {
+        float terms[2];
+        std::memcpy(terms, act + i * actStride + termsAt, sizeof(terms));
+        zp[i] += z0 * terms[0] + z1 * terms[1];
+      }
+    }
+  }
+  for (int i = 0; i < R; ++i)
+    sums[i] = slim::avx2::hsum(acc[i]) + zp[i];
+}
+
 template <int R>
 void q8Dispatch(int64_t n0, int64_t n1, const uint8_t *act, int64_t actStride,
                 const slim_uk_qweight *w, float *c, int64_t ldc,
@@ -371,7 +468,7 @@ void q8Dispatch(int64_t n0, int64_t n1, const uint8_t *act, int64_t actStride,
     float sums[4];
     for (int64_t n = n0; n < n1; ++n) {
       if (w->bits == 8)
-        q8RowsBytes<R, 8>(n, act, actStride, w, flags, sums);
+        q8Rows8Pairs<R>(n, act, actStride, w, flags, sums);
       else
         q8RowsBytes<R, 6>(n, act, actStride, w, flags, sums);
       for (int i = 0; i < R; ++i) {

@@ -28,6 +28,9 @@
 //   slim_rt_qmatmul_sparse[_zp]_<f32|f16|bf16>(x, codes, scales,
 //                                     [zero_points,] indices, bits, group,
 //                                     sparse_n, sparse_m, flags, y)
+//   slim_rt_qmatmul_sparse_lut_<f32|f16|bf16>(x, codes, scales, indices,
+//                                     table, bits, group, sparse_n,
+//                                     sparse_m, flags, y)
 //   slim_rt_qmatmul_w8a8_<f32|f16|bf16>(x, codes, scales, y)
 //
 // MLIR C-interface calls (`_mlir_ciface_` prefix, memrefs by descriptor):
@@ -48,7 +51,9 @@
 // codes, scales and zero points describe the kept values (N x K n/m,
 // groups counted in kept values, `group` 0: one per output channel),
 // indices memref<?x?xi8> (N x K n/m) each kept value's position in its run
-// of m inputs; sparse_n and sparse_m are n and m (i64).
+// of m inputs; sparse_n and sparse_m are n and m (i64). `_sparse_lut_` is
+// the same with kept values in a code-book format, the table as for
+// `_lut_`.
 //
 // `_w8a8_` is SmoothQuant's W8A8: x is the f32 input of the
 // slim.quantize_activation to #slim.quant<i8, channel = 0> the product

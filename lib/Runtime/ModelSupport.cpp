@@ -758,6 +758,16 @@ extern "C" {
     qmatmul(x, codes, scales, zp, nullptr, y, bits, group, flags,              \
             SparseRuns{indices, sparseN, sparseM});                            \
   }                                                                            \
+  void _mlir_ciface_slim_rt_qmatmul_sparse_lut_##suffix(                       \
+      StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,     \
+      StridedMemRefType<ScaleT, 2> *scales,                                    \
+      StridedMemRefType<int8_t, 2> *indices,                                   \
+      StridedMemRefType<float, 1> *table, int64_t bits, int64_t group,         \
+      int64_t sparseN, int64_t sparseM, uint32_t flags,                        \
+      StridedMemRefType<float, 2> *y) {                                        \
+    qmatmul(x, codes, scales, nullptr, codeTable(table, bits), y, bits, group, \
+            flags, SparseRuns{indices, sparseN, sparseM});                     \
+  }                                                                            \
   void _mlir_ciface_slim_rt_qmatmul_lut_##suffix(                              \
       StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,     \
       StridedMemRefType<ScaleT, 2> *scales, StridedMemRefType<float, 1> *table,\

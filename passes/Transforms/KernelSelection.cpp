@@ -42,9 +42,6 @@ std::string cpuWeightMismatch(CompressedMatmulInfo info) {
     if (!s.quant)
       return "N:M sparse weights without a quant stage have no CPU kernel "
              "yet";
-    if (s.quant.getFormat() != QuantFormat::Int)
-      return "N:M sparse weights in a code-book format have no CPU kernel "
-             "yet";
   }
   if (s.lowRank)
     return "the weight has a low-rank part (--slim-split-low-rank, in the CPU "
@@ -95,8 +92,9 @@ QuantizedMatmulKernel cpuIntegerBuild(CompressedMatmulInfo info,
   bool table = quant.getFormat() != QuantFormat::Int;
   bool zp = storage.zeroPoints != nullptr;
   SparseAttr sparse = info.stages.sparse;
-  k.callee = (Twine(sparse  ? (zp ? "slim_rt_qmatmul_sparse_zp_"
-                                  : "slim_rt_qmatmul_sparse_")
+  k.callee = (Twine(sparse  ? (table ? "slim_rt_qmatmul_sparse_lut_"
+                               : zp  ? "slim_rt_qmatmul_sparse_zp_"
+                                     : "slim_rt_qmatmul_sparse_")
                     : table ? "slim_rt_qmatmul_lut_"
                     : zp    ? "slim_rt_qmatmul_zp_"
                             : "slim_rt_qmatmul_") +

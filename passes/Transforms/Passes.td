@@ -728,10 +728,11 @@ def SlimLowerQuantizedMatmulPass
     destination-passing style. Code-book formats pass their table of 2^N
     values after the storage: `lutN`'s code book, or a constant with the
     decoded values of the fixed format. N:M sparse weights along K whose
-    kept values have integer codes
+    kept values are quantized
     (`#slim.compressed<[#slim.sparse<n:m, axis = 1>, #slim.quant<...>]>`)
-    take `slim_rt_qmatmul_sparse[_zp]_<scale type>` with the indices after
-    the quant storage and n, m after bits and group:
+    take `slim_rt_qmatmul_sparse[_zp|_lut]_<scale type>` with the indices
+    after the quant storage (before a code table) and n, m after bits and
+    group:
 
     ```mlir
     %y = slim.matmul %x, %w transpose_rhs : tensor<?x576xf32>, tensor<1536x576xf32, #slim.quant<ui4, group = 128, axis = 1, scale = f16, zero_point>> -> tensor<?x1536xf32>

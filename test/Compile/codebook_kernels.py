@@ -2,7 +2,7 @@
 # Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
 # SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 """Weights in code-book formats (nf4, e2m1, e4m3, e5m2, lutN), odd integer widths and N:M sparse
-quantized weights (2:4 int4, 4:8 uint3 with zero points, 2:4 int4 with int8 activations per row)
+quantized weights (2:4 int4, 4:8 uint3 with zero points, 2:4 nf4, 2:4 int4 with int8 activations per row)
 through the compiled CPU kernels, against numpy.
 
 Writes one MLIR model whose products by N x K weights (used transposed, as imported linear layers
@@ -41,6 +41,7 @@ FORMATS = [
     ("sparse24_int4", dict(fmt="int", bits=4, signed=True, gran=("group", 1, 16)), (2, 4)),
     ("sparse48_uint3_zp", dict(fmt="int", bits=3, signed=False, gran=("channel", 0),
                                scale_dtype=np.float32, zero_point=True), (4, 8)),
+    ("sparse24_nf4", dict(fmt="nf4", bits=4, signed=False, gran=("group", 1, 16)), (2, 4)),
     # W4A8 of a 2:4 weight: the activation quantized to int8 per row first (SmoothQuant's form).
     ("sparse24_int4_a8", dict(fmt="int", bits=4, signed=True, gran=("group", 1, 32)), (2, 4), "a8"),
 ]
@@ -118,7 +119,7 @@ def main():
     ll = open(w("kernel", "model.ll")).read()
     calls = {name: ll.count(f"call void @slim_rt_qmatmul_{name}(")
              for name in ("lut_f16", "lut_f32", "lut_bf16", "zp_f16", "bf16", "sparse_f16",
-                          "sparse_zp_f32")}
+                          "sparse_zp_f32", "sparse_lut_f16")}
     print("kernel calls: " + ", ".join(f"{k} {v}" for k, v in calls.items()))
     assert "slim_rt_qmatmul" not in open(w("reference", "model.ll")).read()
 

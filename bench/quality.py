@@ -8,6 +8,8 @@ One command, one table: held-out perplexity, weight bytes and compression ratio 
   * fp32 (the model as converted from its GGUF; its weights lie on a Q4_1 grid, blocks of 32);
   * Slim RTN, GPTQ (act-order, clip search) and AWQ at W8 per-channel, W4 g128, W4 per-channel,
     W3 g128 and W2 g64 (compiled by slimc, evaluated by slim-run);
+  * Slim pruning (--families prune): magnitude, Wanda and SparseGPT at 50 % unstructured and 2:4,
+    and SparseGPT 2:4 with int4 values quantized in the same sweep (docs/Pruning.md);
   * onnxruntime's MatMulNBitsQuantizer (the MatMul4BitsQuantizer of older releases), RTN ("DEFAULT") and GPTQ, W4 g128, applied to the same fp32
     ONNX model and evaluated by onnxruntime on the same tokens.
 
@@ -22,6 +24,7 @@ Held-out: the first --eval-tokens tokens of data/text/sotu-heldout-1990-1997.txt
 data/text/austen-emma-heldout.txt, non-overlapping windows of --context tokens.
 
     .venv/bin/python bench/quality.py [--samples 32] [--eval-tokens 4096] [--only slim|ort]
+                                      [--families quant,prune]
 
 Takes 20-40 minutes on 2 cores. Writes build/bench-quality/results.json and prints a Markdown table.
 """
@@ -52,6 +55,16 @@ SLIM_CONFIGS = [
     ("W4 per-channel", "bits=4 group-size=0"),
     ("W3 g128", "bits=3 group-size=128 ragged-groups=1"),
     ("W2 g64", "bits=2 group-size=64"),
+]
+
+PRUNE_CONFIGS = [
+    ("magnitude 50%", "method=magnitude sparsity=0.5"),
+    ("wanda 50%", "method=wanda sparsity=0.5"),
+    ("sparsegpt 50%", "method=sparsegpt sparsity=0.5"),
+    ("magnitude 2:4", "method=magnitude pattern=2:4"),
+    ("wanda 2:4", "method=wanda pattern=2:4"),
+    ("sparsegpt 2:4", "method=sparsegpt pattern=2:4"),
+    ("sparsegpt 2:4 + int4 g32 (joint)", "method=sparsegpt pattern=2:4 bits=4 group-size=32"),
 ]
 
 
@@ -106,6 +119,8 @@ def main():
     p.add_argument("--only", choices=["slim", "ort"], help="run one side only")
     p.add_argument("--methods", default="rtn,gptq,awq,smoothquant",
                    help="smoothquant runs only as W8A8 (8-bit symmetric per-channel weights)")
+    p.add_argument("--families", default="quant,prune",
+                   help="comma-separated: quant (the quantization rows), prune (the pruning rows)")
     p.add_argument("--resume", action="store_true",
                    help="keep the rows of an earlier results.json and skip what they cover")
     p.add_argument("--gptq-options", default="clip-search=1",
@@ -158,7 +173,8 @@ def main():
             run([os.path.join(BIN, "slim-run"), work("calib"), "--calibrate", stats, "--calibration-text", CALIB,
                  "--tokenizer", tokenizer, "--context", str(args.context), "--samples", str(args.samples)])
             log(f"calibration took {time.time() - t:.0f} s")
-        for label, options in SLIM_CONFIGS:
+        families = args.families.split(",")
+        for label, options in SLIM_CONFIGS if "quant" in families else []:
             for method in args.methods.split(","):
                 name, opts = f"{method} {label}", options
                 if method == "smoothquant":
@@ -184,6 +200,23 @@ def main():
                 for split, text in HELDOUT.items():
                     row[split] = slim_perplexity(out, tokenizer, text, args.context, args.eval_tokens)
                 record(row)
+        for name, options in PRUNE_CONFIGS if "prune" in families else []:
+            if (name, "slim") in done:
+                continue
+            out = work(re.sub(r"[^a-z0-9]+", "-", name.lower()))
+            report = out + ".report.json"
+            t = time.time()
+            run([slimc, onnx_path, "-o", out, "--prune", f"{options} stats={stats} report={report}"])
+            seconds = time.time() - t
+            rep = json.load(open(report))
+            row = {"name": name, "tool": "slim", "bytes": dir_bytes(out, ["model.weights"]),
+                   "linear_bytes_before": rep["total_bytes_before"],
+                   "linear_bytes_after": rep["total_bytes_after"],
+                   "mean_output_rel_error": float(np.mean([l["output_rel_error"] for l in rep["layers"]])),
+                   "compile_seconds": seconds}
+            for split, text in HELDOUT.items():
+                row[split] = slim_perplexity(out, tokenizer, text, args.context, args.eval_tokens)
+            record(row)
 
     if args.only != "slim":
         import types

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Compression/Quantizer.h"
+#include "lib/Compression/Hessian.h"
 #include "lib/Compression/Packing.h"
 
 #include "llvm/ADT/APFloat.h"
@@ -13,7 +14,6 @@
 
 #include <cblas.h>
 #include <dnnl.h>
-#include <lapacke.h>
 
 #include <algorithm>
 #include <cmath>
@@ -104,8 +104,8 @@ GroupParams paramsFor(ArrayRef<double> values, const QuantScheme &s,
   p.scale = roundToScaleType(static_cast<float>(scale), s.scaleType);
   if (p.scale == 0)
     p.scale = smallestScale(s.scaleType);
-  p.zeroPoint = static_cast<int>(
-      std::clamp(std::nearbyint(-lo / p.scale), 0.0, static_cast<double>(qmax)));
+  p.zeroPoint = static_cast<int>(std::clamp(std::nearbyint(-lo / p.scale), 0.0,
+                                            static_cast<double>(qmax)));
   return p;
 }
 
@@ -145,8 +145,9 @@ QuantizedMatrix makeResult(int64_t rows, int64_t cols,
   q.rows = rows;
   q.cols = cols;
   q.scheme = scheme;
-  q.groupsPerRow =
-      scheme.groupSize > 0 ? (cols + scheme.groupSize - 1) / scheme.groupSize : 1;
+  q.groupsPerRow = scheme.groupSize > 0
+                       ? (cols + scheme.groupSize - 1) / scheme.groupSize
+                       : 1;
   q.codes.assign(rows * cols, 0);
   q.scales.assign(rows * q.groupsPerRow, 1.0f);
   if (!scheme.symmetric)
@@ -206,39 +207,18 @@ mlir::slim::quantizeRtn(ArrayRef<float> w, int64_t rows, int64_t cols,
   return q;
 }
 
-namespace {
-
-/// The upper Cholesky factor U of H^-1 (H^-1 = U^T U) for the permuted,
-/// damped H, in place in `h` (row-major n x n; only j >= i is meaningful).
-/// Returns false if H is not positive definite.
-bool invertedCholesky(std::vector<double> &h, int64_t n) {
-  if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', n, h.data(), n) != 0)
-    return false;
-  if (LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', n, h.data(), n) != 0)
-    return false;
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = i + 1; j < n; ++j)
-      h[i * n + j] = h[j * n + i];
-  return LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', n, h.data(), n) == 0;
-}
-
-} // namespace
-
-llvm::Expected<QuantizedMatrix> mlir::slim::quantizeGptq(
-    ArrayRef<float> w, int64_t rows, int64_t cols, ArrayRef<float> hessian,
-    const QuantScheme &scheme, const GptqOptions &options, GptqInfo *info) {
+llvm::Expected<QuantizedMatrix>
+mlir::slim::quantizeGptq(ArrayRef<float> w, int64_t rows, int64_t cols,
+                         ArrayRef<float> hessian, const QuantScheme &scheme,
+                         const GptqOptions &options, GptqInfo *info) {
   if (llvm::Error e = scheme.validate(cols))
     return std::move(e);
-  if (options.blockSize <= 0)
-    return llvm::createStringError(
-        llvm::formatv("block-size={0} must be positive", options.blockSize)
-            .str());
-  if (!(options.dampFraction >= 0))
-    return llvm::createStringError(
-        llvm::formatv("damp={0} must not be negative", options.dampFraction)
-            .str());
+  if (llvm::Error e =
+          checkSweepOptions(options.blockSize, options.dampFraction))
+    return std::move(e);
   assert(static_cast<int64_t>(w.size()) == rows * cols && "size mismatch");
-  assert(static_cast<int64_t>(hessian.size()) == cols * cols && "size mismatch");
+  assert(static_cast<int64_t>(hessian.size()) == cols * cols &&
+         "size mismatch");
 
   GptqInfo localInfo;
   GptqInfo &stats = info ? *info : localInfo;
@@ -252,52 +232,21 @@ llvm::Expected<QuantizedMatrix> mlir::slim::quantizeGptq(
       return hessian[a * cols + a] > hessian[b * cols + b];
     });
 
-  // Permuted copies in double precision. Dead inputs (zero diagonal) get a
-  // unit diagonal and zero weights, as in the reference implementation.
-  std::vector<double> wp(rows * cols), h(cols * cols);
-  std::vector<bool> dead(cols, false);
-  for (int64_t c = 0; c < cols; ++c)
-    if (hessian[c * cols + c] == 0.0f) {
-      dead[c] = true;
-      ++stats.deadColumns;
-    }
-  for (int64_t i = 0; i < cols; ++i)
-    for (int64_t j = 0; j < cols; ++j)
-      h[i * cols + j] = hessian[perm[i] * cols + perm[j]];
-  for (int64_t i = 0; i < cols; ++i)
-    if (dead[perm[i]])
-      h[i * cols + i] = 1.0;
+  // Dead inputs (zero diagonal) get a unit diagonal and zero weights, as in
+  // the reference implementation.
+  llvm::Expected<InverseHessian> inverse =
+      getInverseHessian(hessian, cols, perm, options.dampFraction);
+  if (!inverse)
+    return inverse.takeError();
+  const std::vector<double> &u = inverse->u;
+  const std::vector<bool> &dead = inverse->dead;
+  stats.deadColumns = inverse->deadColumns;
+  stats.choleskyRetries = inverse->choleskyRetries;
+  stats.dampFraction = inverse->dampFraction;
+  std::vector<double> wp(rows * cols);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < cols; ++i)
       wp[r * cols + i] = dead[perm[i]] ? 0.0 : w[r * cols + perm[i]];
-
-  double meanDiag = 0;
-  for (int64_t i = 0; i < cols; ++i)
-    meanDiag += h[i * cols + i];
-  meanDiag /= cols;
-  if (!std::isfinite(meanDiag))
-    return llvm::createStringError("the Hessian has non-finite entries");
-
-  std::vector<double> u;
-  double damp = options.dampFraction;
-  constexpr int kMaxRetries = 6;
-  for (int attempt = 0;; ++attempt) {
-    u = h;
-    double add = std::max(damp, 1e-12) * meanDiag;
-    for (int64_t i = 0; i < cols; ++i)
-      u[i * cols + i] += add;
-    if (invertedCholesky(u, cols))
-      break;
-    if (attempt == kMaxRetries)
-      return llvm::createStringError(
-          llvm::formatv("Cholesky factorization failed with damping up to "
-                        "{0} of the mean diagonal",
-                        damp)
-              .str());
-    ++stats.choleskyRetries;
-    damp = damp > 0 ? damp * 10 : 0.01;
-  }
-  stats.dampFraction = damp;
 
   QuantizedMatrix q = makeResult(rows, cols, scheme);
   int64_t gs = q.groupSize();
@@ -385,10 +334,10 @@ double mlir::slim::relativeWeightError(ArrayRef<float> w,
   return den > 0 ? std::sqrt(num / den) : (num > 0 ? INFINITY : 0.0);
 }
 
-llvm::Expected<AwqResult> mlir::slim::quantizeAwq(
-    ArrayRef<float> w, int64_t rows, int64_t cols, ArrayRef<float> absMean,
-    ArrayRef<float> hessian, const QuantScheme &scheme,
-    const AwqOptions &options) {
+llvm::Expected<AwqResult>
+mlir::slim::quantizeAwq(ArrayRef<float> w, int64_t rows, int64_t cols,
+                        ArrayRef<float> absMean, ArrayRef<float> hessian,
+                        const QuantScheme &scheme, const AwqOptions &options) {
   if (llvm::Error e = scheme.validate(cols))
     return std::move(e);
   if (options.gridPoints <= 0)
@@ -399,8 +348,8 @@ llvm::Expected<AwqResult> mlir::slim::quantizeAwq(
   auto outputError = [&](const std::vector<float> &what) {
     for (int64_t i = 0; i < rows * cols; ++i)
       d[i] = what[i] - w[i];
-    dnnl_sgemm('N', 'N', rows, cols, cols, 1.0f, d.data(), cols,
-               hessian.data(), cols, 0.0f, dh.data(), cols);
+    dnnl_sgemm('N', 'N', rows, cols, cols, 1.0f, d.data(), cols, hessian.data(),
+               cols, 0.0f, dh.data(), cols);
     double sum = 0;
     for (int64_t i = 0; i < rows * cols; ++i)
       sum += static_cast<double>(d[i]) * dh[i];

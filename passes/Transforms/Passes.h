@@ -37,6 +37,9 @@ enum class QuantizedActivations {
 /// LM head tied to them.
 enum class EmbeddingQuantization { Dense, Int8, Int6, Int4 };
 
+/// The criterion of `--slim-prune`.
+enum class PruneMethod { Magnitude, Wanda, SparseGPT };
+
 #define GEN_PASS_DECL
 #include "passes/Transforms/Passes.h.inc"
 

@@ -938,6 +938,90 @@ def SlimQuantizePass : Pass<"slim-quantize", "::mlir::ModuleOp"> {
                            "::mlir::linalg::LinalgDialect"];
 }
 
+def SlimPrunePass : Pass<"slim-prune", "::mlir::ModuleOp"> {
+  let summary = "Prunes the weights of linear layers (magnitude, Wanda, SparseGPT)";
+  let description = [{
+    Replaces each selected linear layer (see `--slim-quantize`) with a
+    `slim.matmul {transpose_rhs}` of a sparse weight `[N, K]`:
+
+    * `pattern=N:M` (e.g. `2:4`): `N` of every `M` consecutive input
+      channels kept in each output row, `#slim.sparse<N:M, axis = 1>` (the
+      kept values and their positions in the run); with `bits=2..8` the
+      kept values are quantized too, `#slim.compressed<[#slim.sparse<N:M,
+      axis = 1>, #slim.quant<...>]>`, whose groups (`group-size`) count kept
+      values. 2:4 (and any N dividing 8) with quantized values runs on the
+      CPU kernels; f32 values take the reference lowering.
+    * `pattern=unstructured`: a fraction `sparsity` of the weights removed,
+      `#slim.sparse<unstructured>` in CSR form (reference lowering: no CPU
+      kernel reads CSR yet).
+
+    Criteria (`method`): `magnitude` (|W|; unstructured pruning compares
+    the whole layer), `wanda` (Sun et al.: |W| times the input channel's
+    norm from the calibration statistics, compared within each output
+    row) and `sparsegpt` (Frantar & Alistarh: the error of each pruned
+    column spread over the later columns through the inverse Hessian of the
+    calibration inputs, masks chosen per `block-size` columns or per run;
+    with `bits` the kept values are quantized in the same sweep, the paper's
+    joint sparsification and quantization). `wanda` and `sparsegpt` need
+    `stats`, the file `slim-run --calibrate` writes; with `magnitude` they
+    only add output errors to the report.
+
+    Layers are selected by `layers` and `exclude` as by `--slim-quantize`.
+    `report` writes one JSON record per layer: shape, method, pattern, the
+    sparsity reached, the relative output error on the calibration inputs
+    (with statistics) and the relative weight error, bytes before and
+    after. Layers pruned here are `slim.matmul`s, which a later
+    `--slim-quantize` leaves alone: quantize pruned layers with `bits`.
+  }];
+  let options = [
+    Option<"method", "method", "::mlir::slim::PruneMethod",
+           "::mlir::slim::PruneMethod::Magnitude",
+           "Criterion: magnitude, wanda or sparsegpt",
+           [{::llvm::cl::values(
+             clEnumValN(::mlir::slim::PruneMethod::Magnitude, "magnitude",
+                        "the weights' magnitude"),
+             clEnumValN(::mlir::slim::PruneMethod::Wanda, "wanda",
+                        "magnitude times the input's norm (needs stats)"),
+             clEnumValN(::mlir::slim::PruneMethod::SparseGPT, "sparsegpt",
+                        "OBS reconstruction through the inverse Hessian "
+                        "(needs stats)"))}]>,
+    Option<"pattern", "pattern", "std::string", "\"unstructured\"",
+           "unstructured, or N:M (N kept of every M input channels, e.g. "
+           "2:4)">,
+    Option<"sparsity", "sparsity", "double", "0.5",
+           "Unstructured: fraction of each layer's weights removed, in "
+           "[0, 1)">,
+    Option<"bits", "bits", "unsigned", "0",
+           "N:M only: quantize the kept values to this many bits (2 to 8; "
+           "0: keep them f32)">,
+    Option<"groupSize", "group-size", "int64_t", "32",
+           "With bits: kept values per scale; 0 for one per output channel">,
+    Option<"symmetric", "symmetric", "bool", "false",
+           "With bits: signed codes without zero points">,
+    Option<"scaleType", "scale-type", "std::string", "\"f16\"",
+           "With bits: storage type of the scales, f16, bf16 or f32">,
+    Option<"statsFile", "stats", "std::string", "\"\"",
+           "Calibration statistics file (required by wanda and sparsegpt)">,
+    Option<"damp", "damp", "double", "0.01",
+           "SparseGPT damping, as a fraction of the mean Hessian diagonal">,
+    Option<"blockSize", "block-size", "int64_t", "128",
+           "SparseGPT columns per lazy-update block (and per unstructured "
+           "mask)">,
+    Option<"layers", "layers", "std::string", "\".\"",
+           "Extended regex: prune the layers whose names it matches">,
+    Option<"exclude", "exclude", "std::string", "\"lm_head|embed|wte|wpe\"",
+           "Extended regex: keep the layers whose names it matches dense">,
+    Option<"reportFile", "report", "std::string", "\"\"",
+           "Write a per-layer JSON report to this file">,
+    Option<"progress", "progress", "bool", "false",
+           "Print a line per layer to stderr">,
+  ];
+  let dependentDialects = ["::mlir::slim::SlimDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::linalg::LinalgDialect"];
+}
+
 def SlimCalibratePass : Pass<"slim-calibrate", "::mlir::ModuleOp"> {
   let summary = "Instruments linear layers to record calibration statistics";
   let description = [{

@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/Transforms/CompressedWeights.h"
 #include "passes/Transforms/LinearLayers.h"
 #include "passes/Transforms/Passes.h"
 
@@ -28,7 +29,6 @@
 #include "mlir/IR/Threading.h"
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/SmallPtrSet.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
@@ -59,38 +59,6 @@ struct LayerResult {
   GptqInfo gptq;
   double seconds = 0;
 };
-
-Type getScaleElementType(MLIRContext *ctx, ScaleType t) {
-  switch (t) {
-  case ScaleType::F32:
-    return Float32Type::get(ctx);
-  case ScaleType::F16:
-    return Float16Type::get(ctx);
-  case ScaleType::BF16:
-    return BFloat16Type::get(ctx);
-  }
-  llvm_unreachable("unknown scale type");
-}
-
-/// Writes `text` to `path` through a temporary file.
-LogicalResult writeAtomically(StringRef path, StringRef text,
-                              Operation *anchor) {
-  std::string tmp = (path + ".tmp").str();
-  std::error_code ec;
-  {
-    llvm::raw_fd_ostream os(tmp, ec, llvm::sys::fs::OF_Text);
-    if (ec)
-      return anchor->emitError() << "cannot write '" << tmp
-                                 << "': " << ec.message();
-    os << text;
-  }
-  if ((ec = llvm::sys::fs::rename(tmp, path))) {
-    llvm::sys::fs::remove(tmp);
-    return anchor->emitError() << "cannot rename '" << tmp << "' to '" << path
-                               << "': " << ec.message();
-  }
-  return success();
-}
 
 /// x[m, k] / s[k] (AWQ's activation scaling; a later pass can fold it into
 /// the producer, e.g. an RMSNorm weight).
@@ -123,8 +91,7 @@ Value scaleColumns(OpBuilder &b, Location loc, Value x, ArrayRef<float> s) {
       .getResult(0);
 }
 
-struct SlimQuantizePass
-    : slim::impl::SlimQuantizePassBase<SlimQuantizePass> {
+struct SlimQuantizePass : slim::impl::SlimQuantizePassBase<SlimQuantizePass> {
   using Base::Base;
 
   void runOnOperation() override;
@@ -144,8 +111,9 @@ private:
   bool useGptq = false, useAwq = false, useSmooth = false;
 };
 
-LayerResult SlimQuantizePass::quantizeLayer(const LinearLayer &layer,
-                                            const CalibrationStats *stats) const {
+LayerResult
+SlimQuantizePass::quantizeLayer(const LinearLayer &layer,
+                                const CalibrationStats *stats) const {
   LayerResult result;
   auto start = std::chrono::steady_clock::now();
   int64_t k = layer.inChannels, n = layer.outChannels;
@@ -206,66 +174,10 @@ LayerResult SlimQuantizePass::quantizeLayer(const LinearLayer &layer,
   if (in)
     result.outputError = relativeOutputError(w, what, n, k, in->xtx);
   result.q = std::move(*q);
-  result.seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   return result;
-}
-
-/// `slim.assemble` of the storage of `q` (constants: codes
-/// `[N, ceil(K * bits / 8)]` packed LSB first, scales and zero points
-/// `[N, groups]`) as the `N x K` weight it stands for; `storage` receives
-/// the storage values.
-Value buildQuantizedWeight(OpBuilder &b, Location loc, const QuantizedMatrix &q,
-                           StringRef name, SmallVectorImpl<Value> &storage) {
-  MLIRContext *ctx = b.getContext();
-  int64_t n = q.rows, k = q.cols;
-  unsigned bits = q.scheme.bits;
-  // Codes: [N, ceil(K * bits / 8)] bytes, each row packed LSB first.
-  int64_t rowBytes = static_cast<int64_t>(getPackedBytes(k, bits));
-  std::vector<char> packed(n * rowBytes);
-  for (int64_t r = 0; r < n; ++r)
-    packCodes(ArrayRef<uint8_t>(q.codes).slice(r * k, k), bits,
-              MutableArrayRef<uint8_t>(
-                  reinterpret_cast<uint8_t *>(packed.data()) + r * rowBytes,
-                  rowBytes));
-  auto codesType = RankedTensorType::get({n, rowBytes}, b.getI8Type());
-  auto codes = DenseResourceElementsAttr::get(
-      codesType, (name + ".codes").str(),
-      HeapAsmResourceBlob::allocateAndCopyWithAlign(packed, 64));
-
-  // Scales: [N, groups] (per channel: [N, 1]) in their storage type.
-  bool grouped = q.scheme.groupSize > 0;
-  Type scaleType = getScaleElementType(ctx, q.scheme.scaleType);
-  auto scalesType = RankedTensorType::get({n, q.groupsPerRow}, scaleType);
-  SmallVector<APFloat> scaleValues;
-  scaleValues.reserve(q.scales.size());
-  for (float s : q.scales) {
-    APFloat v(s);
-    bool lost;
-    v.convert(cast<FloatType>(scaleType).getFloatSemantics(),
-              APFloat::rmNearestTiesToEven, &lost);
-    scaleValues.push_back(v);
-  }
-  storage.assign(
-      {arith::ConstantOp::create(b, loc, codes),
-       arith::ConstantOp::create(
-           b, loc, DenseElementsAttr::get(scalesType, scaleValues))});
-  if (!q.scheme.symmetric) {
-    SmallVector<int8_t> zps(q.zeroPoints.begin(), q.zeroPoints.end());
-    storage.push_back(arith::ConstantOp::create(
-        b, loc,
-        DenseElementsAttr::get(
-            RankedTensorType::get({n, q.groupsPerRow}, b.getI8Type()),
-            ArrayRef<int8_t>(zps))));
-  }
-  auto encoding = QuantAttr::get(
-      ctx, QuantFormat::Int, bits, /*isSigned=*/q.scheme.symmetric,
-      /*axis=*/grouped ? 1 : 0, /*groupSize=*/grouped ? q.scheme.groupSize : 0,
-      scaleType, /*hasZeroPoint=*/!q.scheme.symmetric);
-  auto weightType = RankedTensorType::get({n, k}, b.getF32Type(), encoding);
-  Value weight = AssembleOp::create(b, loc, weightType, storage);
-  return weight;
 }
 
 void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
@@ -286,22 +198,15 @@ void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
     // Dynamic int8 per token (one f32 scale per row).
     auto xType = cast<RankedTensorType>(x.getType());
     auto perToken = QuantAttr::get(ctx, QuantFormat::Int, 8, /*isSigned=*/true,
-                                   /*axis=*/0, /*groupSize=*/0,
-                                   b.getF32Type(), /*hasZeroPoint=*/false);
+                                   /*axis=*/0, /*groupSize=*/0, b.getF32Type(),
+                                   /*hasZeroPoint=*/false);
     x = QuantizeActivationOp::create(
         b, loc,
         RankedTensorType::get(xType.getShape(), xType.getElementType(),
                               perToken),
         x);
   }
-  Value y = MatmulOp::create(b, loc, mm.getResult(0).getType(), x, weight,
-                             b.getUnitAttr());
-  mm.getResult(0).replaceAllUsesWith(y);
-  Operation *oldWeight = mm.getInputs()[1].getDefiningOp();
-  mm.erase();
-  // The fp32 weight must not reach the weights file.
-  if (oldWeight && oldWeight->use_empty())
-    oldWeight->erase();
+  replaceLinearLayer(layer, weight, x);
 }
 
 LogicalResult SlimQuantizePass::quantizeEmbeddings(ModuleOp module,
@@ -315,7 +220,7 @@ LogicalResult SlimQuantizePass::quantizeEmbeddings(ModuleOp module,
   bool int8 = embeddings == EmbeddingQuantization::Int8;
   e.bits = int8 ? 8 : embeddings == EmbeddingQuantization::Int6 ? 6 : 4;
   e.groupSize = int8 ? 0 : 32;
-  StringRef format = int8 ? "int8 per row"
+  StringRef format = int8          ? "int8 per row"
                      : e.bits == 6 ? "int6 groups of 32"
                                    : "int4 groups of 32";
   for (EmbeddingTable &table : findEmbeddingTables(module)) {
@@ -364,9 +269,9 @@ LogicalResult SlimQuantizePass::quantizeEmbeddings(ModuleOp module,
       if (transpose->use_empty())
         transpose->erase();
     // The gathers: each element read from the codes and scales.
-    FailureOr<StorageLayout> layout = StorageLayout::get(
-        cast<RankedTensorType>(weight.getType()),
-        [&] { return emitError(loc); });
+    FailureOr<StorageLayout> layout =
+        StorageLayout::get(cast<RankedTensorType>(weight.getType()),
+                           [&] { return emitError(loc); });
     if (failed(layout))
       return failure();
     QuantStorage parts = layout->getQuantStorage(storage);
@@ -448,7 +353,8 @@ void SlimQuantizePass::runOnOperation() {
   else if (scaleType == "f32")
     scheme.scaleType = ScaleType::F32;
   else {
-    module.emitError() << "slim-quantize: unknown scale-type '" << scaleType.getValue()
+    module.emitError() << "slim-quantize: unknown scale-type '"
+                       << scaleType.getValue()
                        << "' (expected f16, bf16 or f32)";
     return signalPassFailure();
   }
@@ -477,156 +383,102 @@ void SlimQuantizePass::runOnOperation() {
                           "written by slim-run --calibrate)";
     return signalPassFailure();
   }
-  FailureOr<llvm::Regex> include =
-      compileLayerPattern(layers, "slim-quantize layers", module);
-  FailureOr<llvm::Regex> skip =
-      compileLayerPattern(exclude, "slim-quantize exclude", module);
   FailureOr<llvm::Regex> tables = compileLayerPattern(
       embeddingTables, "slim-quantize embedding-tables", module);
-  if (failed(include) || failed(skip) || failed(tables))
+  if (failed(tables))
     return signalPassFailure();
-
-  std::optional<CalibrationStats> stats;
-  if (!statsFile.empty()) {
-    llvm::Expected<CalibrationStats> opened =
-        CalibrationStats::open(statsFile);
-    if (!opened) {
-      module.emitError() << "slim-quantize: "
-                         << llvm::toString(opened.takeError());
-      return signalPassFailure();
-    }
-    stats.emplace(std::move(*opened));
-  }
 
   // Select and check layers up front: every error is reported before any
   // work is done.
-  SmallVector<LinearLayer> selected;
-  bool ok = true;
   int notDividing = 0;
-  for (LinearLayer &layer : findLinearLayers(module)) {
-    if (!include->match(layer.name) || skip->match(layer.name))
-      continue;
-    auto error = [&]() -> InFlightDiagnostic {
-      ok = false;
-      return layer.op.emitError()
-             << "slim-quantize: layer '" << layer.name << "' ("
-             << layer.inChannels << "x" << layer.outChannels << "): ";
-    };
-    if (layer.getWeightData().size() !=
-        static_cast<size_t>(layer.inChannels * layer.outChannels)) {
-      error() << "weight data is not available (elided resource?)";
-      continue;
-    }
-    if (groupSize > 0 && layer.inChannels % groupSize != 0 && !raggedGroups) {
-      if (++notDividing <= 3)
-        error() << "group-size=" << groupSize.getValue()
-                << " does not divide its " << layer.inChannels
-                << " input channels (use a divisor, or ragged-groups=1 for a "
-                   "shorter last group as ONNX MatMulNBits stores it)";
-      ok = false;
-      continue;
-    }
-    if (stats) {
-      const InputStats *in = stats->lookup(layer.name);
-      if (!in && (useGptq || useAwq || useSmooth)) {
-        error() << "no statistics for this layer in '" << statsFile.getValue()
-                << "' (taken from another model?)";
-        continue;
-      }
-      if (in && in->channels != layer.inChannels) {
-        error() << "statistics in '" << statsFile.getValue() << "' have " << in->channels
-                << " channels, the layer has " << layer.inChannels
-                << " inputs (taken from another model?)";
-        continue;
-      }
-    }
-    selected.push_back(std::move(layer));
-  }
+  FailureOr<SelectedLayers> selection = selectLayers(
+      module,
+      {"slim-quantize", layers, exclude, statsFile,
+       /*statsRequired=*/useGptq || useAwq || useSmooth},
+      [&](const LinearLayer &layer, function_ref<InFlightDiagnostic()> error) {
+        if (groupSize > 0 && layer.inChannels % groupSize != 0 &&
+            !raggedGroups) {
+          if (++notDividing <= 3)
+            error() << "group-size=" << groupSize.getValue()
+                    << " does not divide its " << layer.inChannels
+                    << " input channels (use a divisor, or ragged-groups=1 "
+                       "for a shorter last group as ONNX MatMulNBits stores "
+                       "it)";
+          return false;
+        }
+        return true;
+      });
   if (notDividing > 3)
     module.emitError() << "slim-quantize: group-size=" << groupSize.getValue()
                        << " does not divide the input channels of "
                        << notDividing - 3 << " more layers";
-  if (!ok)
+  if (failed(selection))
     return signalPassFailure();
+  SmallVector<LinearLayer> &selected = selection->layers;
+  const CalibrationStats *statsPtr = selection->getStats();
 
   // Quantize in batches: the numerics in parallel, then the IR rewrites.
   llvm::json::Array report;
   int64_t totalBefore = 0, totalAfter = 0;
-  size_t batch =
-      getContext().isMultithreadingEnabled()
-          ? std::max<size_t>(1, getContext().getThreadPool().getMaxConcurrency())
-          : 1;
-  const CalibrationStats *statsPtr = stats ? &*stats : nullptr;
-  for (size_t begin = 0; begin < selected.size(); begin += batch) {
-    size_t end = std::min(selected.size(), begin + batch);
-    std::vector<LayerResult> results(end - begin);
-    parallelFor(&getContext(), begin, end, [&](size_t i) {
-      results[i - begin] = quantizeLayer(selected[i], statsPtr);
-    });
-    for (size_t i = begin; i < end; ++i) {
-      LinearLayer &layer = selected[i];
-      LayerResult &r = results[i - begin];
-      if (!r.q) {
-        layer.op.emitError() << "slim-quantize: layer '" << layer.name
-                             << "': " << r.error;
-        return signalPassFailure();
-      }
-      const QuantizedMatrix &q = *r.q;
-      int64_t before = layer.inChannels * layer.outChannels * 4;
-      int64_t scaleBytes = scheme.scaleType == ScaleType::F32 ? 4 : 2;
-      int64_t after =
-          q.rows * static_cast<int64_t>(getPackedBytes(q.cols, bits)) +
-          q.rows * q.groupsPerRow * (scaleBytes + (symmetric ? 0 : 1));
-      totalBefore += before;
-      totalAfter += after;
-      llvm::json::Object entry{
-          {"layer", layer.name},
-          {"shape", llvm::json::Array{layer.inChannels, layer.outChannels}},
-          {"method", std::string(method)},
-          {"bits", static_cast<int64_t>(bits)},
-          {"group_size", static_cast<int64_t>(groupSize)},
-          {"symmetric", static_cast<bool>(symmetric)},
-          {"scale_type", std::string(scaleType)},
-          {"output_rel_error",
-           r.outputError ? llvm::json::Value(*r.outputError) : nullptr},
-          {"weight_rel_error", r.weightError},
-          {"bytes_before", before},
-          {"bytes_after", after},
-          {"seconds", r.seconds}};
-      if (useGptq) {
-        entry["damp"] = r.gptq.dampFraction;
-        entry["cholesky_retries"] = r.gptq.choleskyRetries;
-        entry["dead_inputs"] = r.gptq.deadColumns;
-        entry["act_order"] = static_cast<bool>(actOrder);
-      }
-      if (useAwq)
-        entry["awq_alpha"] = r.awqAlpha;
-      if (useSmooth)
-        entry["smooth_alpha"] = smoothAlpha.getValue();
-      if (r.gptq.choleskyRetries > 0)
-        layer.op.emitWarning()
-            << "slim-quantize: layer '" << layer.name
-            << "': the Hessian needed damping " << r.gptq.dampFraction
-            << " (" << r.gptq.choleskyRetries
-            << " Cholesky failures); few or degenerate calibration inputs?";
-      if (progress) {
-        llvm::errs() << llvm::formatv(
-            "slim-quantize: [{0}/{1}] {2} {3}x{4} {5} w{6}{7}: weight error "
-            "{8:f4}",
-            i + 1, selected.size(), layer.name, layer.inChannels,
-            layer.outChannels, method, bits.getValue(),
-            groupSize > 0 ? llvm::formatv(" g{0}", groupSize.getValue()).str()
-                          : std::string(" per-channel"),
-            r.weightError);
-        if (r.outputError)
-          llvm::errs() << llvm::formatv(", output error {0:f4}",
-                                        *r.outputError);
-        llvm::errs() << llvm::formatv(" ({0:f2} s)\n", r.seconds);
-      }
-      report.push_back(std::move(entry));
-      rewriteLayer(layer, r);
+  auto apply = [&](size_t i, LayerResult &r) -> LogicalResult {
+    LinearLayer &layer = selected[i];
+    if (!r.q)
+      return layer.op.emitError()
+             << "slim-quantize: layer '" << layer.name << "': " << r.error;
+    const QuantizedMatrix &q = *r.q;
+    int64_t before = layer.inChannels * layer.outChannels * 4;
+    int64_t scaleBytes = scheme.scaleType == ScaleType::F32 ? 4 : 2;
+    int64_t after =
+        q.rows * static_cast<int64_t>(getPackedBytes(q.cols, bits)) +
+        q.rows * q.groupsPerRow * (scaleBytes + (symmetric ? 0 : 1));
+    totalBefore += before;
+    totalAfter += after;
+    llvm::json::Object entry{
+        {"layer", layer.name},
+        {"shape", llvm::json::Array{layer.inChannels, layer.outChannels}},
+        {"method", std::string(method)},
+        {"bits", static_cast<int64_t>(bits)},
+        {"group_size", static_cast<int64_t>(groupSize)},
+        {"symmetric", static_cast<bool>(symmetric)},
+        {"scale_type", std::string(scaleType)},
+        {"output_rel_error",
+         r.outputError ? llvm::json::Value(*r.outputError) : nullptr},
+        {"weight_rel_error", r.weightError},
+        {"bytes_before", before},
+        {"bytes_after", after},
+        {"seconds", r.seconds}};
+    if (useGptq) {
+      entry["damp"] = r.gptq.dampFraction;
+      entry["cholesky_retries"] = r.gptq.choleskyRetries;
+      entry["dead_inputs"] = r.gptq.deadColumns;
+      entry["act_order"] = static_cast<bool>(actOrder);
     }
-  }
+    if (useAwq)
+      entry["awq_alpha"] = r.awqAlpha;
+    if (useSmooth)
+      entry["smooth_alpha"] = smoothAlpha.getValue();
+    warnDamping(layer, "slim-quantize", r.gptq.dampFraction,
+                r.gptq.choleskyRetries);
+    if (progress) {
+      llvm::errs() << llvm::formatv(
+          "slim-quantize: [{0}/{1}] {2} {3}x{4} {5} w{6}{7}: weight error "
+          "{8:f4}",
+          i + 1, selected.size(), layer.name, layer.inChannels,
+          layer.outChannels, method, bits.getValue(),
+          groupSize > 0 ? llvm::formatv(" g{0}", groupSize.getValue()).str()
+                        : std::string(" per-channel"),
+          r.weightError);
+      printProgressEnd(r.outputError, r.seconds);
+    }
+    report.push_back(std::move(entry));
+    rewriteLayer(layer, r);
+    return success();
+  };
+  if (failed(computeInBatches(
+          &getContext(), selected.size(),
+          [&](size_t i) { return quantizeLayer(selected[i], statsPtr); },
+          apply)))
+    return signalPassFailure();
   if (embeddings != EmbeddingQuantization::Dense &&
       failed(
           quantizeEmbeddings(module, *tables, report, totalBefore, totalAfter)))
@@ -637,22 +489,16 @@ void SlimQuantizePass::runOnOperation() {
         selected.size(), totalBefore / 1e6, totalAfter / 1e6,
         totalAfter ? double(totalBefore) / totalAfter : 0.0);
 
-  if (!reportFile.empty()) {
-    llvm::json::Object root{
-        {"method", std::string(method)},
-        {"bits", static_cast<int64_t>(bits)},
-        {"group_size", static_cast<int64_t>(groupSize)},
-        {"symmetric", static_cast<bool>(symmetric)},
-        {"stats", std::string(statsFile)},
-        {"layers", std::move(report)},
-        {"total_bytes_before", totalBefore},
-        {"total_bytes_after", totalAfter}};
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
-    if (failed(writeAtomically(reportFile, text, module)))
-      return signalPassFailure();
-  }
+  if (!reportFile.empty() &&
+      failed(writeReport(
+          reportFile,
+          llvm::json::Object{{"method", std::string(method)},
+                             {"bits", static_cast<int64_t>(bits)},
+                             {"group_size", static_cast<int64_t>(groupSize)},
+                             {"symmetric", static_cast<bool>(symmetric)},
+                             {"stats", std::string(statsFile)}},
+          std::move(report), totalBefore, totalAfter, module)))
+    return signalPassFailure();
 }
 
 } // namespace

@@ -118,6 +118,12 @@ static llvm::cl::opt<std::string> quantizeOpt(
                    "stats=calib.stats report=report.json'"),
     llvm::cl::value_desc("options"),
     llvm::cl::cat(category));
+static llvm::cl::opt<std::string> pruneOpt(
+    "prune",
+    llvm::cl::desc("Prune linear layers first (before --quantize), with these "
+                   "--slim-prune options, e.g. 'method=sparsegpt pattern=2:4 "
+                   "bits=4 stats=calib.stats report=prune.json'"),
+    llvm::cl::value_desc("options"), llvm::cl::cat(category));
 static llvm::cl::opt<bool> calibration(
     "calibration",
     llvm::cl::desc("Instrument the linear layers (--slim-calibrate) so that "
@@ -125,7 +131,7 @@ static llvm::cl::opt<bool> calibration(
     llvm::cl::cat(category));
 static llvm::cl::opt<std::string> emitMlir(
     "emit-mlir",
-    llvm::cl::desc("Also write the model after --quantize/--calibration, "
+    llvm::cl::desc("Also write the model after --prune/--quantize/--calibration, "
                    "before the CPU pipeline, to this file (.mlirbc: bytecode)"),
     llvm::cl::value_desc("file"), llvm::cl::cat(category));
 
@@ -580,12 +586,21 @@ int main(int argc, char **argv) {
   std::string headerTmp = files.add(outDir, "model.h");
 
   // Model-level transformations: compression, instrumentation.
-  if (quantizeOpt.getNumOccurrences() || calibration) {
-    phases.start(quantizeOpt.getNumOccurrences() ? "compression" : "instrumentation");
+  bool compress =
+      quantizeOpt.getNumOccurrences() || pruneOpt.getNumOccurrences();
+  if (compress || calibration) {
+    phases.start(compress ? "compression" : "instrumentation");
     PassManager pre(&context, ModuleOp::getOperationName());
     pre.enableTiming(timingRoot);
     if (failed(applyPassManagerCLOptions(pre)))
       return 1;
+    if (pruneOpt.getNumOccurrences()) {
+      std::string options = pruneOpt;
+      if (!StringRef(options).contains("progress"))
+        options += " progress=1";
+      if (failed(parsePassPipeline("slim-prune{" + options + "}", pre)))
+        return error("--prune: cannot parse '" + pruneOpt + "'");
+    }
     if (quantizeOpt.getNumOccurrences()) {
       std::string options = quantizeOpt;
       if (!StringRef(options).contains("progress"))

@@ -1,0 +1,304 @@
+//===- Prune.cpp - Weight pruning of linear layers ------------------------===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+//
+// The IR side of magnitude, Wanda and SparseGPT pruning: selects linear
+// layers, hands their weights (transposed to [N, K]) and calibration
+// statistics to lib/Compression/Pruner, and rebuilds each layer as
+// `slim.matmul {transpose_rhs}` of a `#slim.sparse` (or sparse + quant)
+// weight. The numerical work of a batch of layers runs in parallel on the
+// context's thread pool; IR is built on the pass's thread.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Transforms/CompressedWeights.h"
+#include "passes/Transforms/LinearLayers.h"
+#include "passes/Transforms/Passes.h"
+
+#include "dialects/Slim/IR/SlimOps.h"
+#include "lib/Compression/CalibrationStats.h"
+#include "lib/Compression/Packing.h"
+#include "lib/Compression/Pruner.h"
+
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <optional>
+
+namespace mlir::slim {
+#define GEN_PASS_DEF_SLIMPRUNEPASS
+#include "passes/Transforms/Passes.h.inc"
+} // namespace mlir::slim
+
+using namespace mlir;
+using namespace mlir::slim;
+
+namespace {
+
+StringRef getMethodName(PruneMethod m) {
+  switch (m) {
+  case PruneMethod::Magnitude:
+    return "magnitude";
+  case PruneMethod::Wanda:
+    return "wanda";
+  case PruneMethod::SparseGPT:
+    return "sparsegpt";
+  }
+  llvm_unreachable("unknown prune method");
+}
+
+/// The outcome of pruning one layer, computed off the IR.
+struct LayerResult {
+  std::optional<PrunedMatrix> pruned;
+  std::string error;
+  std::optional<double> outputError;
+  double weightError = 0;
+  PruneInfo info;
+  double seconds = 0;
+};
+
+struct SlimPrunePass : slim::impl::SlimPrunePassBase<SlimPrunePass> {
+  using Base::Base;
+
+  void runOnOperation() override;
+
+private:
+  /// Parses the options into `options`; errors name the option.
+  LogicalResult parseOptions(ModuleOp module);
+  LayerResult pruneLayer(const LinearLayer &layer,
+                         const CalibrationStats *stats) const;
+  /// Bytes of the layer's storage after pruning.
+  static int64_t countBytes(const PrunedMatrix &p);
+
+  PruneOptions options;
+};
+
+LogicalResult SlimPrunePass::parseOptions(ModuleOp module) {
+  options.criterion =
+      method == PruneMethod::Magnitude ? PruneCriterion::Magnitude
+      : method == PruneMethod::Wanda   ? PruneCriterion::Wanda
+                                       : PruneCriterion::SparseGPT;
+  StringRef text = StringRef(pattern).trim();
+  if (text != "unstructured") {
+    auto [nText, mText] = text.split(':');
+    unsigned n = 0, m = 0;
+    if (mText.empty() || nText.getAsInteger(10, n) || mText.getAsInteger(10, m))
+      return module.emitError()
+             << "slim-prune: pattern='" << pattern.getValue()
+             << "' is neither 'unstructured' nor N:M (e.g. 2:4)";
+    options.pattern.n = n;
+    options.pattern.m = m;
+    if (n == 0 || n >= m || m > 128)
+      return module.emitError()
+             << "slim-prune: pattern=" << pattern.getValue()
+             << ": N must be between 1 and M - 1, and M at most 128";
+  } else {
+    if (!(sparsity >= 0 && sparsity < 1))
+      return module.emitError()
+             << "slim-prune: sparsity="
+             << llvm::formatv("{0}", sparsity.getValue()).str()
+             << " is out of range [0, 1)";
+    options.pattern.sparsity = sparsity;
+  }
+  if (bits != 0) {
+    if (!options.pattern.isStructured())
+      return module.emitError()
+             << "slim-prune: bits=" << bits.getValue()
+             << " needs an N:M pattern (unstructured sparse values are not "
+                "quantized)";
+    if (bits < 2 || bits > 8)
+      return module.emitError() << "slim-prune: bits=" << bits.getValue()
+                                << " is out of range (0, or 2 to 8)";
+    if (groupSize < 0)
+      return module.emitError()
+             << "slim-prune: group-size=" << groupSize.getValue()
+             << " must be 0 (per channel) or positive";
+    QuantScheme scheme;
+    scheme.bits = bits;
+    scheme.symmetric = symmetric;
+    scheme.groupSize = groupSize;
+    if (scaleType == "f16")
+      scheme.scaleType = ScaleType::F16;
+    else if (scaleType == "bf16")
+      scheme.scaleType = ScaleType::BF16;
+    else if (scaleType == "f32")
+      scheme.scaleType = ScaleType::F32;
+    else
+      return module.emitError()
+             << "slim-prune: unknown scale-type '" << scaleType.getValue()
+             << "' (expected f16, bf16 or f32)";
+    options.quant = scheme;
+  }
+  if (blockSize <= 0 || !(damp >= 0))
+    return module.emitError()
+           << "slim-prune: block-size must be positive and damp non-negative";
+  options.blockSize = blockSize;
+  options.dampFraction = damp;
+  if (method != PruneMethod::Magnitude && statsFile.empty())
+    return module.emitError()
+           << "slim-prune: method=" << getMethodName(method)
+           << " needs calibration statistics (stats=FILE, written by "
+              "slim-run --calibrate)";
+  return success();
+}
+
+LayerResult SlimPrunePass::pruneLayer(const LinearLayer &layer,
+                                      const CalibrationStats *stats) const {
+  LayerResult result;
+  auto start = std::chrono::steady_clock::now();
+  int64_t k = layer.inChannels, n = layer.outChannels;
+  ArrayRef<float> data = layer.getWeightData();
+  // [K, N] -> [N, K]: one row per output channel.
+  std::vector<float> w(n * k);
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      w[j * k + i] = data[i * n + j];
+  const InputStats *in = stats ? stats->lookup(layer.name) : nullptr;
+  ArrayRef<float> hessian = in ? in->xtx : ArrayRef<float>();
+  llvm::Expected<PrunedMatrix> p =
+      pruneWeights(w, n, k, hessian, options, &result.info);
+  if (!p) {
+    result.error = llvm::toString(p.takeError());
+    return result;
+  }
+  result.weightError = relativeWeightError(w, p->weights);
+  if (in)
+    result.outputError = relativeOutputError(w, p->weights, n, k, in->xtx);
+  result.pruned = std::move(*p);
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  return result;
+}
+
+int64_t SlimPrunePass::countBytes(const PrunedMatrix &p) {
+  if (!p.pattern.isStructured())
+    return p.countKept() * 8 + (p.rows + 1) * 4;
+  int64_t valueCols = p.cols / p.pattern.m * p.pattern.n;
+  int64_t indices = p.rows * valueCols;
+  if (!p.quant)
+    return indices * 5;
+  const QuantizedMatrix &q = *p.quant;
+  int64_t scaleBytes = q.scheme.scaleType == ScaleType::F32 ? 4 : 2;
+  return indices +
+         q.rows * static_cast<int64_t>(getPackedBytes(q.cols, q.scheme.bits)) +
+         q.rows * q.groupsPerRow * (scaleBytes + (q.scheme.symmetric ? 0 : 1));
+}
+
+void SlimPrunePass::runOnOperation() {
+  ModuleOp module = getOperation();
+  if (failed(parseOptions(module)))
+    return signalPassFailure();
+  // Select and check layers up front: every error is reported before any
+  // work is done.
+  FailureOr<SelectedLayers> selection = selectLayers(
+      module,
+      {"slim-prune", layers, exclude, statsFile,
+       /*statsRequired=*/method != PruneMethod::Magnitude},
+      [&](const LinearLayer &layer, function_ref<InFlightDiagnostic()> error) {
+        if (llvm::Error e = options.pattern.validate(layer.inChannels)) {
+          error() << llvm::toString(std::move(e));
+          return false;
+        }
+        if (options.quant)
+          if (llvm::Error e = options.quant->validate(
+                  layer.inChannels / options.pattern.m * options.pattern.n)) {
+            error() << llvm::toString(std::move(e))
+                    << " (groups count kept values)";
+            return false;
+          }
+        return true;
+      });
+  if (failed(selection))
+    return signalPassFailure();
+  SmallVector<LinearLayer> &selected = selection->layers;
+  const CalibrationStats *statsPtr = selection->getStats();
+
+  llvm::json::Array report;
+  int64_t totalBefore = 0, totalAfter = 0, keptTotal = 0, weightsTotal = 0;
+  StringRef methodName = getMethodName(method);
+  auto apply = [&](size_t i, LayerResult &r) -> LogicalResult {
+    LinearLayer &layer = selected[i];
+    if (!r.pruned)
+      return layer.op.emitError()
+             << "slim-prune: layer '" << layer.name << "': " << r.error;
+    const PrunedMatrix &p = *r.pruned;
+    int64_t weights = layer.inChannels * layer.outChannels;
+    int64_t before = weights * 4, after = countBytes(p);
+    int64_t kept = p.countKept();
+    double reached = 1.0 - double(kept) / double(weights);
+    totalBefore += before;
+    totalAfter += after;
+    keptTotal += kept;
+    weightsTotal += weights;
+    llvm::json::Object entry{
+        {"layer", layer.name},
+        {"shape", llvm::json::Array{layer.inChannels, layer.outChannels}},
+        {"method", methodName},
+        {"pattern", std::string(pattern)},
+        {"sparsity", reached},
+        {"bits", static_cast<int64_t>(bits)},
+        {"output_rel_error",
+         r.outputError ? llvm::json::Value(*r.outputError) : nullptr},
+        {"weight_rel_error", r.weightError},
+        {"bytes_before", before},
+        {"bytes_after", after},
+        {"seconds", r.seconds}};
+    if (bits != 0) {
+      entry["group_size"] = static_cast<int64_t>(groupSize);
+      entry["symmetric"] = static_cast<bool>(symmetric);
+      entry["scale_type"] = std::string(scaleType);
+    }
+    if (method == PruneMethod::SparseGPT) {
+      entry["damp"] = r.info.dampFraction;
+      entry["cholesky_retries"] = r.info.choleskyRetries;
+    }
+    if (method != PruneMethod::Magnitude)
+      entry["dead_inputs"] = r.info.deadColumns;
+    warnDamping(layer, "slim-prune", r.info.dampFraction,
+                r.info.choleskyRetries);
+    if (progress) {
+      llvm::errs() << llvm::formatv(
+          "slim-prune: [{0}/{1}] {2} {3}x{4} {5} {6}{7}: sparsity {8:f3}, "
+          "weight error {9:f4}",
+          i + 1, selected.size(), layer.name, layer.inChannels,
+          layer.outChannels, methodName, pattern.getValue(),
+          bits ? llvm::formatv(" w{0}", bits.getValue()).str() : std::string(),
+          reached, r.weightError);
+      printProgressEnd(r.outputError, r.seconds);
+    }
+    report.push_back(std::move(entry));
+    OpBuilder b(layer.op);
+    Value weight = buildPrunedWeight(b, layer.op.getLoc(), p, layer.name);
+    replaceLinearLayer(layer, weight);
+    return success();
+  };
+  if (failed(computeInBatches(
+          &getContext(), selected.size(),
+          [&](size_t i) { return pruneLayer(selected[i], statsPtr); }, apply)))
+    return signalPassFailure();
+  if (progress)
+    llvm::errs() << llvm::formatv(
+        "slim-prune: {0} layers, sparsity {1:f3}, {2:f1} MB -> {3:f1} MB "
+        "({4:f2}x)\n",
+        selected.size(),
+        weightsTotal ? 1.0 - double(keptTotal) / double(weightsTotal) : 0.0,
+        totalBefore / 1e6, totalAfter / 1e6,
+        totalAfter ? double(totalBefore) / totalAfter : 0.0);
+  if (!reportFile.empty() &&
+      failed(
+          writeReport(reportFile,
+                      llvm::json::Object{{"method", methodName},
+                                         {"pattern", std::string(pattern)},
+                                         {"bits", static_cast<int64_t>(bits)},
+                                         {"stats", std::string(statsFile)}},
+                      std::move(report), totalBefore, totalAfter, module)))
+    return signalPassFailure();
+}
+
+} // namespace

@@ -20,6 +20,7 @@
 
 #include "dialects/Slim/IR/SlimOps.h"
 #include "lib/Compression/CalibrationStats.h"
+#include "lib/Compression/Methods.h"
 #include "lib/Compression/Packing.h"
 #include "lib/Compression/Pruner.h"
 
@@ -58,6 +59,7 @@ struct LayerResult {
   std::string error;
   std::optional<double> outputError;
   double weightError = 0;
+  ReportFields fields;
   PruneInfo info;
   double seconds = 0;
 };
@@ -70,19 +72,18 @@ struct SlimPrunePass : slim::impl::SlimPrunePassBase<SlimPrunePass> {
 private:
   /// Parses the options into `options`; errors name the option.
   LogicalResult parseOptions(ModuleOp module);
-  LayerResult pruneLayer(const LinearLayer &layer,
-                         const CalibrationStats *stats) const;
+  LayerResult computeLayer(const LinearLayer &layer,
+                           const CalibrationStats *stats) const;
   /// Bytes of the layer's storage after pruning.
   static int64_t countBytes(const PrunedMatrix &p);
 
+  const MethodInfo *methodInfo = nullptr;
   PruneOptions options;
 };
 
 LogicalResult SlimPrunePass::parseOptions(ModuleOp module) {
-  options.criterion =
-      method == PruneMethod::Magnitude ? PruneCriterion::Magnitude
-      : method == PruneMethod::Wanda   ? PruneCriterion::Wanda
-                                       : PruneCriterion::SparseGPT;
+  methodInfo = lookupMethod(CompressionFamily::Prune, getMethodName(method));
+  assert(methodInfo && "every PruneMethod is registered");
   StringRef text = StringRef(pattern).trim();
   if (text != "unstructured") {
     auto [nText, mText] = text.split(':');
@@ -139,7 +140,7 @@ LogicalResult SlimPrunePass::parseOptions(ModuleOp module) {
            << "slim-prune: block-size must be positive and damp non-negative";
   options.blockSize = blockSize;
   options.dampFraction = damp;
-  if (method != PruneMethod::Magnitude && statsFile.empty())
+  if (methodInfo->needs != kNoStats && statsFile.empty())
     return module.emitError()
            << "slim-prune: method=" << getMethodName(method)
            << " needs calibration statistics (stats=FILE, written by "
@@ -147,8 +148,8 @@ LogicalResult SlimPrunePass::parseOptions(ModuleOp module) {
   return success();
 }
 
-LayerResult SlimPrunePass::pruneLayer(const LinearLayer &layer,
-                                      const CalibrationStats *stats) const {
+LayerResult SlimPrunePass::computeLayer(const LinearLayer &layer,
+                                        const CalibrationStats *stats) const {
   LayerResult result;
   auto start = std::chrono::steady_clock::now();
   int64_t k = layer.inChannels, n = layer.outChannels;
@@ -159,17 +160,19 @@ LayerResult SlimPrunePass::pruneLayer(const LinearLayer &layer,
     for (int64_t j = 0; j < n; ++j)
       w[j * k + i] = data[i * n + j];
   const InputStats *in = stats ? stats->lookup(layer.name) : nullptr;
-  ArrayRef<float> hessian = in ? in->xtx : ArrayRef<float>();
-  llvm::Expected<PrunedMatrix> p =
-      pruneWeights(w, n, k, hessian, options, &result.info);
+  llvm::Expected<PrunedLayer> p =
+      slim::pruneLayer({w, n, k, in}, *methodInfo, options);
   if (!p) {
     result.error = llvm::toString(p.takeError());
     return result;
   }
-  result.weightError = relativeWeightError(w, p->weights);
+  result.weightError = relativeWeightError(w, p->pruned.weights);
   if (in)
-    result.outputError = relativeOutputError(w, p->weights, n, k, in->xtx);
-  result.pruned = std::move(*p);
+    result.outputError =
+        relativeOutputError(w, p->pruned.weights, n, k, in->xtx);
+  result.info = p->info;
+  result.fields = std::move(p->fields);
+  result.pruned = std::move(p->pruned);
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -199,7 +202,7 @@ void SlimPrunePass::runOnOperation() {
   FailureOr<SelectedLayers> selection = selectLayers(
       module,
       {"slim-prune", layers, exclude, statsFile,
-       /*statsRequired=*/method != PruneMethod::Magnitude},
+       /*statsRequired=*/methodInfo->needs != kNoStats},
       [&](const LinearLayer &layer, function_ref<InFlightDiagnostic()> error) {
         if (llvm::Error e = options.pattern.validate(layer.inChannels)) {
           error() << llvm::toString(std::move(e));
@@ -254,12 +257,8 @@ void SlimPrunePass::runOnOperation() {
       entry["symmetric"] = static_cast<bool>(symmetric);
       entry["scale_type"] = std::string(scaleType);
     }
-    if (method == PruneMethod::SparseGPT) {
-      entry["damp"] = r.info.dampFraction;
-      entry["cholesky_retries"] = r.info.choleskyRetries;
-    }
-    if (method != PruneMethod::Magnitude)
-      entry["dead_inputs"] = r.info.deadColumns;
+    for (auto &[key, value] : r.fields)
+      entry[key] = value;
     warnDamping(layer, "slim-prune", r.info.dampFraction,
                 r.info.choleskyRetries);
     if (progress) {
@@ -280,7 +279,8 @@ void SlimPrunePass::runOnOperation() {
   };
   if (failed(computeInBatches(
           &getContext(), selected.size(),
-          [&](size_t i) { return pruneLayer(selected[i], statsPtr); }, apply)))
+          [&](size_t i) { return computeLayer(selected[i], statsPtr); },
+          apply)))
     return signalPassFailure();
   if (progress)
     llvm::errs() << llvm::formatv(

@@ -21,6 +21,7 @@
 
 #include "dialects/Slim/IR/SlimOps.h"
 #include "lib/Compression/CalibrationStats.h"
+#include "lib/Compression/Methods.h"
 #include "lib/Compression/Packing.h"
 #include "lib/Compression/Quantizer.h"
 
@@ -48,15 +49,10 @@ namespace {
 
 /// The outcome of quantizing one layer, computed off the IR.
 struct LayerResult {
-  std::optional<QuantizedMatrix> q;
-  /// AWQ and SmoothQuant: the activation is divided by these
-  /// per-input-channel scales.
-  std::vector<float> inputScales;
-  double awqAlpha = 0;
+  std::optional<QuantizedLayer> layer;
   std::string error;
   std::optional<double> outputError;
   double weightError = 0;
-  GptqInfo gptq;
   double seconds = 0;
 };
 
@@ -97,8 +93,8 @@ struct SlimQuantizePass : slim::impl::SlimQuantizePassBase<SlimQuantizePass> {
   void runOnOperation() override;
 
 private:
-  LayerResult quantizeLayer(const LinearLayer &layer,
-                            const CalibrationStats *stats) const;
+  LayerResult computeLayer(const LinearLayer &layer,
+                           const CalibrationStats *stats) const;
   void rewriteLayer(const LinearLayer &layer, const LayerResult &result);
   /// `embeddings=int8|int4`: quantizes the embedding tables and the tied
   /// LM heads, appending to the report.
@@ -107,13 +103,12 @@ private:
                                    int64_t &totalBefore, int64_t &totalAfter);
 
   QuantScheme scheme;
-  GptqOptions gptqOptions;
-  bool useGptq = false, useAwq = false, useSmooth = false;
+  QuantizeSettings settings;
 };
 
 LayerResult
-SlimQuantizePass::quantizeLayer(const LinearLayer &layer,
-                                const CalibrationStats *stats) const {
+SlimQuantizePass::computeLayer(const LinearLayer &layer,
+                               const CalibrationStats *stats) const {
   LayerResult result;
   auto start = std::chrono::steady_clock::now();
   int64_t k = layer.inChannels, n = layer.outChannels;
@@ -124,56 +119,18 @@ SlimQuantizePass::quantizeLayer(const LinearLayer &layer,
     for (int64_t j = 0; j < n; ++j)
       w[j * k + i] = data[i * n + j];
   const InputStats *in = stats ? stats->lookup(layer.name) : nullptr;
-  // Each method yields the quantized matrix; AWQ and SmoothQuant also the
-  // input scales the activation is divided by.
-  auto quantize = [&]() -> llvm::Expected<QuantizedMatrix> {
-    if (useSmooth) {
-      // SmoothQuant: s_j = max|x_j|^a / max_i |W_ij|^(1-a) moves activation
-      // outliers into the weights; W diag(s) is quantized, x / s is
-      // quantized per token at run time.
-      result.inputScales.resize(k);
-      for (int64_t c = 0; c < k; ++c) {
-        float wmax = 0;
-        for (int64_t r = 0; r < n; ++r)
-          wmax = std::max(wmax, std::fabs(w[r * k + c]));
-        double sc =
-            std::pow(std::max<double>(in->absMax[c], 1e-5), smoothAlpha) /
-            std::pow(std::max<double>(wmax, 1e-5), 1 - smoothAlpha);
-        result.inputScales[c] = static_cast<float>(sc);
-      }
-      std::vector<float> scaled(n * k);
-      for (int64_t r = 0; r < n; ++r)
-        for (int64_t c = 0; c < k; ++c)
-          scaled[r * k + c] = w[r * k + c] * result.inputScales[c];
-      return quantizeRtn(scaled, n, k, scheme);
-    }
-    if (useAwq) {
-      llvm::Expected<AwqResult> awq =
-          quantizeAwq(w, n, k, in->absMean, in->xtx, scheme, AwqOptions());
-      if (!awq)
-        return awq.takeError();
-      result.inputScales = std::move(awq->inputScales);
-      result.awqAlpha = awq->alpha;
-      return std::move(awq->q);
-    }
-    if (useGptq)
-      return quantizeGptq(w, n, k, in->xtx, scheme, gptqOptions, &result.gptq);
-    return quantizeRtn(w, n, k, scheme);
-  };
-  llvm::Expected<QuantizedMatrix> q = quantize();
+  llvm::Expected<QuantizedLayer> q =
+      slim::quantizeLayer({w, n, k, in}, settings);
   if (!q) {
     result.error = llvm::toString(q.takeError());
     return result;
   }
-  std::vector<float> what = q->dequantizeAll();
-  if (!result.inputScales.empty())
-    for (int64_t r = 0; r < n; ++r)
-      for (int64_t c = 0; c < k; ++c)
-        what[r * k + c] /= result.inputScales[c];
-  result.weightError = relativeWeightError(w, what);
+  result.weightError = relativeWeightError(w, q->effectiveWeight);
   if (in)
-    result.outputError = relativeOutputError(w, what, n, k, in->xtx);
-  result.q = std::move(*q);
+    result.outputError =
+        relativeOutputError(w, q->effectiveWeight, n, k, in->xtx);
+  q->effectiveWeight = {};
+  result.layer = std::move(*q);
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -187,14 +144,15 @@ void SlimQuantizePass::rewriteLayer(const LinearLayer &layer,
   OpBuilder b(mm);
   Location loc = mm.getLoc();
   SmallVector<Value> storage;
-  Value weight = buildQuantizedWeight(b, loc, *result.q, layer.name, storage);
+  const QuantizedLayer &q = *result.layer;
+  Value weight = buildQuantizedWeight(b, loc, q.q, layer.name, storage);
 
   // The current activation operand: an earlier rewrite may have replaced
   // the value `layer.input` was when the layers were collected.
   Value x = mm.getInputs()[0];
-  if (!result.inputScales.empty())
-    x = scaleColumns(b, loc, x, result.inputScales);
-  if (useSmooth) {
+  if (!q.inputScales.empty())
+    x = scaleColumns(b, loc, x, q.inputScales);
+  if (q.quantizeActivations) {
     // Dynamic int8 per token (one f32 scale per row).
     auto xType = cast<RankedTensorType>(x.getType());
     auto perToken = QuantAttr::get(ctx, QuantFormat::Int, 8, /*isSigned=*/true,
@@ -327,16 +285,17 @@ LogicalResult SlimQuantizePass::quantizeEmbeddings(ModuleOp module,
 void SlimQuantizePass::runOnOperation() {
   ModuleOp module = getOperation();
   // Options.
-  if (method != "rtn" && method != "gptq" && method != "awq" &&
-      method != "smoothquant") {
+  settings.method = lookupMethod(CompressionFamily::Quantize, method);
+  if (!settings.method) {
     module.emitError() << "slim-quantize: unknown method '" << method.getValue()
-                       << "' (expected rtn, gptq, awq or smoothquant)";
+                       << "' (expected "
+                       << listMethods(CompressionFamily::Quantize) << ")";
     return signalPassFailure();
   }
-  useGptq = method == "gptq";
-  useAwq = method == "awq";
-  useSmooth = method == "smoothquant";
-  if (useSmooth && !(smoothAlpha >= 0 && smoothAlpha <= 1)) {
+  bool useGptq = method == "gptq";
+  bool needsStats = settings.method->needs != kNoStats;
+  settings.smoothAlpha = smoothAlpha;
+  if (method == "smoothquant" && !(smoothAlpha >= 0 && smoothAlpha <= 1)) {
     module.emitError() << "slim-quantize: smooth-alpha="
                        << llvm::formatv("{0}", smoothAlpha.getValue()).str()
                        << " is out of range (0 to 1)";
@@ -368,16 +327,17 @@ void SlimQuantizePass::runOnOperation() {
                        << " must be 0 (per channel) or positive";
     return signalPassFailure();
   }
-  gptqOptions.dampFraction = damp;
-  gptqOptions.blockSize = blockSize;
-  gptqOptions.actOrder = actOrder;
-  gptqOptions.staticGroups = staticGroups;
+  settings.scheme = scheme;
+  settings.gptq.dampFraction = damp;
+  settings.gptq.blockSize = blockSize;
+  settings.gptq.actOrder = actOrder;
+  settings.gptq.staticGroups = staticGroups;
   if (useGptq && (blockSize <= 0 || !(damp >= 0))) {
     module.emitError() << "slim-quantize: block-size must be positive and "
                           "damp non-negative";
     return signalPassFailure();
   }
-  if ((useGptq || useAwq || useSmooth) && statsFile.empty()) {
+  if (needsStats && statsFile.empty()) {
     module.emitError() << "slim-quantize: method=" << method.getValue()
                        << " needs calibration statistics (stats=FILE, "
                           "written by slim-run --calibrate)";
@@ -394,7 +354,7 @@ void SlimQuantizePass::runOnOperation() {
   FailureOr<SelectedLayers> selection = selectLayers(
       module,
       {"slim-quantize", layers, exclude, statsFile,
-       /*statsRequired=*/useGptq || useAwq || useSmooth},
+       /*statsRequired=*/needsStats},
       [&](const LinearLayer &layer, function_ref<InFlightDiagnostic()> error) {
         if (groupSize > 0 && layer.inChannels % groupSize != 0 &&
             !raggedGroups) {
@@ -422,10 +382,10 @@ void SlimQuantizePass::runOnOperation() {
   int64_t totalBefore = 0, totalAfter = 0;
   auto apply = [&](size_t i, LayerResult &r) -> LogicalResult {
     LinearLayer &layer = selected[i];
-    if (!r.q)
+    if (!r.layer)
       return layer.op.emitError()
              << "slim-quantize: layer '" << layer.name << "': " << r.error;
-    const QuantizedMatrix &q = *r.q;
+    const QuantizedMatrix &q = r.layer->q;
     int64_t before = layer.inChannels * layer.outChannels * 4;
     int64_t scaleBytes = scheme.scaleType == ScaleType::F32 ? 4 : 2;
     int64_t after =
@@ -447,18 +407,10 @@ void SlimQuantizePass::runOnOperation() {
         {"bytes_before", before},
         {"bytes_after", after},
         {"seconds", r.seconds}};
-    if (useGptq) {
-      entry["damp"] = r.gptq.dampFraction;
-      entry["cholesky_retries"] = r.gptq.choleskyRetries;
-      entry["dead_inputs"] = r.gptq.deadColumns;
-      entry["act_order"] = static_cast<bool>(actOrder);
-    }
-    if (useAwq)
-      entry["awq_alpha"] = r.awqAlpha;
-    if (useSmooth)
-      entry["smooth_alpha"] = smoothAlpha.getValue();
-    warnDamping(layer, "slim-quantize", r.gptq.dampFraction,
-                r.gptq.choleskyRetries);
+    for (auto &[key, value] : r.layer->fields)
+      entry[key] = value;
+    warnDamping(layer, "slim-quantize", r.layer->dampFraction,
+                r.layer->choleskyRetries);
     if (progress) {
       llvm::errs() << llvm::formatv(
           "slim-quantize: [{0}/{1}] {2} {3}x{4} {5} w{6}{7}: weight error "
@@ -476,7 +428,7 @@ void SlimQuantizePass::runOnOperation() {
   };
   if (failed(computeInBatches(
           &getContext(), selected.size(),
-          [&](size_t i) { return quantizeLayer(selected[i], statsPtr); },
+          [&](size_t i) { return computeLayer(selected[i], statsPtr); },
           apply)))
     return signalPassFailure();
   if (embeddings != EmbeddingQuantization::Dense &&

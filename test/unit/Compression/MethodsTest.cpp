@@ -1,0 +1,121 @@
+//===- MethodsTest.cpp - Tests of the compression method registry ---------===//
+//
+// Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#include "lib/Compression/Methods.h"
+#include "test/unit/Compression/TestData.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+
+using namespace mlir::slim;
+using namespace mlir::slim::testing;
+
+namespace {
+
+/// Statistics of correlated inputs for a layer of `k` inputs.
+struct Stats {
+  std::vector<float> xtx, absMean, absMax;
+  InputStats view;
+
+  explicit Stats(int64_t k) {
+    const int64_t n = 256;
+    std::vector<float> x = correlatedInputs(n, k, 41);
+    xtx = secondMoment(x, n, k);
+    absMean.assign(k, 0.0f);
+    absMax.assign(k, 0.0f);
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t c = 0; c < k; ++c) {
+        absMean[c] += std::fabs(x[r * k + c]) / n;
+        absMax[c] = std::max(absMax[c], std::fabs(x[r * k + c]));
+      }
+    view.channels = k;
+    view.rows = n;
+    view.xtx = xtx;
+    view.absMean = absMean;
+    view.absMax = absMax;
+  }
+};
+
+TEST(Methods, RegistryNamesEveryMethodOnce) {
+  EXPECT_EQ(listMethods(CompressionFamily::Quantize),
+            "rtn, gptq, awq or smoothquant");
+  EXPECT_EQ(listMethods(CompressionFamily::Prune),
+            "magnitude, wanda or sparsegpt");
+  for (const MethodInfo &m : getMethods())
+    EXPECT_EQ(lookupMethod(m.family, m.name), &m) << m.name.str();
+  EXPECT_EQ(lookupMethod(CompressionFamily::Prune, "gptq"), nullptr);
+  EXPECT_EQ(lookupMethod(CompressionFamily::Quantize, "rtn")->needs, kNoStats);
+  EXPECT_TRUE(lookupMethod(CompressionFamily::Quantize, "awq")->needs &
+              kAbsMean);
+  EXPECT_TRUE(lookupMethod(CompressionFamily::Prune, "sparsegpt")->needs &
+              kSecondMoment);
+}
+
+/// Each quantization method runs through the registry, reports its own
+/// fields, and refuses to run without the statistics it reads.
+TEST(Methods, QuantizeLayerByName) {
+  const int64_t rows = 16, cols = 64;
+  std::vector<float> w = randomWeights(rows, cols, 42);
+  Stats stats(cols);
+  for (const char *name : {"rtn", "gptq", "awq", "smoothquant"}) {
+    QuantizeSettings s;
+    s.method = lookupMethod(CompressionFamily::Quantize, name);
+    s.scheme.groupSize = 32;
+    auto q = quantizeLayer({w, rows, cols, &stats.view}, s);
+    ASSERT_TRUE(static_cast<bool>(q))
+        << name << ": " << llvm::toString(q.takeError());
+    EXPECT_EQ(q->effectiveWeight.size(), w.size());
+    // (GPTQ and AWQ trade weight error for output error.)
+    EXPECT_LT(relativeWeightError(w, q->effectiveWeight), 0.5) << name;
+    std::vector<std::string> keys;
+    for (auto &[key, value] : q->fields)
+      keys.push_back(key);
+    if (std::string(name) == "gptq") {
+      EXPECT_EQ(keys, (std::vector<std::string>{"damp", "cholesky_retries",
+                                                "dead_inputs", "act_order"}));
+    } else if (std::string(name) == "awq") {
+      EXPECT_EQ(keys, std::vector<std::string>{"awq_alpha"});
+      EXPECT_EQ(q->inputScales.size(), size_t(cols));
+    } else if (std::string(name) == "smoothquant") {
+      EXPECT_EQ(keys, std::vector<std::string>{"smooth_alpha"});
+      EXPECT_TRUE(q->quantizeActivations);
+    } else {
+      EXPECT_TRUE(keys.empty());
+    }
+    auto without = quantizeLayer({w, rows, cols, nullptr}, s);
+    if (s.method->needs == kNoStats) {
+      EXPECT_TRUE(static_cast<bool>(without)) << name;
+    } else {
+      ASSERT_FALSE(static_cast<bool>(without)) << name;
+      EXPECT_EQ(llvm::toString(without.takeError()),
+                "method=" + std::string(name) +
+                    " needs calibration statistics");
+    }
+  }
+}
+
+TEST(Methods, PruneLayerByName) {
+  const int64_t rows = 16, cols = 64;
+  std::vector<float> w = randomWeights(rows, cols, 43);
+  Stats stats(cols);
+  PruneOptions o;
+  o.pattern.n = 2;
+  o.pattern.m = 4;
+  for (const char *name : {"magnitude", "wanda", "sparsegpt"}) {
+    const MethodInfo *m = lookupMethod(CompressionFamily::Prune, name);
+    auto p = pruneLayer({w, rows, cols, &stats.view}, *m, o);
+    ASSERT_TRUE(static_cast<bool>(p)) << name;
+    EXPECT_EQ(p->pruned.countKept(), rows * cols / 2) << name;
+    EXPECT_EQ(p->fields.size(), std::string(name) == "sparsegpt" ? 3u
+                                : std::string(name) == "wanda"   ? 1u
+                                                                 : 0u)
+        << name;
+  }
+}
+
+} // namespace

@@ -10,6 +10,8 @@ One command, one table: held-out perplexity, weight bytes and compression ratio 
     W3 g128 and W2 g64 (compiled by slimc, evaluated by slim-run);
   * Slim pruning (--families prune): magnitude, Wanda and SparseGPT at 50 % unstructured and 2:4,
     and SparseGPT 2:4 with int4 values quantized in the same sweep (docs/Pruning.md);
+  * Slim low-rank factorization (--families factorize): SVD, SVD-LLM and ASVD at 80 % of the
+    parameters, and RTN W4 g128 with a rank-16 / rank-32 SVD-LLM residual (low-rank compensation);
   * onnxruntime's MatMulNBitsQuantizer (the MatMul4BitsQuantizer of older releases), RTN ("DEFAULT") and GPTQ, W4 g128, applied to the same fp32
     ONNX model and evaluated by onnxruntime on the same tokens.
 
@@ -24,7 +26,7 @@ Held-out: the first --eval-tokens tokens of data/text/sotu-heldout-1990-1997.txt
 data/text/austen-emma-heldout.txt, non-overlapping windows of --context tokens.
 
     .venv/bin/python bench/quality.py [--samples 32] [--eval-tokens 4096] [--only slim|ort]
-                                      [--families quant,prune]
+                                      [--families quant,prune,factorize]
 
 Takes 20-40 minutes on 2 cores. Writes build/bench-quality/results.json and prints a Markdown table.
 """
@@ -65,6 +67,14 @@ PRUNE_CONFIGS = [
     ("wanda 2:4", "method=wanda pattern=2:4"),
     ("sparsegpt 2:4", "method=sparsegpt pattern=2:4"),
     ("sparsegpt 2:4 + int4 g32 (joint)", "method=sparsegpt pattern=2:4 bits=4 group-size=32"),
+]
+
+FACTORIZE_CONFIGS = [
+    ("svd 80% params", "method=svd ratio=0.8"),
+    ("svd-llm 80% params", "method=svd-llm ratio=0.8"),
+    ("asvd 80% params", "method=asvd ratio=0.8"),
+    ("rtn W4 g128 + rank-16 svd-llm residual", "method=svd-llm rank=16 residual=1 bits=4 group-size=128"),
+    ("rtn W4 g128 + rank-32 svd-llm residual", "method=svd-llm rank=32 residual=1 bits=4 group-size=128"),
 ]
 
 
@@ -119,8 +129,9 @@ def main():
     p.add_argument("--only", choices=["slim", "ort"], help="run one side only")
     p.add_argument("--methods", default="rtn,gptq,awq,smoothquant",
                    help="smoothquant runs only as W8A8 (8-bit symmetric per-channel weights)")
-    p.add_argument("--families", default="quant,prune",
-                   help="comma-separated: quant (the quantization rows), prune (the pruning rows)")
+    p.add_argument("--families", default="quant,prune,factorize",
+                   help="comma-separated: quant (the quantization rows), prune (the pruning rows), "
+                        "factorize (the low-rank rows)")
     p.add_argument("--resume", action="store_true",
                    help="keep the rows of an earlier results.json and skip what they cover")
     p.add_argument("--gptq-options", default="clip-search=1",
@@ -200,13 +211,16 @@ def main():
                 for split, text in HELDOUT.items():
                     row[split] = slim_perplexity(out, tokenizer, text, args.context, args.eval_tokens)
                 record(row)
-        for name, options in PRUNE_CONFIGS if "prune" in families else []:
+        compress_rows = [("--prune", name, options) for name, options in PRUNE_CONFIGS if "prune" in families]
+        compress_rows += [("--factorize", name, options) for name, options in FACTORIZE_CONFIGS
+                          if "factorize" in families]
+        for flag, name, options in compress_rows:
             if (name, "slim") in done:
                 continue
             out = work(re.sub(r"[^a-z0-9]+", "-", name.lower()))
             report = out + ".report.json"
             t = time.time()
-            run([slimc, onnx_path, "-o", out, "--prune", f"{options} stats={stats} report={report}"])
+            run([slimc, onnx_path, "-o", out, flag, f"{options} stats={stats} report={report}"])
             seconds = time.time() - t
             rep = json.load(open(report))
             row = {"name": name, "tool": "slim", "bytes": dir_bytes(out, ["model.weights"]),

@@ -29,6 +29,12 @@ static const MethodInfo kMethods[] = {
      "Wanda: magnitude times the input's norm"},
     {CompressionFamily::Prune, "sparsegpt", kSecondMoment,
      "SparseGPT: pruning errors spread through the inverse Hessian"},
+    {CompressionFamily::Factorize, "svd", kNoStats,
+     "truncated SVD of the weight"},
+    {CompressionFamily::Factorize, "svd-llm", kSecondMoment,
+     "SVD-LLM: truncated SVD of the weight whitened by the inputs"},
+    {CompressionFamily::Factorize, "asvd", kAbsMean,
+     "ASVD: truncated SVD of the weight scaled by mean|x|^alpha"},
 };
 
 llvm::ArrayRef<MethodInfo> mlir::slim::getMethods() { return kMethods; }
@@ -160,5 +166,31 @@ llvm::Expected<PrunedLayer> mlir::slim::pruneLayer(const LayerData &layer,
   if (options.criterion != PruneCriterion::Magnitude)
     result.fields.push_back({"dead_inputs", result.info.deadColumns});
   result.pruned = std::move(*p);
+  return result;
+}
+
+llvm::Expected<FactorizedLayer>
+mlir::slim::factorizeLayer(const LayerData &layer, const MethodInfo &method,
+                           FactorizeOptions options) {
+  assert(method.family == CompressionFamily::Factorize && "not a factorizer");
+  if (llvm::Error e = checkStats(layer, method))
+    return std::move(e);
+  options.criterion = method.name == "svd-llm" ? FactorizeCriterion::SVDLLM
+                      : method.name == "asvd"  ? FactorizeCriterion::ASVD
+                                               : FactorizeCriterion::SVD;
+  const InputStats *in = layer.stats;
+  llvm::Expected<FactorizedMatrix> f =
+      factorizeWeights(layer.weight, layer.rows, layer.cols,
+                       in ? in->xtx : llvm::ArrayRef<float>(),
+                       in ? in->absMean : llvm::ArrayRef<float>(), options);
+  if (!f)
+    return f.takeError();
+  FactorizedLayer result;
+  result.fields.push_back({"rank", f->rank});
+  result.fields.push_back({"retained_energy", f->retainedEnergy});
+  result.fields.push_back({"kept_dense", f->keepDense});
+  if (options.criterion == FactorizeCriterion::ASVD)
+    result.fields.push_back({"alpha", options.alpha});
+  result.factors = std::move(*f);
   return result;
 }

@@ -9,9 +9,10 @@
 // the passes' `method=` options spell it), the calibration statistics it
 // reads, and one function per family from a layer's weight and statistics to
 // its compressed form plus the method's own report fields. The passes
-// (`--slim-quantize`, `--slim-prune`) only select layers, call these, rebuild
-// the IR and write the report; a new method is a row here and a case in its
-// family's function, with no pass to change. Independent of MLIR.
+// (`--slim-quantize`, `--slim-prune`, `--slim-factorize`) only select layers,
+// call these, rebuild the IR and write the report; a new method is a row here
+// and a case in its family's function, with no pass to change. Independent of
+// MLIR.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +20,7 @@
 #define SLIM_LIB_COMPRESSION_METHODS_H
 
 #include "lib/Compression/CalibrationStats.h"
+#include "lib/Compression/Factorizer.h"
 #include "lib/Compression/Pruner.h"
 #include "lib/Compression/Quantizer.h"
 
@@ -33,7 +35,7 @@
 
 namespace mlir::slim {
 
-enum class CompressionFamily { Quantize, Prune };
+enum class CompressionFamily { Quantize, Prune, Factorize };
 
 /// The calibration statistics a method reads (flags).
 enum StatsNeeds : unsigned {
@@ -112,6 +114,17 @@ struct PrunedLayer {
 llvm::Expected<PrunedLayer> pruneLayer(const LayerData &layer,
                                        const MethodInfo &method,
                                        PruneOptions options);
+
+struct FactorizedLayer {
+  FactorizedMatrix factors;
+  ReportFields fields;
+};
+
+/// Factorizes one layer (`options.criterion` from a Factorize-family
+/// method).
+llvm::Expected<FactorizedLayer> factorizeLayer(const LayerData &layer,
+                                               const MethodInfo &method,
+                                               FactorizeOptions options);
 
 } // namespace mlir::slim
 

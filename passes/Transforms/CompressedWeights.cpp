@@ -122,8 +122,23 @@ Value mlir::slim::buildQuantizedWeight(OpBuilder &b, Location loc,
   return *weight;
 }
 
+/// Adds `f`'s factors to `parts` and returns the residual encoding.
+static LowRankAttr addFactors(OpBuilder &b, Location loc,
+                              const FactorizedMatrix &f, StringRef name,
+                              llvm::StringMap<Value> &parts) {
+  int64_t n = f.rows, k = f.cols, r = f.rank;
+  parts["u"] =
+      resourceConstant(b, loc, RankedTensorType::get({n, r}, b.getF32Type()),
+                       (name + ".u").str(), ArrayRef<float>(f.u));
+  parts["v"] =
+      resourceConstant(b, loc, RankedTensorType::get({r, k}, b.getF32Type()),
+                       (name + ".v").str(), ArrayRef<float>(f.v));
+  return LowRankAttr::get(b.getContext(), r, b.getF32Type());
+}
+
 Value mlir::slim::buildPrunedWeight(OpBuilder &b, Location loc,
-                                    const PrunedMatrix &p, StringRef name) {
+                                    const PrunedMatrix &p, StringRef name,
+                                    const FactorizedMatrix *residual) {
   MLIRContext *ctx = b.getContext();
   int64_t n = p.rows, k = p.cols;
   llvm::StringMap<Value> parts;
@@ -165,9 +180,35 @@ Value mlir::slim::buildPrunedWeight(OpBuilder &b, Location loc,
     encoding = SparseAttr::get(ctx, 0, 0, /*axis=*/1,
                                FloatAttr::get(b.getF64Type(), density));
   }
+  if (residual) {
+    LowRankAttr lowRank = addFactors(b, loc, *residual, name, parts);
+    SmallVector<Attribute> stages;
+    if (auto c = dyn_cast<CompressedAttr>(encoding))
+      stages.assign(c.getStages().begin(), c.getStages().end());
+    else
+      stages.push_back(encoding);
+    encoding = CompressedAttr::get(ctx, stages, lowRank);
+  }
   auto type = RankedTensorType::get({n, k}, b.getF32Type(), encoding);
   FailureOr<Value> weight = buildAssemble(b, loc, type, parts);
   assert(succeeded(weight) && "sparse storage is complete by construction");
+  return *weight;
+}
+
+Value mlir::slim::buildFactorizedWeight(OpBuilder &b, Location loc,
+                                        const FactorizedMatrix &f,
+                                        StringRef name) {
+  MLIRContext *ctx = b.getContext();
+  llvm::StringMap<Value> parts;
+  LowRankAttr lowRank = addFactors(b, loc, f, name, parts);
+  Attribute encoding = lowRank;
+  if (f.quant) {
+    QuantAttr quant = addQuantStorage(b, loc, *f.quant, name, parts);
+    encoding = CompressedAttr::get(ctx, {quant}, lowRank);
+  }
+  auto type = RankedTensorType::get({f.rows, f.cols}, b.getF32Type(), encoding);
+  FailureOr<Value> weight = buildAssemble(b, loc, type, parts);
+  assert(succeeded(weight) && "low-rank storage is complete by construction");
   return *weight;
 }
 

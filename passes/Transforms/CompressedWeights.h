@@ -22,6 +22,7 @@
 
 #include "dialects/Slim/IR/SlimAttrs.h"
 #include "lib/Compression/CalibrationStats.h"
+#include "lib/Compression/Factorizer.h"
 #include "lib/Compression/Pruner.h"
 #include "lib/Compression/Quantizer.h"
 
@@ -60,9 +61,17 @@ Value buildQuantizedWeight(OpBuilder &b, Location loc, const QuantizedMatrix &q,
 /// The `N x K` weight a pruned matrix stands for: `#slim.sparse<n:m, axis =
 /// 1>` (values and positions of each run), `#slim.compressed<[sparse,
 /// quant]>` when the kept values are quantized, or `#slim.sparse<
-/// unstructured>` in CSR form.
+/// unstructured>` in CSR form; with `residual`, those stages in a
+/// `#slim.compressed` whose residual is its factors.
 Value buildPrunedWeight(OpBuilder &b, Location loc, const PrunedMatrix &p,
-                        StringRef name);
+                        StringRef name,
+                        const FactorizedMatrix *residual = nullptr);
+
+/// The `N x K` weight a factorization stands for: `#slim.lowrank<rank = r>`
+/// (factors `u` `[N, r]`, `v` `[r, K]`, f32), or with a quantized base
+/// `#slim.compressed<[#slim.quant<...>], residual = #slim.lowrank<...>>`.
+Value buildFactorizedWeight(OpBuilder &b, Location loc,
+                            const FactorizedMatrix &f, StringRef name);
 
 /// Replaces `layer` (a `linalg.matmul` by a constant `[K, N]` weight) with
 /// `slim.matmul {transpose_rhs}` of `x` by `weight` (`[N, K]`), where `x`

@@ -40,6 +40,9 @@ enum class EmbeddingQuantization { Dense, Int8, Int6, Int4 };
 /// The criterion of `--slim-prune`.
 enum class PruneMethod { Magnitude, Wanda, SparseGPT };
 
+/// The method of `--slim-factorize`.
+enum class FactorizeMethod { SVD, SVDLLM, ASVD };
+
 #define GEN_PASS_DECL
 #include "passes/Transforms/Passes.h.inc"
 

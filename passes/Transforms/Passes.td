@@ -972,6 +972,13 @@ def SlimPrunePass : Pass<"slim-prune", "::mlir::ModuleOp"> {
     (with statistics) and the relative weight error, bytes before and
     after. Layers pruned here are `slim.matmul`s, which a later
     `--slim-quantize` leaves alone: quantize pruned layers with `bits`.
+
+    `residual-rank=r` adds a rank-`r` correction of what pruning (and
+    quantizing) lost, `#slim.compressed<[sparse(, quant)], residual =
+    #slim.lowrank<rank = r>>`: the truncated SVD of the error, whitened by
+    the calibration inputs as in `--slim-factorize method=svd-llm` when
+    `stats` is given. The CPU pipeline runs it as two thin products beside
+    the sparse one.
   }];
   let options = [
     Option<"method", "method", "::mlir::slim::PruneMethod",
@@ -1000,6 +1007,9 @@ def SlimPrunePass : Pass<"slim-prune", "::mlir::ModuleOp"> {
            "With bits: signed codes without zero points">,
     Option<"scaleType", "scale-type", "std::string", "\"f16\"",
            "With bits: storage type of the scales, f16, bf16 or f32">,
+    Option<"residualRank", "residual-rank", "int64_t", "0",
+           "Add a low-rank residual of this rank fitted to the pruning (and "
+           "quantization) error: SVD-LLM with stats, SVD without (0: none)">,
     Option<"statsFile", "stats", "std::string", "\"\"",
            "Calibration statistics file (required by wanda and sparsegpt)">,
     Option<"damp", "damp", "double", "0.01",
@@ -1009,6 +1019,85 @@ def SlimPrunePass : Pass<"slim-prune", "::mlir::ModuleOp"> {
            "mask)">,
     Option<"layers", "layers", "std::string", "\".\"",
            "Extended regex: prune the layers whose names it matches">,
+    Option<"exclude", "exclude", "std::string", "\"lm_head|embed|wte|wpe\"",
+           "Extended regex: keep the layers whose names it matches dense">,
+    Option<"reportFile", "report", "std::string", "\"\"",
+           "Write a per-layer JSON report to this file">,
+    Option<"progress", "progress", "bool", "false",
+           "Print a line per layer to stderr">,
+  ];
+  let dependentDialects = ["::mlir::slim::SlimDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::linalg::LinalgDialect"];
+}
+
+def SlimFactorizePass : Pass<"slim-factorize", "::mlir::ModuleOp"> {
+  let summary = "Factorizes the weights of linear layers into low-rank factors";
+  let description = [{
+    Replaces each selected linear layer (see `--slim-quantize`) with a
+    `slim.matmul {transpose_rhs}` of a low-rank weight `[N, K] = U V`
+    (`#slim.lowrank<rank = r>`, factors `u` `[N, r]` and `v` `[r, K]`), or,
+    with `residual`, of the weight quantized by RTN plus a low-rank
+    correction of its quantization error (`#slim.compressed<[#slim.quant<...>],
+    residual = #slim.lowrank<rank = r>>`, low-rank compensation). The CPU
+    pipeline runs the factors as two thin products (`--slim-split-low-rank`)
+    and the quantized part on the kernels.
+
+    Methods: `svd` (truncated SVD of the weight), `svd-llm` (Wang et al.:
+    the SVD of the weight whitened by the Cholesky factor of the calibration
+    X^T X, which minimizes the output error on the calibration inputs; needs
+    `stats`) and `asvd` (Yuan et al.: input channels scaled by
+    `mean|x|^alpha` before the SVD; needs `stats`). The rank is `rank`, or the
+    largest keeping at most `ratio` of the dense parameters, or the smallest
+    retaining `energy` of the (whitened) squared singular values: exactly one
+    of the three. A replacement that would not be smaller than the dense
+    weight leaves the layer dense (the report says so).
+
+    Layers are selected by `layers` and `exclude` as by `--slim-quantize`;
+    `report` writes one JSON record per layer (rank, retained energy, output
+    and weight errors, bytes before and after).
+  }];
+  let options = [
+    Option<"method", "method", "::mlir::slim::FactorizeMethod",
+           "::mlir::slim::FactorizeMethod::SVD",
+           "Method: svd, svd-llm or asvd",
+           [{::llvm::cl::values(
+             clEnumValN(::mlir::slim::FactorizeMethod::SVD, "svd",
+                        "truncated SVD of the weight"),
+             clEnumValN(::mlir::slim::FactorizeMethod::SVDLLM, "svd-llm",
+                        "SVD of the weight whitened by the inputs (needs "
+                        "stats)"),
+             clEnumValN(::mlir::slim::FactorizeMethod::ASVD, "asvd",
+                        "SVD of the weight scaled by mean|x|^alpha (needs "
+                        "stats)"))}]>,
+    Option<"rank", "rank", "int64_t", "0", "Rank of every factorized layer">,
+    Option<"ratio", "ratio", "double", "0",
+           "Largest rank whose factors hold at most this fraction of the "
+           "dense parameters (0, 1]">,
+    Option<"energy", "energy", "double", "0",
+           "Smallest rank retaining this fraction of the squared singular "
+           "values (0, 1]">,
+    Option<"residual", "residual", "bool", "false",
+           "Quantize the weight (bits, group-size, symmetric, scale-type) "
+           "and factorize its quantization error">,
+    Option<"bits", "bits", "unsigned", "4",
+           "With residual: code width, 2 to 8">,
+    Option<"groupSize", "group-size", "int64_t", "128",
+           "With residual: input channels per scale; 0 for one per output "
+           "channel (a last shorter group is allowed)">,
+    Option<"symmetric", "symmetric", "bool", "false",
+           "With residual: signed codes without zero points">,
+    Option<"scaleType", "scale-type", "std::string", "\"f16\"",
+           "With residual: storage type of the scales, f16, bf16 or f32">,
+    Option<"alpha", "alpha", "double", "0.5",
+           "ASVD: exponent of mean|x| in the input scaling">,
+    Option<"damp", "damp", "double", "0.01",
+           "SVD-LLM: damping of X^T X, as a fraction of its mean diagonal">,
+    Option<"statsFile", "stats", "std::string", "\"\"",
+           "Calibration statistics file (required by svd-llm and asvd)">,
+    Option<"layers", "layers", "std::string", "\".\"",
+           "Extended regex: factorize the layers whose names it matches">,
     Option<"exclude", "exclude", "std::string", "\"lm_head|embed|wte|wpe\"",
            "Extended regex: keep the layers whose names it matches dense">,
     Option<"reportFile", "report", "std::string", "\"\"",

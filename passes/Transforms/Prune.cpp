@@ -56,6 +56,8 @@ StringRef getMethodName(PruneMethod m) {
 /// The outcome of pruning one layer, computed off the IR.
 struct LayerResult {
   std::optional<PrunedMatrix> pruned;
+  /// With residual-rank: the low-rank correction of the pruning error.
+  std::optional<FactorizedMatrix> residual;
   std::string error;
   std::optional<double> outputError;
   double weightError = 0;
@@ -135,6 +137,10 @@ LogicalResult SlimPrunePass::parseOptions(ModuleOp module) {
              << "' (expected f16, bf16 or f32)";
     options.quant = scheme;
   }
+  if (residualRank < 0)
+    return module.emitError()
+           << "slim-prune: residual-rank=" << residualRank.getValue()
+           << " must not be negative";
   if (blockSize <= 0 || !(damp >= 0))
     return module.emitError()
            << "slim-prune: block-size must be positive and damp non-negative";
@@ -166,12 +172,36 @@ LayerResult SlimPrunePass::computeLayer(const LinearLayer &layer,
     result.error = llvm::toString(p.takeError());
     return result;
   }
-  result.weightError = relativeWeightError(w, p->pruned.weights);
-  if (in)
-    result.outputError =
-        relativeOutputError(w, p->pruned.weights, n, k, in->xtx);
   result.info = p->info;
   result.fields = std::move(p->fields);
+  ArrayRef<float> effective = p->pruned.weights;
+  if (residualRank > 0) {
+    // U V fitted to w - pruned: whitened by the inputs where there are
+    // statistics (SVD-LLM), plain SVD otherwise.
+    const MethodInfo *factorizer =
+        lookupMethod(CompressionFamily::Factorize, in ? "svd-llm" : "svd");
+    FactorizeOptions f;
+    f.rank.rank = residualRank;
+    f.dampFraction = damp;
+    f.base = p->pruned.weights;
+    llvm::Expected<FactorizedLayer> r =
+        slim::factorizeLayer({w, n, k, in}, *factorizer, f);
+    if (!r) {
+      result.error = "residual: " + llvm::toString(r.takeError());
+      return result;
+    }
+    result.fields.push_back({"residual_rank", r->factors.rank});
+    result.fields.push_back({"residual_method", factorizer->name});
+    result.fields.push_back(
+        {"residual_retained_energy", r->factors.retainedEnergy});
+    result.residual = std::move(r->factors);
+    effective = result.residual->weights;
+  }
+  result.weightError = relativeWeightError(w, effective);
+  if (in)
+    result.outputError = relativeOutputError(w, effective, n, k, in->xtx);
+  if (result.residual)
+    result.residual->weights = {};
   result.pruned = std::move(p->pruned);
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -208,6 +238,14 @@ void SlimPrunePass::runOnOperation() {
           error() << llvm::toString(std::move(e));
           return false;
         }
+        int64_t most = std::min(layer.inChannels, layer.outChannels);
+        if (residualRank > most) {
+          error() << "residual-rank=" << residualRank.getValue()
+                  << " is larger than the layer allows, min("
+                  << layer.outChannels << ", " << layer.inChannels
+                  << ") = " << most;
+          return false;
+        }
         if (options.quant)
           if (llvm::Error e = options.quant->validate(
                   layer.inChannels / options.pattern.m * options.pattern.n)) {
@@ -233,6 +271,8 @@ void SlimPrunePass::runOnOperation() {
     const PrunedMatrix &p = *r.pruned;
     int64_t weights = layer.inChannels * layer.outChannels;
     int64_t before = weights * 4, after = countBytes(p);
+    if (r.residual)
+      after += r.residual->rank * (r.residual->rows + r.residual->cols) * 4;
     int64_t kept = p.countKept();
     double reached = 1.0 - double(kept) / double(weights);
     totalBefore += before;
@@ -273,7 +313,8 @@ void SlimPrunePass::runOnOperation() {
     }
     report.push_back(std::move(entry));
     OpBuilder b(layer.op);
-    Value weight = buildPrunedWeight(b, layer.op.getLoc(), p, layer.name);
+    Value weight = buildPrunedWeight(b, layer.op.getLoc(), p, layer.name,
+                                     r.residual ? &*r.residual : nullptr);
     replaceLinearLayer(layer, weight);
     return success();
   };

@@ -124,6 +124,13 @@ static llvm::cl::opt<std::string> pruneOpt(
                    "--slim-prune options, e.g. 'method=sparsegpt pattern=2:4 "
                    "bits=4 stats=calib.stats report=prune.json'"),
     llvm::cl::value_desc("options"), llvm::cl::cat(category));
+static llvm::cl::opt<std::string> factorizeOpt(
+    "factorize",
+    llvm::cl::desc("Factorize linear layers into low-rank factors first "
+                   "(after --prune, before --quantize), with these "
+                   "--slim-factorize options, e.g. 'method=svd-llm ratio=0.8 "
+                   "stats=calib.stats report=factorize.json'"),
+    llvm::cl::value_desc("options"), llvm::cl::cat(category));
 static llvm::cl::opt<bool> calibration(
     "calibration",
     llvm::cl::desc("Instrument the linear layers (--slim-calibrate) so that "
@@ -131,7 +138,7 @@ static llvm::cl::opt<bool> calibration(
     llvm::cl::cat(category));
 static llvm::cl::opt<std::string> emitMlir(
     "emit-mlir",
-    llvm::cl::desc("Also write the model after --prune/--quantize/--calibration, "
+    llvm::cl::desc("Also write the model after --prune/--factorize/--quantize/--calibration, "
                    "before the CPU pipeline, to this file (.mlirbc: bytecode)"),
     llvm::cl::value_desc("file"), llvm::cl::cat(category));
 
@@ -586,8 +593,9 @@ int main(int argc, char **argv) {
   std::string headerTmp = files.add(outDir, "model.h");
 
   // Model-level transformations: compression, instrumentation.
-  bool compress =
-      quantizeOpt.getNumOccurrences() || pruneOpt.getNumOccurrences();
+  bool compress = quantizeOpt.getNumOccurrences() ||
+                  pruneOpt.getNumOccurrences() ||
+                  factorizeOpt.getNumOccurrences();
   if (compress || calibration) {
     phases.start(compress ? "compression" : "instrumentation");
     PassManager pre(&context, ModuleOp::getOperationName());
@@ -600,6 +608,13 @@ int main(int argc, char **argv) {
         options += " progress=1";
       if (failed(parsePassPipeline("slim-prune{" + options + "}", pre)))
         return error("--prune: cannot parse '" + pruneOpt + "'");
+    }
+    if (factorizeOpt.getNumOccurrences()) {
+      std::string options = factorizeOpt;
+      if (!StringRef(options).contains("progress"))
+        options += " progress=1";
+      if (failed(parsePassPipeline("slim-factorize{" + options + "}", pre)))
+        return error("--factorize: cannot parse '" + factorizeOpt + "'");
     }
     if (quantizeOpt.getNumOccurrences()) {
       std::string options = quantizeOpt;

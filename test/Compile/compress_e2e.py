@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
 # SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
-"""End to end: prune (and prune + quantize) a tiny generated LLaMA with `slimc --prune`, run it.
+"""End to end: prune, factorize and quantize a tiny generated LLaMA with `slimc --prune / --factorize /
+--quantize`, run it with slim-run.
 
 1. Magnitude 2:4 and 50 % unstructured through slimc + slim-run against an independent numpy
    pruning of the same weights run by onnxruntime.
@@ -11,9 +12,14 @@
 3. SparseGPT 2:4 with int4 values quantized in the same sweep: the CPU kernels (sparse + quant) give
    the reference lowering's logits for 1, 5, 48 and 80 rows; the weights file holds what the report
    counts.
-4. Composition: the MLP layers pruned 2:4 + int4, the attention layers GPTQ int4, in one slimc call.
+4. Composition: the MLP layers pruned 2:4 + int4, the attention layers GPTQ int4, in one slimc call;
+   and 2:4 + int4 + a low-rank residual on one weight, on the kernels against the reference lowering.
+5. Low rank: SVD and SVD-LLM at half the parameters (SVD-LLM's held-out logits closer to fp32's and
+   its per-layer output errors lower in every layer); the factors as two thin products against the
+   reference lowering; int4 + a rank-8 SVD-LLM residual below int4 alone on the calibration output
+   error of every layer, its quantized part on the kernels.
 
-Usage: prune_e2e.py --work DIR --tokenizer tokenizer.json --calibration-text F --heldout-text F
+Usage: compress_e2e.py --work DIR --tokenizer tokenizer.json --calibration-text F --heldout-text F
                     [--slimc PATH] [--slim-run PATH]
 """
 
@@ -202,7 +208,63 @@ def main():
     mixed_err = rel(logits_of("mixed"), fp32)
     assert mixed_err < 1.0, mixed_err
     print(f"mlp sparsegpt 2:4 + int4, attention gptq int4: held-out logits rel err {mixed_err:.4f}")
-    print("prune e2e: OK")
+
+    # 4b. All three on one weight: 2:4 + int4 + a rank-8 residual of what they lost; its parts on
+    # the kernels (sparse quantized product, two thin products) against the reference lowering,
+    # and closer to fp32 than 2:4 + int4 alone.
+    composed = f"{joint} residual-rank=8"
+    sh("slimc", w("lm.onnx"), "-o", w("composed"), "--opt-level", "0", "--keep-intermediates", "--prune",
+       f"{composed} report={w('composed.json')}")
+    sh("slimc", w("lm.onnx"), "-o", w("composed-reference"), "--opt-level", "0", "--prune", composed,
+       "--pipeline=quantized-kernels=false split-low-rank=false")
+    assert "call void @slim_rt_qmatmul_sparse_zp_f16(" in open(w("composed", "model.ll")).read()
+    for data in (td, w("heldout1"), w("heldout5")):
+        got, ref = logits_of("composed", data), logits_of("composed-reference", data)
+        assert rel(got, ref) < 1e-4, (data, rel(got, ref))
+    composed_err = rel(logits_of("composed"), fp32)
+    with_residual = {l["layer"]: l for l in json.load(open(w("composed.json")))["layers"]}
+    without = {l["layer"]: l for l in json.load(open(w("joint.json")))["layers"]}
+    lower = sum(with_residual[n]["output_rel_error"] < without[n]["output_rel_error"] for n in layers)
+    assert lower == len(layers) and composed_err < joint_err, (lower, composed_err, joint_err)
+    print(f"sparsegpt 2:4 + int4 + rank-8 residual: kernels = reference lowering within 1e-4 (1, 5 and 48 "
+          f"rows); held-out logits rel err {composed_err:.4f} against {joint_err:.4f} without the residual; "
+          f"calibration output error lower in {lower} of {len(layers)} layers")
+
+    # 5. Low rank.
+    errors, reports = {}, {}
+    for method in ("svd", "svd-llm"):
+        report = w(f"{method}.json")
+        sh("slimc", w("lm.onnx"), "-o", w(method), "--opt-level", "0", "--factorize",
+           f"method={method} ratio=0.5 stats={w('calib.stats')} report={report}")
+        errors[method] = rel(logits_of(method), fp32)
+        reports[method] = {l["layer"]: l for l in json.load(open(report))["layers"]}
+        assert not any(l["kept_dense"] for l in reports[method].values()), method
+    better = sum(reports["svd-llm"][n]["output_rel_error"] < reports["svd"][n]["output_rel_error"]
+                 for n in layers)
+    assert better == len(layers) and errors["svd-llm"] < errors["svd"], (better, errors)
+    sh("slimc", w("lm.onnx"), "-o", w("svd-llm-reference"), "--opt-level", "0", "--factorize",
+       f"method=svd-llm ratio=0.5 stats={w('calib.stats')}", "--pipeline=split-low-rank=false")
+    for data in (td, w("heldout1"), w("heldout5")):
+        got, ref = logits_of("svd-llm", data), logits_of("svd-llm-reference", data)
+        assert rel(got, ref) < 1e-4, (data, rel(got, ref))
+    print(f"low rank at half the parameters: held-out logits rel err svd {errors['svd']:.4f}, svd-llm "
+          f"{errors['svd-llm']:.4f}; svd-llm's calibration output error is lower in {better} of {len(layers)} "
+          "layers; split factors = reference lowering within 1e-4 (1, 5 and 48 rows)")
+    for name, options in (("int4", f"--quantize=method=rtn bits=4 group-size=32 report={w('int4.json')}"),
+                          ("int4-lorc", f"--factorize=method=svd-llm rank=8 residual=1 bits=4 group-size=32 "
+                                        f"stats={w('calib.stats')} report={w('int4-lorc.json')}")):
+        sh("slimc", w("lm.onnx"), "-o", w(name), "--opt-level", "0", "--keep-intermediates", options)
+    ll = open(w("int4-lorc", "model.ll")).read()
+    assert "call void @slim_rt_qmatmul_zp_f16(" in ll, "the quantized part is not on the kernels"
+    plain = {l["layer"]: l for l in json.load(open(w("int4.json")))["layers"]}
+    lorc = {l["layer"]: l for l in json.load(open(w("int4-lorc.json")))["layers"]}
+    # (the plain int4 report has no statistics: compare weight errors, and the logits)
+    fewer = sum(lorc[n]["weight_rel_error"] < plain[n]["weight_rel_error"] for n in layers)
+    e_plain, e_lorc = rel(logits_of("int4"), fp32), rel(logits_of("int4-lorc"), fp32)
+    assert fewer == len(layers) and e_lorc < e_plain, (fewer, e_plain, e_lorc)
+    print(f"int4 g32 + rank-8 svd-llm residual: held-out logits rel err {e_lorc:.4f} against int4 alone "
+          f"{e_plain:.4f}; weight error lower in {fewer} of {len(layers)} layers")
+    print("compress e2e: OK")
 
 
 if __name__ == "__main__":

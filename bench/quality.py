@@ -132,6 +132,8 @@ def main():
     p.add_argument("--families", default="quant,prune,factorize",
                    help="comma-separated: quant (the quantization rows), prune (the pruning rows), "
                         "factorize (the low-rank rows)")
+    p.add_argument("--rows", default=None, metavar="REGEX",
+                   help="only the Slim rows whose names match this regex (fp32 always runs)")
     p.add_argument("--resume", action="store_true",
                    help="keep the rows of an earlier results.json and skip what they cover")
     p.add_argument("--gptq-options", default="clip-search=1",
@@ -193,7 +195,7 @@ def main():
                         continue
                     name = "smoothquant W8A8 per-channel/per-token"
                     opts = "bits=8 group-size=0 symmetric=1"
-                if (name, "slim") in done:
+                if (name, "slim") in done or (args.rows and not re.search(args.rows, name)):
                     continue
                 out = work(re.sub(r"[^a-z0-9]+", "-", name.lower()))
                 report = out + ".report.json"
@@ -215,7 +217,7 @@ def main():
         compress_rows += [("--factorize", name, options) for name, options in FACTORIZE_CONFIGS
                           if "factorize" in families]
         for flag, name, options in compress_rows:
-            if (name, "slim") in done:
+            if (name, "slim") in done or (args.rows and not re.search(args.rows, name)):
                 continue
             out = work(re.sub(r"[^a-z0-9]+", "-", name.lower()))
             report = out + ".report.json"

@@ -160,7 +160,9 @@ static llvm::cl::opt<unsigned> jobs(
                    "(default: the number of cores, at most 8)"),
     llvm::cl::init(0), llvm::cl::cat(category));
 static llvm::cl::opt<bool> quiet(
-    "quiet", llvm::cl::desc("Do not print the compilation phases and their times"),
+    "quiet", llvm::cl::desc("Do not print the compilation phases and their "
+                            "times, nor the compression passes' per-layer "
+                            "progress (unless their options ask for it)"),
     llvm::cl::cat(category));
 
 static int error(const llvm::Twine &message) {
@@ -604,21 +606,21 @@ int main(int argc, char **argv) {
       return 1;
     if (pruneOpt.getNumOccurrences()) {
       std::string options = pruneOpt;
-      if (!StringRef(options).contains("progress"))
+      if (!quiet && !StringRef(options).contains("progress"))
         options += " progress=1";
       if (failed(parsePassPipeline("slim-prune{" + options + "}", pre)))
         return error("--prune: cannot parse '" + pruneOpt + "'");
     }
     if (factorizeOpt.getNumOccurrences()) {
       std::string options = factorizeOpt;
-      if (!StringRef(options).contains("progress"))
+      if (!quiet && !StringRef(options).contains("progress"))
         options += " progress=1";
       if (failed(parsePassPipeline("slim-factorize{" + options + "}", pre)))
         return error("--factorize: cannot parse '" + factorizeOpt + "'");
     }
     if (quantizeOpt.getNumOccurrences()) {
       std::string options = quantizeOpt;
-      if (!StringRef(options).contains("progress"))
+      if (!quiet && !StringRef(options).contains("progress"))
         options += " progress=1";
       if (failed(parsePassPipeline("slim-quantize{" + options + "}", pre)))
         return error("--quantize: cannot parse '" + quantizeOpt + "'");

@@ -41,12 +41,13 @@ namespace {
 /// positive definite.
 llvm::Expected<std::vector<double>> choleskyOf(ArrayRef<float> hessian,
                                                int64_t n, double damp) {
+  if (!std::all_of(hessian.begin(), hessian.end(),
+                   [](float v) { return std::isfinite(v); }))
+    return llvm::createStringError("the Hessian has non-finite entries");
   double meanDiag = 0;
   for (int64_t i = 0; i < n; ++i)
     meanDiag += hessian[i * n + i];
   meanDiag /= n;
-  if (!std::isfinite(meanDiag))
-    return llvm::createStringError("the Hessian has non-finite entries");
   if (meanDiag <= 0)
     meanDiag = 1;
   std::vector<double> l(n * n);

@@ -63,12 +63,13 @@ mlir::slim::getInverseHessian(llvm::ArrayRef<float> hessian, int64_t cols,
   for (int64_t i = 0; i < cols; ++i)
     if (result.dead[at(i)])
       h[i * cols + i] = 1.0;
+  if (!std::all_of(hessian.begin(), hessian.end(),
+                   [](float v) { return std::isfinite(v); }))
+    return llvm::createStringError("the Hessian has non-finite entries");
   double meanDiag = 0;
   for (int64_t i = 0; i < cols; ++i)
     meanDiag += h[i * cols + i];
   meanDiag /= cols;
-  if (!std::isfinite(meanDiag))
-    return llvm::createStringError("the Hessian has non-finite entries");
 
   double damp = dampFraction;
   constexpr int kMaxRetries = 6;

@@ -201,6 +201,23 @@ TEST(Factorizer, ResidualCompensatesQuantization) {
   }
 }
 
+/// Non-finite statistics are refused (SVD-LLM's Hessian, ASVD's means).
+TEST(Factorizer, NonFiniteStatisticsAreRefused) {
+  const int64_t n = 64, rows = 8, cols = 16;
+  std::vector<float> h = secondMoment(correlatedInputs(n, cols, 61), n, cols);
+  std::vector<float> w = randomWeights(rows, cols, 62), mean(cols, 1.0f);
+  h[1 * cols + 7] = std::nanf("");
+  EXPECT_NE(errorOf(factorizeWeights(w, rows, cols, h, mean,
+                                     withRank(FactorizeCriterion::SVDLLM, 2)))
+                .find("non-finite"),
+            std::string::npos);
+  mean[4] = INFINITY;
+  EXPECT_NE(errorOf(factorizeWeights(w, rows, cols, h, mean,
+                                     withRank(FactorizeCriterion::ASVD, 2)))
+                .find("non-finite"),
+            std::string::npos);
+}
+
 /// A residual of a given base (a pruned weight): the weights are the base
 /// plus U V, closer to the weight than the base alone; a base together with
 /// a quantization scheme is refused.

@@ -264,4 +264,23 @@ TEST(Pruner, DeadInputsArePrunedFirst) {
   }
 }
 
+/// Non-finite statistics are refused with a message, not turned into
+/// garbage weights (an off-diagonal NaN included).
+TEST(Pruner, NonFiniteStatisticsAreRefused) {
+  const int64_t n = 64, rows = 8, cols = 16;
+  std::vector<float> h = secondMoment(correlatedInputs(n, cols, 51), n, cols);
+  std::vector<float> w = randomWeights(rows, cols, 52);
+  h[3 * cols + 5] = std::nanf("");
+  EXPECT_NE(errorOf(pruneWeights(w, rows, cols, h,
+                                 nm(PruneCriterion::SparseGPT, 2, 4)))
+                .find("non-finite"),
+            std::string::npos);
+  h[3 * cols + 5] = 0.0f;
+  h[2 * cols + 2] = INFINITY;
+  EXPECT_NE(
+      errorOf(pruneWeights(w, rows, cols, h, nm(PruneCriterion::Wanda, 2, 4)))
+          .find("non-finite"),
+      std::string::npos);
+}
+
 } // namespace

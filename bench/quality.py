@@ -11,7 +11,8 @@ One command, one table: held-out perplexity, weight bytes and compression ratio 
   * Slim pruning (--families prune): magnitude, Wanda and SparseGPT at 50 % unstructured and 2:4,
     and SparseGPT 2:4 with int4 values quantized in the same sweep (docs/Pruning.md);
   * Slim low-rank factorization (--families factorize): SVD, SVD-LLM and ASVD at 80 % of the
-    parameters, and RTN W4 g128 with a rank-16 / rank-32 SVD-LLM residual (low-rank compensation);
+    parameters, and RTN W4 g128 with a rank-16 / rank-32 SVD-LLM residual, GPTQ W4 g128 with a
+    rank-16 one (low-rank compensation);
   * onnxruntime's MatMulNBitsQuantizer (the MatMul4BitsQuantizer of older releases), RTN ("DEFAULT") and GPTQ, W4 g128, applied to the same fp32
     ONNX model and evaluated by onnxruntime on the same tokens.
 
@@ -75,6 +76,8 @@ FACTORIZE_CONFIGS = [
     ("asvd 80% params", "method=asvd ratio=0.8"),
     ("rtn W4 g128 + rank-16 svd-llm residual", "method=svd-llm rank=16 residual=1 bits=4 group-size=128"),
     ("rtn W4 g128 + rank-32 svd-llm residual", "method=svd-llm rank=32 residual=1 bits=4 group-size=128"),
+    ("gptq W4 g128 + rank-16 svd-llm residual",
+     "method=svd-llm rank=16 residual=1 residual-method=gptq bits=4 group-size=128"),
 ]
 
 

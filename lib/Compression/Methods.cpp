@@ -171,10 +171,31 @@ llvm::Expected<PrunedLayer> mlir::slim::pruneLayer(const LayerData &layer,
 
 llvm::Expected<FactorizedLayer>
 mlir::slim::factorizeLayer(const LayerData &layer, const MethodInfo &method,
-                           FactorizeOptions options) {
+                           FactorizeOptions options,
+                           const QuantizeSettings *residualOf) {
   assert(method.family == CompressionFamily::Factorize && "not a factorizer");
   if (llvm::Error e = checkStats(layer, method))
     return std::move(e);
+  FactorizedLayer result;
+  std::optional<QuantizedLayer> base;
+  if (residualOf) {
+    StringRef name = residualOf->method->name;
+    if (name != "rtn" && name != "gptq")
+      return llvm::createStringError(
+          llvm::formatv("a low-rank residual corrects rtn or gptq, not {0} "
+                        "(it rescales the activation)",
+                        name)
+              .str());
+    llvm::Expected<QuantizedLayer> q = quantizeLayer(layer, *residualOf);
+    if (!q)
+      return q.takeError();
+    base = std::move(*q);
+    options.residualOf.reset();
+    options.base = base->effectiveWeight;
+    result.fields.push_back({"residual_of", name});
+    for (auto &field : base->fields)
+      result.fields.push_back(field);
+  }
   options.criterion = method.name == "svd-llm" ? FactorizeCriterion::SVDLLM
                       : method.name == "asvd"  ? FactorizeCriterion::ASVD
                                                : FactorizeCriterion::SVD;
@@ -185,7 +206,8 @@ mlir::slim::factorizeLayer(const LayerData &layer, const MethodInfo &method,
                        in ? in->absMean : llvm::ArrayRef<float>(), options);
   if (!f)
     return f.takeError();
-  FactorizedLayer result;
+  if (base)
+    f->quant = std::move(base->q);
   result.fields.push_back({"rank", f->rank});
   result.fields.push_back({"retained_energy", f->retainedEnergy});
   result.fields.push_back({"kept_dense", f->keepDense});

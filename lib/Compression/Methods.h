@@ -121,10 +121,13 @@ struct FactorizedLayer {
 };
 
 /// Factorizes one layer (`options.criterion` from a Factorize-family
-/// method).
-llvm::Expected<FactorizedLayer> factorizeLayer(const LayerData &layer,
-                                               const MethodInfo &method,
-                                               FactorizeOptions options);
+/// method). With `residualOf`, the layer is first quantized by that
+/// Quantize-family method (rtn or gptq: the others rescale the activation,
+/// which a residual cannot follow) and the factors approximate its error.
+llvm::Expected<FactorizedLayer>
+factorizeLayer(const LayerData &layer, const MethodInfo &method,
+               FactorizeOptions options,
+               const QuantizeSettings *residualOf = nullptr);
 
 } // namespace mlir::slim
 

@@ -73,6 +73,8 @@ private:
 
   const MethodInfo *methodInfo = nullptr;
   FactorizeOptions options;
+  /// With residual: how the weight is quantized first.
+  QuantizeSettings residualOf;
 };
 
 LogicalResult SlimFactorizePass::parseOptions(ModuleOp module) {
@@ -107,7 +109,21 @@ LogicalResult SlimFactorizePass::parseOptions(ModuleOp module) {
     if (llvm::Error e = scheme.validate(/*cols=*/1))
       return module.emitError()
              << "slim-factorize: " << llvm::toString(std::move(e));
-    options.residualOf = scheme;
+    const MethodInfo *quantizer =
+        lookupMethod(CompressionFamily::Quantize, residualMethod);
+    if (!quantizer || (quantizer->name != "rtn" && quantizer->name != "gptq"))
+      return module.emitError()
+             << "slim-factorize: residual-method='" << residualMethod.getValue()
+             << "' (expected rtn or gptq)";
+    if (quantizer->needs != kNoStats && statsFile.empty())
+      return module.emitError()
+             << "slim-factorize: residual-method=" << quantizer->name
+             << " needs calibration statistics (stats=FILE, written by "
+                "slim-run --calibrate)";
+    residualOf.method = quantizer;
+    residualOf.scheme = scheme;
+    residualOf.gptq.dampFraction = damp;
+    residualOf.gptq.actOrder = true;
   }
   if (!(damp >= 0))
     return module.emitError() << "slim-factorize: damp must not be negative";
@@ -134,8 +150,8 @@ SlimFactorizePass::computeLayer(const LinearLayer &layer,
     for (int64_t j = 0; j < n; ++j)
       w[j * k + i] = data[i * n + j];
   const InputStats *in = stats ? stats->lookup(layer.name) : nullptr;
-  llvm::Expected<FactorizedLayer> f =
-      slim::factorizeLayer({w, n, k, in}, *methodInfo, options);
+  llvm::Expected<FactorizedLayer> f = slim::factorizeLayer(
+      {w, n, k, in}, *methodInfo, options, residual ? &residualOf : nullptr);
   if (!f) {
     result.error = llvm::toString(f.takeError());
     return result;
@@ -159,7 +175,8 @@ void SlimFactorizePass::runOnOperation() {
   FailureOr<SelectedLayers> selection = selectLayers(
       module,
       {"slim-factorize", layers, exclude, statsFile,
-       /*statsRequired=*/methodInfo->needs != kNoStats},
+       /*statsRequired=*/methodInfo->needs != kNoStats ||
+           (residual && residualOf.method->needs != kNoStats)},
       [&](const LinearLayer &layer, function_ref<InFlightDiagnostic()> error) {
         int64_t most = std::min(layer.inChannels, layer.outChannels);
         if (rank > most) {

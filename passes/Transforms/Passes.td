@@ -1038,8 +1038,9 @@ def SlimFactorizePass : Pass<"slim-factorize", "::mlir::ModuleOp"> {
     Replaces each selected linear layer (see `--slim-quantize`) with a
     `slim.matmul {transpose_rhs}` of a low-rank weight `[N, K] = U V`
     (`#slim.lowrank<rank = r>`, factors `u` `[N, r]` and `v` `[r, K]`), or,
-    with `residual`, of the weight quantized by RTN plus a low-rank
-    correction of its quantization error (`#slim.compressed<[#slim.quant<...>],
+    with `residual`, of the weight quantized (RTN, or GPTQ with
+    `residual-method=gptq`) plus a low-rank correction of its quantization
+    error (`#slim.compressed<[#slim.quant<...>],
     residual = #slim.lowrank<rank = r>>`, low-rank compensation). The CPU
     pipeline runs the factors as two thin products (`--slim-split-low-rank`)
     and the quantized part on the kernels.
@@ -1081,6 +1082,9 @@ def SlimFactorizePass : Pass<"slim-factorize", "::mlir::ModuleOp"> {
     Option<"residual", "residual", "bool", "false",
            "Quantize the weight (bits, group-size, symmetric, scale-type) "
            "and factorize its quantization error">,
+    Option<"residualMethod", "residual-method", "std::string", "\"rtn\"",
+           "With residual: the quantizer whose error the factors correct, rtn "
+           "or gptq (act-order, static groups; needs stats)">,
     Option<"bits", "bits", "unsigned", "4",
            "With residual: code width, 2 to 8">,
     Option<"groupSize", "group-size", "int64_t", "128",

@@ -118,4 +118,38 @@ TEST(Methods, PruneLayerByName) {
   }
 }
 
+/// A low-rank residual of GPTQ's error: closer in output error than GPTQ
+/// alone, the quantized part GPTQ's own codes; quantizers that rescale the
+/// activation are refused.
+TEST(Methods, FactorizeTheErrorOfAQuantizer) {
+  const int64_t rows = 32, cols = 64;
+  std::vector<float> w = randomWeights(rows, cols, 44);
+  Stats stats(cols);
+  LayerData layer{w, rows, cols, &stats.view};
+  QuantizeSettings gptq;
+  gptq.method = lookupMethod(CompressionFamily::Quantize, "gptq");
+  gptq.scheme.bits = 3;
+  gptq.scheme.groupSize = 32;
+  auto alone = quantizeLayer(layer, gptq);
+  ASSERT_TRUE(static_cast<bool>(alone));
+  FactorizeOptions o;
+  o.rank.rank = 4;
+  const MethodInfo *svdLlm =
+      lookupMethod(CompressionFamily::Factorize, "svd-llm");
+  auto f = factorizeLayer(layer, *svdLlm, o, &gptq);
+  ASSERT_TRUE(static_cast<bool>(f)) << llvm::toString(f.takeError());
+  ASSERT_TRUE(f->factors.quant.has_value());
+  EXPECT_EQ(f->factors.quant->codes, alone->q.codes);
+  EXPECT_LT(
+      relativeOutputError(w, f->factors.weights, rows, cols, stats.view.xtx),
+      relativeOutputError(w, alone->effectiveWeight, rows, cols,
+                          stats.view.xtx));
+  QuantizeSettings awq = gptq;
+  awq.method = lookupMethod(CompressionFamily::Quantize, "awq");
+  auto refused = factorizeLayer(layer, *svdLlm, o, &awq);
+  ASSERT_FALSE(static_cast<bool>(refused));
+  EXPECT_NE(llvm::toString(refused.takeError()).find("not awq"),
+            std::string::npos);
+}
+
 } // namespace

@@ -289,6 +289,28 @@ FailureOr<SelectedLayers> mlir::slim::selectLayers(
   return result;
 }
 
+std::vector<float> mlir::slim::getOutputRows(const LinearLayer &layer) {
+  int64_t k = layer.inChannels, n = layer.outChannels;
+  ArrayRef<float> data = layer.getWeightData();
+  std::vector<float> w(n * k);
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      w[j * k + i] = data[i * n + j];
+  return w;
+}
+
+FailureOr<ScaleType> mlir::slim::parseScaleType(StringRef text, StringRef pass,
+                                                Operation *anchor) {
+  if (text == "f16")
+    return ScaleType::F16;
+  if (text == "bf16")
+    return ScaleType::BF16;
+  if (text == "f32")
+    return ScaleType::F32;
+  return anchor->emitError() << pass << ": unknown scale-type '" << text
+                             << "' (expected f16, bf16 or f32)";
+}
+
 void mlir::slim::warnDamping(const LinearLayer &layer, StringRef pass,
                              double damp, int retries) {
   if (retries > 0)

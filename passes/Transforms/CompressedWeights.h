@@ -138,6 +138,15 @@ void warnDamping(const LinearLayer &layer, StringRef pass, double damp,
 /// Ends a progress line: the output error where there is one, the seconds.
 void printProgressEnd(std::optional<double> outputError, double seconds);
 
+/// The layer's weight as one row per output channel, row-major `[N, K]`
+/// (lib/Compression's layout), from its `[K, N]` constant.
+std::vector<float> getOutputRows(const LinearLayer &layer);
+
+/// The scale storage type `text` names (f16, bf16 or f32); the error names
+/// `pass` and the option.
+FailureOr<ScaleType> parseScaleType(StringRef text, StringRef pass,
+                                    Operation *anchor);
+
 /// Writes `text` to `path` through a temporary file renamed over it.
 LogicalResult writeAtomically(StringRef path, StringRef text,
                               Operation *anchor);

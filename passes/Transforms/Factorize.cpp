@@ -96,16 +96,11 @@ LogicalResult SlimFactorizePass::parseOptions(ModuleOp module) {
     scheme.bits = bits;
     scheme.symmetric = symmetric;
     scheme.groupSize = groupSize;
-    if (scaleType == "f16")
-      scheme.scaleType = ScaleType::F16;
-    else if (scaleType == "bf16")
-      scheme.scaleType = ScaleType::BF16;
-    else if (scaleType == "f32")
-      scheme.scaleType = ScaleType::F32;
-    else
-      return module.emitError()
-             << "slim-factorize: unknown scale-type '" << scaleType.getValue()
-             << "' (expected f16, bf16 or f32)";
+    FailureOr<ScaleType> type =
+        parseScaleType(scaleType, "slim-factorize", module);
+    if (failed(type))
+      return failure();
+    scheme.scaleType = *type;
     if (llvm::Error e = scheme.validate(/*cols=*/1))
       return module.emitError()
              << "slim-factorize: " << llvm::toString(std::move(e));
@@ -143,12 +138,7 @@ SlimFactorizePass::computeLayer(const LinearLayer &layer,
   LayerResult result;
   auto start = std::chrono::steady_clock::now();
   int64_t k = layer.inChannels, n = layer.outChannels;
-  ArrayRef<float> data = layer.getWeightData();
-  // [K, N] -> [N, K]: one row per output channel.
-  std::vector<float> w(n * k);
-  for (int64_t i = 0; i < k; ++i)
-    for (int64_t j = 0; j < n; ++j)
-      w[j * k + i] = data[i * n + j];
+  std::vector<float> w = getOutputRows(layer);
   const InputStats *in = stats ? stats->lookup(layer.name) : nullptr;
   llvm::Expected<FactorizedLayer> f = slim::factorizeLayer(
       {w, n, k, in}, *methodInfo, options, residual ? &residualOf : nullptr);

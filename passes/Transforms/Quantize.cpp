@@ -112,12 +112,7 @@ SlimQuantizePass::computeLayer(const LinearLayer &layer,
   LayerResult result;
   auto start = std::chrono::steady_clock::now();
   int64_t k = layer.inChannels, n = layer.outChannels;
-  ArrayRef<float> data = layer.getWeightData();
-  // [K, N] -> [N, K]: one row per output channel.
-  std::vector<float> w(n * k);
-  for (int64_t i = 0; i < k; ++i)
-    for (int64_t j = 0; j < n; ++j)
-      w[j * k + i] = data[i * n + j];
+  std::vector<float> w = getOutputRows(layer);
   const InputStats *in = stats ? stats->lookup(layer.name) : nullptr;
   llvm::Expected<QuantizedLayer> q =
       slim::quantizeLayer({w, n, k, in}, settings);
@@ -305,18 +300,11 @@ void SlimQuantizePass::runOnOperation() {
   scheme.symmetric = symmetric;
   scheme.groupSize = groupSize;
   scheme.clipSearch = clipSearch;
-  if (scaleType == "f16")
-    scheme.scaleType = ScaleType::F16;
-  else if (scaleType == "bf16")
-    scheme.scaleType = ScaleType::BF16;
-  else if (scaleType == "f32")
-    scheme.scaleType = ScaleType::F32;
-  else {
-    module.emitError() << "slim-quantize: unknown scale-type '"
-                       << scaleType.getValue()
-                       << "' (expected f16, bf16 or f32)";
+  FailureOr<ScaleType> type =
+      parseScaleType(scaleType, "slim-quantize", module);
+  if (failed(type))
     return signalPassFailure();
-  }
+  scheme.scaleType = *type;
   if (bits < 2 || bits > 8) {
     module.emitError() << "slim-quantize: bits=" << bits.getValue()
                        << " is out of range (2 to 8)";

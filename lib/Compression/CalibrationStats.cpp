@@ -23,6 +23,8 @@ using llvm::StringRef;
 
 static constexpr char kMagic[8] = {'S', 'L', 'I', 'M', 'S', 'T', 'A', 'T'};
 static constexpr uint32_t kVersion = 1;
+/// Arrays per input: xtx, abs_mean, abs_max, mean.
+static constexpr size_t kArrays = 4;
 static constexpr uint64_t kPrologue = 24;
 static constexpr uint64_t kAlign = 64;
 
@@ -102,6 +104,14 @@ llvm::Expected<CalibrationStats> CalibrationStats::open(StringRef path) {
     auto max = view(*in, "abs_max", k, i);
     if (!max)
       return max.takeError();
+    // The signed mean came later: files without it still open, and the
+    // methods that need it (structured pruning's bias compensation) say so.
+    if (in->get("mean")) {
+      auto signedMean = view(*in, "mean", k, i);
+      if (!signedMean)
+        return signedMean.takeError();
+      s.mean = *signedMean;
+    }
     s.xtx = *xtx;
     s.absMean = *mean;
     s.absMax = *max;
@@ -128,7 +138,7 @@ const InputStats *CalibrationStats::lookup(StringRef layer) const {
 
 InputAccumulator::InputAccumulator(int64_t channels)
     : channels(channels), xtx(channels * channels, 0.0),
-      absSum(channels, 0.0), absMax(channels, 0.0) {}
+      absSum(channels, 0.0), absMax(channels, 0.0), sum(channels, 0.0) {}
 
 void InputAccumulator::add(const float *data, int64_t n, int64_t rowStride) {
   if (n <= 0)
@@ -147,6 +157,7 @@ void InputAccumulator::add(const float *data, int64_t n, int64_t rowStride) {
     const float *row = data + r * rowStride;
     for (int64_t c = 0; c < k; ++c) {
       double a = std::fabs(row[c]);
+      sum[c] += row[c];
       absSum[c] += a;
       absMax[c] = std::max(absMax[c], a);
     }
@@ -170,9 +181,10 @@ llvm::Error CalibrationStatsWriter::write(StringRef path, StringRef source,
       ins.push_back(llvm::json::Object{
           {"channels", inputs[i].stats->getChannels()},
           {"rows", inputs[i].stats->getRows()},
-          {"xtx", static_cast<int64_t>(offsets[3 * i])},
-          {"abs_mean", static_cast<int64_t>(offsets[3 * i + 1])},
-          {"abs_max", static_cast<int64_t>(offsets[3 * i + 2])}});
+          {"xtx", static_cast<int64_t>(offsets[kArrays * i])},
+          {"abs_mean", static_cast<int64_t>(offsets[kArrays * i + 1])},
+          {"abs_max", static_cast<int64_t>(offsets[kArrays * i + 2])},
+          {"mean", static_cast<int64_t>(offsets[kArrays * i + 3])}});
       for (const std::string &layer : inputs[i].layers)
         layers[layer] = static_cast<int64_t>(i);
     }
@@ -191,7 +203,7 @@ llvm::Error CalibrationStatsWriter::write(StringRef path, StringRef source,
   auto alignUp = [](uint64_t x) { return (x + kAlign - 1) / kAlign * kAlign; };
   // Offsets are printed as decimal integers: iterate until the header
   // size (which shifts the data) is stable.
-  std::vector<uint64_t> offsets(3 * inputs.size(), 0);
+  std::vector<uint64_t> offsets(kArrays * inputs.size(), 0);
   std::string header;
   for (int iter = 0; iter < 8; ++iter) {
     header = buildHeader(offsets);
@@ -201,6 +213,8 @@ llvm::Error CalibrationStatsWriter::write(StringRef path, StringRef source,
       uint64_t k = in.stats->getChannels();
       next.push_back(at);
       at = alignUp(at + k * k * 4);
+      next.push_back(at);
+      at = alignUp(at + k * 4);
       next.push_back(at);
       at = alignUp(at + k * 4);
       next.push_back(at);
@@ -240,9 +254,10 @@ llvm::Error CalibrationStatsWriter::write(StringRef path, StringRef source,
     for (size_t i = 0; i < inputs.size(); ++i) {
       const InputAccumulator &s = *inputs[i].stats;
       double n = std::max<int64_t>(s.rows, 1);
-      emit(offsets[3 * i], s.xtx, n);
-      emit(offsets[3 * i + 1], s.absSum, n);
-      emit(offsets[3 * i + 2], s.absMax, 1.0);
+      emit(offsets[kArrays * i], s.xtx, n);
+      emit(offsets[kArrays * i + 1], s.absSum, n);
+      emit(offsets[kArrays * i + 2], s.absMax, 1.0);
+      emit(offsets[kArrays * i + 3], s.sum, n);
     }
     os.close();
     if (os.has_error()) {

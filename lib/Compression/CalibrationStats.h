@@ -7,7 +7,7 @@
 //
 // The calibration statistics file: for every observed linear-layer input X
 // (rows = tokens, K input channels) the second moment X^T X / rows and the
-// per-channel mean |x| and max |x|, keyed by the names of the layers that
+// per-channel mean |x|, max |x| and mean x, keyed by the names of the layers that
 // read that input (layers sharing an input, such as q/k/v projections,
 // share one record). GPTQ, SparseGPT and whitened SVD use X^T X; AWQ,
 // SmoothQuant and Wanda the per-channel statistics.
@@ -28,10 +28,13 @@
 //     "samples": <calibration sequences>, "tokens": <tokens fed>,
 //     "inputs": [ { "channels": K, "rows": <rows observed>,
 //                   "xtx": <offset>, "abs_mean": <offset>,
-//                   "abs_max": <offset> }, ... ],
+//                   "abs_max": <offset>, "mean": <offset> }, ... ],
 //     "layers": { "<layer name>": <index into inputs>, ... } }
 //
-// `xtx` is K*K f32 (row-major, symmetric), `abs_mean` and `abs_max` K f32.
+// `xtx` is K*K f32 (row-major, symmetric), `abs_mean`, `abs_max` and `mean`
+// K f32. `mean` (the signed mean, for structured pruning's bias
+// compensation) is absent from files written before it existed; readers
+// then leave InputStats::mean empty.
 // Readers map the file and touch one record at a time, so memory stays
 // bounded by the layer in hand.
 //
@@ -61,6 +64,8 @@ struct InputStats {
   llvm::ArrayRef<float> xtx;
   llvm::ArrayRef<float> absMean;
   llvm::ArrayRef<float> absMax;
+  /// Signed mean x per channel; empty for files written without it.
+  llvm::ArrayRef<float> mean;
 };
 
 /// A statistics file opened for reading (memory-mapped).
@@ -101,7 +106,7 @@ private:
   friend class CalibrationStatsWriter;
   int64_t channels;
   int64_t rows = 0;
-  std::vector<double> xtx, absSum, absMax;
+  std::vector<double> xtx, absSum, absMax, sum;
 };
 
 /// Writes a statistics file (to a temporary file renamed at the end).

@@ -29,6 +29,9 @@ static const MethodInfo kMethods[] = {
      "Wanda: magnitude times the input's norm"},
     {CompressionFamily::Prune, "sparsegpt", kSecondMoment,
      "SparseGPT: pruning errors spread through the inverse Hessian"},
+    {CompressionFamily::Prune, "flap", kSecondMoment | kMean,
+     "FLAP: heads and channels by their inputs' fluctuation, with bias "
+     "compensation (structured patterns only)"},
     {CompressionFamily::Factorize, "svd", kNoStats,
      "truncated SVD of the weight"},
     {CompressionFamily::Factorize, "svd-llm", kSecondMoment,
@@ -149,6 +152,10 @@ llvm::Expected<PrunedLayer> mlir::slim::pruneLayer(const LayerData &layer,
   assert(method.family == CompressionFamily::Prune && "not a pruner");
   if (llvm::Error e = checkStats(layer, method))
     return std::move(e);
+  if (method.name == "flap")
+    return llvm::createStringError(
+        "flap removes whole heads and channels: use pattern=heads, "
+        "channels or structured");
   options.criterion = method.name == "wanda"       ? PruneCriterion::Wanda
                       : method.name == "sparsegpt" ? PruneCriterion::SparseGPT
                                                    : PruneCriterion::Magnitude;
@@ -167,6 +174,23 @@ llvm::Expected<PrunedLayer> mlir::slim::pruneLayer(const LayerData &layer,
     result.fields.push_back({"dead_inputs", result.info.deadColumns});
   result.pruned = std::move(*p);
   return result;
+}
+
+llvm::Expected<std::vector<double>>
+mlir::slim::scoreLayerChannels(const LayerData &layer,
+                               const MethodInfo &method, UnitLayout layout) {
+  assert(method.family == CompressionFamily::Prune && "not a pruner");
+  if (method.name == "sparsegpt")
+    return llvm::createStringError(
+        "sparsegpt reconstructs individual weights; structured patterns take "
+        "magnitude, wanda or flap");
+  if (llvm::Error e = checkStats(layer, method))
+    return std::move(e);
+  UnitScore score = method.name == "flap"    ? UnitScore::Fluctuation
+                    : method.name == "wanda" ? UnitScore::Wanda
+                                             : UnitScore::Magnitude;
+  return scoreChannels(layer.weight, layer.rows, layer.cols, layout,
+                       layer.stats, score);
 }
 
 llvm::Expected<FactorizedLayer>

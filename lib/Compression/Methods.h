@@ -20,6 +20,7 @@
 #define SLIM_LIB_COMPRESSION_METHODS_H
 
 #include "lib/Compression/CalibrationStats.h"
+#include "lib/Compression/ChannelPruner.h"
 #include "lib/Compression/Factorizer.h"
 #include "lib/Compression/Pruner.h"
 #include "lib/Compression/Quantizer.h"
@@ -46,6 +47,8 @@ enum StatsNeeds : unsigned {
   kAbsMean = 2,
   /// Max |x| per input channel.
   kAbsMax = 4,
+  /// Signed mean x per input channel.
+  kMean = 8,
 };
 
 struct MethodInfo {
@@ -114,6 +117,14 @@ struct PrunedLayer {
 llvm::Expected<PrunedLayer> pruneLayer(const LayerData &layer,
                                        const MethodInfo &method,
                                        PruneOptions options);
+
+/// Structured pruning: the importance of each input channel of a consumer
+/// layer whose channels form units `layout` (attention head groups, MLP
+/// channels), by `method` (magnitude, wanda or flap). `layer.rows`/`cols`
+/// are the consumer weight's [K, N]; `layer.weight` is row-major [K, N].
+llvm::Expected<std::vector<double>>
+scoreLayerChannels(const LayerData &layer, const MethodInfo &method,
+                   UnitLayout layout);
 
 struct FactorizedLayer {
   FactorizedMatrix factors;

@@ -38,7 +38,7 @@ enum class QuantizedActivations {
 enum class EmbeddingQuantization { Dense, Int8, Int6, Int4 };
 
 /// The criterion of `--slim-prune`.
-enum class PruneMethod { Magnitude, Wanda, SparseGPT };
+enum class PruneMethod { Magnitude, Wanda, SparseGPT, Flap };
 
 /// The method of `--slim-factorize`.
 enum class FactorizeMethod { SVD, SVDLLM, ASVD };

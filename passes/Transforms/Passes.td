@@ -973,6 +973,28 @@ def SlimPrunePass : Pass<"slim-prune", "::mlir::ModuleOp"> {
     after. Layers pruned here are `slim.matmul`s, which a later
     `--slim-quantize` leaves alone: quantize pruned layers with `bits`.
 
+    Structured patterns remove whole units and shrink the dense layers
+    and every op between them (no sparse encoding: the weights stay dense
+    `linalg.matmul`s, smaller): `pattern=heads` removes attention heads
+    (under grouped-query attention a key/value head with its query heads,
+    so the groups stay consistent; the KV cache inputs and outputs of a
+    decoder lose those heads too), `pattern=channels` MLP intermediate
+    channels (gate/up outputs and down inputs), `pattern=structured` both.
+    The units are found by following a layer's output channels through the
+    IR to the layers that contract them; groups that cannot be followed
+    (a norm over them, a gather, a reshape through a shape tensor) are left
+    whole. Units are scored on the consumer layer (`o_proj`, `down_proj`):
+    `magnitude` (squared row norms), `wanda` (row norm times input norm)
+    or `flap` (An et al.: the input's variance times the squared row
+    norm; the removed channels' mean contribution is added back as a bias
+    after the consumer, which needs a statistics file with signed means).
+    `allocation=global` standardizes scores per kind and removes the
+    lowest across all layers until `sparsity` of the groups' weights is
+    gone (every group keeps one unit); `uniform` removes the same fraction
+    per group. `channel-multiple=m` then rounds each group's kept channels
+    to a multiple of `m` (a later `--quantize group-size` needs widths it
+    divides). The report lists each group's layers, units and kept units.
+
     `residual-rank=r` adds a rank-`r` correction of what pruning (and
     quantizing) lost, `#slim.compressed<[sparse(, quant)], residual =
     #slim.lowrank<rank = r>>`: the truncated SVD of the error, whitened by
@@ -991,13 +1013,29 @@ def SlimPrunePass : Pass<"slim-prune", "::mlir::ModuleOp"> {
                         "magnitude times the input's norm (needs stats)"),
              clEnumValN(::mlir::slim::PruneMethod::SparseGPT, "sparsegpt",
                         "OBS reconstruction through the inverse Hessian "
-                        "(needs stats)"))}]>,
+                        "(needs stats)"),
+             clEnumValN(::mlir::slim::PruneMethod::Flap, "flap",
+                        "structured: the inputs' fluctuation, with bias "
+                        "compensation (needs stats)"))}]>,
     Option<"pattern", "pattern", "std::string", "\"unstructured\"",
-           "unstructured, or N:M (N kept of every M input channels, e.g. "
-           "2:4)">,
+           "unstructured, N:M (N kept of every M input channels, e.g. 2:4), "
+           "or structured removal of whole units: heads, channels or "
+           "structured (both)">,
     Option<"sparsity", "sparsity", "double", "0.5",
-           "Unstructured: fraction of each layer's weights removed, in "
-           "[0, 1)">,
+           "Unstructured: fraction of each layer's weights removed; heads / "
+           "channels / structured: fraction of the pruned groups' weights "
+           "removed; in [0, 1)">,
+    Option<"channelMultiple", "channel-multiple", "int64_t", "1",
+           "Structured: round each group's kept input channels of the "
+           "consumer to a multiple of this (e.g. the quantization group size "
+           "of a later --quantize)">,
+    Option<"biasCompensation", "bias-compensation", "bool", "true",
+           "method=flap: add the removed channels' mean contribution as a "
+           "bias after each consumer layer">,
+    Option<"allocation", "allocation", "std::string", "\"global\"",
+           "Structured: global (FLAP's adaptive structure: standardized "
+           "scores ranked across layers) or uniform (the same fraction in "
+           "every layer)">,
     Option<"bits", "bits", "unsigned", "0",
            "N:M only: quantize the kept values to this many bits (2 to 8; "
            "0: keep them f32)">,

@@ -17,6 +17,7 @@
 #include "passes/Transforms/CompressedWeights.h"
 #include "passes/Transforms/LinearLayers.h"
 #include "passes/Transforms/Passes.h"
+#include "passes/Transforms/PruneChannels.h"
 
 #include "dialects/Slim/IR/SlimOps.h"
 #include "lib/Compression/CalibrationStats.h"
@@ -49,6 +50,8 @@ StringRef getMethodName(PruneMethod m) {
     return "wanda";
   case PruneMethod::SparseGPT:
     return "sparsegpt";
+  case PruneMethod::Flap:
+    return "flap";
   }
   llvm_unreachable("unknown prune method");
 }
@@ -74,6 +77,8 @@ struct SlimPrunePass : slim::impl::SlimPrunePassBase<SlimPrunePass> {
 private:
   /// Parses the options into `options`; errors name the option.
   LogicalResult parseOptions(ModuleOp module);
+  /// pattern=heads|channels|structured.
+  LogicalResult runStructured(ModuleOp module);
   LayerResult computeLayer(const LinearLayer &layer,
                            const CalibrationStats *stats) const;
   /// Bytes of the layer's storage after pruning.
@@ -93,7 +98,8 @@ LogicalResult SlimPrunePass::parseOptions(ModuleOp module) {
     if (mText.empty() || nText.getAsInteger(10, n) || mText.getAsInteger(10, m))
       return module.emitError()
              << "slim-prune: pattern='" << pattern.getValue()
-             << "' is neither 'unstructured' nor N:M (e.g. 2:4)";
+             << "' is neither 'unstructured', N:M (e.g. 2:4), 'heads', "
+                "'channels' nor 'structured'";
     options.pattern.n = n;
     options.pattern.m = m;
     if (n == 0 || n >= m || m > 128)
@@ -212,8 +218,70 @@ int64_t SlimPrunePass::countBytes(const PrunedMatrix &p) {
          q.rows * q.groupsPerRow * (scaleBytes + (q.scheme.symmetric ? 0 : 1));
 }
 
+LogicalResult SlimPrunePass::runStructured(ModuleOp module) {
+  ChannelPruneOptions o;
+  o.method = lookupMethod(CompressionFamily::Prune, getMethodName(method));
+  o.pattern = StringRef(pattern).trim().str();
+  o.heads = o.pattern != "channels";
+  o.channels = o.pattern != "heads";
+  if (!(sparsity >= 0 && sparsity < 1))
+    return module.emitError()
+           << "slim-prune: sparsity="
+           << llvm::formatv("{0}", sparsity.getValue()).str()
+           << " is out of range [0, 1)";
+  o.sparsity = sparsity;
+  if (allocation == "global")
+    o.allocation = UnitAllocation::Global;
+  else if (allocation == "uniform")
+    o.allocation = UnitAllocation::Uniform;
+  else
+    return module.emitError() << "slim-prune: allocation='"
+                              << allocation.getValue()
+                              << "' is neither global nor uniform";
+  if (bits != 0 || residualRank != 0)
+    return module.emitError()
+           << "slim-prune: pattern=" << o.pattern
+           << " keeps the weights dense: bits and residual-rank apply to "
+              "N:M and unstructured patterns (quantize the pruned model "
+              "with --slim-quantize)";
+  if (method == PruneMethod::SparseGPT)
+    return module.emitError()
+           << "slim-prune: method=sparsegpt reconstructs individual weights; "
+              "pattern="
+           << o.pattern << " takes magnitude, wanda or flap";
+  if (o.method->needs != kNoStats && statsFile.empty())
+    return module.emitError()
+           << "slim-prune: method=" << getMethodName(method)
+           << " needs calibration statistics (stats=FILE, written by "
+              "slim-run --calibrate)";
+  o.compensate = method == PruneMethod::Flap && biasCompensation;
+  if (channelMultiple < 1)
+    return module.emitError() << "slim-prune: channel-multiple="
+                              << channelMultiple.getValue()
+                              << " must be at least 1";
+  o.channelMultiple = channelMultiple;
+  o.layers = layers;
+  o.exclude = exclude;
+  o.statsFile = statsFile;
+  o.reportFile = reportFile;
+  o.progress = progress;
+  return pruneChannels(module, o);
+}
+
 void SlimPrunePass::runOnOperation() {
   ModuleOp module = getOperation();
+  StringRef text = StringRef(pattern).trim();
+  if (text == "heads" || text == "channels" || text == "structured") {
+    if (failed(runStructured(module)))
+      signalPassFailure();
+    return;
+  }
+  if (method == PruneMethod::Flap) {
+    module.emitError() << "slim-prune: method=flap removes whole heads and "
+                          "channels: use pattern=heads, channels or "
+                          "structured";
+    return signalPassFailure();
+  }
   if (failed(parseOptions(module)))
     return signalPassFailure();
   // Select and check layers up front: every error is reported before any

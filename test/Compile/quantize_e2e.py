@@ -116,12 +116,13 @@ def main():
     worst = 0.0
     for layer, t in matmul_inputs.items():
         x = np.concatenate(xs[t])
-        xtx, mean, mx, rows = layers[layer]
+        xtx, mean, mx, rows, signed = layers[layer]
         ref = x.T @ x / x.shape[0]
         assert rows == SAMPLES * CONTEXT, (layer, rows)
         err = max(np.abs(xtx - ref).max() / np.abs(ref).max(),
                   np.abs(mean - np.abs(x).mean(0)).max() / np.abs(x).mean(0).max(),
-                  np.abs(mx - np.abs(x).max(0)).max() / np.abs(x).max())
+                  np.abs(mx - np.abs(x).max(0)).max() / np.abs(x).max(),
+                  np.abs(signed - x.mean(0)).max() / np.abs(x).mean(0).max())
         worst = max(worst, err)
     assert worst < 1e-5, worst
     points = len(header["inputs"])

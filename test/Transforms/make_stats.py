@@ -4,7 +4,7 @@
 """Writes a statistics file with scripts/slim_stats.py for `layer:channels` specs, from random
 correlated inputs (64 rows), so that pass tests do not need a calibration run.
 
-    make_stats.py OUT layer:K [layer:K ...]
+    make_stats.py OUT layer:K [layer:K ...] [--no-mean]
 """
 import os
 import sys
@@ -16,9 +16,12 @@ import slim_stats  # noqa: E402
 
 rng = np.random.default_rng(1)
 inputs = []
-for spec in sys.argv[2:]:
+# --no-mean: a file as written before the signed means existed.
+specs = [a for a in sys.argv[2:] if a != "--no-mean"]
+for spec in specs:
     name, k = spec.rsplit(":", 1)
     k = int(k)
     x = rng.normal(size=(64, k)) @ rng.normal(size=(k, k))
-    inputs.append(([name], x.T @ x / 64, np.abs(x).mean(0), np.abs(x).max(0), 64))
+    inputs.append(([name], x.T @ x / 64, np.abs(x).mean(0), np.abs(x).max(0), 64,
+                   None if "--no-mean" in sys.argv else x.mean(0)))
 slim_stats.write(sys.argv[1], "make_stats.py", 1, 64, inputs)

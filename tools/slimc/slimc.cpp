@@ -574,12 +574,6 @@ int main(int argc, char **argv) {
     if (!isa<RankedTensorType>(t))
       return error("@" + entryName + ": results must be ranked tensors");
 
-  // The interface, before the pipeline rewrites the signature.
-  llvm::json::Array inputs, outputs;
-  for (auto [i, t] : llvm::enumerate(entry.getFunctionType().getInputs()))
-    inputs.push_back(describe(t, entry.getArgAttrDict(i), "input" + std::to_string(i)));
-  for (auto [i, t] : llvm::enumerate(entry.getFunctionType().getResults()))
-    outputs.push_back(describe(t, entry.getResultAttrDict(i), "output" + std::to_string(i)));
   size_t numInputs = entry.getNumArguments(), numOutputs = entry.getNumResults();
   entry->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
 
@@ -630,6 +624,13 @@ int main(int argc, char **argv) {
     if (failed(pre.run(*module)))
       return error("compression of " + inputPath + " failed");
   }
+  // The interface, after compression (structured pruning shrinks the KV
+  // cache's heads) and before the pipeline rewrites the signature.
+  llvm::json::Array inputs, outputs;
+  for (auto [i, t] : llvm::enumerate(entry.getFunctionType().getInputs()))
+    inputs.push_back(describe(t, entry.getArgAttrDict(i), "input" + std::to_string(i)));
+  for (auto [i, t] : llvm::enumerate(entry.getFunctionType().getResults()))
+    outputs.push_back(describe(t, entry.getResultAttrDict(i), "output" + std::to_string(i)));
   llvm::json::Array observationPoints;
   if (auto points = (*module)->getAttrOfType<ArrayAttr>("slim.observation_points")) {
     for (Attribute a : points) {

@@ -45,7 +45,7 @@ TEST(Methods, RegistryNamesEveryMethodOnce) {
   EXPECT_EQ(listMethods(CompressionFamily::Quantize),
             "rtn, gptq, awq or smoothquant");
   EXPECT_EQ(listMethods(CompressionFamily::Prune),
-            "magnitude, wanda or sparsegpt");
+            "magnitude, wanda, sparsegpt or flap");
   for (const MethodInfo &m : getMethods())
     EXPECT_EQ(lookupMethod(m.family, m.name), &m) << m.name.str();
   EXPECT_EQ(lookupMethod(CompressionFamily::Prune, "gptq"), nullptr);

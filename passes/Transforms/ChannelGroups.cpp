@@ -60,6 +60,15 @@ private:
   LogicalResult visit(Operation *op, Value v, unsigned dim, ChannelFactor f);
   LogicalResult visitLinalg(linalg::LinalgOp op, Value v, unsigned dim,
                             ChannelFactor f);
+  /// A reshape between merged dimensions and their split (`splitShape`,
+  /// `groups` mapping merged dimension i to split dimensions): from the
+  /// merged side (`fromMerged`) or the split side at `dim`.
+  LogicalResult
+  visitReshape(Operation *op, bool fromMerged, unsigned dim, ChannelFactor f,
+               ArrayRef<ReassociationIndices> groups,
+               ArrayRef<int64_t> splitShape,
+               function_ref<LogicalResult(unsigned, ChannelFactor)> addMerged,
+               function_ref<LogicalResult(unsigned, ChannelFactor)> addSplit);
   /// The channels of a merged dimension `f` in its split `sizes` (outer
   /// to inner): which of them holds the units, and as what factor.
   FailureOr<std::pair<unsigned, ChannelFactor>>
@@ -271,6 +280,36 @@ LogicalResult GroupBuilder::visitLinalg(linalg::LinalgOp op, Value v,
   return success();
 }
 
+LogicalResult GroupBuilder::visitReshape(
+    Operation *op, bool fromMerged, unsigned dim, ChannelFactor f,
+    ArrayRef<ReassociationIndices> groups, ArrayRef<int64_t> splitShape,
+    function_ref<LogicalResult(unsigned, ChannelFactor)> addMerged,
+    function_ref<LogicalResult(unsigned, ChannelFactor)> addSplit) {
+  auto sizesOf = [&](const ReassociationIndices &g) {
+    SmallVector<int64_t> sizes;
+    for (int64_t d : g)
+      sizes.push_back(splitShape[d]);
+    return sizes;
+  };
+  if (fromMerged) {
+    const ReassociationIndices &g = groups[dim];
+    auto placed = split(op, f, sizesOf(g));
+    if (failed(placed))
+      return failure();
+    return addSplit(g[placed->first], placed->second);
+  }
+  for (auto [i, g] : llvm::enumerate(groups)) {
+    auto pos = llvm::find(g, static_cast<int64_t>(dim));
+    if (pos == g.end())
+      continue;
+    auto merged = merge(op, f, sizesOf(g), pos - g.begin());
+    if (failed(merged))
+      return failure();
+    return addMerged(i, *merged);
+  }
+  return success();
+}
+
 LogicalResult GroupBuilder::visit(Operation *op, Value v, unsigned dim,
                                   ChannelFactor f) {
   if (isa<func::ReturnOp, tensor::DimOp>(op))
@@ -316,62 +355,27 @@ LogicalResult GroupBuilder::visit(Operation *op, Value v, unsigned dim,
       return failure();
     return addValue(slice.getResult(), dim, f);
   }
-  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op)) {
-    SmallVector<ReassociationIndices> groups = expand.getReassociationIndices();
-    ArrayRef<int64_t> shape = expand.getResultType().getShape();
-    if (expand.getSrc() == v) {
-      ReassociationIndices &g = groups[dim];
-      SmallVector<int64_t> sizes;
-      for (int64_t d : g)
-        sizes.push_back(shape[d]);
-      auto placed = split(op, f, sizes);
-      if (failed(placed))
-        return failure();
-      return addValue(expand.getResult(), g[placed->first], placed->second);
-    }
-    for (auto [i, g] : llvm::enumerate(groups)) {
-      auto pos = llvm::find(g, static_cast<int64_t>(dim));
-      if (pos == g.end())
-        continue;
-      SmallVector<int64_t> sizes;
-      for (int64_t d : g)
-        sizes.push_back(shape[d]);
-      auto merged = merge(op, f, sizes, pos - g.begin());
-      if (failed(merged))
-        return failure();
-      return addOperand(expand.getSrcMutable(), i, *merged);
-    }
-    return success();
-  }
-  if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op)) {
-    SmallVector<ReassociationIndices> groups =
-        collapse.getReassociationIndices();
-    ArrayRef<int64_t> shape = collapse.getSrcType().getShape();
-    if (collapse.getResult() == v) {
-      ReassociationIndices &g = groups[dim];
-      SmallVector<int64_t> sizes;
-      for (int64_t d : g)
-        sizes.push_back(shape[d]);
-      auto placed = split(op, f, sizes);
-      if (failed(placed))
-        return failure();
-      return addOperand(collapse.getSrcMutable(), g[placed->first],
-                        placed->second);
-    }
-    for (auto [i, g] : llvm::enumerate(groups)) {
-      auto pos = llvm::find(g, static_cast<int64_t>(dim));
-      if (pos == g.end())
-        continue;
-      SmallVector<int64_t> sizes;
-      for (int64_t d : g)
-        sizes.push_back(shape[d]);
-      auto merged = merge(op, f, sizes, pos - g.begin());
-      if (failed(merged))
-        return failure();
-      return addValue(collapse.getResult(), i, *merged);
-    }
-    return success();
-  }
+  // Reshapes: one side holds merged dimensions, the other their split.
+  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op))
+    return visitReshape(
+        op, expand.getSrc() == v, dim, f, expand.getReassociationIndices(),
+        expand.getResultType().getShape(),
+        [&](unsigned d, ChannelFactor g) {
+          return addOperand(expand.getSrcMutable(), d, g);
+        },
+        [&](unsigned d, ChannelFactor g) {
+          return addValue(expand.getResult(), d, g);
+        });
+  if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op))
+    return visitReshape(
+        op, collapse.getResult() == v, dim, f,
+        collapse.getReassociationIndices(), collapse.getSrcType().getShape(),
+        [&](unsigned d, ChannelFactor g) {
+          return addValue(collapse.getResult(), d, g);
+        },
+        [&](unsigned d, ChannelFactor g) {
+          return addOperand(collapse.getSrcMutable(), d, g);
+        });
   return fail(op, "cannot follow the channels through this operation");
 }
 

@@ -273,6 +273,11 @@ LogicalResult mlir::slim::pruneChannels(ModuleOp module,
     module.emitWarning() << "slim-prune: the group of '" << s
                          << "' is left whole: not all of its layers are "
                             "selected";
+  // The report's byte totals cover every selected layer, as the other
+  // pruning patterns' do; params_before/after are the groups' own.
+  int64_t selectedBytes = 0;
+  for (const LinearLayer &l : selection->layers)
+    selectedBytes += l.inChannels * l.outChannels * 4;
   if (!options.reportFile.empty() &&
       failed(writeReport(
           options.reportFile,
@@ -286,7 +291,8 @@ LogicalResult mlir::slim::pruneChannels(ModuleOp module,
               {"stats", options.statsFile},
               {"params_before", before},
               {"params_after", after}},
-          std::move(report), before * 4, after * 4, module)))
+          std::move(report), selectedBytes,
+          selectedBytes - (before - after) * 4, module)))
     return failure();
   return success();
 }

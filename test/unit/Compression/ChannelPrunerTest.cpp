@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Compression/ChannelPruner.h"
+#include "test/unit/Compression/TestData.h"
 
 #include "gtest/gtest.h"
 
@@ -17,31 +18,7 @@ using namespace mlir::slim;
 
 namespace {
 
-/// Statistics of rows x k inputs `x` (row-major) as the calibration file
-/// holds them.
-struct Stats {
-  std::vector<float> xtx, absMean, absMax, mean;
-  InputStats view;
-
-  Stats(const std::vector<float> &x, int64_t rows, int64_t k)
-      : xtx(k * k, 0.0f), absMean(k, 0.0f), absMax(k, 0.0f), mean(k, 0.0f) {
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t i = 0; i < k; ++i) {
-        float v = x[r * k + i];
-        mean[i] += v / rows;
-        absMean[i] += std::fabs(v) / rows;
-        absMax[i] = std::max(absMax[i], std::fabs(v));
-        for (int64_t j = 0; j < k; ++j)
-          xtx[i * k + j] += v * x[r * k + j] / rows;
-      }
-    view.channels = k;
-    view.rows = rows;
-    view.xtx = xtx;
-    view.absMean = absMean;
-    view.absMax = absMax;
-    view.mean = mean;
-  }
-};
+using Stats = mlir::slim::testing::InputStatsData;
 
 TEST(ChannelPrunerTest, LayoutMapsChannelsToUnits) {
   // 2 outer blocks of 3 units of 2 channels.

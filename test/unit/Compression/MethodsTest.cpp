@@ -18,27 +18,9 @@ using namespace mlir::slim::testing;
 namespace {
 
 /// Statistics of correlated inputs for a layer of `k` inputs.
-struct Stats {
-  std::vector<float> xtx, absMean, absMax;
-  InputStats view;
-
-  explicit Stats(int64_t k) {
-    const int64_t n = 256;
-    std::vector<float> x = correlatedInputs(n, k, 41);
-    xtx = secondMoment(x, n, k);
-    absMean.assign(k, 0.0f);
-    absMax.assign(k, 0.0f);
-    for (int64_t r = 0; r < n; ++r)
-      for (int64_t c = 0; c < k; ++c) {
-        absMean[c] += std::fabs(x[r * k + c]) / n;
-        absMax[c] = std::max(absMax[c], std::fabs(x[r * k + c]));
-      }
-    view.channels = k;
-    view.rows = n;
-    view.xtx = xtx;
-    view.absMean = absMean;
-    view.absMax = absMax;
-  }
+struct Stats : InputStatsData {
+  explicit Stats(int64_t k)
+      : InputStatsData(correlatedInputs(256, k, 41), 256, k) {}
 };
 
 TEST(Methods, RegistryNamesEveryMethodOnce) {

@@ -8,6 +8,10 @@
 #ifndef SLIM_TEST_UNIT_COMPRESSION_TESTDATA_H
 #define SLIM_TEST_UNIT_COMPRESSION_TESTDATA_H
 
+#include "lib/Compression/CalibrationStats.h"
+
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -56,6 +60,35 @@ inline std::vector<float> randomWeights(int64_t rows, int64_t cols,
     v = normal(rng);
   return w;
 }
+
+/// The calibration statistics of `n` rows of `k` inputs `x` (row-major),
+/// as a statistics file holds them, with a view for the methods.
+struct InputStatsData {
+  std::vector<float> xtx, absMean, absMax, mean;
+  InputStats view;
+
+  InputStatsData(const std::vector<float> &x, int64_t n, int64_t k)
+      : xtx(k * k, 0.0f), absMean(k, 0.0f), absMax(k, 0.0f), mean(k, 0.0f) {
+    std::vector<double> sums(k * k, 0.0);
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t i = 0; i < k; ++i) {
+        float v = x[r * k + i];
+        mean[i] += v / n;
+        absMean[i] += std::fabs(v) / n;
+        absMax[i] = std::max(absMax[i], std::fabs(v));
+        for (int64_t j = 0; j < k; ++j)
+          sums[i * k + j] += double(v) * x[r * k + j];
+      }
+    for (int64_t i = 0; i < k * k; ++i)
+      xtx[i] = static_cast<float>(sums[i] / n);
+    view.channels = k;
+    view.rows = n;
+    view.xtx = xtx;
+    view.absMean = absMean;
+    view.absMax = absMax;
+    view.mean = mean;
+  }
+};
 
 } // namespace mlir::slim::testing
 

@@ -109,6 +109,7 @@ LogicalResult mlir::slim::pruneChannels(ModuleOp module,
   std::vector<PlannedGroup> planned;
   llvm::DenseSet<Operation *> seen;
   std::vector<std::string> skipped;
+  std::vector<std::pair<std::string, std::string>> unprunable;
   for (const LinearLayer &seed : selection->layers) {
     if (seen.contains(const_cast<LinearLayer &>(seed).op.getOperation()))
       continue;
@@ -120,6 +121,7 @@ LogicalResult mlir::slim::pruneChannels(ModuleOp module,
       if (options.progress)
         llvm::errs() << "slim-prune: outputs of '" << seed.name
                      << "' not prunable: " << why << "\n";
+      unprunable.push_back({seed.name, why});
       continue;
     }
     bool inSelection = true;
@@ -141,15 +143,23 @@ LogicalResult mlir::slim::pruneChannels(ModuleOp module,
     p.group = std::move(*group);
     planned.push_back(std::move(p));
   }
-  if (planned.empty())
-    return module.emitError()
-           << "slim-prune: pattern=" << options.pattern << ": no prunable "
-           << (options.heads && options.channels ? "attention heads or MLP "
-                                                   "channels"
-               : options.heads                   ? "attention heads"
-                                                 : "MLP channels")
-           << " among the selected layers (layers='" << options.layers
-           << "', exclude='" << options.exclude << "')";
+  if (planned.empty()) {
+    InFlightDiagnostic diag = module.emitError()
+                              << "slim-prune: pattern=" << options.pattern
+                              << ": no prunable "
+                              << (options.heads && options.channels
+                                      ? "attention heads or MLP "
+                                        "channels"
+                                  : options.heads ? "attention heads"
+                                                  : "MLP channels")
+                              << " among the selected layers (layers='"
+                              << options.layers << "', exclude='"
+                              << options.exclude << "')";
+    // Why each layer's outputs could not be followed.
+    for (auto &[name, why] : unprunable)
+      diag.attachNote() << "outputs of '" << name << "': " << why;
+    return diag;
+  }
 
   // Channel scores, summed over a group's consumers.
   std::vector<UnitGroup> units(planned.size());

@@ -79,6 +79,8 @@ private:
 
   llvm::DenseMap<Operation *, const LinearLayer *> linear;
   SmallVector<std::tuple<Value, unsigned, ChannelFactor>> work;
+  /// The dimension of each value in `group.dims`.
+  llvm::DenseMap<Value, unsigned> dimOf;
 };
 
 } // namespace
@@ -98,29 +100,27 @@ LogicalResult GroupBuilder::addValue(Value v, unsigned dim, ChannelFactor f) {
   auto type = dyn_cast<RankedTensorType>(v.getType());
   if (!type || dim >= type.getRank())
     return failure();
+  // Diagnostics point at the value's producer (or its function).
+  auto failAt = [&](const Twine &message) {
+    return fail(v.getDefiningOp() ? v.getDefiningOp()
+                                  : v.getParentBlock()->getParentOp(),
+                message);
+  };
   if (!type.isDynamicDim(dim) &&
-      type.getDimSize(dim) % (f.units * f.inner) != 0) {
-    Operation *at = v.getDefiningOp() ? v.getDefiningOp()
-                                      : v.getParentBlock()->getParentOp();
-    return fail(at, "a dimension of " + Twine(type.getDimSize(dim)) +
-                        " does not hold whole units of " + Twine(f.inner));
-  }
+      type.getDimSize(dim) % (f.units * f.inner) != 0)
+    return failAt("a dimension of " + Twine(type.getDimSize(dim)) +
+                  " does not hold whole units of " + Twine(f.inner));
+  // Two dimensions of one value in one group would need both shrunk by
+  // the same units: not a pattern any model has; refuse it.
+  auto [at, first] = dimOf.insert({v, dim});
+  if (!first && at->second != dim)
+    return failAt("the channels reach two dimensions of one value");
   auto [it, inserted] = group.dims.insert({{v, dim}, f});
   if (!inserted) {
     if (it->second == f)
       return success();
-    Operation *at = v.getDefiningOp() ? v.getDefiningOp()
-                                      : v.getParentBlock()->getParentOp();
-    return fail(at, "the channels reach one dimension in two layouts");
+    return failAt("the channels reach one dimension in two layouts");
   }
-  // Two dimensions of one value in one group would need both shrunk by
-  // the same units: not a pattern any model has; refuse it.
-  for (auto &[key, other] : group.dims)
-    if (key.first == v && key.second != dim) {
-      Operation *at = v.getDefiningOp() ? v.getDefiningOp()
-                                        : v.getParentBlock()->getParentOp();
-      return fail(at, "the channels reach two dimensions of one value");
-    }
   work.push_back({v, dim, f});
   return success();
 }
@@ -384,6 +384,7 @@ LogicalResult GroupBuilder::run(const LinearLayer &seed, ChannelFactor factor) {
   why.clear();
   coarsen = 1;
   work.clear();
+  dimOf.clear();
   group.units = factor.units;
   if (failed(addValue(seed.op->getResult(0), 1, factor)))
     return failure();
@@ -398,11 +399,11 @@ LogicalResult GroupBuilder::run(const LinearLayer &seed, ChannelFactor factor) {
           v.getParentBlock() != &cast<func::FuncOp>(parent).front())
         return fail(parent, "the channels reach a block argument");
     }
-    // Users may change the use list's order as operands are visited, so
-    // take the users first.
-    SmallVector<Operation *> users(v.getUsers().begin(), v.getUsers().end());
-    llvm::SetVector<Operation *> unique(users.begin(), users.end());
-    for (Operation *user : unique)
+    // Each user once (an op may read the value twice); taken first, as
+    // visiting may add uses.
+    llvm::SetVector<Operation *> users(v.getUsers().begin(),
+                                       v.getUsers().end());
+    for (Operation *user : users)
       if (failed(visit(user, v, dim, f)))
         return failure();
   }

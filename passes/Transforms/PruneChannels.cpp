@@ -42,7 +42,6 @@ namespace {
 struct PlannedGroup {
   ChannelGroup group;
   std::string name;
-  std::vector<double> scores;
   std::vector<int64_t> kept;
   /// Per consumer: the bias compensating the removed channels (FLAP).
   std::vector<std::vector<float>> bias;
@@ -194,7 +193,6 @@ LogicalResult mlir::slim::pruneChannels(ModuleOp module,
     // Whole units whose channels add up to the multiple.
     units[g].multiple = options.channelMultiple /
                         std::gcd(options.channelMultiple, layout.inner);
-    p.scores = units[g].scores;
   }
   std::vector<std::vector<int64_t>> kept =
       allocateUnits(units, options.sparsity, options.allocation);

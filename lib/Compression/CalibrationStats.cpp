@@ -7,6 +7,7 @@
 
 #include "lib/Compression/CalibrationStats.h"
 
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 
 using namespace mlir::slim;
 using llvm::StringRef;
@@ -66,6 +68,8 @@ llvm::Expected<CalibrationStats> CalibrationStats::open(StringRef path) {
   stats.source = root->getString("source").value_or("").str();
   stats.tokens = root->getInteger("tokens").value_or(0);
   stats.samples = root->getInteger("samples").value_or(0);
+  if (const llvm::json::Object *calibration = root->getObject("calibration"))
+    stats.calibration = *calibration;
   const llvm::json::Array *inputs = root->getArray("inputs");
   const llvm::json::Object *layers = root->getObject("layers");
   if (!inputs || !layers)
@@ -169,23 +173,32 @@ void InputAccumulator::add(const float *data, int64_t n, int64_t rowStride) {
 // Writing
 //===----------------------------------------------------------------------===//
 
-llvm::Error CalibrationStatsWriter::write(StringRef path, StringRef source,
-                                          int64_t samples, int64_t tokens,
-                                          llvm::ArrayRef<Input> inputs) {
+namespace {
+/// One input record to write: its sizes, the layers reading it, and its
+/// four arrays (X^T X / rows, mean |x|, max |x|, mean x) as f32.
+struct Record {
+  int64_t channels = 0, rows = 0;
+  std::vector<std::string> layers;
+  std::function<void(size_t array, std::vector<float> &out)> fill;
+};
+
+llvm::Error writeRecords(StringRef path, StringRef source, int64_t samples,
+                         int64_t tokens, llvm::ArrayRef<Record> records,
+                         const llvm::json::Object &extra) {
   // Lay out the arrays after the header; the header holds their offsets,
   // so size it with placeholder offsets of the final width first.
   auto buildHeader = [&](llvm::ArrayRef<uint64_t> offsets) {
     llvm::json::Array ins;
     llvm::json::Object layers;
-    for (size_t i = 0; i < inputs.size(); ++i) {
+    for (size_t i = 0; i < records.size(); ++i) {
       ins.push_back(llvm::json::Object{
-          {"channels", inputs[i].stats->getChannels()},
-          {"rows", inputs[i].stats->getRows()},
+          {"channels", records[i].channels},
+          {"rows", records[i].rows},
           {"xtx", static_cast<int64_t>(offsets[kArrays * i])},
           {"abs_mean", static_cast<int64_t>(offsets[kArrays * i + 1])},
           {"abs_max", static_cast<int64_t>(offsets[kArrays * i + 2])},
           {"mean", static_cast<int64_t>(offsets[kArrays * i + 3])}});
-      for (const std::string &layer : inputs[i].layers)
+      for (const std::string &layer : records[i].layers)
         layers[layer] = static_cast<int64_t>(i);
     }
     llvm::json::Object root{{"format", "slim-calibration-stats"},
@@ -195,6 +208,8 @@ llvm::Error CalibrationStatsWriter::write(StringRef path, StringRef source,
                             {"tokens", tokens},
                             {"inputs", std::move(ins)},
                             {"layers", std::move(layers)}};
+    if (!extra.empty())
+      root["calibration"] = llvm::json::Object(extra);
     std::string text;
     llvm::raw_string_ostream os(text);
     os << llvm::json::Value(std::move(root));
@@ -203,14 +218,14 @@ llvm::Error CalibrationStatsWriter::write(StringRef path, StringRef source,
   auto alignUp = [](uint64_t x) { return (x + kAlign - 1) / kAlign * kAlign; };
   // Offsets are printed as decimal integers: iterate until the header
   // size (which shifts the data) is stable.
-  std::vector<uint64_t> offsets(kArrays * inputs.size(), 0);
+  std::vector<uint64_t> offsets(kArrays * records.size(), 0);
   std::string header;
   for (int iter = 0; iter < 8; ++iter) {
     header = buildHeader(offsets);
     uint64_t at = alignUp(kPrologue + header.size());
     std::vector<uint64_t> next;
-    for (const Input &in : inputs) {
-      uint64_t k = in.stats->getChannels();
+    for (const Record &r : records) {
+      uint64_t k = r.channels;
       next.push_back(at);
       at = alignUp(at + k * k * 4);
       next.push_back(at);
@@ -242,22 +257,13 @@ llvm::Error CalibrationStatsWriter::write(StringRef path, StringRef source,
     os << header;
     uint64_t pos = kPrologue + header.size();
     std::vector<float> buf;
-    auto emit = [&](uint64_t offset, const std::vector<double> &values,
-                    double divisor) {
-      os.write_zeros(offset - pos);
-      buf.resize(values.size());
-      for (size_t i = 0; i < values.size(); ++i)
-        buf[i] = static_cast<float>(values[i] / divisor);
-      os.write(reinterpret_cast<const char *>(buf.data()), buf.size() * 4);
-      pos = offset + buf.size() * 4;
-    };
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      const InputAccumulator &s = *inputs[i].stats;
-      double n = std::max<int64_t>(s.rows, 1);
-      emit(offsets[kArrays * i], s.xtx, n);
-      emit(offsets[kArrays * i + 1], s.absSum, n);
-      emit(offsets[kArrays * i + 2], s.absMax, 1.0);
-      emit(offsets[kArrays * i + 3], s.sum, n);
+    for (size_t i = 0; i < records.size(); ++i) {
+      for (size_t a = 0; a < kArrays; ++a) {
+        records[i].fill(a, buf);
+        os.write_zeros(offsets[kArrays * i + a] - pos);
+        os.write(reinterpret_cast<const char *>(buf.data()), buf.size() * 4);
+        pos = offsets[kArrays * i + a] + buf.size() * 4;
+      }
     }
     os.close();
     if (os.has_error()) {
@@ -272,4 +278,69 @@ llvm::Error CalibrationStatsWriter::write(StringRef path, StringRef source,
                                    "': " + ec.message());
   }
   return llvm::Error::success();
+}
+} // namespace
+
+llvm::Error CalibrationStatsWriter::write(StringRef path, StringRef source,
+                                          int64_t samples, int64_t tokens,
+                                          llvm::ArrayRef<Input> inputs,
+                                          const llvm::json::Object &extra) {
+  std::vector<Record> records;
+  for (const Input &in : inputs) {
+    const InputAccumulator &s = *in.stats;
+    Record r;
+    r.channels = s.channels;
+    r.rows = s.rows;
+    r.layers = in.layers;
+    r.fill = [&s](size_t array, std::vector<float> &out) {
+      double n = std::max<int64_t>(s.rows, 1);
+      const std::vector<double> &values = array == 0   ? s.xtx
+                                          : array == 1 ? s.absSum
+                                          : array == 2 ? s.absMax
+                                                       : s.sum;
+      double divisor = array == 2 ? 1.0 : n;
+      out.resize(values.size());
+      for (size_t i = 0; i < values.size(); ++i)
+        out[i] = static_cast<float>(values[i] / divisor);
+    };
+    records.push_back(std::move(r));
+  }
+  return writeRecords(path, source, samples, tokens, records, extra);
+}
+
+llvm::Error CalibrationStatsWriter::merge(
+    StringRef path, StringRef source, int64_t samples, int64_t tokens,
+    llvm::ArrayRef<const CalibrationStats *> parts,
+    const llvm::json::Object &extra) {
+  std::vector<Record> records;
+  llvm::StringSet<> seen;
+  for (const CalibrationStats *part : parts) {
+    std::vector<std::vector<std::string>> layersOf(part->inputs.size());
+    for (const auto &entry : part->layers)
+      layersOf[entry.second].push_back(entry.first().str());
+    for (size_t i = 0; i < part->inputs.size(); ++i) {
+      llvm::sort(layersOf[i]);
+      for (const std::string &layer : layersOf[i])
+        if (!seen.insert(layer).second)
+          return llvm::createStringError("merging calibration statistics: "
+                                         "layer '" +
+                                         layer + "' is in two files");
+      const InputStats &s = part->inputs[i];
+      Record r;
+      r.channels = s.channels;
+      r.rows = s.rows;
+      r.layers = std::move(layersOf[i]);
+      r.fill = [&s](size_t array, std::vector<float> &out) {
+        llvm::ArrayRef<float> a = array == 0   ? s.xtx
+                                  : array == 1 ? s.absMean
+                                  : array == 2 ? s.absMax
+                                               : s.mean;
+        out.assign(a.begin(), a.end());
+        if (a.empty()) // a file without the signed mean
+          out.assign(s.channels, 0.0f);
+      };
+      records.push_back(std::move(r));
+    }
+  }
+  return writeRecords(path, source, samples, tokens, records, extra);
 }

@@ -47,6 +47,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cstdint>
@@ -82,10 +83,16 @@ public:
   int64_t getSamples() const { return samples; }
   size_t getNumLayers() const { return layers.size(); }
   const std::string &getPath() const { return path; }
+  /// The header's "calibration" object (how the statistics were made:
+  /// sampling, seed, the sequential recipe, the model's weights hash);
+  /// empty for files written without it.
+  const llvm::json::Object &getCalibration() const { return calibration; }
 
 private:
+  friend class CalibrationStatsWriter;
   std::string path, source;
   int64_t tokens = 0, samples = 0;
+  llvm::json::Object calibration;
   std::unique_ptr<llvm::MemoryBuffer> buffer;
   std::vector<InputStats> inputs;
   llvm::StringMap<size_t> layers;
@@ -118,7 +125,15 @@ public:
   };
   static llvm::Error write(llvm::StringRef path, llvm::StringRef source,
                            int64_t samples, int64_t tokens,
-                           llvm::ArrayRef<Input> inputs);
+                           llvm::ArrayRef<Input> inputs,
+                           const llvm::json::Object &calibration = {});
+  /// Writes the records of every file of `parts` (one per part of a
+  /// sequential calibration) into one file; a layer in two parts is an
+  /// error. `calibration` goes into the header as "calibration".
+  static llvm::Error merge(llvm::StringRef path, llvm::StringRef source,
+                           int64_t samples, int64_t tokens,
+                           llvm::ArrayRef<const CalibrationStats *> parts,
+                           const llvm::json::Object &calibration);
 };
 
 } // namespace mlir::slim

@@ -18,6 +18,7 @@
 #include "lib/Import/Onnx/DiagnosticPrinter.h"
 #include "lib/Import/Onnx/OnnxImporter.h"
 #include "passes/Pipelines/Pipelines.h"
+#include "tools/slimc/SequentialCalibration.h"
 #include "passes/Transforms/Passes.h"
 #include "slim/InitAll.h"
 
@@ -38,6 +39,7 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -136,6 +138,41 @@ static llvm::cl::opt<bool> calibration(
     llvm::cl::desc("Instrument the linear layers (--slim-calibrate) so that "
                    "slim-run --calibrate can record calibration statistics"),
     llvm::cl::cat(category));
+static llvm::cl::list<std::string> calibrationTexts(
+    "calibration-text",
+    llvm::cl::desc("Calibrate on these texts (plain text, or .jsonl with a "
+                   "\"text\" per line) for the compression methods that need "
+                   "statistics, instead of a stats= file"),
+    llvm::cl::value_desc("file,..."), llvm::cl::CommaSeparated,
+    llvm::cl::cat(category));
+static llvm::cl::opt<std::string> tokenizerPath(
+    "tokenizer",
+    llvm::cl::desc("Hugging Face tokenizer.json for --calibration-text"),
+    llvm::cl::value_desc("tokenizer.json"), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned> calibrationSamples(
+    "samples",
+    llvm::cl::desc("Calibration sequences of --context tokens (default 128)"),
+    llvm::cl::init(128), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned> calibrationContext(
+    "context", llvm::cl::desc("Tokens per calibration sequence (default 512)"),
+    llvm::cl::init(512), llvm::cl::cat(category));
+static llvm::cl::opt<uint64_t> calibrationSeed(
+    "seed",
+    llvm::cl::desc("Draw the calibration sequences at random from all of the "
+                   "text with this seed (default: the first --samples "
+                   "sequences in order)"),
+    llvm::cl::cat(category));
+static llvm::cl::opt<bool> sequential(
+    "sequential",
+    llvm::cl::desc("With --calibration-text: calibrate one part of the model "
+                   "at a time, each on the outputs of the parts before it, "
+                   "already compressed (default); =0 calibrates the fp32 "
+                   "model in one run"),
+    llvm::cl::init(true), llvm::cl::cat(category));
+static llvm::cl::opt<std::string> saveStats(
+    "save-stats",
+    llvm::cl::desc("With --calibration-text: also keep the statistics file"),
+    llvm::cl::value_desc("file"), llvm::cl::cat(category));
 static llvm::cl::opt<std::string> emitMlir(
     "emit-mlir",
     llvm::cl::desc("Also write the model after --prune/--factorize/--quantize/--calibration, "
@@ -175,11 +212,12 @@ namespace {
 /// user sees progress on long compilations.
 class PhaseTimer {
 public:
+  explicit PhaseTimer(bool silent = quiet) : silent(silent) {}
   void start(llvm::StringRef name) {
     finish();
     current = name.str();
     begin = std::chrono::steady_clock::now();
-    if (!quiet)
+    if (!silent)
       llvm::errs() << "slimc: " << current << "...\n";
   }
   void finish() {
@@ -189,20 +227,22 @@ public:
                          std::chrono::steady_clock::now() - begin)
                          .count();
     total += seconds;
-    if (!quiet)
+    if (!silent)
       llvm::errs() << llvm::formatv("slimc: {0}: {1:f2} s\n", current, seconds);
     current.clear();
   }
   ~PhaseTimer() {
     finish();
-    if (!quiet && total > 0)
+    if (!silent && total > 0)
       llvm::errs() << llvm::formatv("slimc: total {0:f2} s\n", total);
   }
+  double getTotal() const { return total; }
 
 private:
   std::string current;
   std::chrono::steady_clock::time_point begin;
   double total = 0;
+  bool silent;
 };
 
 /// The LLVM -O<level> pipeline, tuned for generated model code: loops are
@@ -452,6 +492,223 @@ llvm::json::Object describe(Type type, DictionaryAttr attrs, StringRef dflt) {
                             {"dims", std::move(dims)},
                             {"dim_names", std::move(names)}};
 }
+/// What every compilation of a tensor-level module shares: the target, the
+/// pipeline and the link.
+struct CompileSetup {
+  const llvm::Target *target = nullptr;
+  std::string triple;
+  TargetChoice choice;
+  slim::CpuPipelineOptions pipeline;
+  bool customPipeline = false;
+  std::string pipelineText;
+  unsigned optLevel = 3;
+  unsigned jobs = 1;
+  bool keepIntermediates = false;
+  std::string supportLib;
+  TimingScope *timing = nullptr;
+};
+
+/// Compiles `module` (entry @entryName on tensors, compression done) into
+/// `dir`: model.so, model.weights, model.json and model.h, written under
+/// temporary names and renamed at the end. Returns an error message or "".
+std::string compileModule(ModuleOp module, StringRef dir, bool createdDir,
+                          StringRef source, const CompileSetup &setup,
+                          PhaseTimer &phases) {
+  auto fail = [](const llvm::Twine &message) { return message.str(); };
+  MLIRContext &context = *module.getContext();
+  auto entry = module.lookupSymbol<func::FuncOp>(entryName);
+  if (!entry)
+    return fail("no function @" + entryName + " to compile");
+  size_t numInputs = entry.getNumArguments(), numOutputs = entry.getNumResults();
+  entry->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
+  PendingFiles files;
+  if (createdDir)
+    files.createdDir = dir.str();
+  std::string weightsTmp = files.add(dir, "model.weights");
+  std::string soTmp = files.add(dir, "model.so");
+  std::string jsonTmp = files.add(dir, "model.json");
+  std::string headerTmp = files.add(dir, "model.h");
+  // The interface, after compression (structured pruning shrinks the KV
+  // cache's heads) and before the pipeline rewrites the signature.
+  llvm::json::Array inputs, outputs;
+  for (auto [i, t] : llvm::enumerate(entry.getFunctionType().getInputs()))
+    inputs.push_back(describe(t, entry.getArgAttrDict(i), "input" + std::to_string(i)));
+  for (auto [i, t] : llvm::enumerate(entry.getFunctionType().getResults()))
+    outputs.push_back(describe(t, entry.getResultAttrDict(i), "output" + std::to_string(i)));
+  llvm::json::Array observationPoints;
+  if (auto points = module->getAttrOfType<ArrayAttr>("slim.observation_points")) {
+    for (Attribute a : points) {
+      auto d = cast<DictionaryAttr>(a);
+      llvm::json::Array layers;
+      for (Attribute l : d.getAs<ArrayAttr>("layers"))
+        layers.push_back(cast<StringAttr>(l).getValue().str());
+      observationPoints.push_back(llvm::json::Object{
+          {"channels", d.getAs<IntegerAttr>("channels").getInt()},
+          {"layers", std::move(layers)}});
+    }
+  }
+  // Compile to the LLVM dialect.
+  phases.start("MLIR pipeline");
+  PassManager pm(&context, ModuleOp::getOperationName());
+  if (setup.timing)
+    pm.enableTiming(*setup.timing);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return "invalid pass manager options";
+  if (setup.customPipeline) {
+    if (failed(parsePassPipeline(setup.pipelineText, pm)))
+      return fail("--pipeline: invalid pass pipeline");
+  } else {
+    slim::CpuPipelineOptions options;
+    options.copyOptionValuesFrom(setup.pipeline);
+    options.weightsFile = weightsTmp;
+    slim::buildCpuPipeline(pm, options);
+  }
+  if (failed(pm.run(module)))
+    return fail("compilation of " + source + " failed");
+  if (!llvm::sys::fs::exists(weightsTmp)) {
+    std::error_code ec;
+    llvm::raw_fd_ostream empty(weightsTmp, ec);
+  }
+  bool weightsArgument = false;
+  if (auto llvmFunc = module.lookupSymbol<LLVM::LLVMFuncOp>(entryName))
+    weightsArgument = llvmFunc->hasAttr("slim.weights_argument");
+  uint64_t weightsBytes = 0;
+  llvm::sys::fs::file_size(weightsTmp, weightsBytes);
+
+  // LLVM IR, optimized for the host, as an object file.
+  phases.start("translation to LLVM IR");
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, llvmContext, "slim_model");
+  if (!llvmModule)
+    return fail("translation to LLVM IR failed");
+  slim::renameOpenMPRuntimeCalls(*llvmModule);
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createMachine(*setup.target, setup.triple, setup.choice, setup.optLevel);
+  llvmModule->setDataLayout(machine->createDataLayout());
+  llvmModule->setTargetTriple(llvm::Triple(setup.triple));
+
+  // slim_entry(void **args): args[0] points at the results, then one memref
+  // descriptor per argument; calls the entry's C interface.
+  std::string ciface = "_mlir_ciface_" + entryName;
+  llvm::Function *callee = llvmModule->getFunction(ciface);
+  if (!callee)
+    return fail("the compiled module has no " + ciface);
+  {
+    llvm::IRBuilder<> builder(llvmContext);
+    auto *ptrTy = llvm::PointerType::get(llvmContext, 0);
+    auto *fnTy = llvm::FunctionType::get(builder.getVoidTy(), {ptrTy}, false);
+    auto *fn = llvm::Function::Create(fnTy, llvm::GlobalValue::ExternalLinkage,
+                                      "slim_entry", llvmModule.get());
+    builder.SetInsertPoint(llvm::BasicBlock::Create(llvmContext, "entry", fn));
+    std::vector<llvm::Value *> callArgs;
+    // Without results the C interface has no result parameter: args[0]
+    // (the results) is skipped.
+    unsigned first = numOutputs == 0 ? 1 : 0;
+    for (unsigned i = 0; i < callee->arg_size(); ++i) {
+      llvm::Value *slot =
+          builder.CreateConstGEP1_64(ptrTy, fn->getArg(0), first + i);
+      callArgs.push_back(builder.CreateLoad(ptrTy, slot));
+    }
+    builder.CreateCall(callee, callArgs);
+    builder.CreateRetVoid();
+    size_t expected = 1 + numInputs + (weightsArgument ? 1 : 0);
+    if (numOutputs == 0)
+      expected -= 1;
+    if (callee->arg_size() != expected)
+      return fail("unexpected C interface of @" + entryName + ": " +
+                   std::to_string(callee->arg_size()) + " parameters, " +
+                   std::to_string(expected) + " expected");
+  }
+  if (setup.keepIntermediates) {
+    llvm::SmallString<256> llPath(dir);
+    llvm::sys::path::append(llPath, "model.ll");
+    std::error_code ec;
+    llvm::raw_fd_ostream os(llPath, ec);
+    llvmModule->print(os, nullptr);
+  }
+  phases.start(llvm::formatv("LLVM -O{0} optimization and code generation", setup.optLevel).str());
+  std::vector<std::string> objects;
+  if (std::string err = emitObjects(std::move(llvmModule), *setup.target, setup.triple,
+                                    setup.choice, setup.optLevel, dir, setup.keepIntermediates,
+                                    setup.jobs, objects);
+      !err.empty()) {
+    for (const std::string &o : objects)
+      llvm::sys::fs::remove(o);
+    return fail(err);
+  }
+
+  phases.start("link");
+  // Link: the object, Slim's model support archive, oneDNN (GEMMs), the
+  // OpenMP runtime oneDNN threads with, libm.
+  const std::string &support = setup.supportLib;
+  if (!llvm::sys::fs::exists(support))
+    return fail("model support archive not found: " + support);
+  llvm::ErrorOr<std::string> cc = llvm::sys::findProgramByName("cc");
+  if (!cc)
+    return fail("no C compiler driver 'cc' on PATH to link the model");
+  std::vector<llvm::StringRef> linkArgs{*cc, "-shared", "-o", soTmp};
+  for (const std::string &o : objects)
+    linkArgs.push_back(o);
+  for (llvm::StringRef a : {llvm::StringRef(support), llvm::StringRef("-ldnnl"),
+                            llvm::StringRef("-lgomp"), llvm::StringRef("-lstdc++"),
+                            llvm::StringRef("-lm")})
+    linkArgs.push_back(a);
+  std::string linkError;
+  int rc = llvm::sys::ExecuteAndWait(*cc, linkArgs, std::nullopt, {}, 0, 0,
+                                     &linkError);
+  if (!setup.keepIntermediates)
+    for (const std::string &o : objects)
+      llvm::sys::fs::remove(o);
+  if (rc != 0)
+    return fail("linking " + soTmp + " failed" +
+                 (linkError.empty() ? "" : ": " + linkError));
+
+  // Interface description and C header.
+  {
+    llvm::json::Object root{{"format", 1},
+                            {"entry", "slim_entry"},
+                            {"source", source},
+                            {"weights_argument", weightsArgument},
+                            {"target",
+                             llvm::json::Object{
+                                 {"triple", setup.triple},
+                                 {"cpu", setup.choice.cpu},
+                                 {"required_features",
+                                  llvm::json::Array(setup.choice.required)}}},
+                            {"weights_bytes", static_cast<int64_t>(weightsBytes)},
+                            {"inputs", std::move(inputs)},
+                            {"outputs", std::move(outputs)}};
+    if (!observationPoints.empty())
+      root["observation_points"] = std::move(observationPoints);
+    std::error_code ec;
+    llvm::raw_fd_ostream os(jsonTmp, ec);
+    if (ec)
+      return fail("cannot write " + jsonTmp + ": " + ec.message());
+    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+  }
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(headerTmp, ec);
+    if (ec)
+      return fail("cannot write " + headerTmp + ": " + ec.message());
+    os << "/* Generated by slimc from " << source << ". */\n"
+       << "/* Load this directory with slim_model_load() from "
+          "<slim/Runtime.h>;\n   model.json lists the inputs and outputs. */\n"
+       << "#ifndef SLIM_MODEL_H\n#define SLIM_MODEL_H\n"
+       << "#define SLIM_MODEL_NUM_INPUTS " << numInputs << "\n"
+       << "#define SLIM_MODEL_NUM_OUTPUTS " << numOutputs << "\n"
+       << "/* args[0]: results (memref descriptors, back to back); then one\n"
+          "   descriptor per input, then the mapped weights (1-D i8). */\n"
+       << "void slim_entry(void **args);\n"
+       << "void slim_rt_set_num_threads(int threads);\n"
+       << "#endif\n";
+  }
+  if (!files.commit())
+    return fail("cannot move the outputs into " + dir);
+  return "";
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -574,74 +831,160 @@ int main(int argc, char **argv) {
     if (!isa<RankedTensorType>(t))
       return error("@" + entryName + ": results must be ranked tensors");
 
-  size_t numInputs = entry.getNumArguments(), numOutputs = entry.getNumResults();
-  entry->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
-
   bool existed = llvm::sys::fs::exists(outDir);
   if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
     return error("cannot create " + outDir + ": " + ec.message());
-  PendingFiles files;
-  if (!existed)
-    files.createdDir = outDir;
-  std::string weightsTmp = files.add(outDir, "model.weights");
-  std::string soTmp = files.add(outDir, "model.so");
-  std::string jsonTmp = files.add(outDir, "model.json");
-  std::string headerTmp = files.add(outDir, "model.h");
+  // Removes the output directory if this run created it and fails before
+  // writing anything into it.
+  llvm::scope_exit removeCreated([&] {
+    if (!existed)
+      llvm::sys::fs::remove(outDir); // only if empty
+  });
+
+  CompileSetup setup;
+  setup.target = llvmTarget;
+  setup.triple = triple;
+  setup.choice = choice;
+  setup.pipeline.copyOptionValuesFrom(pipelineOptions);
+  setup.customPipeline = customPipeline;
+  setup.pipelineText = pipelineOpt;
+  setup.optLevel = optLevel;
+  setup.jobs = jobs ? jobs : defaultJobs();
+  setup.keepIntermediates = keepObject;
+  setup.timing = &timingRoot;
+  setup.supportLib = supportLib;
+  if (setup.supportLib.empty()) {
+    std::string exe = llvm::sys::fs::getMainExecutable(argv[0], (void *)&error);
+    llvm::SmallString<256> p(
+        llvm::sys::path::parent_path(llvm::sys::path::parent_path(exe)));
+    llvm::sys::path::append(p, "lib", "libSlimModelSupport.a");
+    setup.supportLib = std::string(p);
+  }
 
   // Model-level transformations: compression, instrumentation.
   bool compress = quantizeOpt.getNumOccurrences() ||
                   pruneOpt.getNumOccurrences() ||
                   factorizeOpt.getNumOccurrences();
+  // The compression passes; `stats` (when not empty) overrides the
+  // options' stats=, and a part of a sequential calibration writes no
+  // report and prints no per-layer progress.
+  auto addCompression = [&](OpPassManager &pm, StringRef stats,
+                            bool part) -> std::string {
+    auto add = [&](const std::string &user, StringRef pass,
+                   StringRef flag) -> std::string {
+      std::string options = user;
+      if (!stats.empty())
+        options += " stats=" + stats.str();
+      if (part)
+        options += " report= progress=0";
+      else if (!quiet && !StringRef(options).contains("progress"))
+        options += " progress=1";
+      if (failed(parsePassPipeline((pass + "{" + options + "}").str(), pm)))
+        return (flag + ": cannot parse '" + user + "'").str();
+      return "";
+    };
+    std::string err;
+    if (pruneOpt.getNumOccurrences())
+      err = add(pruneOpt, "slim-prune", "--prune");
+    if (err.empty() && factorizeOpt.getNumOccurrences())
+      err = add(factorizeOpt, "slim-factorize", "--factorize");
+    if (err.empty() && quantizeOpt.getNumOccurrences())
+      err = add(quantizeOpt, "slim-quantize", "--quantize");
+    return err;
+  };
+
+  // Calibration inside slimc: the statistics the compression passes read.
+  std::string statsFile;
+  std::string scratchDir;
+  llvm::scope_exit removeScratch([&] {
+    if (!scratchDir.empty())
+      llvm::sys::fs::remove_directories(scratchDir);
+  });
+  if (!calibrationTexts.empty()) {
+    if (!compress)
+      return error("--calibration-text: nothing to calibrate for (give "
+                   "--quantize, --prune or --factorize)");
+    for (const std::string *opt : {&quantizeOpt.getValue(),
+                                   &pruneOpt.getValue(),
+                                   &factorizeOpt.getValue()})
+      if (StringRef(*opt).contains("stats="))
+        return error("--calibration-text computes the statistics: drop "
+                     "stats= from the compression options");
+    llvm::SmallString<256> scratch;
+    if (std::error_code ec =
+            llvm::sys::fs::createUniqueDirectory("slimc-calibration", scratch))
+      return error("cannot create a scratch directory: " + ec.message());
+    scratchDir = std::string(scratch);
+    statsFile = saveStats.empty() ? scratchDir + "/calibration.stats"
+                                  : saveStats.getValue();
+    phases.start(sequential ? "sequential calibration" : "calibration");
+    slimc::CalibrationSettings settings;
+    settings.texts.assign(calibrationTexts.begin(), calibrationTexts.end());
+    settings.tokenizer = tokenizerPath;
+    settings.samples = calibrationSamples;
+    settings.context = calibrationContext;
+    if (calibrationSeed.getNumOccurrences())
+      settings.seed = calibrationSeed.getValue();
+    settings.sequential = sequential;
+    settings.quiet = quiet;
+    settings.header["model"] = inputPath.getValue();
+    if (sequential) {
+      llvm::json::Object recipe;
+      if (pruneOpt.getNumOccurrences())
+        recipe["prune"] = pruneOpt.getValue();
+      if (factorizeOpt.getNumOccurrences())
+        recipe["factorize"] = factorizeOpt.getValue();
+      if (quantizeOpt.getNumOccurrences())
+        recipe["quantize"] = quantizeOpt.getValue();
+      settings.header["recipe"] = std::move(recipe);
+    }
+    auto compilePart = [&](ModuleOp part, StringRef dir) -> std::string {
+      PhaseTimer silent(/*silent=*/true);
+      CompileSetup partSetup;
+      partSetup.target = setup.target;
+      partSetup.triple = setup.triple;
+      partSetup.choice = setup.choice;
+      partSetup.pipeline.copyOptionValuesFrom(setup.pipeline);
+      partSetup.customPipeline = setup.customPipeline;
+      partSetup.pipelineText = setup.pipelineText;
+      partSetup.optLevel = setup.optLevel;
+      partSetup.jobs = setup.jobs;
+      partSetup.supportLib = setup.supportLib;
+      if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+        return "cannot create " + dir.str() + ": " + ec.message();
+      return compileModule(part, dir, /*createdDir=*/true, inputPath,
+                           partSetup, silent);
+    };
+    auto compressPart = [&](ModuleOp part, StringRef stats) -> std::string {
+      PassManager pm(&context, ModuleOp::getOperationName());
+      if (std::string err = addCompression(pm, stats, /*part=*/true);
+          !err.empty())
+        return err;
+      if (failed(pm.run(part)))
+        return "compression failed";
+      return "";
+    };
+    if (std::string err =
+            slimc::calibrateModel(entry, settings, scratchDir, compilePart,
+                                  compressPart, statsFile);
+        !err.empty())
+      return error(err);
+    if (!saveStats.empty() && !quiet)
+      llvm::errs() << "slimc: wrote " << saveStats << "\n";
+  }
   if (compress || calibration) {
     phases.start(compress ? "compression" : "instrumentation");
     PassManager pre(&context, ModuleOp::getOperationName());
     pre.enableTiming(timingRoot);
     if (failed(applyPassManagerCLOptions(pre)))
       return 1;
-    if (pruneOpt.getNumOccurrences()) {
-      std::string options = pruneOpt;
-      if (!quiet && !StringRef(options).contains("progress"))
-        options += " progress=1";
-      if (failed(parsePassPipeline("slim-prune{" + options + "}", pre)))
-        return error("--prune: cannot parse '" + pruneOpt + "'");
-    }
-    if (factorizeOpt.getNumOccurrences()) {
-      std::string options = factorizeOpt;
-      if (!quiet && !StringRef(options).contains("progress"))
-        options += " progress=1";
-      if (failed(parsePassPipeline("slim-factorize{" + options + "}", pre)))
-        return error("--factorize: cannot parse '" + factorizeOpt + "'");
-    }
-    if (quantizeOpt.getNumOccurrences()) {
-      std::string options = quantizeOpt;
-      if (!quiet && !StringRef(options).contains("progress"))
-        options += " progress=1";
-      if (failed(parsePassPipeline("slim-quantize{" + options + "}", pre)))
-        return error("--quantize: cannot parse '" + quantizeOpt + "'");
-    }
+    if (std::string err = addCompression(pre, statsFile, /*part=*/false);
+        !err.empty())
+      return error(err);
     if (calibration)
       pre.addPass(slim::createSlimCalibratePass());
     if (failed(pre.run(*module)))
       return error("compression of " + inputPath + " failed");
-  }
-  // The interface, after compression (structured pruning shrinks the KV
-  // cache's heads) and before the pipeline rewrites the signature.
-  llvm::json::Array inputs, outputs;
-  for (auto [i, t] : llvm::enumerate(entry.getFunctionType().getInputs()))
-    inputs.push_back(describe(t, entry.getArgAttrDict(i), "input" + std::to_string(i)));
-  for (auto [i, t] : llvm::enumerate(entry.getFunctionType().getResults()))
-    outputs.push_back(describe(t, entry.getResultAttrDict(i), "output" + std::to_string(i)));
-  llvm::json::Array observationPoints;
-  if (auto points = (*module)->getAttrOfType<ArrayAttr>("slim.observation_points")) {
-    for (Attribute a : points) {
-      auto d = cast<DictionaryAttr>(a);
-      llvm::json::Array layers;
-      for (Attribute l : d.getAs<ArrayAttr>("layers"))
-        layers.push_back(cast<StringAttr>(l).getValue().str());
-      observationPoints.push_back(llvm::json::Object{
-          {"channels", d.getAs<IntegerAttr>("channels").getInt()},
-          {"layers", std::move(layers)}});
-    }
   }
   if (!emitMlir.empty()) {
     std::string tmp = emitMlir + ".tmp";
@@ -661,163 +1004,10 @@ int main(int argc, char **argv) {
       return error("cannot rename " + tmp + ": " + ec.message());
   }
 
-  // Compile to the LLVM dialect.
-  phases.start("MLIR pipeline");
-  PassManager pm(&context, ModuleOp::getOperationName());
-  pm.enableTiming(timingRoot);
-  if (failed(applyPassManagerCLOptions(pm)))
-    return 1;
-  if (customPipeline) {
-    if (failed(parsePassPipeline(pipelineOpt, pm)))
-      return error("--pipeline: invalid pass pipeline");
-  } else {
-    pipelineOptions.weightsFile = weightsTmp;
-    slim::buildCpuPipeline(pm, pipelineOptions);
-  }
-  if (failed(pm.run(*module)))
-    return error("compilation of " + inputPath + " failed");
-  if (!llvm::sys::fs::exists(weightsTmp)) {
-    std::error_code ec;
-    llvm::raw_fd_ostream empty(weightsTmp, ec);
-  }
-  bool weightsArgument = false;
-  if (auto llvmFunc = module->lookupSymbol<LLVM::LLVMFuncOp>(entryName))
-    weightsArgument = llvmFunc->hasAttr("slim.weights_argument");
-  uint64_t weightsBytes = 0;
-  llvm::sys::fs::file_size(weightsTmp, weightsBytes);
-
-  // LLVM IR, optimized for the host, as an object file.
-  phases.start("translation to LLVM IR");
-  llvm::LLVMContext llvmContext;
-  std::unique_ptr<llvm::Module> llvmModule =
-      translateModuleToLLVMIR(*module, llvmContext, "slim_model");
-  if (!llvmModule)
-    return error("translation to LLVM IR failed");
-  slim::renameOpenMPRuntimeCalls(*llvmModule);
-  std::unique_ptr<llvm::TargetMachine> machine =
-      createMachine(*llvmTarget, triple, choice, optLevel);
-  llvmModule->setDataLayout(machine->createDataLayout());
-  llvmModule->setTargetTriple(llvm::Triple(triple));
-
-  // slim_entry(void **args): args[0] points at the results, then one memref
-  // descriptor per argument; calls the entry's C interface.
-  std::string ciface = "_mlir_ciface_" + entryName;
-  llvm::Function *callee = llvmModule->getFunction(ciface);
-  if (!callee)
-    return error("the compiled module has no " + ciface);
-  {
-    llvm::IRBuilder<> builder(llvmContext);
-    auto *ptrTy = llvm::PointerType::get(llvmContext, 0);
-    auto *fnTy = llvm::FunctionType::get(builder.getVoidTy(), {ptrTy}, false);
-    auto *fn = llvm::Function::Create(fnTy, llvm::GlobalValue::ExternalLinkage,
-                                      "slim_entry", llvmModule.get());
-    builder.SetInsertPoint(llvm::BasicBlock::Create(llvmContext, "entry", fn));
-    std::vector<llvm::Value *> callArgs;
-    for (unsigned i = 0; i < callee->arg_size(); ++i) {
-      llvm::Value *slot = builder.CreateConstGEP1_64(ptrTy, fn->getArg(0), i);
-      callArgs.push_back(builder.CreateLoad(ptrTy, slot));
-    }
-    builder.CreateCall(callee, callArgs);
-    builder.CreateRetVoid();
-    size_t expected = 1 + numInputs + (weightsArgument ? 1 : 0);
-    if (numOutputs == 0)
-      expected -= 1;
-    if (callee->arg_size() != expected)
-      return error("unexpected C interface of @" + entryName + ": " +
-                   std::to_string(callee->arg_size()) + " parameters, " +
-                   std::to_string(expected) + " expected");
-  }
-  if (keepObject) {
-    llvm::SmallString<256> llPath(outDir);
-    llvm::sys::path::append(llPath, "model.ll");
-    std::error_code ec;
-    llvm::raw_fd_ostream os(llPath, ec);
-    llvmModule->print(os, nullptr);
-  }
-  phases.start(llvm::formatv("LLVM -O{0} optimization and code generation", optLevel).str());
-  std::vector<std::string> objects;
-  if (std::string err = emitObjects(std::move(llvmModule), *llvmTarget, triple,
-                                    choice, optLevel, outDir, keepObject,
-                                    jobs ? jobs : defaultJobs(), objects);
-      !err.empty()) {
-    for (const std::string &o : objects)
-      llvm::sys::fs::remove(o);
+  removeCreated.release();
+  if (std::string err = compileModule(*module, outDir, !existed, inputPath,
+                                      setup, phases);
+      !err.empty())
     return error(err);
-  }
-
-  phases.start("link");
-  // Link: the object, Slim's model support archive, oneDNN (GEMMs), the
-  // OpenMP runtime oneDNN threads with, libm.
-  std::string support = supportLib;
-  if (support.empty()) {
-    std::string exe = llvm::sys::fs::getMainExecutable(argv[0], (void *)&error);
-    llvm::SmallString<256> p(llvm::sys::path::parent_path(llvm::sys::path::parent_path(exe)));
-    llvm::sys::path::append(p, "lib", "libSlimModelSupport.a");
-    support = std::string(p);
-  }
-  if (!llvm::sys::fs::exists(support))
-    return error("model support archive not found: " + support);
-  llvm::ErrorOr<std::string> cc = llvm::sys::findProgramByName("cc");
-  if (!cc)
-    return error("no C compiler driver 'cc' on PATH to link the model");
-  std::vector<llvm::StringRef> linkArgs{*cc, "-shared", "-o", soTmp};
-  for (const std::string &o : objects)
-    linkArgs.push_back(o);
-  for (llvm::StringRef a : {llvm::StringRef(support), llvm::StringRef("-ldnnl"),
-                            llvm::StringRef("-lgomp"), llvm::StringRef("-lstdc++"),
-                            llvm::StringRef("-lm")})
-    linkArgs.push_back(a);
-  std::string linkError;
-  int rc = llvm::sys::ExecuteAndWait(*cc, linkArgs, std::nullopt, {}, 0, 0,
-                                     &linkError);
-  if (!keepObject)
-    for (const std::string &o : objects)
-      llvm::sys::fs::remove(o);
-  if (rc != 0)
-    return error("linking " + soTmp + " failed" +
-                 (linkError.empty() ? "" : ": " + linkError));
-
-  // Interface description and C header.
-  {
-    llvm::json::Object root{{"format", 1},
-                            {"entry", "slim_entry"},
-                            {"source", inputPath},
-                            {"weights_argument", weightsArgument},
-                            {"target",
-                             llvm::json::Object{
-                                 {"triple", triple},
-                                 {"cpu", choice.cpu},
-                                 {"required_features",
-                                  llvm::json::Array(choice.required)}}},
-                            {"weights_bytes", static_cast<int64_t>(weightsBytes)},
-                            {"inputs", std::move(inputs)},
-                            {"outputs", std::move(outputs)}};
-    if (!observationPoints.empty())
-      root["observation_points"] = std::move(observationPoints);
-    std::error_code ec;
-    llvm::raw_fd_ostream os(jsonTmp, ec);
-    if (ec)
-      return error("cannot write " + jsonTmp + ": " + ec.message());
-    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
-  }
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(headerTmp, ec);
-    if (ec)
-      return error("cannot write " + headerTmp + ": " + ec.message());
-    os << "/* Generated by slimc from " << inputPath << ". */\n"
-       << "/* Load this directory with slim_model_load() from "
-          "<slim/Runtime.h>;\n   model.json lists the inputs and outputs. */\n"
-       << "#ifndef SLIM_MODEL_H\n#define SLIM_MODEL_H\n"
-       << "#define SLIM_MODEL_NUM_INPUTS " << numInputs << "\n"
-       << "#define SLIM_MODEL_NUM_OUTPUTS " << numOutputs << "\n"
-       << "/* args[0]: results (memref descriptors, back to back); then one\n"
-          "   descriptor per input, then the mapped weights (1-D i8). */\n"
-       << "void slim_entry(void **args);\n"
-       << "void slim_rt_set_num_threads(int threads);\n"
-       << "#endif\n";
-  }
-  if (!files.commit())
-    return error("cannot move the outputs into " + outDir);
   return 0;
 }

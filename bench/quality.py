@@ -79,6 +79,21 @@ PRUNE_CONFIGS = [
      "method=flap pattern=channels sparsity=0.2 bias-compensation=0"),
 ]
 
+# Sequential calibration (slimc --calibration-text, docs/Compression.md): each part of the model
+# is calibrated on the outputs of the parts before it, already compressed. The one-shot rows of
+# the same settings are the quant and prune families' rows (statistics of the fp32 model).
+SEQUENTIAL_CONFIGS = [
+    ("gptq W4 g128 sequential", "--quantize", "method=gptq bits=4 group-size=128 ragged-groups=1"),
+    ("gptq W4 g32 sequential", "--quantize", "method=gptq bits=4 group-size=32"),
+    ("gptq W3 g128 sequential", "--quantize", "method=gptq bits=3 group-size=128 ragged-groups=1"),
+    ("awq W4 g128 sequential", "--quantize", "method=awq bits=4 group-size=128 ragged-groups=1"),
+    ("sparsegpt 50% sequential", "--prune", "method=sparsegpt sparsity=0.5"),
+    ("sparsegpt 2:4 sequential", "--prune", "method=sparsegpt pattern=2:4"),
+    ("gptq W4 g32 + int8 embeddings sequential", "--quantize",
+     "method=gptq bits=4 group-size=32 embeddings=int8"),
+    ("gptq W4 g32 + int8 embeddings", "--quantize", "method=gptq bits=4 group-size=32 embeddings=int8"),
+]
+
 FACTORIZE_CONFIGS = [
     ("svd 80% params", "method=svd ratio=0.8"),
     ("svd-llm 80% params", "method=svd-llm ratio=0.8"),
@@ -141,9 +156,10 @@ def main():
     p.add_argument("--only", choices=["slim", "ort"], help="run one side only")
     p.add_argument("--methods", default="rtn,gptq,awq,smoothquant",
                    help="smoothquant runs only as W8A8 (8-bit symmetric per-channel weights)")
-    p.add_argument("--families", default="quant,prune,factorize",
+    p.add_argument("--families", default="quant,prune,factorize,sequential",
                    help="comma-separated: quant (the quantization rows), prune (the pruning rows), "
-                        "factorize (the low-rank rows)")
+                        "factorize (the low-rank rows), sequential (sequential calibration, "
+                        "slimc --calibration-text)")
     p.add_argument("--rows", default=None, metavar="REGEX",
                    help="only the Slim rows whose names match this regex (fp32 always runs)")
     p.add_argument("--resume", action="store_true",
@@ -228,13 +244,22 @@ def main():
         compress_rows = [("--prune", name, options) for name, options in PRUNE_CONFIGS if "prune" in families]
         compress_rows += [("--factorize", name, options) for name, options in FACTORIZE_CONFIGS
                           if "factorize" in families]
+        compress_rows += [(flag, name, options) for name, flag, options in SEQUENTIAL_CONFIGS
+                          if "sequential" in families]
         for flag, name, options in compress_rows:
             if (name, "slim") in done or (args.rows and not re.search(args.rows, name)):
                 continue
             out = work(re.sub(r"[^a-z0-9]+", "-", name.lower()))
             report = out + ".report.json"
+            if flag == "--quantize" and "method=gptq" in options:
+                options += " " + args.gptq_options
             t = time.time()
-            run([slimc, onnx_path, "-o", out, flag, f"{options} stats={stats} report={report}"])
+            if name.endswith("sequential"):
+                run([slimc, onnx_path, "-o", out, flag, f"{options} report={report}".strip(),
+                     "--calibration-text", CALIB, "--tokenizer", tokenizer, "--samples", str(args.samples),
+                     "--context", str(args.context), "--save-stats", out + ".stats"])
+            else:
+                run([slimc, onnx_path, "-o", out, flag, f"{options} stats={stats} report={report}"])
             seconds = time.time() - t
             rep = json.load(open(report))
             row = {"name": name, "tool": "slim", "bytes": dir_bytes(out, ["model.weights"]),

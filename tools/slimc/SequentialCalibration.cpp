@@ -372,7 +372,10 @@ std::string slimc::calibrateModel(func::FuncOp entry,
     pointers.push_back(&p);
   llvm::json::Object header = llvm::json::Object(settings.header);
   header["sequential"] = settings.sequential;
-  header["parts"] = static_cast<int64_t>(numSegments);
+  llvm::json::Array partLayers;
+  for (const mlir::slim::ModelSegment &seg : plan->segments)
+    partLayers.push_back(llvm::json::Array(seg.layers));
+  header["parts"] = std::move(partLayers);
   header["context"] = static_cast<int64_t>(settings.context);
   header["documents"] = static_cast<int64_t>(data->documents);
   header["text_tokens"] = static_cast<int64_t>(data->totalTokens);

@@ -70,6 +70,10 @@ llvm::Expected<CalibrationStats> CalibrationStats::open(StringRef path) {
   stats.samples = root->getInteger("samples").value_or(0);
   if (const llvm::json::Object *calibration = root->getObject("calibration"))
     stats.calibration = *calibration;
+  if (const llvm::json::Object *hashes = root->getObject("weight_hashes"))
+    for (const auto &[name, hash] : *hashes)
+      if (std::optional<StringRef> h = hash.getAsString())
+        stats.weightHashes[name.str()] = h->str();
   const llvm::json::Array *inputs = root->getArray("inputs");
   const llvm::json::Object *layers = root->getObject("layers");
   if (!inputs || !layers)
@@ -179,6 +183,8 @@ namespace {
 struct Record {
   int64_t channels = 0, rows = 0;
   std::vector<std::string> layers;
+  /// Parallel to `layers` ("" where unknown), or empty.
+  std::vector<std::string> hashes;
   std::function<void(size_t array, std::vector<float> &out)> fill;
 };
 
@@ -189,8 +195,11 @@ llvm::Error writeRecords(StringRef path, StringRef source, int64_t samples,
   // so size it with placeholder offsets of the final width first.
   auto buildHeader = [&](llvm::ArrayRef<uint64_t> offsets) {
     llvm::json::Array ins;
-    llvm::json::Object layers;
+    llvm::json::Object layers, hashes;
     for (size_t i = 0; i < records.size(); ++i) {
+      for (size_t l = 0; l < records[i].hashes.size(); ++l)
+        if (!records[i].hashes[l].empty())
+          hashes[records[i].layers[l]] = records[i].hashes[l];
       ins.push_back(llvm::json::Object{
           {"channels", records[i].channels},
           {"rows", records[i].rows},
@@ -208,6 +217,8 @@ llvm::Error writeRecords(StringRef path, StringRef source, int64_t samples,
                             {"tokens", tokens},
                             {"inputs", std::move(ins)},
                             {"layers", std::move(layers)}};
+    if (!hashes.empty())
+      root["weight_hashes"] = std::move(hashes);
     if (!extra.empty())
       root["calibration"] = llvm::json::Object(extra);
     std::string text;
@@ -292,6 +303,8 @@ llvm::Error CalibrationStatsWriter::write(StringRef path, StringRef source,
     r.channels = s.channels;
     r.rows = s.rows;
     r.layers = in.layers;
+    r.hashes = in.hashes;
+    r.hashes.resize(in.hashes.empty() ? 0 : in.layers.size());
     r.fill = [&s](size_t array, std::vector<float> &out) {
       double n = std::max<int64_t>(s.rows, 1);
       const std::vector<double> &values = array == 0   ? s.xtx
@@ -329,6 +342,8 @@ llvm::Error CalibrationStatsWriter::merge(
       Record r;
       r.channels = s.channels;
       r.rows = s.rows;
+      for (const std::string &layer : layersOf[i])
+        r.hashes.push_back(part->getWeightHash(layer).str());
       r.layers = std::move(layersOf[i]);
       r.fill = [&s](size_t array, std::vector<float> &out) {
         llvm::ArrayRef<float> a = array == 0   ? s.xtx

@@ -87,12 +87,19 @@ public:
   /// sampling, seed, the sequential recipe, the model's weights hash);
   /// empty for files written without it.
   const llvm::json::Object &getCalibration() const { return calibration; }
+  /// The hash of the weights `layer` had when the statistics were made
+  /// (LinearLayer::getWeightHash); "" if the file does not record it.
+  llvm::StringRef getWeightHash(llvm::StringRef layer) const {
+    auto it = weightHashes.find(layer);
+    return it == weightHashes.end() ? llvm::StringRef() : it->second;
+  }
 
 private:
   friend class CalibrationStatsWriter;
   std::string path, source;
   int64_t tokens = 0, samples = 0;
   llvm::json::Object calibration;
+  llvm::StringMap<std::string> weightHashes;
   std::unique_ptr<llvm::MemoryBuffer> buffer;
   std::vector<InputStats> inputs;
   llvm::StringMap<size_t> layers;
@@ -122,6 +129,9 @@ public:
   struct Input {
     const InputAccumulator *stats;
     std::vector<std::string> layers;
+    /// The layers' weight hashes (LinearLayer::getWeightHash), parallel to
+    /// `layers`, or empty.
+    std::vector<std::string> hashes = {};
   };
   static llvm::Error write(llvm::StringRef path, llvm::StringRef source,
                            int64_t samples, int64_t tokens,

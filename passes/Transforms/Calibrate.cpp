@@ -85,12 +85,15 @@ struct SlimCalibratePass
       Value cast = memref::CastOp::create(b, loc, argType, buffer);
       Value point = arith::ConstantIntOp::create(b, loc, id++, 64);
       func::CallOp::create(b, loc, callee, ValueRange{point, cast});
-      SmallVector<Attribute> layerNames;
-      for (const LinearLayer &layer : group)
+      SmallVector<Attribute> layerNames, hashes;
+      for (const LinearLayer &layer : group) {
         layerNames.push_back(b.getStringAttr(layer.name));
+        hashes.push_back(b.getStringAttr(layer.getWeightHash()));
+      }
       names.push_back(b.getDictionaryAttr(
           {b.getNamedAttr("channels", b.getI64IntegerAttr(first.inChannels)),
-           b.getNamedAttr("layers", b.getArrayAttr(layerNames))}));
+           b.getNamedAttr("layers", b.getArrayAttr(layerNames)),
+           b.getNamedAttr("weight_hashes", b.getArrayAttr(hashes))}));
     }
     module->setAttr("slim.observation_points", b.getArrayAttr(names));
   }

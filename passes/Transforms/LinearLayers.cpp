@@ -6,12 +6,16 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Transforms/LinearLayers.h"
+
 #include "passes/Transforms/Utils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/xxhash.h"
 
 using namespace mlir;
 using namespace mlir::slim;
@@ -24,6 +28,15 @@ ArrayRef<float> LinearLayer::getWeightData() const {
                          bytes->size() / sizeof(float));
 }
 
+
+std::string LinearLayer::getWeightHash() const {
+  std::optional<ArrayRef<char>> bytes = getConstantBytes(weight);
+  if (!bytes)
+    return "";
+  uint64_t hash = llvm::xxh3_64bits(ArrayRef<uint8_t>(
+      reinterpret_cast<const uint8_t *>(bytes->data()), bytes->size()));
+  return llvm::utohexstr(hash, /*LowerCase=*/true, /*Width=*/16);
+}
 
 SmallVector<LinearLayer> mlir::slim::findLinearLayers(Operation *root) {
   SmallVector<LinearLayer> layers;

@@ -42,6 +42,10 @@ struct LinearLayer {
   /// The weight's f32 values, row-major [K, N]; empty if the data is not
   /// available (elided resource).
   ArrayRef<float> getWeightData() const;
+  /// A hash of the weight's bytes (XXH3, 16 hex digits; "" if the data is
+  /// not available): calibration statistics record it so that a file made
+  /// from another model is refused.
+  std::string getWeightHash() const;
 };
 
 /// All linear layers under `root`, in program order.

@@ -133,7 +133,11 @@ def main():
        "--tokenizer", a.tokenizer, "--context", str(CONTEXT), "--samples", str(SAMPLES))
     h1, one = slim_stats.read(w("oneshot.stats"))
     _, run = slim_stats.read(w("calib.stats"))
+    h2, _ = slim_stats.read(w("calib.stats"))
     assert h1["calibration"]["sequential"] is False and set(one) == set(run), (set(one) ^ set(run))
+    # Both record the weights' hashes, the same ones.
+    assert h1["weight_hashes"] == h2["weight_hashes"] and set(h2["weight_hashes"]) == set(run), h2
+    assert header["weight_hashes"] == h2["weight_hashes"]
     diff = max(float(np.abs(one[l][0] - run[l][0]).max() / np.abs(run[l][0]).max()) for l in run)
     assert diff < 1e-6, diff
     print(f"one-shot statistics equal slim-run --calibrate's ({len(run)} layers, max rel diff {diff:.1e})")

@@ -250,6 +250,18 @@ std::string slimc::calibrateModel(func::FuncOp entry,
       if (failed(pm.run(*instrumented)))
         return where + ": instrumentation failed";
     }
+    // The weights' hashes the instrumentation recorded, for the file.
+    llvm::StringMap<std::string> hashes;
+    if (auto points = (*instrumented)->getAttrOfType<ArrayAttr>(
+            "slim.observation_points"))
+      for (Attribute a : points) {
+        auto d = cast<DictionaryAttr>(a);
+        auto names = d.getAs<ArrayAttr>("layers");
+        auto values = d.getAs<ArrayAttr>("weight_hashes");
+        for (size_t i = 0; names && values && i < names.size(); ++i)
+          hashes[cast<StringAttr>(names[i]).getValue()] =
+              cast<StringAttr>(values[i]).getValue().str();
+      }
     llvm::SmallString<256> partPath(workDir);
     llvm::sys::path::append(partPath, llvm::formatv("part{0}.stats", s).str());
     {
@@ -283,8 +295,10 @@ std::string slimc::calibrateModel(func::FuncOp entry,
         mlir::slim::CalibrationStatsWriter::Input in{&collector.points[p], {}};
         for (int32_t i = 0;
              const char *name = slim_model_observation_layer(scratch.model, p, i);
-             ++i)
+             ++i) {
           in.layers.push_back(name);
+          in.hashes.push_back(hashes.lookup(name));
+        }
         inputs.push_back(std::move(in));
       }
       partFiles.push_back(std::string(partPath));

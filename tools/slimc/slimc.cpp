@@ -17,7 +17,9 @@
 
 #include "lib/Import/Onnx/DiagnosticPrinter.h"
 #include "lib/Import/Onnx/OnnxImporter.h"
+#include "lib/Compression/CalibrationStats.h"
 #include "passes/Pipelines/Pipelines.h"
+#include "passes/Transforms/LinearLayers.h"
 #include "tools/slimc/SequentialCalibration.h"
 #include "passes/Transforms/Passes.h"
 #include "slim/InitAll.h"
@@ -539,12 +541,16 @@ std::string compileModule(ModuleOp module, StringRef dir, bool createdDir,
   if (auto points = module->getAttrOfType<ArrayAttr>("slim.observation_points")) {
     for (Attribute a : points) {
       auto d = cast<DictionaryAttr>(a);
-      llvm::json::Array layers;
+      llvm::json::Array layers, hashes;
       for (Attribute l : d.getAs<ArrayAttr>("layers"))
         layers.push_back(cast<StringAttr>(l).getValue().str());
+      if (auto h = d.getAs<ArrayAttr>("weight_hashes"))
+        for (Attribute a : h)
+          hashes.push_back(cast<StringAttr>(a).getValue().str());
       observationPoints.push_back(llvm::json::Object{
           {"channels", d.getAs<IntegerAttr>("channels").getInt()},
-          {"layers", std::move(layers)}});
+          {"layers", std::move(layers)},
+          {"weight_hashes", std::move(hashes)}});
     }
   }
   // Compile to the LLVM dialect.
@@ -892,6 +898,41 @@ int main(int argc, char **argv) {
       err = add(quantizeOpt, "slim-quantize", "--quantize");
     return err;
   };
+
+  // A statistics file given with stats= must come from this model: the
+  // weights' hashes it records are compared with the model's.
+  for (const std::string *opt : {&pruneOpt.getValue(), &factorizeOpt.getValue(),
+                                 &quantizeOpt.getValue()}) {
+    StringRef options(*opt);
+    size_t at = options.find("stats=");
+    if (at == StringRef::npos || (at > 0 && options[at - 1] != ' '))
+      continue;
+    StringRef path = options.drop_front(at + 6).split(' ').first.trim("'\"");
+    llvm::Expected<slim::CalibrationStats> stats =
+        slim::CalibrationStats::open(path);
+    if (!stats) { // the pass reports it, naming the option
+      llvm::consumeError(stats.takeError());
+      continue;
+    }
+    int differ = 0;
+    std::string example;
+    for (const slim::LinearLayer &layer : slim::findLinearLayers(entry)) {
+      StringRef recorded = stats->getWeightHash(layer.name);
+      if (recorded.empty())
+        continue;
+      std::string hash = layer.getWeightHash();
+      if (hash.empty() || hash == recorded)
+        continue;
+      if (differ++ == 0)
+        example = llvm::formatv("'{0}': {1} in the file, {2} here", layer.name,
+                                recorded, hash);
+    }
+    if (differ)
+      return error(llvm::formatv(
+          "{0} was computed for another model: the weights of {1} layer{2} "
+          "differ from {3}'s ({4})",
+          path, differ, differ == 1 ? "" : "s", inputPath.getValue(), example));
+  }
 
   // Calibration inside slimc: the statistics the compression passes read.
   std::string statsFile;

@@ -193,7 +193,7 @@ OwningOpRef<ModuleOp> mlir::slim::buildSegmentModule(const SegmentPlan &plan,
   if (withOutputs)
     for (Value v : seg.outputs)
       resultTypes.push_back(getCrossingType(v));
-  auto func = func::FuncOp::create(b, loc, "main",
+  auto func = func::FuncOp::create(b, loc, source.getSymName(),
                                    b.getFunctionType(argTypes, resultTypes));
   // Names of the crossings, for messages and model.json.
   for (auto [i, v] : llvm::enumerate(seg.inputs)) {
@@ -234,8 +234,15 @@ OwningOpRef<ModuleOp> mlir::slim::buildSegmentModule(const SegmentPlan &plan,
                       [&](Value r) { return map.contains(r); }))
       b.clone(*op, map);
   };
-  for (size_t i = seg.begin; i < seg.end; ++i)
-    cloneWithDeps(plan.ops[i]);
+  for (size_t i = seg.begin; i < seg.end; ++i) {
+    Operation *op = plan.ops[i];
+    // Constants are cloned where they are used: the importer puts all of
+    // the weights first, in the first part's range.
+    if (op->getNumOperands() == 0 && op->getNumRegions() == 0 &&
+        isMemoryEffectFree(op))
+      continue;
+    cloneWithDeps(op);
+  }
 
   SmallVector<Value> results;
   if (withOutputs) {

@@ -14,6 +14,8 @@
 #include "passes/Transforms/Passes.h"
 #include "slim/Runtime.h"
 
+#include "mlir/Bytecode/BytecodeWriter.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -24,6 +26,9 @@
 #include "llvm/Support/Path.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <chrono>
 #include <memory>
@@ -100,6 +105,22 @@ double peakRssGB() {
   return usage.ru_maxrss / (1024.0 * 1024.0);
 }
 
+/// Resident memory now (GB), from /proc/self/statm: all of it, and the
+/// part not backed by files (the model's weights are mapped from its files
+/// and count in the first only). Zeros where unavailable.
+std::pair<double, double> rssGB() {
+  FILE *f = std::fopen("/proc/self/statm", "r");
+  if (!f)
+    return {0, 0};
+  long pages = 0, resident = 0, shared = 0;
+  int n = std::fscanf(f, "%ld %ld %ld", &pages, &resident, &shared);
+  std::fclose(f);
+  double page = double(sysconf(_SC_PAGESIZE)) / (1 << 30);
+  if (n != 3)
+    return {0, 0};
+  return {resident * page, (resident - shared) * page};
+}
+
 double since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
@@ -152,6 +173,36 @@ std::string makeGraphInput(func::FuncOp entry, BlockArgument arg,
   out.t.capacity = 0;
   return "";
 }
+
+/// A part's module moved into a context of its own: the part's compression
+/// and compilation allocate attributes and resource blobs (packed weights)
+/// that a context never frees, so each part gets a context that dies with
+/// it. The move goes through bytecode in memory.
+struct PartContext {
+  std::unique_ptr<MLIRContext> context;
+  OwningOpRef<ModuleOp> module;
+
+  std::string take(ModuleOp source, const DialectRegistry &registry) {
+    MLIRContext *parent = source.getContext();
+    context = std::make_unique<MLIRContext>(registry,
+                                            MLIRContext::Threading::DISABLED);
+    if (parent->isMultithreadingEnabled())
+      context->setThreadPool(parent->getThreadPool());
+    context->printOpOnDiagnostic(false);
+    context->loadAllAvailableDialects();
+    std::string buffer;
+    {
+      llvm::raw_string_ostream os(buffer);
+      if (failed(writeBytecodeToFile(source, os)))
+        return "cannot write a part's bytecode";
+    }
+    module = parseSourceString<ModuleOp>(buffer, ParserConfig(context.get()));
+    if (!module)
+      return "cannot read a part's bytecode back";
+    return "";
+  }
+  ~PartContext() { module = nullptr; }
+};
 
 } // namespace
 
@@ -242,10 +293,15 @@ std::string slimc::calibrateModel(func::FuncOp entry,
     std::string where = llvm::formatv("part {0}/{1}", s + 1, numSegments);
 
     // 1. The statistics of this part's layers, on the current inputs.
-    OwningOpRef<ModuleOp> instrumented =
-        mlir::slim::buildSegmentModule(*plan, s, /*withOutputs=*/false);
+    PartContext statsPart;
+    if (std::string err = statsPart.take(
+            *mlir::slim::buildSegmentModule(*plan, s, /*withOutputs=*/false),
+            *settings.registry);
+        !err.empty())
+      return where + ": " + err;
+    OwningOpRef<ModuleOp> &instrumented = statsPart.module;
     {
-      PassManager pm(entry.getContext(), ModuleOp::getOperationName());
+      PassManager pm(instrumented->getContext(), ModuleOp::getOperationName());
       pm.addPass(mlir::slim::createSlimCalibratePass());
       if (failed(pm.run(*instrumented)))
         return where + ": instrumentation failed";
@@ -314,8 +370,13 @@ std::string slimc::calibrateModel(func::FuncOp entry,
     size_t heldBytes = 0;
     if (!last) {
       auto t0 = std::chrono::steady_clock::now();
-      OwningOpRef<ModuleOp> compressed =
-          mlir::slim::buildSegmentModule(*plan, s, /*withOutputs=*/true);
+      PartContext compressedPart;
+      if (std::string err = compressedPart.take(
+              *mlir::slim::buildSegmentModule(*plan, s, /*withOutputs=*/true),
+              *settings.registry);
+          !err.empty())
+        return where + ": " + err;
+      OwningOpRef<ModuleOp> &compressed = compressedPart.module;
       if (std::string err = compress(*compressed, partPath); !err.empty())
         return where + ": " + err;
       compressSeconds = since(t0);
@@ -361,6 +422,7 @@ std::string slimc::calibrateModel(func::FuncOp entry,
         for (const Held &h : entry.second)
           heldBytes += h.bytes();
     }
+    std::pair<double, double> rss = rssGB();
     std::string layers = seg.layers.front();
     if (seg.layers.size() > 1)
       layers += llvm::formatv(" .. {0} ({1} layers)", seg.layers.back(),
@@ -368,10 +430,11 @@ std::string slimc::calibrateModel(func::FuncOp entry,
                     .str();
     log(llvm::formatv("{0} {1}: statistics {2:f1} s, compression {3:f1} s, "
                       "run {4:f1} s (compile {5:f1} s); carried {6:f1} MB; "
-                      "peak RSS {7:f2} GB; {8:f0} s so far",
+                      "RSS {7:f2} GB, {8:f2} GB not file-backed (peak {9:f2}); "
+                      "{10:f0} s so far",
                       where, layers, statsSeconds, compressSeconds,
-                      runSeconds, compileSeconds, heldBytes / 1e6, peakRssGB(),
-                      since(runStart)));
+                      runSeconds, compileSeconds, heldBytes / 1e6, rss.first,
+                      rss.second, peakRssGB(), since(runStart)));
   }
   state.clear();
 

@@ -41,6 +41,9 @@ struct CalibrationSettings {
   std::optional<uint64_t> seed;
   bool sequential = true;
   bool quiet = false;
+  /// Dialects of the scratch contexts each part is compiled in (so that
+  /// what a part's compression and compilation allocate is freed with it).
+  const mlir::DialectRegistry *registry = nullptr;
   /// Written into the statistics header ("calibration"): the recipe and
   /// whatever else identifies how the statistics were made.
   llvm::json::Object header;

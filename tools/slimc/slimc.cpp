@@ -968,6 +968,7 @@ int main(int argc, char **argv) {
       settings.seed = calibrationSeed.getValue();
     settings.sequential = sequential;
     settings.quiet = quiet;
+    settings.registry = &registry;
     settings.header["model"] = inputPath.getValue();
     if (sequential) {
       llvm::json::Object recipe;
@@ -997,7 +998,7 @@ int main(int argc, char **argv) {
                            partSetup, silent);
     };
     auto compressPart = [&](ModuleOp part, StringRef stats) -> std::string {
-      PassManager pm(&context, ModuleOp::getOperationName());
+      PassManager pm(part.getContext(), ModuleOp::getOperationName());
       if (std::string err = addCompression(pm, stats, /*part=*/true);
           !err.empty())
         return err;

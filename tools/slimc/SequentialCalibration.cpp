@@ -235,6 +235,24 @@ std::string slimc::calibrateModel(func::FuncOp entry,
                  << " sequences of " << settings.context
                  << " tokens (asked for " << settings.samples << ")\n";
 
+  // Token ids beyond the model's vocabulary (the logits' last dimension)
+  // mean the tokenizer is another model's.
+  for (auto [i, type] : llvm::enumerate(entry.getFunctionType().getResults())) {
+    auto name = entry.getResultAttrOfType<StringAttr>(i, "onnx.name");
+    auto t = dyn_cast<RankedTensorType>(type);
+    if (!name || name.getValue() != "logits" || !t || t.getRank() == 0 ||
+        t.isDynamicDim(t.getRank() - 1))
+      continue;
+    int64_t vocab = t.getDimSize(t.getRank() - 1);
+    for (const std::vector<int32_t> &window : data->windows)
+      for (int32_t id : window)
+        if (id < 0 || id >= vocab)
+          return llvm::formatv("{0}: token id {1} is outside the model's "
+                               "vocabulary of {2} (is {3} this model's "
+                               "tokenizer?)",
+                               data->source, id, vocab, settings.tokenizer);
+  }
+
   FailureOr<mlir::slim::SegmentPlan> plan =
       mlir::slim::planSegments(entry, settings.sequential);
   if (failed(plan))

@@ -125,6 +125,15 @@ def main():
     assert drift > 1e-3, drift
     print(f"lm_head statistics differ from the fp32 model's by {drift:.1e}")
 
+    # Hidden states spilled to memory-mapped files (a budget of one byte): the same statistics.
+    log = sh("slimc", w("lm.onnx"), "-o", w("rtn-spill"), "--quantize", "method=rtn bits=4 group-size=32",
+             "--save-stats", w("rtn-spill.stats"), "--calibration-memory", "1", *calib)
+    assert "MB on disk)" in log, log
+    _, spilled = slim_stats.read(w("rtn-spill.stats"))
+    assert all(np.array_equal(spilled[l][0], layers[l][0]) and np.array_equal(spilled[l][2], layers[l][2])
+               for l in layers)
+    print("with --calibration-memory=1 the hidden states go to disk and the statistics are the same")
+
     # 2. One-shot: slimc's statistics equal slim-run --calibrate's.
     sh("slimc", w("lm.onnx"), "-o", w("oneshot"), "--quantize", "method=rtn bits=4 group-size=32",
        "--save-stats", w("oneshot.stats"), "--sequential=0", *calib)

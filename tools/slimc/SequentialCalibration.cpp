@@ -25,10 +25,12 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include <chrono>
 #include <memory>
@@ -37,12 +39,24 @@ using namespace mlir;
 
 namespace {
 
-/// One tensor of one calibration sample held between parts: either owned
-/// here (a graph input) or handed out by the runtime.
+/// A memory-mapped scratch file (already unlinked) holding tensors that did
+/// not fit the memory budget; unmapped when the last tensor in it dies.
+struct Spill {
+  void *addr = nullptr;
+  size_t size = 0;
+  ~Spill() {
+    if (addr)
+      munmap(addr, size);
+  }
+};
+
+/// One tensor of one calibration sample held between parts: owned here (a
+/// graph input), handed out by the runtime, or in a spill file.
 struct Held {
   slim_tensor t{};
   std::vector<int64_t> own;
   bool fromRuntime = false;
+  std::shared_ptr<Spill> spill;
 
   Held() = default;
   Held(const Held &) = delete;
@@ -53,6 +67,7 @@ struct Held {
     t = other.t;
     own = std::move(other.own);
     fromRuntime = other.fromRuntime;
+    spill = std::move(other.spill);
     if (!own.empty())
       t.data = own.data();
     other.t = slim_tensor{};
@@ -64,6 +79,7 @@ struct Held {
     if (fromRuntime)
       slim_tensor_release(&t);
     fromRuntime = false;
+    spill.reset();
   }
   size_t bytes() const { return t.capacity; }
 };
@@ -119,6 +135,47 @@ std::pair<double, double> rssGB() {
   if (n != 3)
     return {0, 0};
   return {resident * page, (resident - shared) * page};
+}
+
+/// Moves `tensors` into one memory-mapped file under `dir` (unlinked at
+/// once, so that nothing is left behind), freeing their buffers.
+std::string spillToDisk(llvm::StringRef dir, std::vector<Held *> &tensors) {
+  size_t total = 0;
+  for (Held *h : tensors)
+    total += (h->t.capacity + 63) / 64 * 64;
+  if (total == 0)
+    return "";
+  llvm::SmallString<256> path;
+  int fd = -1;
+  if (std::error_code ec = llvm::sys::fs::createUniqueFile(
+          dir + "/spill-%%%%%%%%", fd, path))
+    return "cannot create a spill file in " + dir.str() + ": " + ec.message();
+  llvm::sys::fs::remove(path);
+  auto spill = std::make_shared<Spill>();
+  if (ftruncate(fd, static_cast<off_t>(total)) != 0) {
+    close(fd);
+    return "cannot size a spill file of " + std::to_string(total) +
+           " bytes in " + dir.str();
+  }
+  void *addr = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (addr == MAP_FAILED)
+    return "cannot map a spill file of " + std::to_string(total) + " bytes";
+  spill->addr = addr;
+  spill->size = total;
+  size_t at = 0;
+  for (Held *h : tensors) {
+    char *dst = static_cast<char *>(addr) + at;
+    std::memcpy(dst, h->t.data, h->t.capacity);
+    slim_tensor t = h->t;
+    h->release();
+    t.data = dst;
+    t.owner = nullptr;
+    h->t = t;
+    h->spill = spill;
+    at += (t.capacity + 63) / 64 * 64;
+  }
+  return "";
 }
 
 double since(std::chrono::steady_clock::time_point start) {
@@ -385,7 +442,7 @@ std::string slimc::calibrateModel(func::FuncOp entry,
 
     // 2. The compressed part computes the next part's inputs.
     double compressSeconds = 0, runSeconds = 0;
-    size_t heldBytes = 0;
+    size_t heldBytes = 0, spilledBytes = 0;
     if (!last) {
       auto t0 = std::chrono::steady_clock::now();
       PartContext compressedPart;
@@ -436,9 +493,26 @@ std::string slimc::calibrateModel(func::FuncOp entry,
           dead.push_back(entry.first);
       for (Value v : dead)
         state.erase(v);
+      // Over the budget, this part's outputs go to a mapped file.
+      size_t inMemory = 0;
       for (auto &entry : state)
         for (const Held &h : entry.second)
+          if (!h.spill)
+            inMemory += h.bytes();
+      if (inMemory > settings.memoryBudget) {
+        std::vector<Held *> fresh;
+        for (Value v : seg.outputs)
+          for (Held &h : state[v])
+            fresh.push_back(&h);
+        if (std::string err = spillToDisk(workDir, fresh); !err.empty())
+          return where + ": " + err;
+      }
+      for (auto &entry : state)
+        for (const Held &h : entry.second) {
           heldBytes += h.bytes();
+          if (h.spill)
+            spilledBytes += h.bytes();
+        }
     }
     std::pair<double, double> rss = rssGB();
     std::string layers = seg.layers.front();
@@ -447,12 +521,16 @@ std::string slimc::calibrateModel(func::FuncOp entry,
                               seg.layers.size())
                     .str();
     log(llvm::formatv("{0} {1}: statistics {2:f1} s, compression {3:f1} s, "
-                      "run {4:f1} s (compile {5:f1} s); carried {6:f1} MB; "
+                      "run {4:f1} s (compile {5:f1} s); carried {6:f1} MB{11}; "
                       "RSS {7:f2} GB, {8:f2} GB not file-backed (peak {9:f2}); "
                       "{10:f0} s so far",
                       where, layers, statsSeconds, compressSeconds,
                       runSeconds, compileSeconds, heldBytes / 1e6, rss.first,
-                      rss.second, peakRssGB(), since(runStart)));
+                      rss.second, peakRssGB(), since(runStart),
+                      spilledBytes ? llvm::formatv(" ({0:f1} MB on disk)",
+                                                   spilledBytes / 1e6)
+                                         .str()
+                                   : std::string()));
   }
   state.clear();
 

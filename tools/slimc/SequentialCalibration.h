@@ -41,6 +41,9 @@ struct CalibrationSettings {
   std::optional<uint64_t> seed;
   bool sequential = true;
   bool quiet = false;
+  /// Bytes of hidden states (and other tensors crossing cuts) kept in
+  /// memory; a part's outputs beyond it go to a memory-mapped scratch file.
+  size_t memoryBudget = ~size_t(0);
   /// Dialects of the scratch contexts each part is compiled in (so that
   /// what a part's compression and compilation allocate is freed with it).
   const mlir::DialectRegistry *registry = nullptr;

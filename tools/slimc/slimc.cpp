@@ -67,6 +67,8 @@
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -171,6 +173,13 @@ static llvm::cl::opt<bool> sequential(
                    "already compressed (default); =0 calibrates the fp32 "
                    "model in one run"),
     llvm::cl::init(true), llvm::cl::cat(category));
+static llvm::cl::opt<std::string> calibrationMemory(
+    "calibration-memory",
+    llvm::cl::desc("Memory for the hidden states carried between the parts "
+                   "of a sequential calibration, e.g. 2G or 512M (default: a "
+                   "quarter of the machine's memory); beyond it they go to "
+                   "memory-mapped scratch files"),
+    llvm::cl::value_desc("bytes[K|M|G]"), llvm::cl::cat(category));
 static llvm::cl::opt<std::string> saveStats(
     "save-stats",
     llvm::cl::desc("With --calibration-text: also keep the statistics file"),
@@ -969,6 +978,27 @@ int main(int argc, char **argv) {
     settings.sequential = sequential;
     settings.quiet = quiet;
     settings.registry = &registry;
+    if (calibrationMemory.getNumOccurrences()) {
+      StringRef text = StringRef(calibrationMemory).trim();
+      uint64_t scale = 1;
+      if (text.ends_with_insensitive("k"))
+        scale = 1ull << 10;
+      else if (text.ends_with_insensitive("m"))
+        scale = 1ull << 20;
+      else if (text.ends_with_insensitive("g"))
+        scale = 1ull << 30;
+      if (scale != 1)
+        text = text.drop_back();
+      uint64_t value = 0;
+      if (text.getAsInteger(10, value) || value > (~0ull) / scale)
+        return error("--calibration-memory: expected a size such as 2G, "
+                     "512M or 1000000, got '" + calibrationMemory + "'");
+      settings.memoryBudget = value * scale;
+    } else {
+      long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+      if (pages > 0 && page > 0)
+        settings.memoryBudget = static_cast<size_t>(pages) * page / 4;
+    }
     settings.header["model"] = inputPath.getValue();
     if (sequential) {
       llvm::json::Object recipe;

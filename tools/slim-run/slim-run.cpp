@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Compression/CalibrationStats.h"
+#include "lib/Runtime/CalibrationData.h"
 #include "lib/Import/Onnx/ModelLoader.h"
 #include "lib/Runtime/Tokenizer.h"
 #include "slim/Runtime.h"
@@ -113,11 +114,19 @@ static llvm::cl::opt<std::string> calibrateFile(
                    "--calibration-text and write the statistics file "
                    "slim-quantize reads"),
     llvm::cl::value_desc("stats file"), llvm::cl::cat(category));
-static llvm::cl::opt<std::string> calibrationText(
+static llvm::cl::list<std::string> calibrationText(
     "calibration-text",
-    llvm::cl::desc("Text to calibrate on (tokenized, cut into --samples "
+    llvm::cl::desc("Texts to calibrate on (plain text, or .jsonl with a "
+                   "\"text\" per line; tokenized, cut into --samples "
                    "sequences of --context tokens)"),
-    llvm::cl::value_desc("file"), llvm::cl::cat(category));
+    llvm::cl::value_desc("file,..."), llvm::cl::CommaSeparated,
+    llvm::cl::cat(category));
+static llvm::cl::opt<uint64_t> calibrationSeed(
+    "seed",
+    llvm::cl::desc("Draw the calibration sequences at random from all of the "
+                   "text with this seed (default: the first --samples "
+                   "sequences in order)"),
+    llvm::cl::cat(category));
 static llvm::cl::opt<unsigned> numSamples(
     "samples", llvm::cl::desc("Calibration sequences (default 128)"),
     llvm::cl::init(128), llvm::cl::cat(category));
@@ -411,10 +420,10 @@ struct Calibrator {
   }
 };
 
-/// `--calibrate`: runs `samples` windows of `context` tokens and writes the
-/// statistics file.
+/// `--calibrate`: runs the calibration windows and writes the statistics
+/// file.
 int calibrate(slim_model *model, LMRunner &lm,
-              const std::vector<int32_t> &ids) {
+              const mlir::slim::CalibrationWindows &data) {
   int32_t numPoints = slim_model_num_observation_points(model);
   if (numPoints == 0)
     return fail(modelDir + " has no observation points: compile it with "
@@ -426,22 +435,16 @@ int calibrate(slim_model *model, LMRunner &lm,
   if (slim_model_set_observer(model, &Calibrator::observe, &calib) != SLIM_OK)
     return fail(slim_last_error());
   size_t context = std::max(2u, unsigned(contextLen));
-  size_t samples = std::min<size_t>(numSamples, ids.size() / context);
-  if (samples == 0)
-    return fail(calibrationText + ": " + std::to_string(ids.size()) +
-                " tokens, fewer than one sequence of --context " +
-                std::to_string(context));
+  size_t samples = data.windows.size();
   if (samples < numSamples)
-    llvm::errs() << "slim-run: " << calibrationText << " holds " << samples
+    llvm::errs() << "slim-run: " << data.source << " holds " << samples
                  << " sequences of " << context << " tokens (asked for "
                  << numSamples << ")\n";
   std::vector<slim_tensor> noCache(lm.pastInputs.size());
   auto start = std::chrono::steady_clock::now();
   for (size_t s = 0; s < samples; ++s) {
-    std::vector<int32_t> window(ids.begin() + s * context,
-                                ids.begin() + (s + 1) * context);
     std::vector<slim_tensor> outs;
-    if (!lm.run(window, 0, noCache, outs))
+    if (!lm.run(data.windows[s], 0, noCache, outs))
       return fail(lm.error);
     for (auto &o : outs)
       slim_tensor_release(&o);
@@ -486,13 +489,25 @@ int calibrate(slim_model *model, LMRunner &lm,
     }
     inputs.push_back(std::move(in));
   }
+  llvm::json::Object header{{"sequential", false},
+                            {"context", static_cast<int64_t>(context)},
+                            {"documents", static_cast<int64_t>(data.documents)},
+                            {"text_tokens", static_cast<int64_t>(data.totalTokens)},
+                            {"sampling", calibrationSeed.getNumOccurrences()
+                                             ? "random"
+                                             : "consecutive"},
+                            {"model", modelDir.getValue()}};
+  if (calibrationSeed.getNumOccurrences())
+    header["seed"] = static_cast<int64_t>(calibrationSeed.getValue());
+  if (calibrationSkip)
+    header["skip"] = static_cast<int64_t>(calibrationSkip);
   if (llvm::Error e = mlir::slim::CalibrationStatsWriter::write(
-          calibrateFile, modelDir, static_cast<int64_t>(samples),
-          static_cast<int64_t>(samples * context), inputs))
+          calibrateFile, data.source, static_cast<int64_t>(samples),
+          static_cast<int64_t>(samples * context), inputs, header))
     return fail(llvm::toString(std::move(e)));
   llvm::outs() << "wrote " << calibrateFile << ": " << numPoints
                << " observation points, " << samples << " sequences x "
-               << context << " tokens of " << calibrationText << "\n";
+               << context << " tokens of " << data.source << "\n";
   return 0;
 }
 
@@ -557,10 +572,16 @@ int main(int argc, char **argv) {
     LMRunner lm{model};
     if (!lm.init())
       return fail(lm.error);
-    std::string text;
-    if (!readText(calibrationText, text))
-      return fail("cannot read " + calibrationText);
-    return calibrate(model, lm, tokenizer.encode(text));
+    std::vector<std::string> files(calibrationText.begin(), calibrationText.end());
+    std::optional<uint64_t> seed;
+    if (calibrationSeed.getNumOccurrences())
+      seed = calibrationSeed.getValue();
+    llvm::Expected<mlir::slim::CalibrationWindows> data =
+        mlir::slim::loadCalibrationWindows(files, tokenizer, numSamples,
+                                           std::max(2u, unsigned(contextLen)), seed);
+    if (!data)
+      return fail(llvm::toString(data.takeError()));
+    return calibrate(model, lm, *data);
   }
   if (!perplexityFile.empty() || !generatePrompt.empty()) {
     if (tokenizerPath.empty())

@@ -267,7 +267,7 @@ def main():
                    "linear_bytes_after": rep["total_bytes_after"],
                    "compile_seconds": seconds}
             # Structured pruning reports groups of layers, without per-layer output errors.
-            errs = [l["output_rel_error"] for l in rep["layers"] if "output_rel_error" in l]
+            errs = [l["output_rel_error"] for l in rep["layers"] if l.get("output_rel_error") is not None]
             if errs:
                 row["mean_output_rel_error"] = float(np.mean(errs))
             for split, text in HELDOUT.items():

@@ -173,6 +173,22 @@ void InputAccumulator::add(const float *data, int64_t n, int64_t rowStride) {
   rows += n;
 }
 
+void ObservationCollector::observe(void *user, int32_t point,
+                                   const float *rows, int64_t numRows,
+                                   int64_t channels, int64_t rowStride) {
+  auto *self = static_cast<ObservationCollector *>(user);
+  if (point < 0 || static_cast<size_t>(point) >= self->points.size() ||
+      self->points[point].getChannels() != channels) {
+    if (self->error.empty())
+      self->error = "observation point " + std::to_string(point) +
+                    " reported " + std::to_string(channels) +
+                    " channels, model.json declares otherwise";
+    return;
+  }
+  int64_t skip = std::min(self->skip, numRows);
+  self->points[point].add(rows + skip * rowStride, numRows - skip, rowStride);
+}
+
 //===----------------------------------------------------------------------===//
 // Writing
 //===----------------------------------------------------------------------===//

@@ -124,6 +124,21 @@ private:
 };
 
 /// Writes a statistics file (to a temporary file renamed at the end).
+/// Accumulates what a model compiled for calibration reports: its
+/// `observe` is the observer callback of the runtime API
+/// (slim_model_set_observer), one accumulator per observation point.
+struct ObservationCollector {
+  std::vector<InputAccumulator> points;
+  /// The first inconsistency reported (a point or channel count the model
+  /// did not declare); the caller checks it after each run.
+  std::string error;
+  /// Leading rows (positions of a batch-1 sequence) left out.
+  int64_t skip = 0;
+
+  static void observe(void *user, int32_t point, const float *rows,
+                      int64_t numRows, int64_t channels, int64_t rowStride);
+};
+
 class CalibrationStatsWriter {
 public:
   struct Input {

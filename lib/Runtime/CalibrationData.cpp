@@ -21,11 +21,9 @@ static llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(message.str());
 }
 
-llvm::Expected<CalibrationWindows>
-mlir::slim::loadCalibrationWindows(llvm::ArrayRef<std::string> files,
-                                   const Tokenizer &tokenizer, size_t samples,
-                                   size_t context,
-                                   std::optional<uint64_t> seed) {
+llvm::Expected<CalibrationWindows> mlir::slim::loadCalibrationWindows(
+    llvm::ArrayRef<std::string> files, const Tokenizer &tokenizer,
+    size_t samples, size_t context, std::optional<uint64_t> seed) {
   if (files.empty())
     return fail("no calibration text");
   if (context < 2)
@@ -50,8 +48,8 @@ mlir::slim::loadCalibrationWindows(llvm::ArrayRef<std::string> files,
         std::string where = path + ":" + std::to_string(i + 1);
         llvm::Expected<llvm::json::Value> value = llvm::json::parse(line);
         if (!value)
-          return fail(where + ": not JSON: " +
-                      llvm::toString(value.takeError()));
+          return fail(where +
+                      ": not JSON: " + llvm::toString(value.takeError()));
         const llvm::json::Object *object = value->getAsObject();
         std::optional<llvm::StringRef> text =
             object ? object->getString("text") : std::nullopt;

@@ -89,13 +89,15 @@ FailureOr<SegmentPlan> mlir::slim::planSegments(func::FuncOp func, bool cut) {
   for (auto [i, op] : llvm::enumerate(plan.ops)) {
     facts.index[op] = i;
     llvm::SetVector<Value> used = getUsedValues(op);
-    bool remat = op->getNumRegions() == 0 && op->getNumResults() > 0 &&
-                 isMemoryEffectFree(op) &&
-                 llvm::all_of(used, [&](Value v) { return isRematValue(facts, v); });
+    bool remat =
+        op->getNumRegions() == 0 && op->getNumResults() > 0 &&
+        isMemoryEffectFree(op) &&
+        llvm::all_of(used, [&](Value v) { return isRematValue(facts, v); });
     if (remat)
       facts.remat.insert(op);
-    bool stream = linear.contains(op) ||
-                  llvm::any_of(used, [&](Value v) { return facts.stream.contains(v); });
+    bool stream = linear.contains(op) || llvm::any_of(used, [&](Value v) {
+                    return facts.stream.contains(v);
+                  });
     for (Value r : op->getResults()) {
       if (stream)
         facts.stream.insert(r);

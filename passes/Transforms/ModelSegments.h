@@ -65,8 +65,8 @@ struct SegmentPlan {
 /// an error on `func`, when it has no linear layer.
 FailureOr<SegmentPlan> planSegments(func::FuncOp func, bool cut);
 
-/// A module with one function, named as the plan's, computing segment `index` of `plan`:
-/// its arguments are the segment's inputs, its results (when
+/// A module with one function, named as the plan's, computing segment `index`
+/// of `plan`: its arguments are the segment's inputs, its results (when
 /// `withOutputs`) the segment's outputs. Scalars cross as rank-0 tensors
 /// (index as i64), since compiled models take and return tensors.
 OwningOpRef<ModuleOp> buildSegmentModule(const SegmentPlan &plan, size_t index,

@@ -398,27 +398,6 @@ double logProb(const float *row, int64_t vocab, int64_t target) {
   return static_cast<double>(row[target]) - mx - std::log(sum);
 }
 
-/// Accumulates the statistics of each observation point of a model.
-struct Calibrator {
-  std::vector<mlir::slim::InputAccumulator> points;
-  std::string error;
-  /// Leading rows (positions of the batch-1 sequence) left out.
-  int64_t skip = 0;
-
-  static void observe(void *user, int32_t point, const float *rows,
-                      int64_t numRows, int64_t channels, int64_t rowStride) {
-    auto *self = static_cast<Calibrator *>(user);
-    if (point < 0 || static_cast<size_t>(point) >= self->points.size() ||
-        self->points[point].getChannels() != channels) {
-      self->error = "observation point " + std::to_string(point) +
-                    " reported " + std::to_string(channels) +
-                    " channels, model.json declares otherwise";
-      return;
-    }
-    int64_t skip = std::min(self->skip, numRows);
-    self->points[point].add(rows + skip * rowStride, numRows - skip, rowStride);
-  }
-};
 
 /// `--calibrate`: runs the calibration windows and writes the statistics
 /// file.
@@ -428,11 +407,11 @@ int calibrate(slim_model *model, LMRunner &lm,
   if (numPoints == 0)
     return fail(modelDir + " has no observation points: compile it with "
                            "slimc --calibration");
-  Calibrator calib;
+  mlir::slim::ObservationCollector calib;
   calib.skip = calibrationSkip;
   for (int32_t p = 0; p < numPoints; ++p)
     calib.points.emplace_back(slim_model_observation_channels(model, p));
-  if (slim_model_set_observer(model, &Calibrator::observe, &calib) != SLIM_OK)
+  if (slim_model_set_observer(model, &mlir::slim::ObservationCollector::observe, &calib) != SLIM_OK)
     return fail(slim_last_error());
   size_t context = std::max(2u, unsigned(contextLen));
   size_t samples = data.windows.size();

@@ -84,24 +84,6 @@ struct Held {
   size_t bytes() const { return t.capacity; }
 };
 
-/// Accumulates the statistics of each observation point of a model.
-struct Collector {
-  std::vector<mlir::slim::InputAccumulator> points;
-  std::string error;
-
-  static void observe(void *user, int32_t point, const float *rows,
-                      int64_t numRows, int64_t channels, int64_t rowStride) {
-    auto *self = static_cast<Collector *>(user);
-    if (point < 0 || static_cast<size_t>(point) >= self->points.size() ||
-        self->points[point].getChannels() != channels) {
-      self->error = "observation point " + std::to_string(point) +
-                    " reported " + std::to_string(channels) +
-                    " channels, model.json declares otherwise";
-      return;
-    }
-    self->points[point].add(rows, numRows, rowStride);
-  }
-};
 
 /// A compiled scratch model, freed and deleted when done.
 struct ScratchModel {
@@ -147,8 +129,8 @@ std::string spillToDisk(llvm::StringRef dir, std::vector<Held *> &tensors) {
     return "";
   llvm::SmallString<256> path;
   int fd = -1;
-  if (std::error_code ec = llvm::sys::fs::createUniqueFile(
-          dir + "/spill-%%%%%%%%", fd, path))
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueFile(dir + "/spill-%%%%%%%%", fd, path))
     return "cannot create a spill file in " + dir.str() + ": " + ec.message();
   llvm::sys::fs::remove(path);
   auto spill = std::make_shared<Spill>();
@@ -189,8 +171,8 @@ std::string makeGraphInput(func::FuncOp entry, BlockArgument arg,
                            const std::vector<int32_t> &window, Held &out) {
   auto type = cast<RankedTensorType>(arg.getType());
   StringRef name;
-  if (auto attr = entry.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                     "onnx.name"))
+  if (auto attr =
+          entry.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "onnx.name"))
     name = attr.getValue();
   int64_t len = static_cast<int64_t>(window.size());
   out.t.rank = static_cast<int32_t>(type.getRank());
@@ -213,7 +195,8 @@ std::string makeGraphInput(func::FuncOp entry, BlockArgument arg,
   // Anything else must be an empty cache: batch 1, dynamic dims 0.
   bool empty = false;
   for (int64_t d = 0; d < type.getRank(); ++d) {
-    out.t.dims[d] = type.isDynamicDim(d) ? (d == 0 ? 1 : 0) : type.getDimSize(d);
+    out.t.dims[d] =
+        type.isDynamicDim(d) ? (d == 0 ? 1 : 0) : type.getDimSize(d);
     empty |= out.t.dims[d] == 0;
   }
   if (!empty)
@@ -221,8 +204,8 @@ std::string makeGraphInput(func::FuncOp entry, BlockArgument arg,
            "' is neither input_ids, position_ids, attention_mask nor a "
            "past (KV cache) input with a dynamic length";
   Type element = type.getElementType();
-  out.t.dtype = element.isF32()   ? SLIM_FLOAT
-                : element.isF16() ? SLIM_FLOAT16
+  out.t.dtype = element.isF32()    ? SLIM_FLOAT
+                : element.isF16()  ? SLIM_FLOAT16
                 : element.isBF16() ? SLIM_BFLOAT16
                                    : SLIM_INT64;
   out.own.resize(1);
@@ -355,8 +338,8 @@ std::string slimc::calibrateModel(func::FuncOp entry,
         return err;
       compileSeconds += since(t0);
       if (slim_model_load(scratch.dir.c_str(), &scratch.model) != SLIM_OK)
-        return std::string("loading the scratch model ") + scratch.dir +
-               ": " + slim_last_error();
+        return std::string("loading the scratch model ") + scratch.dir + ": " +
+               slim_last_error();
       return "";
     };
     auto inputsOf = [&](size_t sample) {
@@ -383,8 +366,8 @@ std::string slimc::calibrateModel(func::FuncOp entry,
     }
     // The weights' hashes the instrumentation recorded, for the file.
     llvm::StringMap<std::string> hashes;
-    if (auto points = (*instrumented)->getAttrOfType<ArrayAttr>(
-            "slim.observation_points"))
+    if (auto points = (*instrumented)
+                          ->getAttrOfType<ArrayAttr>("slim.observation_points"))
       for (Attribute a : points) {
         auto d = cast<DictionaryAttr>(a);
         auto names = d.getAs<ArrayAttr>("layers");
@@ -397,18 +380,17 @@ std::string slimc::calibrateModel(func::FuncOp entry,
     llvm::sys::path::append(partPath, llvm::formatv("part{0}.stats", s).str());
     {
       ScratchModel scratch;
-      if (std::string err = compileInto(*instrumented,
-                                        llvm::formatv("part{0}-stats", s).str(),
-                                        scratch);
+      if (std::string err = compileInto(
+              *instrumented, llvm::formatv("part{0}-stats", s).str(), scratch);
           !err.empty())
         return where + ": " + err;
       instrumented = nullptr;
-      Collector collector;
+      mlir::slim::ObservationCollector collector;
       int32_t points = slim_model_num_observation_points(scratch.model);
       for (int32_t p = 0; p < points; ++p)
         collector.points.emplace_back(
             slim_model_observation_channels(scratch.model, p));
-      if (slim_model_set_observer(scratch.model, &Collector::observe,
+      if (slim_model_set_observer(scratch.model, &mlir::slim::ObservationCollector::observe,
                                   &collector) != SLIM_OK)
         return where + ": " + slim_last_error();
       for (size_t i = 0; i < samples; ++i) {
@@ -424,8 +406,8 @@ std::string slimc::calibrateModel(func::FuncOp entry,
       std::vector<mlir::slim::CalibrationStatsWriter::Input> inputs;
       for (int32_t p = 0; p < points; ++p) {
         mlir::slim::CalibrationStatsWriter::Input in{&collector.points[p], {}};
-        for (int32_t i = 0;
-             const char *name = slim_model_observation_layer(scratch.model, p, i);
+        for (int32_t i = 0; const char *name = slim_model_observation_layer(
+                                scratch.model, p, i);
              ++i) {
           in.layers.push_back(name);
           in.hashes.push_back(hashes.lookup(name));
@@ -456,9 +438,8 @@ std::string slimc::calibrateModel(func::FuncOp entry,
         return where + ": " + err;
       compressSeconds = since(t0);
       ScratchModel scratch;
-      if (std::string err = compileInto(*compressed,
-                                        llvm::formatv("part{0}", s).str(),
-                                        scratch);
+      if (std::string err = compileInto(
+              *compressed, llvm::formatv("part{0}", s).str(), scratch);
           !err.empty())
         return where + ": " + err;
       compressed = nullptr;
@@ -520,17 +501,17 @@ std::string slimc::calibrateModel(func::FuncOp entry,
       layers += llvm::formatv(" .. {0} ({1} layers)", seg.layers.back(),
                               seg.layers.size())
                     .str();
-    log(llvm::formatv("{0} {1}: statistics {2:f1} s, compression {3:f1} s, "
-                      "run {4:f1} s (compile {5:f1} s); carried {6:f1} MB{11}; "
-                      "RSS {7:f2} GB, {8:f2} GB not file-backed (peak {9:f2}); "
-                      "{10:f0} s so far",
-                      where, layers, statsSeconds, compressSeconds,
-                      runSeconds, compileSeconds, heldBytes / 1e6, rss.first,
-                      rss.second, peakRssGB(), since(runStart),
-                      spilledBytes ? llvm::formatv(" ({0:f1} MB on disk)",
-                                                   spilledBytes / 1e6)
-                                         .str()
-                                   : std::string()));
+    log(llvm::formatv(
+        "{0} {1}: statistics {2:f1} s, compression {3:f1} s, "
+        "run {4:f1} s (compile {5:f1} s); carried {6:f1} MB{11}; "
+        "RSS {7:f2} GB, {8:f2} GB not file-backed (peak {9:f2}); "
+        "{10:f0} s so far",
+        where, layers, statsSeconds, compressSeconds, runSeconds,
+        compileSeconds, heldBytes / 1e6, rss.first, rss.second, peakRssGB(),
+        since(runStart),
+        spilledBytes
+            ? llvm::formatv(" ({0:f1} MB on disk)", spilledBytes / 1e6).str()
+            : std::string()));
   }
   state.clear();
 

@@ -1169,8 +1169,9 @@ def SlimCalibratePass : Pass<"slim-calibrate", "::mlir::ModuleOp"> {
 
     and records the points in the module attribute `slim.observation_points`
     (per point, indexed by the call's first operand, a dictionary
-    `{channels = K, layers = [names]}`), which `slimc` writes into
-    `model.json`. A model compiled with
+    `{channels = K, layers = [names], weight_hashes = [hashes]}`, the hashes
+    being XXH3 of each layer's weight bytes, so that a statistics file can
+    be matched to its model), which `slimc` writes into `model.json`. A model compiled with
     `slimc --calibration` and run by `slim-run --calibrate` accumulates
     X^T X and per-channel mean/max |x| per point and writes the statistics
     file `--slim-quantize` reads.

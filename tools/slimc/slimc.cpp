@@ -950,6 +950,14 @@ int main(int argc, char **argv) {
     if (!scratchDir.empty())
       llvm::sys::fs::remove_directories(scratchDir);
   });
+  if (calibrationTexts.empty()) {
+    for (const llvm::cl::Option *o :
+         std::initializer_list<const llvm::cl::Option *>{
+             &tokenizerPath, &calibrationSamples, &calibrationContext,
+             &calibrationSeed, &sequential, &calibrationMemory, &saveStats})
+      if (o->getNumOccurrences())
+        return error("--" + o->ArgStr + " needs --calibration-text");
+  }
   if (!calibrationTexts.empty()) {
     if (!compress)
       return error("--calibration-text: nothing to calibrate for (give "

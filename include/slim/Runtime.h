@@ -122,6 +122,11 @@ int64_t slim_model_observation_channels(const slim_model *model,
 /* Names of the layers reading a point's input (NULL past the last). */
 const char *slim_model_observation_layer(const slim_model *model,
                                          int32_t point, int32_t i);
+/* The hash of that layer's weights when the model was compiled (XXH3, 16
+   hex digits, recorded so that statistics files name their model; "" if
+   model.json has none, NULL past the last layer). */
+const char *slim_model_observation_weight_hash(const slim_model *model,
+                                               int32_t point, int32_t i);
 /* Installs (or, with NULL, removes) the observer of the model's library. */
 slim_status slim_model_set_observer(slim_model *model, slim_observer_fn fn,
                                     void *user);

@@ -77,6 +77,8 @@ struct slim_model {
   struct ObservationPoint {
     int64_t channels = 0;
     std::vector<std::string> layers;
+    /// Parallel to `layers`; "" where model.json records none.
+    std::vector<std::string> weightHashes;
   };
   std::vector<ObservationPoint> points;
   void *weights = nullptr;
@@ -226,9 +228,15 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
                     jsonPath + ": malformed observation_points entry");
       slim_model::ObservationPoint p;
       p.channels = *channels;
-      for (const llvm::json::Value &l : *layers)
-        if (std::optional<llvm::StringRef> name = l.getAsString())
+      const llvm::json::Array *hashes = o->getArray("weight_hashes");
+      for (auto [i, l] : llvm::enumerate(*layers))
+        if (std::optional<llvm::StringRef> name = l.getAsString()) {
           p.layers.push_back(name->str());
+          std::optional<llvm::StringRef> hash;
+          if (hashes && i < hashes->size())
+            hash = (*hashes)[i].getAsString();
+          p.weightHashes.push_back(hash ? hash->str() : "");
+        }
       m->points.push_back(std::move(p));
     }
   }
@@ -361,6 +369,13 @@ const char *slim_model_observation_layer(const slim_model *model,
   if (i < 0 || static_cast<size_t>(i) >= layers.size())
     return nullptr;
   return layers[i].c_str();
+}
+
+const char *slim_model_observation_weight_hash(const slim_model *model,
+                                               int32_t point, int32_t i) {
+  if (!slim_model_observation_layer(model, point, i))
+    return nullptr;
+  return model->points[point].weightHashes[i].c_str();
 }
 
 slim_status slim_model_set_observer(slim_model *model, slim_observer_fn fn,

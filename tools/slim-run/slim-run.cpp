@@ -438,33 +438,12 @@ int calibrate(slim_model *model, LMRunner &lm,
                                  (s + 1) * context / secs);
   }
   slim_model_set_observer(model, nullptr, nullptr);
-  // The layers' weight hashes slimc recorded in model.json, for the file.
-  llvm::StringMap<std::string> hashes;
-  llvm::SmallString<256> jsonPath(modelDir);
-  llvm::sys::path::append(jsonPath, "model.json");
-  if (auto buffer = llvm::MemoryBuffer::getFile(jsonPath)) {
-    if (auto root = llvm::json::parse((*buffer)->getBuffer())) {
-      const llvm::json::Object *o = root->getAsObject();
-      if (const llvm::json::Array *points = o ? o->getArray("observation_points") : nullptr)
-        for (const llvm::json::Value &point : *points) {
-          const llvm::json::Object *p = point.getAsObject();
-          const llvm::json::Array *names = p ? p->getArray("layers") : nullptr;
-          const llvm::json::Array *values = p ? p->getArray("weight_hashes") : nullptr;
-          for (size_t i = 0; names && values && i < names->size() && i < values->size(); ++i)
-            if (auto n = (*names)[i].getAsString())
-              if (auto h = (*values)[i].getAsString())
-                hashes[*n] = h->str();
-        }
-    } else {
-      llvm::consumeError(root.takeError());
-    }
-  }
   std::vector<mlir::slim::CalibrationStatsWriter::Input> inputs;
   for (int32_t p = 0; p < numPoints; ++p) {
     mlir::slim::CalibrationStatsWriter::Input in{&calib.points[p], {}};
     for (int32_t i = 0; const char *name = slim_model_observation_layer(model, p, i); ++i) {
       in.layers.push_back(name);
-      in.hashes.push_back(hashes.lookup(name));
+      in.hashes.push_back(slim_model_observation_weight_hash(model, p, i));
     }
     inputs.push_back(std::move(in));
   }

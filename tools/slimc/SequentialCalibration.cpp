@@ -241,7 +241,6 @@ struct PartContext {
       return "cannot read a part's bytecode back";
     return "";
   }
-  ~PartContext() { module = nullptr; }
 };
 
 } // namespace
@@ -364,18 +363,6 @@ std::string slimc::calibrateModel(func::FuncOp entry,
       if (failed(pm.run(*instrumented)))
         return where + ": instrumentation failed";
     }
-    // The weights' hashes the instrumentation recorded, for the file.
-    llvm::StringMap<std::string> hashes;
-    if (auto points = (*instrumented)
-                          ->getAttrOfType<ArrayAttr>("slim.observation_points"))
-      for (Attribute a : points) {
-        auto d = cast<DictionaryAttr>(a);
-        auto names = d.getAs<ArrayAttr>("layers");
-        auto values = d.getAs<ArrayAttr>("weight_hashes");
-        for (size_t i = 0; names && values && i < names.size(); ++i)
-          hashes[cast<StringAttr>(names[i]).getValue()] =
-              cast<StringAttr>(values[i]).getValue().str();
-      }
     llvm::SmallString<256> partPath(workDir);
     llvm::sys::path::append(partPath, llvm::formatv("part{0}.stats", s).str());
     {
@@ -410,7 +397,8 @@ std::string slimc::calibrateModel(func::FuncOp entry,
                                 scratch.model, p, i);
              ++i) {
           in.layers.push_back(name);
-          in.hashes.push_back(hashes.lookup(name));
+          in.hashes.push_back(
+              slim_model_observation_weight_hash(scratch.model, p, i));
         }
         inputs.push_back(std::move(in));
       }

@@ -509,7 +509,8 @@ struct CompileSetup {
   const llvm::Target *target = nullptr;
   std::string triple;
   TargetChoice choice;
-  slim::CpuPipelineOptions pipeline;
+  /// Not owned (pass options cannot be copied).
+  const slim::CpuPipelineOptions *pipeline = nullptr;
   bool customPipeline = false;
   std::string pipelineText;
   unsigned optLevel = 3;
@@ -574,7 +575,7 @@ std::string compileModule(ModuleOp module, StringRef dir, bool createdDir,
       return fail("--pipeline: invalid pass pipeline");
   } else {
     slim::CpuPipelineOptions options;
-    options.copyOptionValuesFrom(setup.pipeline);
+    options.copyOptionValuesFrom(*setup.pipeline);
     options.weightsFile = weightsTmp;
     slim::buildCpuPipeline(pm, options);
   }
@@ -860,7 +861,7 @@ int main(int argc, char **argv) {
   setup.target = llvmTarget;
   setup.triple = triple;
   setup.choice = choice;
-  setup.pipeline.copyOptionValuesFrom(pipelineOptions);
+  setup.pipeline = &pipelineOptions;
   setup.customPipeline = customPipeline;
   setup.pipelineText = pipelineOpt;
   setup.optLevel = optLevel;
@@ -1020,16 +1021,10 @@ int main(int argc, char **argv) {
     }
     auto compilePart = [&](ModuleOp part, StringRef dir) -> std::string {
       PhaseTimer silent(/*silent=*/true);
-      CompileSetup partSetup;
-      partSetup.target = setup.target;
-      partSetup.triple = setup.triple;
-      partSetup.choice = setup.choice;
-      partSetup.pipeline.copyOptionValuesFrom(setup.pipeline);
-      partSetup.customPipeline = setup.customPipeline;
-      partSetup.pipelineText = setup.pipelineText;
-      partSetup.optLevel = setup.optLevel;
-      partSetup.jobs = setup.jobs;
-      partSetup.supportLib = setup.supportLib;
+      // As the model's, without MLIR timing or intermediate files.
+      CompileSetup partSetup = setup;
+      partSetup.keepIntermediates = false;
+      partSetup.timing = nullptr;
       if (std::error_code ec = llvm::sys::fs::create_directories(dir))
         return "cannot create " + dir.str() + ": " + ec.message();
       return compileModule(part, dir, /*createdDir=*/true, inputPath,

@@ -84,7 +84,6 @@ struct Held {
   size_t bytes() const { return t.capacity; }
 };
 
-
 /// A compiled scratch model, freed and deleted when done.
 struct ScratchModel {
   slim_model *model = nullptr;
@@ -377,7 +376,8 @@ std::string slimc::calibrateModel(func::FuncOp entry,
       for (int32_t p = 0; p < points; ++p)
         collector.points.emplace_back(
             slim_model_observation_channels(scratch.model, p));
-      if (slim_model_set_observer(scratch.model, &mlir::slim::ObservationCollector::observe,
+      if (slim_model_set_observer(scratch.model,
+                                  &mlir::slim::ObservationCollector::observe,
                                   &collector) != SLIM_OK)
         return where + ": " + slim_last_error();
       for (size_t i = 0; i < samples; ++i) {

@@ -1,4 +1,5 @@
-/*===- slim/Runtime.h - Running compiled Slim models ----------------*- C -*-===*
+/*===- slim/Runtime.h - Running compiled Slim models ----------------*- C
+ *-*-===*
  *
  * Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
  * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
@@ -117,11 +118,10 @@ typedef void (*slim_observer_fn)(void *user, int32_t point, const float *rows,
    calibration). */
 int32_t slim_model_num_observation_points(const slim_model *model);
 /* Input channels of a point (0 for an index out of range). */
-int64_t slim_model_observation_channels(const slim_model *model,
-                                        int32_t point);
+int64_t slim_model_observation_channels(const slim_model *model, int32_t point);
 /* Names of the layers reading a point's input (NULL past the last). */
-const char *slim_model_observation_layer(const slim_model *model,
-                                         int32_t point, int32_t i);
+const char *slim_model_observation_layer(const slim_model *model, int32_t point,
+                                         int32_t i);
 /* The hash of that layer's weights when the model was compiled (XXH3, 16
    hex digits, recorded so that statistics files name their model; "" if
    model.json has none, NULL past the last layer). */

@@ -51,8 +51,8 @@ llvm::Expected<CalibrationStats> CalibrationStats::open(StringRef path) {
   std::memcpy(&version, data.data() + 8, 4);
   std::memcpy(&headerSize, data.data() + 16, 8);
   if (version != kVersion)
-    return fail(llvm::formatv("unsupported version {0} (expected {1})",
-                              version, kVersion));
+    return fail(llvm::formatv("unsupported version {0} (expected {1})", version,
+                              kVersion));
   if (headerSize > data.size() - kPrologue)
     return fail("truncated header");
   llvm::Expected<llvm::json::Value> header =
@@ -145,8 +145,8 @@ const InputStats *CalibrationStats::lookup(StringRef layer) const {
 //===----------------------------------------------------------------------===//
 
 InputAccumulator::InputAccumulator(int64_t channels)
-    : channels(channels), xtx(channels * channels, 0.0),
-      absSum(channels, 0.0), absMax(channels, 0.0), sum(channels, 0.0) {}
+    : channels(channels), xtx(channels * channels, 0.0), absSum(channels, 0.0),
+      absMax(channels, 0.0), sum(channels, 0.0) {}
 
 void InputAccumulator::add(const float *data, int64_t n, int64_t rowStride) {
   if (n <= 0)
@@ -173,9 +173,9 @@ void InputAccumulator::add(const float *data, int64_t n, int64_t rowStride) {
   rows += n;
 }
 
-void ObservationCollector::observe(void *user, int32_t point,
-                                   const float *rows, int64_t numRows,
-                                   int64_t channels, int64_t rowStride) {
+void ObservationCollector::observe(void *user, int32_t point, const float *rows,
+                                   int64_t numRows, int64_t channels,
+                                   int64_t rowStride) {
   auto *self = static_cast<ObservationCollector *>(user);
   if (point < 0 || static_cast<size_t>(point) >= self->points.size() ||
       self->points[point].getChannels() != channels) {
@@ -337,10 +337,11 @@ llvm::Error CalibrationStatsWriter::write(StringRef path, StringRef source,
   return writeRecords(path, source, samples, tokens, records, extra);
 }
 
-llvm::Error CalibrationStatsWriter::merge(
-    StringRef path, StringRef source, int64_t samples, int64_t tokens,
-    llvm::ArrayRef<const CalibrationStats *> parts,
-    const llvm::json::Object &extra) {
+llvm::Error
+CalibrationStatsWriter::merge(StringRef path, StringRef source, int64_t samples,
+                              int64_t tokens,
+                              llvm::ArrayRef<const CalibrationStats *> parts,
+                              const llvm::json::Object &extra) {
   std::vector<Record> records;
   llvm::StringSet<> seen;
   for (const CalibrationStats *part : parts) {

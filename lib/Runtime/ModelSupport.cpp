@@ -551,8 +551,8 @@ void qmatmul(StridedMemRefType<float, 2> *x,
                             t / 128 * SLIM_UK_QACT_SUPERBLOCK_BYTES;
         float d;
         std::memcpy(&d, sb + 128, sizeof(d));
-        int8_t q = static_cast<int8_t>(sb[(t % 128) % 2 ? 64 + (t % 128) / 2
-                                                         : (t % 128) / 2]);
+        int8_t q = static_cast<int8_t>(
+            sb[(t % 128) % 2 ? 64 + (t % 128) / 2 : (t % 128) / 2]);
         rounded[i * k + t] = float(q) * d;
       }
     xd = rounded.data();
@@ -600,9 +600,9 @@ void qmatmul(StridedMemRefType<float, 2> *x,
   };
   // Per-row int8 activations take the integer kernel for every row count:
   // the tiles below would compute with f32 activations.
-  if (sparse.m > 0 ? m <= kQGemvSparseMaxRows
-                    : m <= kQGemvMaxRows || (int8 && m <= kQGemvInt8MaxRows) ||
-                          rowInt8)
+  if (sparse.m > 0
+          ? m <= kQGemvSparseMaxRows
+          : m <= kQGemvMaxRows || (int8 && m <= kQGemvInt8MaxRows) || rowInt8)
     return gemv(0);
   // Prefill: tiles of two panels (32 output channels) dequantized once,
   // exactly, and laid out as the packed GEMM's panels
@@ -770,9 +770,9 @@ extern "C" {
   }                                                                            \
   void _mlir_ciface_slim_rt_qmatmul_lut_##suffix(                              \
       StridedMemRefType<float, 2> *x, StridedMemRefType<int8_t, 2> *codes,     \
-      StridedMemRefType<ScaleT, 2> *scales, StridedMemRefType<float, 1> *table,\
-      int64_t bits, int64_t group, uint32_t flags,                             \
-      StridedMemRefType<float, 2> *y) {                                        \
+      StridedMemRefType<ScaleT, 2> *scales,                                    \
+      StridedMemRefType<float, 1> *table, int64_t bits, int64_t group,         \
+      uint32_t flags, StridedMemRefType<float, 2> *y) {                        \
     qmatmul(x, codes, scales, nullptr, codeTable(table, bits), y, bits, group, \
             flags);                                                            \
   }                                                                            \

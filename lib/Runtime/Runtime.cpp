@@ -23,8 +23,8 @@
 #include "llvm/TargetParser/Host.h"
 
 #include <dlfcn.h>
-#include <malloc.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -204,8 +204,8 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
   std::string jsonPath = path("model.json");
   auto buffer = llvm::MemoryBuffer::getFile(jsonPath);
   if (!buffer)
-    return fail(SLIM_ERROR_IO, "cannot read " + jsonPath + ": " +
-                                   buffer.getError().message());
+    return fail(SLIM_ERROR_IO,
+                "cannot read " + jsonPath + ": " + buffer.getError().message());
   llvm::Expected<llvm::json::Value> json =
       llvm::json::parse((*buffer)->getBuffer());
   if (!json)
@@ -222,7 +222,8 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
     for (const llvm::json::Value &v : *points) {
       const llvm::json::Object *o = v.getAsObject();
       const llvm::json::Array *layers = o ? o->getArray("layers") : nullptr;
-      std::optional<int64_t> channels = o ? o->getInteger("channels") : std::nullopt;
+      std::optional<int64_t> channels =
+          o ? o->getInteger("channels") : std::nullopt;
       if (!layers || !channels || *channels <= 0)
         return fail(SLIM_ERROR_FORMAT,
                     jsonPath + ": malformed observation_points entry");
@@ -303,8 +304,8 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
     std::string weightsPath = path("model.weights");
     int fd = open(weightsPath.c_str(), O_RDONLY);
     if (fd < 0)
-      return fail(SLIM_ERROR_IO, "cannot open " + weightsPath + ": " +
-                                     std::strerror(errno));
+      return fail(SLIM_ERROR_IO,
+                  "cannot open " + weightsPath + ": " + std::strerror(errno));
     struct stat st;
     fstat(fd, &st);
     size_t size = static_cast<size_t>(st.st_size);
@@ -319,8 +320,8 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
       void *p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
       if (p == MAP_FAILED) {
         close(fd);
-        return fail(SLIM_ERROR_IO, "cannot map " + weightsPath + ": " +
-                                       std::strerror(errno));
+        return fail(SLIM_ERROR_IO,
+                    "cannot map " + weightsPath + ": " + std::strerror(errno));
       }
       m->weights = p;
       m->weightsSize = size;
@@ -361,8 +362,8 @@ int64_t slim_model_observation_channels(const slim_model *model,
   return model->points[point].channels;
 }
 
-const char *slim_model_observation_layer(const slim_model *model,
-                                         int32_t point, int32_t i) {
+const char *slim_model_observation_layer(const slim_model *model, int32_t point,
+                                         int32_t i) {
   if (!model || point < 0 || static_cast<size_t>(point) >= model->points.size())
     return nullptr;
   const auto &layers = model->points[point].layers;
@@ -383,9 +384,9 @@ slim_status slim_model_set_observer(slim_model *model, slim_observer_fn fn,
   if (!model)
     return fail(SLIM_ERROR_ARGUMENT, "slim_model_set_observer: null model");
   if (model->points.empty() || !model->setObserver)
-    return fail(SLIM_ERROR_ARGUMENT,
-                model->directory + " was not compiled for calibration "
-                                   "(slimc --calibration)");
+    return fail(SLIM_ERROR_ARGUMENT, model->directory +
+                                         " was not compiled for calibration "
+                                         "(slimc --calibration)");
   model->setObserver(fn, user);
   return SLIM_OK;
 }
@@ -460,19 +461,19 @@ slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
         return fail(SLIM_ERROR_SHAPE, "input '" + info.name + "' dimension " +
                                           std::to_string(d) + " is negative");
       if (want >= 0 && want != have)
-        return fail(SLIM_ERROR_SHAPE,
-                    "input '" + info.name + "' dimension " +
-                        std::to_string(d) + " must be " +
-                        std::to_string(want) + ", got " + std::to_string(have));
+        return fail(SLIM_ERROR_SHAPE, "input '" + info.name + "' dimension " +
+                                          std::to_string(d) + " must be " +
+                                          std::to_string(want) + ", got " +
+                                          std::to_string(have));
       const std::string &sym = info.dimNames[d];
       if (want < 0 && !sym.empty()) {
         auto [it, inserted] = symbols.try_emplace(sym, have, info.name);
         if (!inserted && it->second.first != have)
-          return fail(SLIM_ERROR_SHAPE,
-                      "dimension '" + sym + "' is " +
-                          std::to_string(it->second.first) + " in input '" +
-                          it->second.second + "' but " + std::to_string(have) +
-                          " in input '" + info.name + "'");
+          return fail(SLIM_ERROR_SHAPE, "dimension '" + sym + "' is " +
+                                            std::to_string(it->second.first) +
+                                            " in input '" + it->second.second +
+                                            "' but " + std::to_string(have) +
+                                            " in input '" + info.name + "'");
       }
       numel *= static_cast<size_t>(have);
     }
@@ -557,21 +558,20 @@ slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
       out.owner = nullptr;
       out.capacity = bytes;
     } else if (out.capacity < bytes) {
-      status = fail(SLIM_ERROR_CAPACITY,
-                    "output '" + info.name + "' needs " +
-                        std::to_string(bytes) + " bytes, its buffer has " +
-                        std::to_string(out.capacity));
+      status =
+          fail(SLIM_ERROR_CAPACITY,
+               "output '" + info.name + "' needs " + std::to_string(bytes) +
+                   " bytes, its buffer has " + std::to_string(out.capacity));
       continue;
     }
     out.dtype = info.info.dtype;
     out.rank = rank;
     for (int d = 0; d < rank; ++d)
       out.dims[d] = desc[3 + d];
-    const char *src =
-        reinterpret_cast<const char *>(desc[1]) + desc[2] * esize;
+    const char *src = reinterpret_cast<const char *>(desc[1]) + desc[2] * esize;
     if (bytes)
-      copyStrided(static_cast<char *>(out.data), src, desc + 3,
-                  desc + 3 + rank, rank, esize);
+      copyStrided(static_cast<char *>(out.data), src, desc + 3, desc + 3 + rank,
+                  rank, esize);
   }
   for (int64_t p : allocations)
     if (!taken.count(p))

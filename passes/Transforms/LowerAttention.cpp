@@ -415,9 +415,8 @@ std::optional<Chain> matchChain(linalg::SoftmaxOp softmax) {
         k = chain.scores.getDpsInputOperand(1)->get(),
         v = chain.values.getDpsInputOperand(1)->get(),
         o = chain.values.getDpsInitOperand(0)->get();
-  if (!llvm::all_of(ValueRange{q, k, v, o}, [](Value x) {
-        return slim::hasContiguousF32Rows(x, 3);
-      }))
+  if (!llvm::all_of(ValueRange{q, k, v, o},
+                    [](Value x) { return slim::hasContiguousF32Rows(x, 3); }))
     return std::nullopt;
   // One block, in order, and nothing in between that could write Q, K, V
   // or the mask: only the chain, allocations and ops without effects.
@@ -481,8 +480,7 @@ struct SlimLowerAttentionPass
     });
     MLIRContext *ctx = &getContext();
     IRRewriter rewriter(ctx);
-    MemRefType t3 =
-        slim::getFullyDynamicStridedType(Float32Type::get(ctx), 3);
+    MemRefType t3 = slim::getFullyDynamicStridedType(Float32Type::get(ctx), 3);
     for (Chain &chain : chains) {
       Location loc = chain.values.getLoc();
       rewriter.setInsertionPoint(chain.values);

@@ -115,8 +115,7 @@ func::FuncOp mlir::slim::getOrDeclareRuntimeFunction(ModuleOp module,
   return f;
 }
 
-MemRefType mlir::slim::getFullyDynamicStridedType(Type element,
-                                                  int64_t rank) {
+MemRefType mlir::slim::getFullyDynamicStridedType(Type element, int64_t rank) {
   SmallVector<int64_t> dynamic(rank, ShapedType::kDynamic);
   return MemRefType::get(dynamic, element,
                          StridedLayoutAttr::get(element.getContext(),

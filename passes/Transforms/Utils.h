@@ -1,4 +1,5 @@
-//===- Utils.h - Small helpers shared by Slim's passes ------------*- C++ -*-===//
+//===- Utils.h - Small helpers shared by Slim's passes ------------*- C++
+//-*-===//
 //
 // Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception

@@ -6,17 +6,17 @@
 //===----------------------------------------------------------------------===//
 //
 //   slim-run OUT_DIR                          describe the model
-//   slim-run OUT_DIR --test-data DIR          run input_N.pb, compare output_N.pb
-//   slim-run OUT_DIR --bench --dims batch=1,sequence=128
-//   slim-run OUT_DIR --perplexity TEXT --tokenizer tokenizer.json
-//   slim-run OUT_DIR --generate PROMPT --tokenizer tokenizer.json
-//   slim-run OUT_DIR --calibrate STATS --calibration-text TEXT --tokenizer ...
+//   slim-run OUT_DIR --test-data DIR          run input_N.pb, compare
+//   output_N.pb slim-run OUT_DIR --bench --dims batch=1,sequence=128 slim-run
+//   OUT_DIR --perplexity TEXT --tokenizer tokenizer.json slim-run OUT_DIR
+//   --generate PROMPT --tokenizer tokenizer.json slim-run OUT_DIR --calibrate
+//   STATS --calibration-text TEXT --tokenizer ...
 //
 //===----------------------------------------------------------------------===//
 
 #include "lib/Compression/CalibrationStats.h"
-#include "lib/Runtime/CalibrationData.h"
 #include "lib/Import/Onnx/ModelLoader.h"
+#include "lib/Runtime/CalibrationData.h"
 #include "lib/Runtime/Tokenizer.h"
 #include "slim/Runtime.h"
 
@@ -50,18 +50,23 @@ static llvm::cl::opt<std::string>
              llvm::cl::desc("Directory with input_N.pb / output_N.pb (ONNX "
                             "backend test layout) to run and compare"),
              llvm::cl::value_desc("dir"), llvm::cl::cat(category));
-static llvm::cl::opt<double> rtolOpt("rtol", llvm::cl::desc("Relative tolerance"),
-                                  llvm::cl::init(1e-3), llvm::cl::cat(category));
-static llvm::cl::opt<double> atolOpt("atol", llvm::cl::desc("Absolute tolerance"),
-                                  llvm::cl::init(1e-5), llvm::cl::cat(category));
-static llvm::cl::opt<bool> bench("bench",
-                                 llvm::cl::desc("Time repeated runs"),
+static llvm::cl::opt<double> rtolOpt("rtol",
+                                     llvm::cl::desc("Relative tolerance"),
+                                     llvm::cl::init(1e-3),
+                                     llvm::cl::cat(category));
+static llvm::cl::opt<double> atolOpt("atol",
+                                     llvm::cl::desc("Absolute tolerance"),
+                                     llvm::cl::init(1e-5),
+                                     llvm::cl::cat(category));
+static llvm::cl::opt<bool> bench("bench", llvm::cl::desc("Time repeated runs"),
                                  llvm::cl::cat(category));
 static llvm::cl::opt<unsigned> warmup("warmup",
                                       llvm::cl::desc("Untimed runs first"),
-                                      llvm::cl::init(3), llvm::cl::cat(category));
+                                      llvm::cl::init(3),
+                                      llvm::cl::cat(category));
 static llvm::cl::opt<unsigned> repeat("repeat", llvm::cl::desc("Timed runs"),
-                                      llvm::cl::init(20), llvm::cl::cat(category));
+                                      llvm::cl::init(20),
+                                      llvm::cl::cat(category));
 static llvm::cl::opt<std::string> dimsOpt(
     "dims",
     llvm::cl::desc("Sizes of symbolic dimensions for generated inputs, e.g. "
@@ -71,37 +76,41 @@ static llvm::cl::opt<std::string> perplexityFile(
     "perplexity",
     llvm::cl::desc("Perplexity of a causal LM (logits output) on a text file"),
     llvm::cl::value_desc("file.txt"), llvm::cl::cat(category));
-static llvm::cl::opt<std::string> generatePrompt(
-    "generate", llvm::cl::desc("Greedy generation from a prompt"),
-    llvm::cl::value_desc("prompt"), llvm::cl::cat(category));
+static llvm::cl::opt<std::string>
+    generatePrompt("generate",
+                   llvm::cl::desc("Greedy generation from a prompt"),
+                   llvm::cl::value_desc("prompt"), llvm::cl::cat(category));
 static llvm::cl::opt<unsigned> numTokens("n",
                                          llvm::cl::desc("Tokens to generate"),
-                                         llvm::cl::init(32), llvm::cl::cat(category));
-static llvm::cl::opt<std::string>
-    tokenizerPath("tokenizer",
-                  llvm::cl::desc("Hugging Face tokenizer.json (byte-level BPE)"),
-                  llvm::cl::value_desc("tokenizer.json"), llvm::cl::cat(category));
-static llvm::cl::opt<unsigned> contextLen("context",
-                                          llvm::cl::desc("Perplexity window (tokens)"),
-                                          llvm::cl::init(128), llvm::cl::cat(category));
-static llvm::cl::opt<unsigned> strideLen(
-    "stride", llvm::cl::desc("Perplexity window stride (default: context / 2)"),
-    llvm::cl::init(0), llvm::cl::cat(category));
+                                         llvm::cl::init(32),
+                                         llvm::cl::cat(category));
+static llvm::cl::opt<std::string> tokenizerPath(
+    "tokenizer", llvm::cl::desc("Hugging Face tokenizer.json (byte-level BPE)"),
+    llvm::cl::value_desc("tokenizer.json"), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned>
+    contextLen("context", llvm::cl::desc("Perplexity window (tokens)"),
+               llvm::cl::init(128), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned>
+    strideLen("stride",
+              llvm::cl::desc("Perplexity window stride (default: context / 2)"),
+              llvm::cl::init(0), llvm::cl::cat(category));
 static llvm::cl::opt<bool> perplexityDecode(
     "perplexity-decode",
     llvm::cl::desc("Score each perplexity window token by token through the "
                    "KV cache (the decoding path: one-row products) instead "
                    "of one run per window; needs past_key_values inputs"),
     llvm::cl::init(false), llvm::cl::cat(category));
-static llvm::cl::opt<unsigned> maxTokens(
-    "max-tokens", llvm::cl::desc("Evaluate at most this many tokens (0: all)"),
-    llvm::cl::init(0), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned>
+    maxTokens("max-tokens",
+              llvm::cl::desc("Evaluate at most this many tokens (0: all)"),
+              llvm::cl::init(0), llvm::cl::cat(category));
 static llvm::cl::opt<bool> printIds("print-ids",
                                     llvm::cl::desc("Print token ids too"),
                                     llvm::cl::cat(category));
 static llvm::cl::opt<std::string> encodeFile(
     "encode-file",
-    llvm::cl::desc("Print the token ids of a text file (needs --tokenizer; no model)"),
+    llvm::cl::desc(
+        "Print the token ids of a text file (needs --tokenizer; no model)"),
     llvm::cl::value_desc("file.txt"), llvm::cl::cat(category));
 static llvm::cl::opt<std::string> saveOutputs(
     "save-outputs",
@@ -127,17 +136,17 @@ static llvm::cl::opt<uint64_t> calibrationSeed(
                    "text with this seed (default: the first --samples "
                    "sequences in order)"),
     llvm::cl::cat(category));
-static llvm::cl::opt<unsigned> numSamples(
-    "samples", llvm::cl::desc("Calibration sequences (default 128)"),
-    llvm::cl::init(128), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned>
+    numSamples("samples", llvm::cl::desc("Calibration sequences (default 128)"),
+               llvm::cl::init(128), llvm::cl::cat(category));
 static llvm::cl::opt<unsigned> calibrationSkip(
     "calibration-skip",
     llvm::cl::desc("Leave the first N positions of each calibration sequence "
                    "out of the statistics (default 0)"),
     llvm::cl::init(0), llvm::cl::cat(category));
-static llvm::cl::opt<unsigned> threads("num-threads",
-                                       llvm::cl::desc("Kernel threads (0: all)"),
-                                       llvm::cl::init(0), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned>
+    threads("num-threads", llvm::cl::desc("Kernel threads (0: all)"),
+            llvm::cl::init(0), llvm::cl::cat(category));
 
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "slim-run") << message << "\n";
@@ -293,8 +302,8 @@ struct LMRunner {
   slim_model *model;
   int32_t nin, nout;
   int logits = -1;
-  std::vector<int> pastInputs;            // input index per cache entry
-  std::vector<int> presentOutputs;        // output index per cache entry
+  std::vector<int> pastInputs;     // input index per cache entry
+  std::vector<int> presentOutputs; // output index per cache entry
   std::string error;
 
   bool init() {
@@ -307,7 +316,8 @@ struct LMRunner {
       logits = 0;
     for (int32_t i = 0; i < nin; ++i) {
       llvm::StringRef name = slim_model_input(model, i)->name;
-      if (name == "input_ids" || name == "position_ids" || name == "attention_mask")
+      if (name == "input_ids" || name == "position_ids" ||
+          name == "attention_mask")
         continue;
       if (!name.starts_with("past_key_values.")) {
         error = "cannot feed input '" + name.str() + "' of a language model";
@@ -339,11 +349,13 @@ struct LMRunner {
     for (int32_t id : ids)
       if (vocab > 0 && (id < 0 || id >= vocab)) {
         error = "token id " + std::to_string(id) +
-                " is outside the model's vocabulary of " + std::to_string(vocab);
+                " is outside the model's vocabulary of " +
+                std::to_string(vocab);
         return false;
       }
     int64_t len = static_cast<int64_t>(ids.size());
-    std::vector<int64_t> tokens(ids.begin(), ids.end()), positions(len), mask(past + len, 1);
+    std::vector<int64_t> tokens(ids.begin(), ids.end()), positions(len),
+        mask(past + len, 1);
     for (int64_t i = 0; i < len; ++i)
       positions[i] = past + i;
     std::vector<slim_tensor> in(nin);
@@ -354,19 +366,23 @@ struct LMRunner {
       slim_tensor &t = in[i];
       t.dtype = info->dtype;
       t.rank = info->rank;
-      if (name == "input_ids" || name == "position_ids" || name == "attention_mask") {
+      if (name == "input_ids" || name == "position_ids" ||
+          name == "attention_mask") {
         if (info->dtype != SLIM_INT64 || info->rank != 2) {
           error = "input '" + name.str() + "' must be int64 [batch, sequence]";
           return false;
         }
-        std::vector<int64_t> &v = name == "input_ids" ? tokens : name == "position_ids" ? positions : mask;
+        std::vector<int64_t> &v = name == "input_ids"      ? tokens
+                                  : name == "position_ids" ? positions
+                                                           : mask;
         t.dims[0] = 1;
         t.dims[1] = static_cast<int64_t>(v.size());
         t.data = v.data();
         t.capacity = v.size() * 8;
         continue;
       }
-      size_t k = std::find(pastInputs.begin(), pastInputs.end(), i) - pastInputs.begin();
+      size_t k = std::find(pastInputs.begin(), pastInputs.end(), i) -
+                 pastInputs.begin();
       if (past > 0 && cache[k].data) {
         t = cache[k];
         continue;
@@ -398,7 +414,6 @@ double logProb(const float *row, int64_t vocab, int64_t target) {
   return static_cast<double>(row[target]) - mx - std::log(sum);
 }
 
-
 /// `--calibrate`: runs the calibration windows and writes the statistics
 /// file.
 int calibrate(slim_model *model, LMRunner &lm,
@@ -411,7 +426,8 @@ int calibrate(slim_model *model, LMRunner &lm,
   calib.skip = calibrationSkip;
   for (int32_t p = 0; p < numPoints; ++p)
     calib.points.emplace_back(slim_model_observation_channels(model, p));
-  if (slim_model_set_observer(model, &mlir::slim::ObservationCollector::observe, &calib) != SLIM_OK)
+  if (slim_model_set_observer(model, &mlir::slim::ObservationCollector::observe,
+                              &calib) != SLIM_OK)
     return fail(slim_last_error());
   size_t context = std::max(2u, unsigned(contextLen));
   size_t samples = data.windows.size();
@@ -429,9 +445,9 @@ int calibrate(slim_model *model, LMRunner &lm,
       slim_tensor_release(&o);
     if (!calib.error.empty())
       return fail(calib.error);
-    double secs = std::chrono::duration<double>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
+    double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     llvm::errs() << llvm::format("calibrating: sequence %zu/%zu, %zu tokens, "
                                  "%.1f s, %.0f tokens/s\n",
                                  s + 1, samples, (s + 1) * context, secs,
@@ -441,20 +457,21 @@ int calibrate(slim_model *model, LMRunner &lm,
   std::vector<mlir::slim::CalibrationStatsWriter::Input> inputs;
   for (int32_t p = 0; p < numPoints; ++p) {
     mlir::slim::CalibrationStatsWriter::Input in{&calib.points[p], {}};
-    for (int32_t i = 0; const char *name = slim_model_observation_layer(model, p, i); ++i) {
+    for (int32_t i = 0;
+         const char *name = slim_model_observation_layer(model, p, i); ++i) {
       in.layers.push_back(name);
       in.hashes.push_back(slim_model_observation_weight_hash(model, p, i));
     }
     inputs.push_back(std::move(in));
   }
-  llvm::json::Object header{{"sequential", false},
-                            {"context", static_cast<int64_t>(context)},
-                            {"documents", static_cast<int64_t>(data.documents)},
-                            {"text_tokens", static_cast<int64_t>(data.totalTokens)},
-                            {"sampling", calibrationSeed.getNumOccurrences()
-                                             ? "random"
-                                             : "consecutive"},
-                            {"model", modelDir.getValue()}};
+  llvm::json::Object header{
+      {"sequential", false},
+      {"context", static_cast<int64_t>(context)},
+      {"documents", static_cast<int64_t>(data.documents)},
+      {"text_tokens", static_cast<int64_t>(data.totalTokens)},
+      {"sampling",
+       calibrationSeed.getNumOccurrences() ? "random" : "consecutive"},
+      {"model", modelDir.getValue()}};
   if (calibrationSeed.getNumOccurrences())
     header["seed"] = static_cast<int64_t>(calibrationSeed.getValue());
   if (calibrationSkip)
@@ -474,8 +491,8 @@ int calibrate(slim_model *model, LMRunner &lm,
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   llvm::cl::HideUnrelatedOptions(category);
-  llvm::cl::ParseCommandLineOptions(argc, argv,
-                                    "slim-run: runs a model compiled by slimc\n");
+  llvm::cl::ParseCommandLineOptions(
+      argc, argv, "slim-run: runs a model compiled by slimc\n");
   mlir::slim::Tokenizer tokenizer;
   if (!tokenizerPath.empty()) {
     std::string err;
@@ -501,7 +518,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (modelDir.empty())
-    return fail("no model directory (usage: slim-run OUT_DIR [--test-data DIR])");
+    return fail(
+        "no model directory (usage: slim-run OUT_DIR [--test-data DIR])");
   slim_model *model = nullptr;
   if (slim_model_load(modelDir.c_str(), &model) != SLIM_OK)
     return fail(slim_last_error());
@@ -509,11 +527,12 @@ int main(int argc, char **argv) {
                                                             slim_model_free);
   if (threads && slim_model_set_threads(model, threads) != SLIM_OK)
     return fail(slim_last_error());
-  int32_t nin = slim_model_num_inputs(model), nout = slim_model_num_outputs(model);
+  int32_t nin = slim_model_num_inputs(model),
+          nout = slim_model_num_outputs(model);
 
   auto describe = [](const char *kind, const slim_tensor_info *info) {
-    llvm::outs() << "  " << kind << " '" << info->name << "': "
-                 << slim_dtype_name(info->dtype) << "[";
+    llvm::outs() << "  " << kind << " '" << info->name
+                 << "': " << slim_dtype_name(info->dtype) << "[";
     for (int d = 0; d < info->rank; ++d) {
       if (d)
         llvm::outs() << ", ";
@@ -530,13 +549,15 @@ int main(int argc, char **argv) {
     LMRunner lm{model};
     if (!lm.init())
       return fail(lm.error);
-    std::vector<std::string> files(calibrationText.begin(), calibrationText.end());
+    std::vector<std::string> files(calibrationText.begin(),
+                                   calibrationText.end());
     std::optional<uint64_t> seed;
     if (calibrationSeed.getNumOccurrences())
       seed = calibrationSeed.getValue();
     llvm::Expected<mlir::slim::CalibrationWindows> data =
         mlir::slim::loadCalibrationWindows(files, tokenizer, numSamples,
-                                           std::max(2u, unsigned(contextLen)), seed);
+                                           std::max(2u, unsigned(contextLen)),
+                                           seed);
     if (!data)
       return fail(llvm::toString(data.takeError()));
     return calibrate(model, lm, *data);
@@ -562,9 +583,11 @@ int main(int argc, char **argv) {
       if (ids.size() < 2)
         return fail(perplexityFile + ": fewer than two tokens");
       size_t context = std::max(2u, unsigned(contextLen));
-      size_t stride = strideLen ? unsigned(strideLen) : std::max<size_t>(1, context / 2);
+      size_t stride =
+          strideLen ? unsigned(strideLen) : std::max<size_t>(1, context / 2);
       if (perplexityDecode && !lm.hasCache())
-        return fail("--perplexity-decode needs a model with past_key_values.* inputs and "
+        return fail("--perplexity-decode needs a model with past_key_values.* "
+                    "inputs and "
                     "present.* outputs (a KV cache)");
       double nll = 0;
       size_t count = 0, prevEnd = 0, windows = 0;
@@ -577,7 +600,8 @@ int main(int argc, char **argv) {
         auto score = [&](const float *row, int64_t vocab, size_t target) {
           if (ids[target] >= vocab) {
             error = "token id " + std::to_string(ids[target]) +
-                    " is outside the model's vocabulary of " + std::to_string(vocab);
+                    " is outside the model's vocabulary of " +
+                    std::to_string(vocab);
             return false;
           }
           nll -= logProb(row, vocab, ids[target]);
@@ -602,7 +626,8 @@ int main(int argc, char **argv) {
             }
             const slim_tensor &lg = outs[lm.logits];
             bool ok = begin + t + 1 < first ||
-                      score(static_cast<const float *>(lg.data), lg.dims[2], begin + t + 1);
+                      score(static_cast<const float *>(lg.data), lg.dims[2],
+                            begin + t + 1);
             for (size_t k = 0; k < cache.size(); ++k) {
               slim_tensor_release(&cache[k]);
               cache[k] = outs[lm.presentOutputs[k]];
@@ -623,7 +648,8 @@ int main(int argc, char **argv) {
           const slim_tensor &lg = outs[lm.logits];
           int64_t vocab = lg.dims[2];
           for (size_t target = first; target < end; ++target)
-            if (!score(static_cast<const float *>(lg.data) + (target - begin - 1) * vocab,
+            if (!score(static_cast<const float *>(lg.data) +
+                           (target - begin - 1) * vocab,
                        vocab, target)) {
               for (auto &o : outs)
                 slim_tensor_release(&o);
@@ -637,12 +663,16 @@ int main(int argc, char **argv) {
         if (end == ids.size())
           break;
       }
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      llvm::outs() << "perplexity: " << llvm::format("%.4f", std::exp(nll / count)) << " over "
-                   << count << " tokens (" << windows << " windows of " << context
-                   << ", stride " << stride << (perplexityDecode ? ", token by token" : "")
-                   << "; mean NLL " << llvm::format("%.6f", nll / count)
-                   << "; " << llvm::format("%.1f", (count / secs)) << " tokens/s)\n";
+      double secs = std::chrono::duration<double>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+      llvm::outs() << "perplexity: "
+                   << llvm::format("%.4f", std::exp(nll / count)) << " over "
+                   << count << " tokens (" << windows << " windows of "
+                   << context << ", stride " << stride
+                   << (perplexityDecode ? ", token by token" : "")
+                   << "; mean NLL " << llvm::format("%.6f", nll / count) << "; "
+                   << llvm::format("%.1f", (count / secs)) << " tokens/s)\n";
     }
     if (!generatePrompt.empty()) {
       std::vector<int32_t> ids = tokenizer.encode(generatePrompt);
@@ -662,7 +692,8 @@ int main(int argc, char **argv) {
         const slim_tensor &lg = outs[lm.logits];
         int64_t vocab = lg.dims[2], last = lg.dims[1] - 1;
         const float *row = static_cast<const float *>(lg.data) + last * vocab;
-        int32_t next = static_cast<int32_t>(std::max_element(row, row + vocab) - row);
+        int32_t next =
+            static_cast<int32_t>(std::max_element(row, row + vocab) - row);
         generated.push_back(next);
         ids.push_back(next);
         if (useCache) {
@@ -679,7 +710,9 @@ int main(int argc, char **argv) {
       }
       for (auto &c : cache)
         slim_tensor_release(&c);
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      double secs = std::chrono::duration<double>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
       llvm::outs() << generatePrompt << tokenizer.decode(generated) << "\n";
       if (printIds) {
         llvm::outs() << "ids:";
@@ -689,13 +722,15 @@ int main(int argc, char **argv) {
       }
       llvm::outs() << "generated " << generated.size() << " tokens in "
                    << llvm::format("%.3f", secs) << " s ("
-                   << llvm::format("%.1f", generated.size() / secs) << " tokens/s, "
+                   << llvm::format("%.1f", generated.size() / secs)
+                   << " tokens/s, "
                    << (lm.hasCache() ? "KV cache" : "no KV cache") << ")\n";
     }
     return 0;
   }
   if (testData.empty() && !bench) {
-    llvm::outs() << modelDir << ": " << nin << " inputs, " << nout << " outputs\n";
+    llvm::outs() << modelDir << ": " << nin << " inputs, " << nout
+                 << " outputs\n";
     for (int32_t i = 0; i < nin; ++i)
       describe("input", slim_model_input(model, i));
     for (int32_t i = 0; i < nout; ++i)
@@ -709,7 +744,8 @@ int main(int argc, char **argv) {
     for (int32_t i = 0; i < nin; ++i) {
       llvm::SmallString<256> p(testData);
       llvm::sys::path::append(p, "input_" + std::to_string(i) + ".pb");
-      std::string err = readPb(std::string(p), *slim_model_input(model, i), inputs[i]);
+      std::string err =
+          readPb(std::string(p), *slim_model_input(model, i), inputs[i]);
       if (!err.empty())
         return fail(err);
     }
@@ -722,7 +758,8 @@ int main(int argc, char **argv) {
       for (int32_t i = 0; i < nout; ++i) {
         llvm::SmallString<256> p(testData);
         llvm::sys::path::append(p, "output_" + std::to_string(i) + ".pb");
-        std::string err = readPb(std::string(p), *slim_model_output(model, i), expected[i]);
+        std::string err =
+            readPb(std::string(p), *slim_model_output(model, i), expected[i]);
         if (!err.empty())
           return fail(err);
       }
@@ -740,7 +777,8 @@ int main(int argc, char **argv) {
     }
     std::mt19937 rng(0);
     for (int32_t i = 0; i < nin; ++i) {
-      std::string err = makeInput(*slim_model_input(model, i), dims, rng, inputs[i]);
+      std::string err =
+          makeInput(*slim_model_input(model, i), dims, rng, inputs[i]);
       if (!err.empty())
         return fail(err);
     }
@@ -790,7 +828,8 @@ int main(int argc, char **argv) {
       for (int d = 0; shapeOk && d < a.rank; ++d)
         shapeOk = a.dims[d] == e.dims[d];
       if (!shapeOk) {
-        llvm::outs() << "FAIL output '" << info->name << "': shape differs from the expected\n";
+        llvm::outs() << "FAIL output '" << info->name
+                     << "': shape differs from the expected\n";
         status = 1;
         continue;
       }
@@ -798,8 +837,10 @@ int main(int argc, char **argv) {
       size_t bad = 0, n = numel(a);
       size_t ea = slim_dtype_size(a.dtype), ee = slim_dtype_size(e.dtype);
       for (size_t k = 0; k < n; ++k) {
-        double x = toDouble(static_cast<const char *>(a.data) + k * ea, a.dtype);
-        double y = toDouble(static_cast<const char *>(e.data) + k * ee, e.dtype);
+        double x =
+            toDouble(static_cast<const char *>(a.data) + k * ea, a.dtype);
+        double y =
+            toDouble(static_cast<const char *>(e.data) + k * ee, e.dtype);
         if ((std::isnan(x) && std::isnan(y)) || x == y)
           continue;
         double d = std::fabs(x - y);
@@ -832,7 +873,8 @@ int main(int argc, char **argv) {
       if (slim_model_run(model, in.data(), nin, out.data(), nout) != SLIM_OK)
         return fail(slim_last_error());
       auto end = std::chrono::steady_clock::now();
-      ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(end - start).count());
       releaseAll();
     }
     std::sort(ms.begin(), ms.end());

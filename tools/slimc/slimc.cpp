@@ -15,14 +15,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lib/Compression/CalibrationStats.h"
 #include "lib/Import/Onnx/DiagnosticPrinter.h"
 #include "lib/Import/Onnx/OnnxImporter.h"
-#include "lib/Compression/CalibrationStats.h"
 #include "passes/Pipelines/Pipelines.h"
 #include "passes/Transforms/LinearLayers.h"
-#include "tools/slimc/SequentialCalibration.h"
 #include "passes/Transforms/Passes.h"
 #include "slim/InitAll.h"
+#include "tools/slimc/SequentialCalibration.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -43,16 +43,15 @@
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
-#include "llvm/MC/TargetRegistry.h"
-#include "llvm/Bitcode/BitcodeReader.h"
-#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
-#include "llvm/ADT/StringSet.h"
-#include "llvm/Transforms/Utils/SplitModule.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -66,6 +65,7 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
 
 #include <unistd.h>
 
@@ -76,10 +76,11 @@
 using namespace mlir;
 
 static llvm::cl::OptionCategory category("slimc options");
-static llvm::cl::opt<std::string> inputPath(llvm::cl::Positional,
-                                            llvm::cl::desc("<model.onnx|model.mlir>"),
-                                            llvm::cl::cat(category));
-static llvm::cl::opt<std::string> outDir("o", llvm::cl::desc("Output directory"),
+static llvm::cl::opt<std::string>
+    inputPath(llvm::cl::Positional, llvm::cl::desc("<model.onnx|model.mlir>"),
+              llvm::cl::cat(category));
+static llvm::cl::opt<std::string> outDir("o",
+                                         llvm::cl::desc("Output directory"),
                                          llvm::cl::value_desc("dir"),
                                          llvm::cl::cat(category));
 static llvm::cl::opt<std::string>
@@ -89,26 +90,30 @@ static llvm::cl::opt<std::string>
            llvm::cl::init("cpu"), llvm::cl::cat(category));
 static llvm::cl::opt<std::string> pipelineOpt(
     "pipeline",
-    llvm::cl::desc("Options of the CPU pipeline, e.g. 'blas=false', or a "
-                   "complete textual pass pipeline starting with 'builtin.module('"),
+    llvm::cl::desc(
+        "Options of the CPU pipeline, e.g. 'blas=false', or a "
+        "complete textual pass pipeline starting with 'builtin.module('"),
     llvm::cl::init(""), llvm::cl::cat(category));
 static llvm::cl::opt<bool>
     printPipeline("print-pipeline",
                   llvm::cl::desc("Print the pass pipeline and exit"),
                   llvm::cl::cat(category));
-static llvm::cl::opt<std::string> bindDimsOpt(
-    "bind-dims", llvm::cl::desc("Fix symbolic input dimensions (ONNX input)"),
-    llvm::cl::value_desc("name=size,..."), llvm::cl::cat(category));
+static llvm::cl::opt<std::string>
+    bindDimsOpt("bind-dims",
+                llvm::cl::desc("Fix symbolic input dimensions (ONNX input)"),
+                llvm::cl::value_desc("name=size,..."), llvm::cl::cat(category));
 static llvm::cl::opt<std::string>
     entryName("entry", llvm::cl::desc("Function to compile"),
               llvm::cl::init("main"), llvm::cl::cat(category));
 static llvm::cl::opt<std::string> supportLib(
     "support-lib",
-    llvm::cl::desc("Model support archive (default: ../lib/libSlimModelSupport.a "
-                   "next to slimc)"),
+    llvm::cl::desc(
+        "Model support archive (default: ../lib/libSlimModelSupport.a "
+        "next to slimc)"),
     llvm::cl::cat(category));
 static llvm::cl::opt<unsigned> optLevel(
-    "opt-level", llvm::cl::desc("LLVM optimization level of the generated code (0-3)"),
+    "opt-level",
+    llvm::cl::desc("LLVM optimization level of the generated code (0-3)"),
     llvm::cl::init(3), llvm::cl::cat(category));
 static llvm::cl::opt<bool>
     keepObject("keep-intermediates",
@@ -122,8 +127,7 @@ static llvm::cl::opt<std::string> quantizeOpt(
     llvm::cl::desc("Quantize linear layers first, with these --slim-quantize "
                    "options, e.g. 'method=gptq bits=4 group-size=128 "
                    "stats=calib.stats report=report.json'"),
-    llvm::cl::value_desc("options"),
-    llvm::cl::cat(category));
+    llvm::cl::value_desc("options"), llvm::cl::cat(category));
 static llvm::cl::opt<std::string> pruneOpt(
     "prune",
     llvm::cl::desc("Prune linear layers first (before --quantize), with these "
@@ -186,7 +190,8 @@ static llvm::cl::opt<std::string> saveStats(
     llvm::cl::value_desc("file"), llvm::cl::cat(category));
 static llvm::cl::opt<std::string> emitMlir(
     "emit-mlir",
-    llvm::cl::desc("Also write the model after --prune/--factorize/--quantize/--calibration, "
+    llvm::cl::desc("Also write the model after "
+                   "--prune/--factorize/--quantize/--calibration, "
                    "before the CPU pipeline, to this file (.mlirbc: bytecode)"),
     llvm::cl::value_desc("file"), llvm::cl::cat(category));
 
@@ -202,16 +207,17 @@ static llvm::cl::opt<std::string> targetFeatures(
                    "in LLVM's spelling (e.g. +avx2,+fma,-avx512f)"),
     llvm::cl::value_desc("+feat,-feat,..."), llvm::cl::init(""),
     llvm::cl::cat(category));
-static llvm::cl::opt<unsigned> jobs(
-    "jobs",
-    llvm::cl::desc("Threads for LLVM optimization and code generation "
-                   "(default: the number of cores, at most 8)"),
-    llvm::cl::init(0), llvm::cl::cat(category));
-static llvm::cl::opt<bool> quiet(
-    "quiet", llvm::cl::desc("Do not print the compilation phases and their "
-                            "times, nor the compression passes' per-layer "
-                            "progress (unless their options ask for it)"),
-    llvm::cl::cat(category));
+static llvm::cl::opt<unsigned>
+    jobs("jobs",
+         llvm::cl::desc("Threads for LLVM optimization and code generation "
+                        "(default: the number of cores, at most 8)"),
+         llvm::cl::init(0), llvm::cl::cat(category));
+static llvm::cl::opt<bool>
+    quiet("quiet",
+          llvm::cl::desc("Do not print the compilation phases and their "
+                         "times, nor the compression passes' per-layer "
+                         "progress (unless their options ask for it)"),
+          llvm::cl::cat(category));
 
 static int error(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "slimc") << message << "\n";
@@ -234,9 +240,9 @@ public:
   void finish() {
     if (current.empty())
       return;
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - begin)
-                         .count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin)
+            .count();
     total += seconds;
     if (!silent)
       llvm::errs() << llvm::formatv("slimc: {0}: {1:f2} s\n", current, seconds);
@@ -302,7 +308,8 @@ std::string chooseTarget(const llvm::Target &target, const std::string &triple,
                          TargetChoice &choice) {
   llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
   bool isHost = targetCpu == "host";
-  choice.cpu = isHost ? llvm::sys::getHostCPUName().str() : targetCpu.getValue();
+  choice.cpu =
+      isHost ? llvm::sys::getHostCPUName().str() : targetCpu.getValue();
   std::vector<std::string> feats;
   if (isHost)
     for (auto &f : host)
@@ -320,7 +327,8 @@ std::string chooseTarget(const llvm::Target &target, const std::string &triple,
   for (llvm::StringRef f : user) {
     f = f.trim();
     if (f.size() < 2 || (f[0] != '+' && f[0] != '-'))
-      return "--target-features: expected '+name' or '-name', got '" + f.str() + "'";
+      return "--target-features: expected '+name' or '-name', got '" + f.str() +
+             "'";
     if (!known.contains(f.drop_front()))
       return "--target-features: unknown feature '" + f.drop_front().str() +
              "' for " + triple;
@@ -336,9 +344,10 @@ std::string chooseTarget(const llvm::Target &target, const std::string &triple,
   return "";
 }
 
-std::unique_ptr<llvm::TargetMachine>
-createMachine(const llvm::Target &target, const std::string &triple,
-              const TargetChoice &choice, unsigned level) {
+std::unique_ptr<llvm::TargetMachine> createMachine(const llvm::Target &target,
+                                                   const std::string &triple,
+                                                   const TargetChoice &choice,
+                                                   unsigned level) {
   llvm::TargetOptions options;
   return std::unique_ptr<llvm::TargetMachine>(target.createTargetMachine(
       llvm::Triple(triple), choice.cpu, choice.features, options,
@@ -381,7 +390,8 @@ std::string emitObjects(std::unique_ptr<llvm::Module> module,
   std::vector<std::string> errors(parts.size());
   for (size_t i = 0; i < parts.size(); ++i) {
     llvm::SmallString<256> path(dir);
-    std::string name = parts.size() == 1 ? "model" : "model." + std::to_string(i);
+    std::string name =
+        parts.size() == 1 ? "model" : "model." + std::to_string(i);
     llvm::sys::path::append(path, name + (keep ? ".o" : ".o.tmp"));
     objects.push_back(std::string(path));
   }
@@ -392,7 +402,8 @@ std::string emitObjects(std::unique_ptr<llvm::Module> module,
                               "part"),
         context);
     if (!m) {
-      errors[i] = "cannot read back module part: " + llvm::toString(m.takeError());
+      errors[i] =
+          "cannot read back module part: " + llvm::toString(m.takeError());
       return;
     }
     std::unique_ptr<llvm::TargetMachine> machine =
@@ -486,7 +497,8 @@ int32_t onnxType(DictionaryAttr attrs, Type element) {
 llvm::json::Object describe(Type type, DictionaryAttr attrs, StringRef dflt) {
   auto t = cast<RankedTensorType>(type);
   llvm::json::Array dims, names;
-  ArrayAttr dimNames = attrs ? attrs.getAs<ArrayAttr>("onnx.dim_names") : ArrayAttr();
+  ArrayAttr dimNames =
+      attrs ? attrs.getAs<ArrayAttr>("onnx.dim_names") : ArrayAttr();
   for (int64_t d = 0; d < t.getRank(); ++d) {
     dims.push_back(t.isDynamicDim(d) ? int64_t(-1) : t.getDimSize(d));
     StringRef n;
@@ -531,7 +543,8 @@ std::string compileModule(ModuleOp module, StringRef dir, bool createdDir,
   auto entry = module.lookupSymbol<func::FuncOp>(entryName);
   if (!entry)
     return fail("no function @" + entryName + " to compile");
-  size_t numInputs = entry.getNumArguments(), numOutputs = entry.getNumResults();
+  size_t numInputs = entry.getNumArguments(),
+         numOutputs = entry.getNumResults();
   entry->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
   PendingFiles files;
   if (createdDir)
@@ -544,11 +557,14 @@ std::string compileModule(ModuleOp module, StringRef dir, bool createdDir,
   // cache's heads) and before the pipeline rewrites the signature.
   llvm::json::Array inputs, outputs;
   for (auto [i, t] : llvm::enumerate(entry.getFunctionType().getInputs()))
-    inputs.push_back(describe(t, entry.getArgAttrDict(i), "input" + std::to_string(i)));
+    inputs.push_back(
+        describe(t, entry.getArgAttrDict(i), "input" + std::to_string(i)));
   for (auto [i, t] : llvm::enumerate(entry.getFunctionType().getResults()))
-    outputs.push_back(describe(t, entry.getResultAttrDict(i), "output" + std::to_string(i)));
+    outputs.push_back(
+        describe(t, entry.getResultAttrDict(i), "output" + std::to_string(i)));
   llvm::json::Array observationPoints;
-  if (auto points = module->getAttrOfType<ArrayAttr>("slim.observation_points")) {
+  if (auto points =
+          module->getAttrOfType<ArrayAttr>("slim.observation_points")) {
     for (Attribute a : points) {
       auto d = cast<DictionaryAttr>(a);
       llvm::json::Array layers, hashes;
@@ -633,8 +649,8 @@ std::string compileModule(ModuleOp module, StringRef dir, bool createdDir,
       expected -= 1;
     if (callee->arg_size() != expected)
       return fail("unexpected C interface of @" + entryName + ": " +
-                   std::to_string(callee->arg_size()) + " parameters, " +
-                   std::to_string(expected) + " expected");
+                  std::to_string(callee->arg_size()) + " parameters, " +
+                  std::to_string(expected) + " expected");
   }
   if (setup.keepIntermediates) {
     llvm::SmallString<256> llPath(dir);
@@ -643,11 +659,13 @@ std::string compileModule(ModuleOp module, StringRef dir, bool createdDir,
     llvm::raw_fd_ostream os(llPath, ec);
     llvmModule->print(os, nullptr);
   }
-  phases.start(llvm::formatv("LLVM -O{0} optimization and code generation", setup.optLevel).str());
+  phases.start(llvm::formatv("LLVM -O{0} optimization and code generation",
+                             setup.optLevel)
+                   .str());
   std::vector<std::string> objects;
-  if (std::string err = emitObjects(std::move(llvmModule), *setup.target, setup.triple,
-                                    setup.choice, setup.optLevel, dir, setup.keepIntermediates,
-                                    setup.jobs, objects);
+  if (std::string err = emitObjects(
+          std::move(llvmModule), *setup.target, setup.triple, setup.choice,
+          setup.optLevel, dir, setup.keepIntermediates, setup.jobs, objects);
       !err.empty()) {
     for (const std::string &o : objects)
       llvm::sys::fs::remove(o);
@@ -666,9 +684,10 @@ std::string compileModule(ModuleOp module, StringRef dir, bool createdDir,
   std::vector<llvm::StringRef> linkArgs{*cc, "-shared", "-o", soTmp};
   for (const std::string &o : objects)
     linkArgs.push_back(o);
-  for (llvm::StringRef a : {llvm::StringRef(support), llvm::StringRef("-ldnnl"),
-                            llvm::StringRef("-lgomp"), llvm::StringRef("-lstdc++"),
-                            llvm::StringRef("-lm")})
+  for (llvm::StringRef a :
+       {llvm::StringRef(support), llvm::StringRef("-ldnnl"),
+        llvm::StringRef("-lgomp"), llvm::StringRef("-lstdc++"),
+        llvm::StringRef("-lm")})
     linkArgs.push_back(a);
   std::string linkError;
   int rc = llvm::sys::ExecuteAndWait(*cc, linkArgs, std::nullopt, {}, 0, 0,
@@ -678,23 +697,23 @@ std::string compileModule(ModuleOp module, StringRef dir, bool createdDir,
       llvm::sys::fs::remove(o);
   if (rc != 0)
     return fail("linking " + soTmp + " failed" +
-                 (linkError.empty() ? "" : ": " + linkError));
+                (linkError.empty() ? "" : ": " + linkError));
 
   // Interface description and C header.
   {
-    llvm::json::Object root{{"format", 1},
-                            {"entry", "slim_entry"},
-                            {"source", source},
-                            {"weights_argument", weightsArgument},
-                            {"target",
-                             llvm::json::Object{
-                                 {"triple", setup.triple},
-                                 {"cpu", setup.choice.cpu},
-                                 {"required_features",
-                                  llvm::json::Array(setup.choice.required)}}},
-                            {"weights_bytes", static_cast<int64_t>(weightsBytes)},
-                            {"inputs", std::move(inputs)},
-                            {"outputs", std::move(outputs)}};
+    llvm::json::Object root{
+        {"format", 1},
+        {"entry", "slim_entry"},
+        {"source", source},
+        {"weights_argument", weightsArgument},
+        {"target",
+         llvm::json::Object{
+             {"triple", setup.triple},
+             {"cpu", setup.choice.cpu},
+             {"required_features", llvm::json::Array(setup.choice.required)}}},
+        {"weights_bytes", static_cast<int64_t>(weightsBytes)},
+        {"inputs", std::move(inputs)},
+        {"outputs", std::move(outputs)}};
     if (!observationPoints.empty())
       root["observation_points"] = std::move(observationPoints);
     std::error_code ec;
@@ -762,7 +781,8 @@ int main(int argc, char **argv) {
   if (target != "cpu")
     return error("--target: unknown target '" + target + "' (expected 'cpu')");
   if (optLevel > 3)
-    return error("--opt-level: expected 0 to 3, got " + std::to_string(optLevel));
+    return error("--opt-level: expected 0 to 3, got " +
+                 std::to_string(optLevel));
 
   // The target first: a bad --target-cpu/--target-features is reported
   // before any work, and leaves nothing behind.
@@ -821,7 +841,8 @@ int main(int argc, char **argv) {
   if (StringRef(inputPath).ends_with(".onnx")) {
     slim::OnnxImportOptions importOptions;
     if (!bindDimsOpt.empty()) {
-      std::string err = slim::parseDimBindings(bindDimsOpt, importOptions.boundDims);
+      std::string err =
+          slim::parseDimBindings(bindDimsOpt, importOptions.boundDims);
       if (!err.empty())
         return error("--bind-dims: " + err);
     }
@@ -832,8 +853,8 @@ int main(int argc, char **argv) {
     module = std::move(*imported);
   } else {
     llvm::SourceMgr sourceMgr;
-    module = parseSourceFile<ModuleOp>(inputPath, sourceMgr,
-                                       ParserConfig(&context));
+    module =
+        parseSourceFile<ModuleOp>(inputPath, sourceMgr, ParserConfig(&context));
     if (!module)
       return 1;
   }
@@ -963,9 +984,9 @@ int main(int argc, char **argv) {
     if (!compress)
       return error("--calibration-text: nothing to calibrate for (give "
                    "--quantize, --prune or --factorize)");
-    for (const std::string *opt : {&quantizeOpt.getValue(),
-                                   &pruneOpt.getValue(),
-                                   &factorizeOpt.getValue()})
+    for (const std::string *opt :
+         {&quantizeOpt.getValue(), &pruneOpt.getValue(),
+          &factorizeOpt.getValue()})
       if (StringRef(*opt).contains("stats="))
         return error("--calibration-text computes the statistics: drop "
                      "stats= from the compression options");
@@ -1001,7 +1022,8 @@ int main(int argc, char **argv) {
       uint64_t value = 0;
       if (text.getAsInteger(10, value) || value > (~0ull) / scale)
         return error("--calibration-memory: expected a size such as 2G, "
-                     "512M or 1000000, got '" + calibrationMemory + "'");
+                     "512M or 1000000, got '" +
+                     calibrationMemory + "'");
       settings.memoryBudget = value * scale;
     } else {
       long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -1027,8 +1049,8 @@ int main(int argc, char **argv) {
       partSetup.timing = nullptr;
       if (std::error_code ec = llvm::sys::fs::create_directories(dir))
         return "cannot create " + dir.str() + ": " + ec.message();
-      return compileModule(part, dir, /*createdDir=*/true, inputPath,
-                           partSetup, silent);
+      return compileModule(part, dir, /*createdDir=*/true, inputPath, partSetup,
+                           silent);
     };
     auto compressPart = [&](ModuleOp part, StringRef stats) -> std::string {
       PassManager pm(part.getContext(), ModuleOp::getOperationName());
@@ -1039,9 +1061,8 @@ int main(int argc, char **argv) {
         return "compression failed";
       return "";
     };
-    if (std::string err =
-            slimc::calibrateModel(entry, settings, scratchDir, compilePart,
-                                  compressPart, statsFile);
+    if (std::string err = slimc::calibrateModel(
+            entry, settings, scratchDir, compilePart, compressPart, statsFile);
         !err.empty())
       return error(err);
     if (!saveStats.empty() && !quiet)
@@ -1080,8 +1101,8 @@ int main(int argc, char **argv) {
   }
 
   removeCreated.release();
-  if (std::string err = compileModule(*module, outDir, !existed, inputPath,
-                                      setup, phases);
+  if (std::string err =
+          compileModule(*module, outDir, !existed, inputPath, setup, phases);
       !err.empty())
     return error(err);
   return 0;

@@ -22,8 +22,8 @@ using namespace mlir::slim;
 /// "result".
 static LogicalResult verifyStorage(Operation *op, RankedTensorType compressed,
                                    TypeRange types, StringRef what) {
-  FailureOr<SmallVector<StorageComponent>> expected = getStorageComponents(
-      compressed, [&] { return op->emitOpError(); });
+  FailureOr<SmallVector<StorageComponent>> expected =
+      getStorageComponents(compressed, [&] { return op->emitOpError(); });
   if (failed(expected))
     return failure();
   if (expected->size() != types.size())
@@ -83,8 +83,7 @@ LogicalResult MatmulOp::verify() {
   if (lhs.getEncoding() && !isa<QuantAttr>(lhs.getEncoding()))
     return emitOpError("expected a dense or #slim.quant lhs, got ") << lhs;
   if (lhs.getRank() < 2)
-    return emitOpError("expected lhs of rank >= 2, got rank ")
-           << lhs.getRank();
+    return emitOpError("expected lhs of rank >= 2, got rank ") << lhs.getRank();
   if (rhs.getRank() != 2)
     return emitOpError("expected a rank-2 weight, got rank ") << rhs.getRank();
   Type elementType = lhs.getElementType();
@@ -99,8 +98,7 @@ LogicalResult MatmulOp::verify() {
   int64_t k = lhs.getShape().back();
   unsigned kDim = getTransposeRhs() ? 1 : 0;
   if (!ShapedType::isDynamic(k) &&
-      !ShapedType::isDynamic(rhs.getDimSize(kDim)) &&
-      k != rhs.getDimSize(kDim))
+      !ShapedType::isDynamic(rhs.getDimSize(kDim)) && k != rhs.getDimSize(kDim))
     return emitOpError("expected lhs inner dimension ")
            << k << " to match weight dimension " << kDim << " of size "
            << rhs.getDimSize(kDim);

@@ -190,8 +190,7 @@ StringRef NodeImporter::getName() const { return node.name(); }
 
 unsigned NodeImporter::getNumInputs() const { return node.input_size(); }
 bool NodeImporter::hasInput(unsigned i) const {
-  return i < static_cast<unsigned>(node.input_size()) &&
-         !node.input(i).empty();
+  return i < static_cast<unsigned>(node.input_size()) && !node.input(i).empty();
 }
 const TensorValue &NodeImporter::input(unsigned i) const {
   return graph.getValue(node.input(i));
@@ -390,9 +389,8 @@ FailureOr<Value> onnx_import::buildElementwise(NodeImporter &n,
       if (s == 1)
         continue;
       if (sawStatic && shape[d] != s)
-        return n.emitError() << "operands cannot be broadcast: dimension "
-                             << d << " has sizes " << shape[d] << " and "
-                             << s;
+        return n.emitError() << "operands cannot be broadcast: dimension " << d
+                             << " has sizes " << shape[d] << " and " << s;
       shape[d] = s;
       sawStatic = true;
     }
@@ -455,8 +453,8 @@ Value onnx_import::broadcastTo(OpBuilder &b, Location loc, Value value,
       .getResult(0);
 }
 
-Value onnx_import::castScalar(OpBuilder &b, Location loc, Value v,
-                              int32_t from, int32_t to) {
+Value onnx_import::castScalar(OpBuilder &b, Location loc, Value v, int32_t from,
+                              int32_t to) {
   Type toType = getElementType(b.getContext(), to);
   Type fromType = v.getType();
   if (fromType == toType && isUnsignedDType(from) == isUnsignedDType(to))
@@ -507,10 +505,10 @@ Value onnx_import::castTensor(OpBuilder &b, Location loc, Value tensor,
   if (t.getElementType() == toType)
     return tensor;
   int64_t rank = t.getRank();
-  Value init = createEmpty(
-      b, loc, t.getShape(), toType,
-      getDynamicSizes(t.getShape(),
-                      [&](int64_t d) { return getDimSize(b, loc, tensor, d); }));
+  Value init = createEmpty(b, loc, t.getShape(), toType,
+                           getDynamicSizes(t.getShape(), [&](int64_t d) {
+                             return getDimSize(b, loc, tensor, d);
+                           }));
   AffineMap id = b.getMultiDimIdentityMap(rank);
   SmallVector<utils::IteratorType> iterators(rank,
                                              utils::IteratorType::parallel);
@@ -584,8 +582,8 @@ Value onnx_import::dropDimsAtRunTime(OpBuilder &b, Location loc, Value tensor,
     Value k = arith::XOrIOp::create(b, loc, flag, one);
     keep.push_back(k);
     keptBefore.push_back(kept);
-    kept = arith::AddIOp::create(b, loc, kept,
-                                 arith::ExtUIOp::create(b, loc, b.getI64Type(), k));
+    kept = arith::AddIOp::create(
+        b, loc, kept, arith::ExtUIOp::create(b, loc, b.getI64Type(), k));
   }
   SmallVector<Value> dims;
   for (int64_t j = 0; j < outRank; ++j) {
@@ -593,7 +591,8 @@ Value onnx_import::dropDimsAtRunTime(OpBuilder &b, Location loc, Value tensor,
     for (auto [d, k] : llvm::enumerate(keep)) {
       Value here = arith::AndIOp::create(
           b, loc, k,
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, keptBefore[d], i64(j)));
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, keptBefore[d],
+                                i64(j)));
       Value size = arith::IndexCastOp::create(b, loc, b.getI64Type(),
                                               getDimSize(b, loc, tensor, d));
       dim = arith::SelectOp::create(b, loc, here, size, dim);
@@ -621,8 +620,7 @@ FailureOr<int64_t> onnx_import::normalizeAxis(NodeImporter &n, int64_t axis,
 // GraphImporter
 //===----------------------------------------------------------------------===//
 
-GraphImporter::GraphImporter(MLIRContext *ctx,
-                             std::shared_ptr<ModelFile> file,
+GraphImporter::GraphImporter(MLIRContext *ctx, std::shared_ptr<ModelFile> file,
                              const OnnxImportOptions &options)
     : ctx(ctx), file(std::move(file)), options(options) {}
 
@@ -641,8 +639,9 @@ void GraphImporter::defineValue(StringRef name, TensorValue value) {
 FailureOr<RankedTensorType>
 GraphImporter::convertType(const onnx::TypeProto &type, const Twine &what) {
   if (!type.has_tensor_type())
-    return file->emitError() << what << " is not a tensor (sequence, map and "
-                                        "optional types are unsupported)";
+    return file->emitError() << what
+                             << " is not a tensor (sequence, map and "
+                                "optional types are unsupported)";
   const auto &tt = type.tensor_type();
   Type element = getElementType(ctx, tt.elem_type());
   if (!element)
@@ -706,8 +705,9 @@ GraphImporter::importConstant(const onnx::TensorProto &tensor, OpBuilder &b,
       result.constant = DenseResourceElementsAttr::get(
           type, blobName(tensor.name()),
           UnmanagedAsmResourceBlob::allocateWithAlign(
-              *bytes, 1,
-              [keepAlive](void *, size_t, size_t) mutable { keepAlive.reset(); }));
+              *bytes, 1, [keepAlive](void *, size_t, size_t) mutable {
+                keepAlive.reset();
+              }));
     }
     result.value = arith::ConstantOp::create(b, loc, result.constant);
     return result;
@@ -757,8 +757,8 @@ GraphImporter::importConstant(const onnx::TensorProto &tensor, OpBuilder &b,
           *bytes, align,
           [keepAlive](void *, size_t, size_t) mutable { keepAlive.reset(); });
     } else {
-      blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(*bytes, align,
-                                                           false);
+      blob =
+          HeapAsmResourceBlob::allocateAndCopyWithAlign(*bytes, align, false);
     }
     result.constant = DenseResourceElementsAttr::get(
         type, blobName(tensor.name()), std::move(blob));
@@ -780,9 +780,8 @@ LogicalResult GraphImporter::resolveOpsets() {
                              << kMinDefaultOpset << " to " << kMaxDefaultOpset;
   auto ms = opsets.find("com.microsoft");
   if (ms != opsets.end() && ms->second > kMaxMicrosoftOpset)
-    return file->emitError()
-           << "unsupported opset " << ms->second
-           << " for domain 'com.microsoft'; Slim supports 1";
+    return file->emitError() << "unsupported opset " << ms->second
+                             << " for domain 'com.microsoft'; Slim supports 1";
   return success();
 }
 
@@ -876,8 +875,8 @@ FailureOr<OwningOpRef<ModuleOp>> GraphImporter::run() {
   llvm::StringMap<const onnx::TensorProto *> initializers;
   for (const onnx::TensorProto &t : graph.initializer()) {
     if (!initializers.try_emplace(t.name(), &t).second)
-      return file->emitError() << "initializer '" << t.name()
-                               << "' is defined twice";
+      return file->emitError()
+             << "initializer '" << t.name() << "' is defined twice";
   }
   SmallVector<const onnx::ValueInfoProto *> inputs;
   SmallVector<Type> inputTypes;
@@ -886,8 +885,8 @@ FailureOr<OwningOpRef<ModuleOp>> GraphImporter::run() {
     if (initializers.count(in.name()))
       continue;
     if (!available.insert(in.name()).second)
-      return file->emitError() << "graph input '" << in.name()
-                               << "' is declared twice";
+      return file->emitError()
+             << "graph input '" << in.name() << "' is declared twice";
     FailureOr<RankedTensorType> type =
         convertType(in.type(), "graph input '" + in.name() + "'");
     if (failed(type))
@@ -907,9 +906,9 @@ FailureOr<OwningOpRef<ModuleOp>> GraphImporter::run() {
   if (failed(order))
     return failure();
 
-  auto func = func::FuncOp::create(
-      b, fileLoc, options.functionName,
-      b.getFunctionType(inputTypes, /*results=*/{}));
+  auto func =
+      func::FuncOp::create(b, fileLoc, options.functionName,
+                           b.getFunctionType(inputTypes, /*results=*/{}));
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
   // Names, ONNX element types and symbolic dimension names of the graph's
@@ -921,9 +920,11 @@ FailureOr<OwningOpRef<ModuleOp>> GraphImporter::run() {
     setAttr("onnx.elem_type", b.getI32IntegerAttr(dtype));
     SmallVector<Attribute> names;
     bool any = false;
-    if (info.type().has_tensor_type() && info.type().tensor_type().has_shape()) {
+    if (info.type().has_tensor_type() &&
+        info.type().tensor_type().has_shape()) {
       for (const auto &dim : info.type().tensor_type().shape().dim()) {
-        bool bound = dim.has_dim_param() && options.boundDims.count(dim.dim_param());
+        bool bound =
+            dim.has_dim_param() && options.boundDims.count(dim.dim_param());
         std::string name = dim.has_dim_param() && !bound ? dim.dim_param() : "";
         any |= !name.empty();
         names.push_back(b.getStringAttr(name));
@@ -943,9 +944,9 @@ FailureOr<OwningOpRef<ModuleOp>> GraphImporter::run() {
     defineValue(in->name(), std::move(v));
   }
   for (const onnx::TensorProto &t : graph.initializer()) {
-    FailureOr<TensorValue> c = importConstant(
-        t, b, NameLoc::get(b.getStringAttr(t.name()), fileLoc),
-        [&] { return file->emitError(); });
+    FailureOr<TensorValue> c =
+        importConstant(t, b, NameLoc::get(b.getStringAttr(t.name()), fileLoc),
+                       [&] { return file->emitError(); });
     if (failed(c))
       return failure();
     defineValue(t.name(), std::move(*c));
@@ -972,7 +973,8 @@ FailureOr<OwningOpRef<ModuleOp>> GraphImporter::run() {
     if (node->op_type() != "DequantizeLinear") {
       for (unsigned i = 0; i < n.getNumInputs(); ++i)
         if (n.hasInput(i) && n.input(i).packed4)
-          return n.emitError() << "input #" << i << " is a 4-bit tensor; "
+          return n.emitError() << "input #" << i
+                               << " is a 4-bit tensor; "
                                   "those are supported only as constant "
                                   "DequantizeLinear inputs";
     }
@@ -1091,8 +1093,7 @@ std::string mlir::slim::parseDimBindings(StringRef spec,
     name = name.trim();
     int64_t v;
     if (name.empty() || value.trim().getAsInteger(10, v) || v < 0)
-      return ("expected name=size with a non-negative size, got '" + item +
-              "'")
+      return ("expected name=size with a non-negative size, got '" + item + "'")
           .str();
     dims[name] = v;
   }
@@ -1110,7 +1111,7 @@ std::vector<std::string> mlir::slim::getSupportedOnnxOperators() {
 }
 
 void mlir::slim::registerOnnxImportDialects(DialectRegistry &registry) {
-  registry.insert<arith::ArithDialect, func::FuncDialect,
-                  linalg::LinalgDialect, math::MathDialect, scf::SCFDialect,
-                  tensor::TensorDialect, SlimDialect>();
+  registry.insert<arith::ArithDialect, func::FuncDialect, linalg::LinalgDialect,
+                  math::MathDialect, scf::SCFDialect, tensor::TensorDialect,
+                  SlimDialect>();
 }

@@ -103,8 +103,8 @@ struct TensorValue {
 /// The view of one ONNX node that an op builder works with.
 class NodeImporter {
 public:
-  NodeImporter(GraphImporter &graph, const onnx::NodeProto &node,
-               int64_t opset, OpBuilder &builder, Location loc);
+  NodeImporter(GraphImporter &graph, const onnx::NodeProto &node, int64_t opset,
+               OpBuilder &builder, Location loc);
 
   const onnx::NodeProto &getNode() const { return node; }
   StringRef getOpType() const;
@@ -186,8 +186,7 @@ Value broadcastTo(OpBuilder &b, Location loc, Value value,
                   ArrayRef<int64_t> shape, ValueRange dynSizes);
 
 /// Converts a scalar between ONNX types (ONNX Cast semantics).
-Value castScalar(OpBuilder &b, Location loc, Value v, int32_t from,
-                 int32_t to);
+Value castScalar(OpBuilder &b, Location loc, Value v, int32_t from, int32_t to);
 
 /// Converts every element of `tensor` from ONNX type `from` to `to`.
 Value castTensor(OpBuilder &b, Location loc, Value tensor, int32_t from,

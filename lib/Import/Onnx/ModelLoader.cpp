@@ -63,11 +63,10 @@ ModelFile::load(MLIRContext *ctx, StringRef path,
   const onnx::ModelProto &model = *file->model;
   if (model.ir_version() <= 0 || !model.has_graph() ||
       model.opset_import_size() == 0)
-    return file->emitError()
-           << "not an ONNX model: "
-           << (model.ir_version() <= 0 ? "missing ir_version"
-               : !model.has_graph()    ? "missing graph"
-                                       : "missing opset_import");
+    return file->emitError() << "not an ONNX model: "
+                             << (model.ir_version() <= 0 ? "missing ir_version"
+                                 : !model.has_graph()    ? "missing graph"
+                                                      : "missing opset_import");
   return file;
 }
 
@@ -245,8 +244,9 @@ ModelFile::getTensorBytes(const onnx::TensorProto &tensor,
   return ArrayRef<char>(data->data(), data->size());
 }
 
-std::string mlir::slim::onnx_import::readInlineTensor(
-    const onnx::TensorProto &tensor, std::vector<char> &bytes) {
+std::string
+mlir::slim::onnx_import::readInlineTensor(const onnx::TensorProto &tensor,
+                                          std::vector<char> &bytes) {
   if (tensor.data_location() == onnx::TensorProto::EXTERNAL)
     return "tensor '" + tensor.name() + "' has external data";
   std::string message;
@@ -259,8 +259,9 @@ std::string mlir::slim::onnx_import::readInlineTensor(
   });
   ModelFile file;
   file.model = std::make_shared<onnx::ModelProto>();
-  FailureOr<ArrayRef<char>> data = file.getTensorBytes(
-      tensor, keepAlive, [&] { return mlir::emitError(UnknownLoc::get(&ctx)); });
+  FailureOr<ArrayRef<char>> data = file.getTensorBytes(tensor, keepAlive, [&] {
+    return mlir::emitError(UnknownLoc::get(&ctx));
+  });
   if (failed(data))
     return message.empty() ? "cannot decode tensor '" + tensor.name() + "'"
                            : message;

@@ -93,8 +93,8 @@ Value matmul2d(OpBuilder &b, Location loc, Value x, Value w) {
 /// The product of an activation [..., K] by a weight that may be a
 /// `#slim.quant` tensor (`compressed`, possibly [N, K] with `transposed`).
 FailureOr<Value> mlir::slim::onnx_import::buildLinear(NodeImporter &n, Value x,
-                                                    const TensorValue &w,
-                             bool transposed) {
+                                                      const TensorValue &w,
+                                                      bool transposed) {
   OpBuilder &b = n.b;
   Location loc = n.loc;
   auto xt = cast<RankedTensorType>(x.getType());
@@ -114,9 +114,8 @@ FailureOr<Value> mlir::slim::onnx_import::buildLinear(NodeImporter &n, Value x,
   if (transposed) {
     auto wt = w.getType();
     SmallVector<int64_t> shape{wt.getDimSize(1), wt.getDimSize(0)};
-    SmallVector<Value> dyn = getDynamicSizes(shape, [&](int64_t d) {
-      return getDimSize(b, loc, weight, 1 - d);
-    });
+    SmallVector<Value> dyn = getDynamicSizes(
+        shape, [&](int64_t d) { return getDimSize(b, loc, weight, 1 - d); });
     Value init = createEmpty(b, loc, shape, wt.getElementType(), dyn);
     weight = linalg::TransposeOp::create(b, loc, weight, init,
                                          ArrayRef<int64_t>{1, 0})
@@ -217,10 +216,10 @@ FailureOr<Value> batchMatmul(NodeImporter &n, Value a, Value c) {
     return y;
   SmallVector<OpFoldResult> sizes;
   for (int64_t d = 0; d < batchRank; ++d)
-    sizes.push_back(ShapedType::isDynamic(batch[d])
-                        ? OpFoldResult(getDimSize(b, loc, src[d].first,
-                                                  src[d].second))
-                        : OpFoldResult(b.getIndexAttr(batch[d])));
+    sizes.push_back(
+        ShapedType::isDynamic(batch[d])
+            ? OpFoldResult(getDimSize(b, loc, src[d].first, src[d].second))
+            : OpFoldResult(b.getIndexAttr(batch[d])));
   sizes.push_back(ShapedType::isDynamic(outShape[batchRank])
                       ? OpFoldResult(getDimSize(b, loc, y, 1))
                       : OpFoldResult(b.getIndexAttr(outShape[batchRank])));
@@ -261,21 +260,24 @@ LogicalResult importMatMul(NodeImporter &n) {
   bool squeezeLhs = xt.getRank() == 1, squeezeRhs = wt.getRank() == 1;
   if (squeezeLhs)
     x = tensor::ExpandShapeOp::create(
-        b, loc, RankedTensorType::get({1, xt.getDimSize(0)}, xt.getElementType()),
-        x, ArrayRef<ReassociationIndices>{{0, 1}},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1),
-                               xt.isDynamicDim(0)
-                                   ? OpFoldResult(getDimSize(b, loc, x, 0))
-                                   : OpFoldResult(b.getIndexAttr(xt.getDimSize(0)))});
+        b, loc,
+        RankedTensorType::get({1, xt.getDimSize(0)}, xt.getElementType()), x,
+        ArrayRef<ReassociationIndices>{{0, 1}},
+        ArrayRef<OpFoldResult>{
+            b.getIndexAttr(1),
+            xt.isDynamicDim(0)
+                ? OpFoldResult(getDimSize(b, loc, x, 0))
+                : OpFoldResult(b.getIndexAttr(xt.getDimSize(0)))});
   TensorValue rhs = w;
   if (squeezeRhs) {
     rhs.value = tensor::ExpandShapeOp::create(
-        b, loc, RankedTensorType::get({wt.getDimSize(0), 1}, wt.getElementType()),
+        b, loc,
+        RankedTensorType::get({wt.getDimSize(0), 1}, wt.getElementType()),
         w.value, ArrayRef<ReassociationIndices>{{0, 1}},
-        ArrayRef<OpFoldResult>{wt.isDynamicDim(0)
-                                   ? OpFoldResult(getDimSize(b, loc, w.value, 0))
-                                   : OpFoldResult(b.getIndexAttr(wt.getDimSize(0))),
-                               b.getIndexAttr(1)});
+        ArrayRef<OpFoldResult>{
+            wt.isDynamicDim(0) ? OpFoldResult(getDimSize(b, loc, w.value, 0))
+                               : OpFoldResult(b.getIndexAttr(wt.getDimSize(0))),
+            b.getIndexAttr(1)});
     rhs.compressed = {};
   }
   auto x2t = cast<RankedTensorType>(x.getType());
@@ -304,7 +306,8 @@ LogicalResult importMatMul(NodeImporter &n) {
     }
     // Drop the unit dims with a collapse: merge each dropped dim into its
     // neighbour group.
-    int64_t drop1 = squeezeLhs ? rank - 2 : -1, drop2 = squeezeRhs ? rank - 1 : -1;
+    int64_t drop1 = squeezeLhs ? rank - 2 : -1,
+            drop2 = squeezeRhs ? rank - 1 : -1;
     ReassociationIndices pending;
     for (int64_t d = 0; d < rank; ++d) {
       pending.push_back(d);
@@ -340,9 +343,10 @@ LogicalResult importGemm(NodeImporter &n) {
   if (transA) {
     auto t = a.getType();
     SmallVector<int64_t> shape{t.getDimSize(1), t.getDimSize(0)};
-    Value init = createEmpty(
-        b, loc, shape, t.getElementType(),
-        getDynamicSizes(shape, [&](int64_t d) { return getDimSize(b, loc, x, 1 - d); }));
+    Value init = createEmpty(b, loc, shape, t.getElementType(),
+                             getDynamicSizes(shape, [&](int64_t d) {
+                               return getDimSize(b, loc, x, 1 - d);
+                             }));
     x = linalg::TransposeOp::create(b, loc, x, init, ArrayRef<int64_t>{1, 0})
             .getResult()[0];
   }
@@ -353,10 +357,12 @@ LogicalResult importGemm(NodeImporter &n) {
   Value result = *y;
   if (alpha != 1.0f) {
     FailureOr<Value> scaled = buildElementwise(
-        n, {result}, et, [&](OpBuilder &nb, Location nl, ValueRange v) -> Value {
+        n, {result}, et,
+        [&](OpBuilder &nb, Location nl, ValueRange v) -> Value {
           Value s = createScalar(nb, nl, et, alpha);
-          return isa<FloatType>(et) ? Value(arith::MulFOp::create(nb, nl, v[0], s))
-                                    : Value(arith::MulIOp::create(nb, nl, v[0], s));
+          return isa<FloatType>(et)
+                     ? Value(arith::MulFOp::create(nb, nl, v[0], s))
+                     : Value(arith::MulIOp::create(nb, nl, v[0], s));
         });
     if (failed(scaled))
       return failure();

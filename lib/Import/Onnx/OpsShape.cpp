@@ -47,7 +47,8 @@ Value sel(OpBuilder &b, Location loc, Value c, Value x, Value y) {
   return arith::SelectOp::create(b, loc, c, x, y);
 }
 
-Value cmp(OpBuilder &b, Location loc, arith::CmpIPredicate p, Value x, Value y) {
+Value cmp(OpBuilder &b, Location loc, arith::CmpIPredicate p, Value x,
+          Value y) {
   return arith::CmpIOp::create(b, loc, p, x, y);
 }
 
@@ -60,9 +61,11 @@ std::optional<SmallVector<Value>> runtimeAxes(NodeImporter &n, unsigned i,
   SmallVector<Value> axes;
   for (const IntElem &e : *elems) {
     Value a = toI64(n.b, n.loc, e);
-    Value neg = cmp(n.b, n.loc, arith::CmpIPredicate::slt, a, i64Const(n.b, n.loc, 0));
-    axes.push_back(sel(n.b, n.loc, neg,
-                       arith::AddIOp::create(n.b, n.loc, a, i64Const(n.b, n.loc, rank)), a));
+    Value neg =
+        cmp(n.b, n.loc, arith::CmpIPredicate::slt, a, i64Const(n.b, n.loc, 0));
+    axes.push_back(sel(
+        n.b, n.loc, neg,
+        arith::AddIOp::create(n.b, n.loc, a, i64Const(n.b, n.loc, rank)), a));
   }
   return axes;
 }
@@ -170,8 +173,8 @@ matchGroups(ArrayRef<DimSig> small, ArrayRef<DimSig> large) {
 /// when the dimensions provably regroup, tensor.reshape otherwise.
 /// `wildcard` is the index of a dimension inferred from the element count
 /// (-1 in ONNX), which matches whatever its group needs.
-Value reshapeTo(OpBuilder &b, Location loc, Value value,
-                ArrayRef<IntElem> dims, int64_t wildcard = -1) {
+Value reshapeTo(OpBuilder &b, Location loc, Value value, ArrayRef<IntElem> dims,
+                int64_t wildcard = -1) {
   auto type = cast<RankedTensorType>(value.getType());
   SmallVector<int64_t> shape;
   for (const IntElem &e : dims)
@@ -278,9 +281,9 @@ LogicalResult importSize(NodeImporter &n) {
     if (numel.isConst() && dim.isConst())
       numel = IntElem::of(numel.value * dim.value);
     else
-      numel = IntElem{0, arith::MulIOp::create(n.b, n.loc,
-                                               toI64(n.b, n.loc, numel),
-                                               toI64(n.b, n.loc, dim))};
+      numel =
+          IntElem{0, arith::MulIOp::create(n.b, n.loc, toI64(n.b, n.loc, numel),
+                                           toI64(n.b, n.loc, dim))};
   }
   n.setOutput(0, makeIntTensor(n.b, n.loc, {numel}, /*scalar=*/true));
   return success();
@@ -329,8 +332,7 @@ LogicalResult importConstant(NodeImporter &n) {
     n.setOutput(0, std::move(v));
     return success();
   }
-  return n.emitError() << "unsupported constant attribute '" << a.name()
-                       << "'";
+  return n.emitError() << "unsupported constant attribute '" << a.name() << "'";
 }
 
 LogicalResult importGather(NodeImporter &n) {
@@ -399,12 +401,12 @@ LogicalResult importGather(NodeImporter &n) {
           b, loc, TypeRange{init.getType()}, ValueRange{indices.value},
           ValueRange{init}, maps, iterators,
           [&](OpBuilder &nb, Location nl, ValueRange args) {
-            Value i = arith::IndexCastOp::create(nb, nl, nb.getIndexType(),
-                                                 args[0]);
+            Value i =
+                arith::IndexCastOp::create(nb, nl, nb.getIndexType(), args[0]);
             // Negative indices count from the end.
             Value zero = arith::ConstantIndexOp::create(nb, nl, 0);
-            Value neg = arith::CmpIOp::create(
-                nb, nl, arith::CmpIPredicate::slt, i, zero);
+            Value neg = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt,
+                                              i, zero);
             i = arith::SelectOp::create(
                 nb, nl, neg, arith::AddIOp::create(nb, nl, i, axisSize), i);
             SmallVector<Value> coords;
@@ -412,12 +414,11 @@ LogicalResult importGather(NodeImporter &n) {
               coords.push_back(linalg::IndexOp::create(nb, nl, d));
             coords.push_back(i);
             for (int64_t d = *axis + 1; d < rank; ++d)
-              coords.push_back(linalg::IndexOp::create(
-                  nb, nl, d - 1 + idxType.getRank()));
-            linalg::YieldOp::create(
-                nb, nl,
-                ValueRange{tensor::ExtractOp::create(nb, nl, data.value,
-                                                     coords)});
+              coords.push_back(
+                  linalg::IndexOp::create(nb, nl, d - 1 + idxType.getRank()));
+            linalg::YieldOp::create(nb, nl,
+                                    ValueRange{tensor::ExtractOp::create(
+                                        nb, nl, data.value, coords)});
           })
           .getResult(0);
   n.setOutput(0, result, data.dtype);
@@ -450,9 +451,10 @@ LogicalResult importReshape(NodeImporter &n) {
       // A run-time element may be 0 (copy the input dimension) or -1 (infer).
       Value v = e.dyn;
       if (!allowZero && static_cast<int64_t>(i) < type.getRank()) {
-        Value isZero = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, v, i64c(0));
-        v = arith::SelectOp::create(b, loc, isZero,
-                                    toI64(b, loc, getDimElem(b, loc, in.value, i)), v);
+        Value isZero =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, v, i64c(0));
+        v = arith::SelectOp::create(
+            b, loc, isZero, toI64(b, loc, getDimElem(b, loc, in.value, i)), v);
       }
       dims.push_back(IntElem{0, v});
       runtimeInfer = true;
@@ -481,28 +483,30 @@ LogicalResult importReshape(NodeImporter &n) {
     // Resolve a run-time -1: numel / product of the other dimensions.
     Value numel = i64c(1), others = i64c(1);
     for (int64_t d = 0; d < type.getRank(); ++d)
-      numel = arith::MulIOp::create(b, loc, numel,
-                                    toI64(b, loc, getDimElem(b, loc, in.value, d)));
+      numel = arith::MulIOp::create(
+          b, loc, numel, toI64(b, loc, getDimElem(b, loc, in.value, d)));
     SmallVector<Value> isNeg;
     for (const IntElem &e : dims) {
       Value v = toI64(b, loc, e);
-      Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, v, i64c(-1));
+      Value neg =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, v, i64c(-1));
       isNeg.push_back(neg);
-      others = arith::MulIOp::create(b, loc, others,
-                                     arith::SelectOp::create(b, loc, neg, i64c(1), v));
+      others = arith::MulIOp::create(
+          b, loc, others, arith::SelectOp::create(b, loc, neg, i64c(1), v));
     }
     Value inferred = arith::DivSIOp::create(b, loc, numel, others);
     for (auto [k, e] : llvm::enumerate(dims))
       if (!e.isConst())
-        e = IntElem{0, arith::SelectOp::create(b, loc, isNeg[k], inferred, e.dyn)};
+        e = IntElem{0,
+                    arith::SelectOp::create(b, loc, isNeg[k], inferred, e.dyn)};
   }
   if (inferAt >= 0) {
     IntElem numel = IntElem::of(1), others = IntElem::of(1);
     auto mul = [&](IntElem a, IntElem c) {
       if (a.isConst() && c.isConst())
         return IntElem::of(a.value * c.value);
-      return IntElem{0, arith::MulIOp::create(b, loc, toI64(b, loc, a),
-                                              toI64(b, loc, c))};
+      return IntElem{
+          0, arith::MulIOp::create(b, loc, toI64(b, loc, a), toI64(b, loc, c))};
     };
     for (int64_t d = 0; d < type.getRank(); ++d)
       numel = mul(numel, getDimElem(b, loc, in.value, d));
@@ -512,13 +516,13 @@ LogicalResult importReshape(NodeImporter &n) {
     if (numel.isConst() && others.isConst()) {
       if (others.value == 0 || numel.value % others.value != 0)
         return n.emitError() << "cannot reshape " << numel.value
-                             << " elements into a shape with "
-                             << others.value << " elements per -1";
+                             << " elements into a shape with " << others.value
+                             << " elements per -1";
       dims[inferAt] = IntElem::of(numel.value / others.value);
     } else {
-      dims[inferAt] = IntElem{0, arith::DivSIOp::create(b, loc,
-                                                        toI64(b, loc, numel),
-                                                        toI64(b, loc, others))};
+      dims[inferAt] =
+          IntElem{0, arith::DivSIOp::create(b, loc, toI64(b, loc, numel),
+                                            toI64(b, loc, others))};
     }
   } else if (type.hasStaticShape()) {
     int64_t prod = 1;
@@ -580,8 +584,8 @@ LogicalResult importTranspose(NodeImporter &n) {
   }
   SmallVector<bool> seen(rank, false);
   if (static_cast<int64_t>(perm.size()) != rank)
-    return n.emitError() << "perm has " << perm.size()
-                         << " entries for rank " << rank;
+    return n.emitError() << "perm has " << perm.size() << " entries for rank "
+                         << rank;
   for (int64_t &p : perm) {
     if (p < 0)
       p += rank;
@@ -596,9 +600,8 @@ LogicalResult importTranspose(NodeImporter &n) {
     return getDimSize(n.b, n.loc, in.value, perm[d]);
   });
   Value init = createEmpty(n.b, n.loc, shape, type.getElementType(), dyn);
-  Value result =
-      linalg::TransposeOp::create(n.b, n.loc, in.value, init, perm)
-          .getResult()[0];
+  Value result = linalg::TransposeOp::create(n.b, n.loc, in.value, init, perm)
+                     .getResult()[0];
   n.setOutput(0, result, in.dtype);
   return success();
 }
@@ -621,22 +624,26 @@ LogicalResult importRuntimeUnsqueeze(NodeImporter &n) {
     Value pos = i64Const(b, loc, p);
     Value isNew = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
     for (Value a : *axes)
-      isNew = arith::OrIOp::create(b, loc, isNew, cmp(b, loc, arith::CmpIPredicate::eq, a, pos));
+      isNew = arith::OrIOp::create(
+          b, loc, isNew, cmp(b, loc, arith::CmpIPredicate::eq, a, pos));
     // The input dimension p - newBefore, chosen among the static ranks.
     Value src = arith::SubIOp::create(b, loc, pos, newBefore);
     Value dim = i64Const(b, loc, 1);
     for (int64_t j = 0; j < rank; ++j)
-      dim = sel(b, loc, cmp(b, loc, arith::CmpIPredicate::eq, src, i64Const(b, loc, j)),
+      dim = sel(b, loc,
+                cmp(b, loc, arith::CmpIPredicate::eq, src, i64Const(b, loc, j)),
                 toI64(b, loc, getDimElem(b, loc, in.value, j)), dim);
     dims.push_back(IntElem{0, sel(b, loc, isNew, i64Const(b, loc, 1), dim)});
     newBefore = arith::AddIOp::create(
-        b, loc, newBefore, arith::ExtUIOp::create(b, loc, b.getI64Type(), isNew));
+        b, loc, newBefore,
+        arith::ExtUIOp::create(b, loc, b.getI64Type(), isNew));
   }
   TensorValue shape = makeIntTensor(b, loc, dims);
   SmallVector<int64_t> dyn(outRank, ShapedType::kDynamic);
   n.setOutput(0,
               tensor::ReshapeOp::create(
-                  b, loc, RankedTensorType::get(dyn, in.getType().getElementType()),
+                  b, loc,
+                  RankedTensorType::get(dyn, in.getType().getElementType()),
                   in.value, shape.value),
               in.dtype);
   return success();
@@ -695,8 +702,8 @@ LogicalResult importUnsqueeze(NodeImporter &n) {
     sizes.push_back(toFoldResult(n.b, n.loc, e));
   }
   out.value = tensor::ExpandShapeOp::create(
-      n.b, n.loc, RankedTensorType::get(shape, type.getElementType()),
-      in.value, groups, sizes);
+      n.b, n.loc, RankedTensorType::get(shape, type.getElementType()), in.value,
+      groups, sizes);
   n.setOutput(0, std::move(out));
   return success();
 }
@@ -732,7 +739,8 @@ LogicalResult importSqueeze(NodeImporter &n) {
         Value flag = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
         for (Value a : *axes)
           flag = arith::OrIOp::create(
-              b, loc, flag, cmp(b, loc, arith::CmpIPredicate::eq, a, i64Const(b, loc, d)));
+              b, loc, flag,
+              cmp(b, loc, arith::CmpIPredicate::eq, a, i64Const(b, loc, d)));
         dropped.push_back(flag);
       }
       n.setOutput(0, dropDimsAtRunTime(b, loc, in.value, dropped, outRank),
@@ -753,8 +761,8 @@ LogicalResult importSqueeze(NodeImporter &n) {
         return failure();
       int64_t size = type.getDimSize(*axis);
       if (!ShapedType::isDynamic(size) && size != 1)
-        return n.emitError() << "cannot squeeze dimension " << *axis
-                             << " of size " << size;
+        return n.emitError()
+               << "cannot squeeze dimension " << *axis << " of size " << size;
       drop[*axis] = true;
     }
   } else {
@@ -810,9 +818,8 @@ LogicalResult importConcat(NodeImporter &n) {
   for (unsigned i = 0; i < n.getNumInputs(); ++i) {
     const TensorValue &v = n.input(i);
     if (v.dtype != first.dtype)
-      return n.emitError() << "input #" << i << " is "
-                           << getDTypeName(v.dtype) << ", input #0 is "
-                           << getDTypeName(first.dtype);
+      return n.emitError() << "input #" << i << " is " << getDTypeName(v.dtype)
+                           << ", input #0 is " << getDTypeName(first.dtype);
     if (v.getType().getRank() != rank)
       return n.emitError() << "input #" << i << " has rank "
                            << v.getType().getRank() << ", input #0 has rank "
@@ -873,7 +880,8 @@ LogicalResult importGeneralSlice(NodeImporter &n, ArrayRef<IntElem> starts,
   if (n.hasInput(3)) {
     std::optional<SmallVector<Value>> a = runtimeAxes(n, 3, rank);
     if (!a || a->size() != count)
-      return n.emitError() << "axes must be a 1-D integer tensor as long as starts";
+      return n.emitError()
+             << "axes must be a 1-D integer tensor as long as starts";
     axes = *a;
   } else {
     for (size_t i = 0; i < count; ++i)
@@ -882,7 +890,8 @@ LogicalResult importGeneralSlice(NodeImporter &n, ArrayRef<IntElem> starts,
   if (n.hasInput(4)) {
     auto st = n.getIntElements(4);
     if (!st || st->size() != count)
-      return n.emitError() << "steps must be a 1-D integer tensor as long as starts";
+      return n.emitError()
+             << "steps must be a 1-D integer tensor as long as starts";
     for (const IntElem &e : *st) {
       if (e.isConst() && e.value == 0)
         return n.emitError() << "step 0 is invalid";
@@ -891,7 +900,8 @@ LogicalResult importGeneralSlice(NodeImporter &n, ArrayRef<IntElem> starts,
   } else {
     steps.assign(count, i64Const(b, loc, 1));
   }
-  Value zero = i64Const(b, loc, 0), one = i64Const(b, loc, 1), minusOne = i64Const(b, loc, -1);
+  Value zero = i64Const(b, loc, 0), one = i64Const(b, loc, 1),
+        minusOne = i64Const(b, loc, -1);
   SmallVector<Value> dStart, dStep, dSize;
   for (int64_t d = 0; d < rank; ++d) {
     Value dim = toI64(b, loc, getDimElem(b, loc, in.value, d));
@@ -900,35 +910,44 @@ LogicalResult importGeneralSlice(NodeImporter &n, ArrayRef<IntElem> starts,
       Value st = steps[i];
       Value pos = cmp(b, loc, arith::CmpIPredicate::sgt, st, zero);
       auto clampTo = [&](Value v, Value lo, Value hi) {
-        return arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, v, lo), hi).getResult();
+        return arith::MinSIOp::create(b, loc,
+                                      arith::MaxSIOp::create(b, loc, v, lo), hi)
+            .getResult();
       };
       auto wrap = [&](Value v) {
         return sel(b, loc, cmp(b, loc, arith::CmpIPredicate::slt, v, zero),
                    arith::AddIOp::create(b, loc, v, dim), v);
       };
-      Value s0 = wrap(toI64(b, loc, starts[i])), e0 = wrap(toI64(b, loc, ends[i]));
+      Value s0 = wrap(toI64(b, loc, starts[i])),
+            e0 = wrap(toI64(b, loc, ends[i]));
       Value dimMinus1 = arith::SubIOp::create(b, loc, dim, one);
       // Positive steps clamp to [0, dim]; negative ones to [0, dim-1] for
       // the start and [-1, dim-1] for the end.
-      Value s = sel(b, loc, pos, clampTo(s0, zero, dim), clampTo(s0, zero, dimMinus1));
-      Value e = sel(b, loc, pos, clampTo(e0, zero, dim), clampTo(e0, minusOne, dimMinus1));
+      Value s = sel(b, loc, pos, clampTo(s0, zero, dim),
+                    clampTo(s0, zero, dimMinus1));
+      Value e = sel(b, loc, pos, clampTo(e0, zero, dim),
+                    clampTo(e0, minusOne, dimMinus1));
       Value span = sel(b, loc, pos, arith::SubIOp::create(b, loc, e, s),
                        arith::SubIOp::create(b, loc, s, e));
-      Value absStep = sel(b, loc, pos, st, arith::SubIOp::create(b, loc, zero, st));
+      Value absStep =
+          sel(b, loc, pos, st, arith::SubIOp::create(b, loc, zero, st));
       Value len = arith::MaxSIOp::create(
           b, loc, arith::CeilDivSIOp::create(b, loc, span, absStep), zero);
-      Value match = cmp(b, loc, arith::CmpIPredicate::eq, axes[i], i64Const(b, loc, d));
+      Value match =
+          cmp(b, loc, arith::CmpIPredicate::eq, axes[i], i64Const(b, loc, d));
       start = sel(b, loc, match, s, start);
       step = sel(b, loc, match, st, step);
       size = sel(b, loc, match, len, size);
     }
-    dStart.push_back(arith::IndexCastOp::create(b, loc, b.getIndexType(), start));
+    dStart.push_back(
+        arith::IndexCastOp::create(b, loc, b.getIndexType(), start));
     dStep.push_back(arith::IndexCastOp::create(b, loc, b.getIndexType(), step));
     dSize.push_back(arith::IndexCastOp::create(b, loc, b.getIndexType(), size));
   }
   SmallVector<int64_t> shape(rank, ShapedType::kDynamic);
   Value init = createEmpty(b, loc, shape, type.getElementType(), dSize);
-  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
   Value result =
       linalg::GenericOp::create(
           b, loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
@@ -938,10 +957,12 @@ LogicalResult importGeneralSlice(NodeImporter &n, ArrayRef<IntElem> starts,
             for (int64_t d = 0; d < rank; ++d) {
               Value i = linalg::IndexOp::create(nb, nl, d);
               idx.push_back(arith::AddIOp::create(
-                  nb, nl, dStart[d], arith::MulIOp::create(nb, nl, i, dStep[d])));
+                  nb, nl, dStart[d],
+                  arith::MulIOp::create(nb, nl, i, dStep[d])));
             }
-            linalg::YieldOp::create(nb, nl,
-                                    ValueRange{tensor::ExtractOp::create(nb, nl, in.value, idx)});
+            linalg::YieldOp::create(
+                nb, nl,
+                ValueRange{tensor::ExtractOp::create(nb, nl, in.value, idx)});
           })
           .getResult(0);
   n.setOutput(0, result, in.dtype);
@@ -998,7 +1019,8 @@ LogicalResult importSlice(NodeImporter &n) {
 
   OpBuilder &b = n.b;
   Location loc = n.loc;
-  SmallVector<IntElem> offsets(rank, IntElem::of(0)), sizes, strides(rank, IntElem::of(1));
+  SmallVector<IntElem> offsets(rank, IntElem::of(0)), sizes,
+      strides(rank, IntElem::of(1));
   for (int64_t d = 0; d < rank; ++d)
     sizes.push_back(getDimElem(b, loc, in.value, d));
   SmallVector<bool> seen(rank, false);
@@ -1018,15 +1040,20 @@ LogicalResult importSlice(NodeImporter &n) {
     IntElem size;
     int64_t step = steps[i];
     if (s.isConst() && e.isConst()) {
-      size = IntElem::of(std::max<int64_t>(0, (e.value - s.value + step - 1) / step));
+      size = IntElem::of(
+          std::max<int64_t>(0, (e.value - s.value + step - 1) / step));
     } else {
-      Value diff = arith::SubIOp::create(b, loc, toI64(b, loc, e), toI64(b, loc, s));
+      Value diff =
+          arith::SubIOp::create(b, loc, toI64(b, loc, e), toI64(b, loc, s));
       Value num = arith::AddIOp::create(
-          b, loc, diff, arith::ConstantIntOp::create(b, loc, b.getI64Type(), step - 1));
+          b, loc, diff,
+          arith::ConstantIntOp::create(b, loc, b.getI64Type(), step - 1));
       Value q = arith::DivSIOp::create(
-          b, loc, num, arith::ConstantIntOp::create(b, loc, b.getI64Type(), step));
-      size = IntElem{0, arith::MaxSIOp::create(
-                            b, loc, q, arith::ConstantIntOp::create(b, loc, b.getI64Type(), 0))};
+          b, loc, num,
+          arith::ConstantIntOp::create(b, loc, b.getI64Type(), step));
+      size = IntElem{0, arith::MaxSIOp::create(b, loc, q,
+                                               arith::ConstantIntOp::create(
+                                                   b, loc, b.getI64Type(), 0))};
     }
     offsets[*axis] = s;
     sizes[*axis] = size;
@@ -1099,8 +1126,8 @@ LogicalResult importSplit(NodeImporter &n) {
       sizes.assign(outputs, IntElem::of(0));
   } else if (split) {
     if (split->size() != outputs)
-      return n.emitError() << "split has " << split->size()
-                           << " sizes for " << outputs << " outputs";
+      return n.emitError() << "split has " << split->size() << " sizes for "
+                           << outputs << " outputs";
     int64_t total = 0;
     for (int64_t s : *split) {
       sizes.push_back(IntElem::of(s));
@@ -1108,11 +1135,10 @@ LogicalResult importSplit(NodeImporter &n) {
     }
     if (dim.isConst() && total != dim.value)
       return n.emitError() << "split sizes add up to " << total
-                           << ", dimension " << *axis << " has "
-                           << dim.value;
+                           << ", dimension " << *axis << " has " << dim.value;
   } else {
-    int64_t parts = n.getOpset() >= 18 ? n.getInt("num_outputs", outputs)
-                                       : outputs;
+    int64_t parts =
+        n.getOpset() >= 18 ? n.getInt("num_outputs", outputs) : outputs;
     if (parts <= 0)
       return n.emitError() << "expected a positive number of outputs";
     if (dim.isConst()) {
@@ -1156,8 +1182,8 @@ LogicalResult importSplit(NodeImporter &n) {
       part = createEmpty(b, loc, shape, type.getElementType(), dyn);
     } else {
       part = tensor::ExtractSliceOp::create(
-          b, loc, RankedTensorType::get(shape, type.getElementType()),
-          in.value, ofs, szs, sts);
+          b, loc, RankedTensorType::get(shape, type.getElementType()), in.value,
+          ofs, szs, sts);
     }
     n.setOutput(i, part, in.dtype);
     if (offset.isConst() && sizes[i].isConst())
@@ -1209,8 +1235,9 @@ LogicalResult importExpand(NodeImporter &n) {
       dims.push_back(*s);
     } else {
       // Both run-time: one of them is 1 or they are equal, so the larger.
-      dims.push_back(IntElem{0, arith::MaxSIOp::create(b, loc, toI64(b, loc, *t),
-                                                       toI64(b, loc, *s))});
+      dims.push_back(
+          IntElem{0, arith::MaxSIOp::create(b, loc, toI64(b, loc, *t),
+                                            toI64(b, loc, *s))});
     }
   }
   SmallVector<int64_t> shape;
@@ -1267,7 +1294,9 @@ LogicalResult importRange(NodeImporter &n) {
     Value lf = castScalar(b, loc, l, dtype, kDouble);
     Value df = castScalar(b, loc, d, dtype, kDouble);
     Value q = math::CeilOp::create(
-        b, loc, arith::DivFOp::create(b, loc, arith::SubFOp::create(b, loc, lf, sf), df));
+        b, loc,
+        arith::DivFOp::create(b, loc, arith::SubFOp::create(b, loc, lf, sf),
+                              df));
     count = arith::FPToSIOp::create(b, loc, b.getI64Type(), q);
   } else {
     Value s64 = castScalar(b, loc, s, dtype, kInt64);
@@ -1314,8 +1343,8 @@ LogicalResult importConstantOfShape(NodeImporter &n) {
   int32_t dtype = kFloat;
   Value scalar;
   if (const onnx::AttributeProto *a = n.getAttr("value")) {
-    FailureOr<TensorValue> v = n.graph.importConstant(
-        a->t(), b, loc, [&] { return n.emitError(); });
+    FailureOr<TensorValue> v =
+        n.graph.importConstant(a->t(), b, loc, [&] { return n.emitError(); });
     if (failed(v))
       return failure();
     if (v->getType().getNumElements() != 1)
@@ -1340,8 +1369,8 @@ LogicalResult importConstantOfShape(NodeImporter &n) {
   out.value = createFilled(b, loc, shape, scalar, dyn);
   out.dtype = dtype;
   // A small 1-D integer fill is shape arithmetic (e.g. [1, 1, ...]).
-  if (isIntegerDType(dtype) && shape.size() == 1 && !ShapedType::isDynamic(shape[0]) &&
-      shape[0] <= 64) {
+  if (isIntegerDType(dtype) && shape.size() == 1 &&
+      !ShapedType::isDynamic(shape[0]) && shape[0] <= 64) {
     if (auto c = scalar.getDefiningOp<tensor::ExtractOp>()) {
       if (auto cst = c.getTensor().getDefiningOp<arith::ConstantOp>()) {
         if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue())) {
@@ -1373,10 +1402,10 @@ LogicalResult importTrilu(NodeImporter &n) {
     k = toI64(b, loc, (*elems)[0]);
   }
   int64_t rank = type.getRank();
-  Value init = createEmpty(
-      b, loc, type.getShape(), type.getElementType(),
-      getDynamicSizes(type.getShape(),
-                      [&](int64_t d) { return getDimSize(b, loc, in.value, d); }));
+  Value init = createEmpty(b, loc, type.getShape(), type.getElementType(),
+                           getDynamicSizes(type.getShape(), [&](int64_t d) {
+                             return getDimSize(b, loc, in.value, d);
+                           }));
   AffineMap id = b.getMultiDimIdentityMap(rank);
   SmallVector<utils::IteratorType> iterators(rank,
                                              utils::IteratorType::parallel);
@@ -1386,16 +1415,20 @@ LogicalResult importTrilu(NodeImporter &n) {
           ValueRange{init}, ArrayRef<AffineMap>{id, id}, iterators,
           [&](OpBuilder &nb, Location nl, ValueRange args) {
             Value i = arith::IndexCastOp::create(
-                nb, nl, nb.getI64Type(), linalg::IndexOp::create(nb, nl, rank - 2));
+                nb, nl, nb.getI64Type(),
+                linalg::IndexOp::create(nb, nl, rank - 2));
             Value j = arith::IndexCastOp::create(
-                nb, nl, nb.getI64Type(), linalg::IndexOp::create(nb, nl, rank - 1));
+                nb, nl, nb.getI64Type(),
+                linalg::IndexOp::create(nb, nl, rank - 1));
             Value diff = arith::SubIOp::create(nb, nl, j, i);
             Value keep = arith::CmpIOp::create(
-                nb, nl, upper ? arith::CmpIPredicate::sge : arith::CmpIPredicate::sle,
+                nb, nl,
+                upper ? arith::CmpIPredicate::sge : arith::CmpIPredicate::sle,
                 diff, k);
             Value zero = createScalar(nb, nl, args[0].getType(), 0);
-            linalg::YieldOp::create(
-                nb, nl, ValueRange{arith::SelectOp::create(nb, nl, keep, args[0], zero)});
+            linalg::YieldOp::create(nb, nl,
+                                    ValueRange{arith::SelectOp::create(
+                                        nb, nl, keep, args[0], zero)});
           })
           .getResult(0);
   n.setOutput(0, result, in.dtype);
@@ -1426,18 +1459,20 @@ LogicalResult importCumSum(NodeImporter &n) {
   // reverse variants): an extra reduction loop j. Quadratic in the axis
   // length, which is small where LLM graphs use CumSum (position ids).
   Value zero = createScalar(b, loc, type.getElementType(), 0);
-  Value init = createFilled(
-      b, loc, type.getShape(), zero,
-      getDynamicSizes(type.getShape(),
-                      [&](int64_t d) { return getDimSize(b, loc, in.value, d); }));
+  Value init = createFilled(b, loc, type.getShape(), zero,
+                            getDynamicSizes(type.getShape(), [&](int64_t d) {
+                              return getDimSize(b, loc, in.value, d);
+                            }));
   SmallVector<AffineExpr> inExprs, outExprs;
   for (int64_t d = 0; d < rank; ++d) {
     inExprs.push_back(b.getAffineDimExpr(d == *axis ? rank : d));
     outExprs.push_back(b.getAffineDimExpr(d));
   }
-  SmallVector<AffineMap> maps{AffineMap::get(rank + 1, 0, inExprs, b.getContext()),
-                              AffineMap::get(rank + 1, 0, outExprs, b.getContext())};
-  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  SmallVector<AffineMap> maps{
+      AffineMap::get(rank + 1, 0, inExprs, b.getContext()),
+      AffineMap::get(rank + 1, 0, outExprs, b.getContext())};
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
   iterators.push_back(utils::IteratorType::reduction);
   bool isFloat = isFloatDType(in.dtype);
   Value result =
@@ -1448,13 +1483,16 @@ LogicalResult importCumSum(NodeImporter &n) {
             Value i = linalg::IndexOp::create(nb, nl, *axis);
             Value j = linalg::IndexOp::create(nb, nl, rank);
             arith::CmpIPredicate p =
-                reverse ? (exclusive ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::uge)
-                        : (exclusive ? arith::CmpIPredicate::ult : arith::CmpIPredicate::ule);
+                reverse ? (exclusive ? arith::CmpIPredicate::ugt
+                                     : arith::CmpIPredicate::uge)
+                        : (exclusive ? arith::CmpIPredicate::ult
+                                     : arith::CmpIPredicate::ule);
             Value take = arith::CmpIOp::create(nb, nl, p, j, i);
             Value z = createScalar(nb, nl, args[0].getType(), 0);
             Value x = arith::SelectOp::create(nb, nl, take, args[0], z);
-            Value sum = isFloat ? Value(arith::AddFOp::create(nb, nl, args[1], x))
-                                : Value(arith::AddIOp::create(nb, nl, args[1], x));
+            Value sum = isFloat
+                            ? Value(arith::AddFOp::create(nb, nl, args[1], x))
+                            : Value(arith::AddIOp::create(nb, nl, args[1], x));
             linalg::YieldOp::create(nb, nl, sum);
           })
           .getResult(0);

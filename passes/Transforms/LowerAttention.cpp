@@ -434,7 +434,7 @@ std::optional<Chain> matchChain(linalg::SoftmaxOp softmax) {
   for (Operation *op = chain.scoresFill; op != chain.values;
        op = op->getNextNode())
     if (!llvm::is_contained(steps, op) && !isa<memref::AllocOp>(op) &&
-        !isMemoryEffectFree(op))
+        !isMemoryEffectFree(op) && !slim::isRuntimeCheck(op))
       return std::nullopt;
   return chain;
 }

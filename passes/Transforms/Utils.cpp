@@ -8,7 +8,9 @@
 #include "passes/Transforms/Utils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -160,8 +162,26 @@ linalg::FillOp mlir::slim::getZeroFillBefore(Operation *op, Value output) {
     // Other buffers may be allocated in between.
     bool otherAlloc = isa<memref::AllocOp, memref::AllocaOp>(prev) &&
                       prev->getResult(0) != buffer;
-    if (!otherAlloc && !isMemoryEffectFree(prev))
+    if (!otherAlloc && !isMemoryEffectFree(prev) && !isRuntimeCheck(prev))
       return nullptr;
   }
   return nullptr;
+}
+
+bool mlir::slim::isRuntimeCheck(Operation *op) {
+  auto ifOp = dyn_cast<scf::IfOp>(op);
+  if (!ifOp || ifOp.getNumResults() != 0 || !ifOp.getElseRegion().empty())
+    return false;
+  bool sawCall = false;
+  for (Operation &inner : ifOp.thenBlock()->without_terminator()) {
+    if (auto call = dyn_cast<func::CallOp>(inner)) {
+      if (call.getCallee() != "slim_rt_check_failed")
+        return false;
+      sawCall = true;
+      continue;
+    }
+    if (!isMemoryEffectFree(&inner) || inner.getNumRegions() != 0)
+      return false;
+  }
+  return sawCall;
 }

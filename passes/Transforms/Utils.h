@@ -73,6 +73,13 @@ Value getWholeBuffer(Value v);
 /// accumulating into it is the same computation.
 linalg::FillOp getZeroFillBefore(Operation *op, Value output);
 
+/// Whether `op` is a lowered run-time check (`slim.assert` after
+/// --convert-slim-to-linalg): an `scf.if` without results whose body only
+/// computes scalars and calls `slim_rt_check_failed`, which never returns.
+/// It reads and writes no buffer, so the rewrites that need a stretch of
+/// code without memory effects may look past it.
+bool isRuntimeCheck(Operation *op);
+
 } // namespace mlir::slim
 
 #endif // SLIM_PASSES_TRANSFORMS_UTILS_H

@@ -26,6 +26,11 @@ def main():
     write(os.path.join(out, "rank"), [ids[0], pos] + cache)
     write(os.path.join(out, "static_dim"), [ids, pos] + [np.zeros((2, 3, 4, 16), np.float32)] * 4)
     write(os.path.join(out, "symbolic_dim"), [ids, np.zeros((3, 3), np.int64)] + cache)
+    # Values the compiled code checks (vocabulary 256, 128 positions).
+    write(os.path.join(out, "token_range"), [np.array([[1, 2, 256], [0, 0, 0]], np.int64), pos] + cache)
+    write(os.path.join(out, "token_negative"), [np.array([[1, -300, 2], [0, 0, 0]], np.int64), pos] + cache)
+    write(os.path.join(out, "token_wraps"), [np.array([[1, -1, 2], [0, -256, 0]], np.int64), pos] + cache)
+    write(os.path.join(out, "position_range"), [ids, np.array([[0, 1, 2], [3, 4, 1 << 40]], np.int64)] + cache)
     return 0
 
 

@@ -2,7 +2,8 @@
  * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
  *
  * Embeds a compiled model through the C API from plain C: describe it, run it
- * with caller-owned output buffers, check the capacity error, set threads.
+ * with caller-owned output buffers, check the capacity error, set threads,
+ * a token id out of range (an error from the compiled code).
  * Usage: embed MODEL_DIR (a LLaMA-style decode graph from llm_graphs.py). */
 #include <slim/Runtime.h>
 
@@ -68,6 +69,17 @@ int main(int argc, char **argv) {
          (long long)out[0].dims[2], (long long)out[1].dims[2]);
   s = slim_model_run(model, in, nin - 1, out, nout);
   printf("missing input: status %d: %s\n", (int)s, slim_last_error());
+  /* A token id beyond the vocabulary stops the run with an error; the model
+     stays usable (and freed what the stopped run had allocated). */
+  ids[2] = 1000;
+  for (int rep = 0; rep < 100; ++rep)
+    s = slim_model_run(model, in, nin, out, nout);
+  printf("bad token: status %d: %s\n", (int)s, slim_last_error());
+  ids[2] = 3;
+  s = slim_model_run(model, in, nin, out, nout);
+  printf("after: status %d logits [%lld, %lld, %lld]\n", (int)s,
+         (long long)out[0].dims[0], (long long)out[0].dims[1],
+         (long long)out[0].dims[2]);
   for (int i = 0; i < 16; ++i)
     free(cache[i]);
   slim_model_free(model);

@@ -17,11 +17,14 @@ import slim_stats  # noqa: E402
 rng = np.random.default_rng(1)
 inputs = []
 # --no-mean: a file as written before the signed means existed.
-specs = [a for a in sys.argv[2:] if a != "--no-mean"]
+# --nan: the last input's absolute maximum of channel 1 is NaN.
+specs = [a for a in sys.argv[2:] if a not in ("--no-mean", "--nan")]
 for spec in specs:
     name, k = spec.rsplit(":", 1)
     k = int(k)
     x = rng.normal(size=(64, k)) @ rng.normal(size=(k, k))
     inputs.append(([name], x.T @ x / 64, np.abs(x).mean(0), np.abs(x).max(0), 64,
                    None if "--no-mean" in sys.argv else x.mean(0)))
+if "--nan" in sys.argv:
+    inputs[-1][3][1] = np.nan
 slim_stats.write(sys.argv[1], "make_stats.py", 1, 64, inputs)

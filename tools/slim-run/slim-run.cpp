@@ -18,6 +18,7 @@
 #include "lib/Import/Onnx/ModelLoader.h"
 #include "lib/Runtime/CalibrationData.h"
 #include "lib/Runtime/Tokenizer.h"
+#include "lib/Support/Files.h"
 #include "slim/Runtime.h"
 
 #include "onnx/onnx.pb.h"
@@ -163,9 +164,9 @@ struct OwnedTensor {
 /// Reads an ONNX TensorProto file into a tensor of the expected type.
 std::string readPb(const std::string &path, const slim_tensor_info &info,
                    OwnedTensor &out) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, false, false);
+  auto buffer = mlir::slim::readRegularFile(path);
   if (!buffer)
-    return "cannot read " + path + ": " + buffer.getError().message();
+    return "cannot read " + path + ": " + llvm::toString(buffer.takeError());
   onnx::TensorProto proto;
   if (!proto.ParseFromArray((*buffer)->getBufferStart(),
                             static_cast<int>((*buffer)->getBufferSize())))
@@ -500,9 +501,11 @@ int main(int argc, char **argv) {
       return fail(err);
   }
   auto readText = [&](const std::string &path, std::string &text) -> bool {
-    auto buffer = llvm::MemoryBuffer::getFile(path);
-    if (!buffer)
+    auto buffer = mlir::slim::readRegularFile(path);
+    if (!buffer) {
+      llvm::consumeError(buffer.takeError());
       return false;
+    }
     text = (*buffer)->getBuffer().str();
     return true;
   };

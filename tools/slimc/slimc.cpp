@@ -18,6 +18,7 @@
 #include "lib/Compression/CalibrationStats.h"
 #include "lib/Import/Onnx/DiagnosticPrinter.h"
 #include "lib/Import/Onnx/OnnxImporter.h"
+#include "lib/Support/Files.h"
 #include "passes/Pipelines/Pipelines.h"
 #include "passes/Transforms/LinearLayers.h"
 #include "passes/Transforms/Passes.h"
@@ -67,6 +68,8 @@
 #include "llvm/TargetParser/Host.h"
 #include "llvm/Transforms/Utils/SplitModule.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -392,7 +395,19 @@ std::string emitObjects(std::unique_ptr<llvm::Module> module,
     llvm::SmallString<256> path(dir);
     std::string name =
         parts.size() == 1 ? "model" : "model." + std::to_string(i);
-    llvm::sys::path::append(path, name + (keep ? ".o" : ".o.tmp"));
+    llvm::sys::path::append(path, name + (keep ? ".o" : ".%%%%%%%%.o.tmp"));
+    if (!keep) {
+      // Unique (another slimc may write into the same folder), removed if
+      // slimc is interrupted.
+      int fd;
+      llvm::SmallString<256> unique;
+      if (std::error_code ec =
+              llvm::sys::fs::createUniqueFile(path, fd, unique))
+        return "cannot write in " + dir.str() + ": " + ec.message();
+      llvm::sys::Process::SafelyCloseFileDescriptor(fd);
+      llvm::sys::RemoveFileOnSignal(unique);
+      path = unique;
+    }
     objects.push_back(std::string(path));
   }
   auto work = [&](size_t i) {
@@ -443,25 +458,44 @@ struct PendingFiles {
   /// The output directory where this run created it (removed, if still
   /// empty, when the run fails).
   std::string createdDir;
-  std::string add(StringRef dir, StringRef name) {
-    llvm::SmallString<256> final(dir), tmp(dir);
+  /// A unique temporary name for `dir/name` (two runs into one folder never
+  /// share one), removed if slimc is interrupted; "" with `error` set when
+  /// the target may not be replaced or the file cannot be created.
+  std::string add(StringRef dir, StringRef name, std::string &error) {
+    llvm::SmallString<256> final(dir), tmp;
     llvm::sys::path::append(final, name);
-    llvm::sys::path::append(tmp, (name + ".tmp").str());
+    if (llvm::Error e = mlir::slim::checkReplaceable(final)) {
+      error = "cannot write " + std::string(final) + ": " +
+              llvm::toString(std::move(e));
+      return "";
+    }
+    int fd;
+    if (std::error_code ec =
+            llvm::sys::fs::createUniqueFile(final + ".%%%%%%%%.tmp", fd, tmp)) {
+      error = "cannot write in " + dir.str() + ": " + ec.message();
+      return "";
+    }
+    llvm::sys::Process::SafelyCloseFileDescriptor(fd);
+    llvm::sys::RemoveFileOnSignal(tmp);
     files.push_back({std::string(tmp), std::string(final)});
     return std::string(tmp);
   }
   bool commit() {
-    for (auto &[tmp, final] : files)
+    for (auto &[tmp, final] : files) {
       if (llvm::sys::fs::rename(tmp, final))
         return false;
+      llvm::sys::DontRemoveFileOnSignal(tmp);
+    }
     committed = true;
     return true;
   }
   ~PendingFiles() {
     if (committed)
       return;
-    for (auto &[tmp, final] : files)
+    for (auto &[tmp, final] : files) {
       llvm::sys::fs::remove(tmp);
+      llvm::sys::DontRemoveFileOnSignal(tmp);
+    }
     if (!createdDir.empty())
       llvm::sys::fs::remove(createdDir); // only if empty
   }
@@ -549,10 +583,13 @@ std::string compileModule(ModuleOp module, StringRef dir, bool createdDir,
   PendingFiles files;
   if (createdDir)
     files.createdDir = dir.str();
-  std::string weightsTmp = files.add(dir, "model.weights");
-  std::string soTmp = files.add(dir, "model.so");
-  std::string jsonTmp = files.add(dir, "model.json");
-  std::string headerTmp = files.add(dir, "model.h");
+  std::string addError;
+  std::string weightsTmp = files.add(dir, "model.weights", addError);
+  std::string soTmp = files.add(dir, "model.so", addError);
+  std::string jsonTmp = files.add(dir, "model.json", addError);
+  std::string headerTmp = files.add(dir, "model.h", addError);
+  if (!addError.empty())
+    return fail(addError);
   // The interface, after compression (structured pruning shrinks the KV
   // cache's heads) and before the pipeline rewrites the signature.
   llvm::json::Array inputs, outputs;
@@ -868,9 +905,53 @@ int main(int argc, char **argv) {
     if (!isa<RankedTensorType>(t))
       return error("@" + entryName + ": results must be ranked tensors");
 
+  // Every output path is checked before the long work starts: a report
+  // that cannot be written should not be found out after an hour.
+  auto checkOutput = [&](StringRef path, StringRef what) -> std::string {
+    if (llvm::Error e = mlir::slim::checkReplaceable(path))
+      return (what + " " + path + ": " + llvm::toString(std::move(e))).str();
+    llvm::SmallString<256> parent(path);
+    llvm::sys::path::remove_filename(parent);
+    if (parent.empty())
+      parent = ".";
+    if (!llvm::sys::fs::is_directory(parent))
+      return (what + " " + path + ": directory " + parent + " does not exist")
+          .str();
+    if (::access(parent.c_str(), W_OK) != 0)
+      return (what + " " + path + ": directory " + parent + " is not writable")
+          .str();
+    return "";
+  };
+  std::vector<std::pair<std::string, std::string>> outputs;
+  if (!saveStats.empty())
+    outputs.push_back({saveStats, "--save-stats"});
+  if (!emitMlir.empty())
+    outputs.push_back({emitMlir, "--emit-mlir"});
+  for (const std::string *options :
+       {&quantizeOpt.getValue(), &pruneOpt.getValue(),
+        &factorizeOpt.getValue()}) {
+    llvm::SmallVector<StringRef> words;
+    StringRef(*options).split(words, ' ', -1, /*KeepEmpty=*/false);
+    for (StringRef w : words)
+      if (w.consume_front("report=") && !w.empty())
+        outputs.push_back({w.str(), "report"});
+  }
+  for (const auto &[path, what] : outputs)
+    if (std::string err = checkOutput(path, what); !err.empty())
+      return error("cannot write " + err);
+  if (llvm::sys::fs::exists(outDir) && !llvm::sys::fs::is_directory(outDir))
+    return error("-o " + outDir + " exists and is not a directory");
+
   bool existed = llvm::sys::fs::exists(outDir);
   if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
     return error("cannot create " + outDir + ": " + ec.message());
+  // One slimc at a time per output folder: two would leave a folder with
+  // files of both models. The lock (on the directory itself) is released
+  // when slimc exits, however it exits.
+  int lockFd = ::open(outDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lockFd < 0 || ::flock(lockFd, LOCK_EX | LOCK_NB) != 0)
+    return error(outDir + " is being written by another slimc: wait for it "
+                          "or choose another -o");
   // Removes the output directory if this run created it and fails before
   // writing anything into it.
   llvm::scope_exit removeCreated([&] {
@@ -1083,21 +1164,27 @@ int main(int argc, char **argv) {
       return error("compression of " + inputPath + " failed");
   }
   if (!emitMlir.empty()) {
-    std::string tmp = emitMlir + ".tmp";
-    std::error_code ec;
+    llvm::Expected<mlir::slim::TempOutput> out =
+        mlir::slim::TempOutput::create(emitMlir);
+    if (!out)
+      return error("cannot write " + emitMlir + ": " +
+                   llvm::toString(out.takeError()));
     {
-      llvm::raw_fd_ostream os(tmp, ec);
-      if (ec)
-        return error("cannot write " + tmp + ": " + ec.message());
+      llvm::raw_fd_ostream os(out->takeFD(), /*shouldClose=*/true);
       if (StringRef(emitMlir).ends_with(".mlirbc")) {
         if (failed(writeBytecodeToFile(*module, os)))
-          return error("cannot write bytecode to " + tmp);
+          return error("cannot write bytecode to " + emitMlir);
       } else {
         module->print(os);
       }
+      os.close();
+      if (os.has_error()) {
+        os.clear_error();
+        return error("error writing " + emitMlir);
+      }
     }
-    if ((ec = llvm::sys::fs::rename(tmp, emitMlir)))
-      return error("cannot rename " + tmp + ": " + ec.message());
+    if (llvm::Error e = out->commit())
+      return error(llvm::toString(std::move(e)));
   }
 
   removeCreated.release();

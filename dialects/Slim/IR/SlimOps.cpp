@@ -8,7 +8,9 @@
 #include "dialects/Slim/IR/SlimOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/TypeUtilities.h"
 
 using namespace mlir;
@@ -238,4 +240,35 @@ UKernelOp::bufferize(RewriterBase &rewriter,
                     outputs);
   bufferization::replaceOpWithBufferizedValues(rewriter, *this, outputs);
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// AssertOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AssertOp::verify() {
+  if (getValues().size() > 2)
+    return emitOpError("takes at most two values, got ") << getValues().size();
+  StringRef message = getMessage();
+  for (size_t at = message.find('{'); at != StringRef::npos;
+       at = message.find('{', at + 1)) {
+    StringRef rest = message.drop_front(at);
+    if (rest.starts_with("{0}") || rest.starts_with("{1}")) {
+      unsigned index = rest[1] - '0';
+      if (index >= getValues().size())
+        return emitOpError("message refers to value {")
+               << index << "}, but the op has " << getValues().size()
+               << " values";
+    }
+  }
+  return success();
+}
+
+LogicalResult AssertOp::canonicalize(AssertOp op, PatternRewriter &rewriter) {
+  // A check that holds at compile time costs nothing at run time.
+  if (matchPattern(op.getCondition(), m_One())) {
+    rewriter.eraseOp(op);
+    return success();
+  }
+  return failure();
 }

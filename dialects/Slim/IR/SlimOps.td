@@ -203,4 +203,38 @@ def Slim_UKernelOp : Slim_Op<"ukernel", [
   let hasVerifier = 1;
 }
 
+def Slim_AssertOp : Slim_Op<"assert", [
+    MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Stops the model's run with an error when a condition is false";
+  let description = [{
+    A run-time check of what a model is given: when `condition` is false the
+    run stops and `slim_model_run` returns `SLIM_ERROR_INPUT` with `message`,
+    its placeholders `{0}`, `{1}` replaced by the values of `values` (at most
+    two, printed as signed integers). The importer guards operations whose
+    memory accesses depend on input values it cannot check at compile time
+    (gather indices, dimensions that must agree); its messages name the ONNX
+    node. A check known to hold at compile time folds away.
+
+    `--convert-slim-to-linalg` numbers the checks of a module and turns each
+    into `scf.if` calling the model-support function
+    `slim_rt_check_failed(site, value0, value1)`, which does not return
+    (it unwinds to the runtime's entry, `lib/Runtime/ModelSupport.cpp`);
+    the messages go to the module's `slim_check_messages` global, where the
+    runtime reads them.
+
+    Example:
+
+    ```mlir
+    slim.assert %ok, "Gather node 'embed': index {0} is out of range for 49152 rows" (%bad : i64)
+    ```
+  }];
+  let arguments = (ins I1:$condition, StrAttr:$message,
+                       Variadic<AnySignlessIntegerOrIndex>:$values);
+  let assemblyFormat = [{
+    $condition `,` $message (`(` $values^ `:` type($values) `)`)? attr-dict
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizeMethod = 1;
+}
+
 #endif // SLIM_DIALECT_SLIM_IR_SLIMOPS_TD

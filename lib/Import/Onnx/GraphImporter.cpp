@@ -15,6 +15,7 @@
 #include "lib/Import/Onnx/ModelLoader.h"
 
 #include "dialects/Slim/IR/SlimDialect.h"
+#include "dialects/Slim/IR/SlimOps.h"
 
 #include "onnx/onnx.pb.h"
 
@@ -25,10 +26,12 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/STLExtras.h"
 
+#include <limits>
 #include <queue>
 
 using namespace mlir;
@@ -250,6 +253,10 @@ InFlightDiagnostic NodeImporter::emitError() {
          << ", domain '" << node.domain() << "'): ";
 }
 
+std::string NodeImporter::describe() const {
+  return (Twine(node.op_type()) + " node '" + displayName(node) + "'").str();
+}
+
 LogicalResult NodeImporter::expectInputs(unsigned min, unsigned max) {
   unsigned count = getNumInputs();
   if (count < min || count > max) {
@@ -398,6 +405,26 @@ FailureOr<Value> onnx_import::buildElementwise(NodeImporter &n,
       shape[d] = ShapedType::kDynamic;
   }
 
+  // Dynamic dimensions of operands are assumed to equal the result's (not
+  // to be 1): checked when the model runs.
+  for (Value v : operands) {
+    auto t = cast<RankedTensorType>(v.getType());
+    for (int64_t od = 0; od < t.getRank(); ++od) {
+      int64_t d = od + (rank - t.getRank());
+      if (!t.isDynamicDim(od) ||
+          (dynSource[d].first == v && dynSource[d].second == od &&
+           ShapedType::isDynamic(shape[d])))
+        continue;
+      Value want =
+          ShapedType::isDynamic(shape[d])
+              ? getDimSize(b, loc, dynSource[d].first, dynSource[d].second)
+              : arith::ConstantIndexOp::create(b, loc, shape[d]).getResult();
+      emitEqualCheck(n, getDimSize(b, loc, v, od), want,
+                     "operands cannot be broadcast: dimension " +
+                         std::to_string(d) + " differs");
+    }
+  }
+
   SmallVector<AffineMap> maps;
   for (Value v : operands) {
     auto t = cast<RankedTensorType>(v.getType());
@@ -425,6 +452,84 @@ FailureOr<Value> onnx_import::buildElementwise(NodeImporter &n,
         linalg::YieldOp::create(nb, nl, r);
       });
   return generic.getResult(0);
+}
+
+void onnx_import::emitIndexRangeCheck(NodeImporter &n, Value indices,
+                                      Value size, StringRef what) {
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  auto type = cast<RankedTensorType>(indices.getType());
+  Type i64 = b.getI64Type();
+  // The smallest and largest index, in one pass over the indices (few: token
+  // or position ids), before the gather reads anything.
+  auto scalar = RankedTensorType::get({}, i64);
+  auto filled = [&](int64_t v) {
+    Value c = arith::ConstantIntOp::create(b, loc, v, 64);
+    Value empty = tensor::EmptyOp::create(b, loc, scalar.getShape(), i64);
+    return linalg::FillOp::create(b, loc, c, empty).getResult(0);
+  };
+  Value lowInit = filled(std::numeric_limits<int64_t>::max());
+  Value highInit = filled(std::numeric_limits<int64_t>::min());
+  int64_t rank = type.getRank();
+  SmallVector<AffineMap> maps{b.getMultiDimIdentityMap(rank),
+                              AffineMap::get(rank, 0, {}, b.getContext()),
+                              AffineMap::get(rank, 0, {}, b.getContext())};
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::reduction);
+  auto range = linalg::GenericOp::create(
+      b, loc, TypeRange{scalar, scalar}, ValueRange{indices},
+      ValueRange{lowInit, highInit}, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value i = args[0];
+        if (i.getType() != i64)
+          i = arith::ExtSIOp::create(nb, nl, i64, i);
+        linalg::YieldOp::create(
+            nb, nl,
+            ValueRange{arith::MinSIOp::create(nb, nl, args[1], i),
+                       arith::MaxSIOp::create(nb, nl, args[2], i)});
+      });
+  Value low = tensor::ExtractOp::create(b, loc, range.getResult(0));
+  Value high = tensor::ExtractOp::create(b, loc, range.getResult(1));
+  Value limit = arith::IndexCastOp::create(b, loc, i64, size);
+  Value negLimit = arith::SubIOp::create(
+      b, loc, arith::ConstantIntOp::create(b, loc, 0, 64), limit);
+  Value lowOk =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, low, negLimit);
+  Value highOk =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, high, limit);
+  Value ok = arith::AndIOp::create(b, loc, lowOk, highOk);
+  Value bad = arith::SelectOp::create(b, loc, highOk, low, high);
+  AssertOp::create(b, loc, ok,
+                   b.getStringAttr(n.describe() + ": " + what +
+                                   " {0} is out of range for an axis of {1} "
+                                   "elements"),
+                   ValueRange{bad, limit});
+}
+
+void onnx_import::emitCheck(NodeImporter &n, Value ok, StringRef message,
+                            ValueRange values) {
+  if (matchPattern(ok, m_One()))
+    return;
+  AssertOp::create(n.b, n.loc, ok,
+                   n.b.getStringAttr(n.describe() + ": " + message), values);
+}
+
+void onnx_import::emitEqualCheck(NodeImporter &n, Value x, Value y,
+                                 StringRef what) {
+  Value ok = arith::CmpIOp::create(n.b, n.loc, arith::CmpIPredicate::eq, x, y);
+  emitCheck(n, ok, (what + " ({0} and {1})").str(), ValueRange{x, y});
+}
+
+void onnx_import::emitDimsEqualCheck(NodeImporter &n, Value a, int64_t da,
+                                     Value b, int64_t db, StringRef what) {
+  auto ta = cast<RankedTensorType>(a.getType());
+  auto tb = cast<RankedTensorType>(b.getType());
+  if (!ta.isDynamicDim(da) && !tb.isDynamicDim(db))
+    return;
+  if (a == b && da == db)
+    return;
+  emitEqualCheck(n, getDimSize(n.b, n.loc, a, da),
+                 getDimSize(n.b, n.loc, b, db), what);
 }
 
 Value onnx_import::broadcastTo(OpBuilder &b, Location loc, Value value,

@@ -135,6 +135,8 @@ public:
 
   /// An error naming the node; the caller returns failure().
   InFlightDiagnostic emitError();
+  /// "<OpType> node '<name>'", the prefix of run-time check messages.
+  std::string describe() const;
 
   /// Checks the number of inputs; reports and fails otherwise.
   LogicalResult expectInputs(unsigned min, unsigned max);
@@ -207,6 +209,22 @@ IntElem getDimElem(OpBuilder &b, Location loc, Value tensor, int64_t d);
 /// sizes are selected at run time.
 Value dropDimsAtRunTime(OpBuilder &b, Location loc, Value tensor,
                         ArrayRef<Value> dropped, int64_t outRank);
+
+/// Run-time checks (`slim.assert`, a run stopped with SLIM_ERROR_INPUT).
+/// Every element of the integer tensor `indices` lies in [-size, size):
+/// `what` names them in the message ("index", "position").
+void emitIndexRangeCheck(NodeImporter &n, Value indices, Value size,
+                         StringRef what);
+/// Dimension `da` of `a` equals dimension `db` of `b` (nothing is emitted
+/// when both are static); `what` says what needs them equal.
+void emitDimsEqualCheck(NodeImporter &n, Value a, int64_t da, Value b,
+                        int64_t db, StringRef what);
+/// `ok` (i1) holds; `message` follows the node's description, its `{0}`,
+/// `{1}` replaced by `values` (integers or index, at most two).
+void emitCheck(NodeImporter &n, Value ok, StringRef message,
+               ValueRange values = {});
+/// The index values `x` and `y` are equal.
+void emitEqualCheck(NodeImporter &n, Value x, Value y, StringRef what);
 
 /// Normalizes a possibly negative axis; reports through `n` when out of range.
 FailureOr<int64_t> normalizeAxis(NodeImporter &n, int64_t axis, int64_t rank);

@@ -17,6 +17,8 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include "lib/Support/Files.h"
+
 #include <climits>
 #include <cstring>
 
@@ -27,11 +29,10 @@ InFlightDiagnostic ModelFile::emitError() const { return mlir::emitError(loc); }
 
 FailureOr<std::shared_ptr<ModelFile>> ModelFile::load(MLIRContext *ctx,
                                                       StringRef path) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
+  auto buffer = mlir::slim::readRegularFile(path);
   if (!buffer)
     return mlir::emitError(FileLineColLoc::get(ctx, path, 0, 0))
-           << "cannot read ONNX model: " << buffer.getError().message();
+           << "cannot read ONNX model: " << llvm::toString(buffer.takeError());
   return load(ctx, path, std::move(*buffer));
 }
 
@@ -152,25 +153,34 @@ ModelFile::getTensorBytes(const onnx::TensorProto &tensor,
     if (location.empty())
       return emitError() << "tensor '" << tensor.name()
                          << "' has external data without a location";
-    if (llvm::sys::path::is_absolute(location) ||
-        StringRef(location).contains(".."))
-      return emitError() << "tensor '" << tensor.name()
-                         << "' has external data location '" << location
-                         << "' outside the model's directory";
     if (length && *length != expected)
       return emitError() << "tensor '" << tensor.name() << "' declares "
                          << *length << " bytes of external data, its type "
                          << "needs " << expected;
     SmallString<256> full(directory);
     llvm::sys::path::append(full, location);
-    auto &mapped = externalFiles[full];
+    // The file must really lie in the model's directory (symbolic links
+    // and `..` resolved): a model must not make Slim read other files.
+    llvm::Expected<std::string> real =
+        mlir::slim::resolveInside(directory, location);
+    if (!real) {
+      std::string why = llvm::toString(real.takeError());
+      if (llvm::sys::path::is_absolute(location) ||
+          why.find("outside the model's directory") != std::string::npos ||
+          why.find("leads outside") != std::string::npos)
+        return emitError() << "tensor '" << tensor.name()
+                           << "' has external data location '" << location
+                           << "' outside the model's directory (" << why << ")";
+      return emitError() << "cannot read external data file '" << full
+                         << "' of tensor '" << tensor.name() << "': " << why;
+    }
+    auto &mapped = externalFiles[*real];
     if (!mapped) {
-      auto buffer = llvm::MemoryBuffer::getFile(
-          full, /*IsText=*/false, /*RequiresNullTerminator=*/false);
+      auto buffer = mlir::slim::readRegularFile(*real);
       if (!buffer)
         return emitError() << "cannot read external data file '" << full
                            << "' of tensor '" << tensor.name()
-                           << "': " << buffer.getError().message();
+                           << "': " << llvm::toString(buffer.takeError());
       mapped = std::shared_ptr<llvm::MemoryBuffer>(std::move(*buffer));
     }
     uint64_t size = mapped->getBufferSize();

@@ -162,6 +162,21 @@ FailureOr<Value> batchMatmul(NodeImporter &n, Value a, Value c) {
       src.push_back({Value(), 0});
     }
   }
+  // A dynamic batch dimension of an operand other than the one the size is
+  // taken from must match it (ONNX exporters never rely on a dynamic 1).
+  for (int64_t d = 0; d < batchRank; ++d) {
+    for (auto [v, t] : {std::pair{a, at}, std::pair{c, ct}}) {
+      int64_t od = d - (batchRank - (t.getRank() - 2));
+      if (od < 0 || !t.isDynamicDim(od) ||
+          (src[d].first == v && src[d].second == od))
+        continue;
+      Value want = src[d].first
+                       ? getDimSize(b, loc, src[d].first, src[d].second)
+                       : arith::ConstantIndexOp::create(b, loc, batch[d]);
+      emitEqualCheck(n, getDimSize(b, loc, v, od), want,
+                     "batch dimensions cannot be broadcast");
+    }
+  }
   auto broadcastOperand = [&](Value v) -> Value {
     auto t = cast<RankedTensorType>(v.getType());
     SmallVector<int64_t> shape(batch);
@@ -285,6 +300,8 @@ LogicalResult importMatMul(NodeImporter &n) {
   int64_t k1 = x2t.getShape().back(), k2 = r2t.getDimSize(r2t.getRank() - 2);
   if (!ShapedType::isDynamic(k1) && !ShapedType::isDynamic(k2) && k1 != k2)
     return n.emitError() << "inner dimensions differ: " << k1 << " and " << k2;
+  emitDimsEqualCheck(n, x, x2t.getRank() - 1, rhs.value, r2t.getRank() - 2,
+                     "the inner dimensions of the product differ");
 
   FailureOr<Value> y = r2t.getRank() == 2
                            ? buildLinear(n, x, rhs, /*transposed=*/false)

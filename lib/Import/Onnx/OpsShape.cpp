@@ -396,6 +396,18 @@ LogicalResult importGather(NodeImporter &n) {
   SmallVector<utils::IteratorType> iterators(outRank,
                                              utils::IteratorType::parallel);
   Value axisSize = getDimSize(b, loc, data.value, *axis);
+  // Out-of-range indices are an error (ONNX; onnxruntime reports them): a
+  // constant index is checked here, others when the model runs.
+  std::optional<SmallVector<int64_t>> constIdx = n.getConstInts(1);
+  if (constIdx && !dataType.isDynamicDim(*axis)) {
+    int64_t len = dataType.getDimSize(*axis);
+    for (int64_t i : *constIdx)
+      if (i < -len || i >= len)
+        return n.emitError() << "index " << i << " is out of range for an "
+                             << "axis of " << len << " elements";
+  } else {
+    emitIndexRangeCheck(n, indices.value, axisSize, "index");
+  }
   Value result =
       linalg::GenericOp::create(
           b, loc, TypeRange{init.getType()}, ValueRange{indices.value},
@@ -494,7 +506,22 @@ LogicalResult importReshape(NodeImporter &n) {
       others = arith::MulIOp::create(
           b, loc, others, arith::SelectOp::create(b, loc, neg, i64c(1), v));
     }
-    Value inferred = arith::DivSIOp::create(b, loc, numel, others);
+    // A -1 among other dimensions holding 0 elements is ambiguous; the
+    // division must not trap either way (its result is then unused).
+    Value anyNeg = arith::ConstantIntOp::create(b, loc, 0, 1);
+    for (Value neg : isNeg)
+      anyNeg = arith::OrIOp::create(b, loc, anyNeg, neg);
+    Value othersZero = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                             others, i64c(0));
+    emitCheck(n,
+              arith::XOrIOp::create(
+                  b, loc, arith::AndIOp::create(b, loc, anyNeg, othersZero),
+                  arith::ConstantIntOp::create(b, loc, 1, 1)),
+              "cannot infer the -1 of the target shape: the other "
+              "dimensions hold 0 elements");
+    Value divisor =
+        arith::SelectOp::create(b, loc, othersZero, i64c(1), others);
+    Value inferred = arith::DivSIOp::create(b, loc, numel, divisor);
     for (auto [k, e] : llvm::enumerate(dims))
       if (!e.isConst())
         e = IntElem{0,
@@ -520,9 +547,15 @@ LogicalResult importReshape(NodeImporter &n) {
                              << " elements per -1";
       dims[inferAt] = IntElem::of(numel.value / others.value);
     } else {
+      Value o = toI64(b, loc, others);
+      emitCheck(
+          n,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, o,
+                                arith::ConstantIntOp::create(b, loc, 0, 64)),
+          "cannot infer the -1 of the target shape: the other "
+          "dimensions hold 0 elements");
       dims[inferAt] =
-          IntElem{0, arith::DivSIOp::create(b, loc, toI64(b, loc, numel),
-                                            toI64(b, loc, others))};
+          IntElem{0, arith::DivSIOp::create(b, loc, toI64(b, loc, numel), o)};
     }
   } else if (type.hasStaticShape()) {
     int64_t prod = 1;
@@ -534,6 +567,34 @@ LogicalResult importReshape(NodeImporter &n) {
     if (known && prod != type.getNumElements())
       return n.emitError() << "cannot reshape " << type.getNumElements()
                            << " elements into " << prod;
+  }
+  // The element count is kept (checked when the model runs where a size is
+  // known only then).
+  bool allConst = type.hasStaticShape();
+  for (const IntElem &e : dims)
+    allConst &= e.isConst();
+  if (!allConst) {
+    Value numelIn = arith::ConstantIntOp::create(b, loc, 1, 64);
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      numelIn = arith::MulIOp::create(
+          b, loc, numelIn, toI64(b, loc, getDimElem(b, loc, in.value, d)));
+    Value numelOut = arith::ConstantIntOp::create(b, loc, 1, 64);
+    Value zero = arith::ConstantIntOp::create(b, loc, 0, 64);
+    Value ok = arith::ConstantIntOp::create(b, loc, 1, 1);
+    for (const IntElem &e : dims) {
+      Value v = toI64(b, loc, e);
+      numelOut = arith::MulIOp::create(b, loc, numelOut, v);
+      if (!e.isConst())
+        ok = arith::AndIOp::create(
+            b, loc, ok,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, v, zero));
+    }
+    ok = arith::AndIOp::create(b, loc, ok,
+                               arith::CmpIOp::create(b, loc,
+                                                     arith::CmpIPredicate::eq,
+                                                     numelIn, numelOut));
+    emitCheck(n, ok, "cannot reshape {0} elements into a shape of {1}",
+              ValueRange{numelIn, numelOut});
   }
   TensorValue out;
   out.value = reshapeTo(b, loc, in.value, dims, inferAt);
@@ -842,6 +903,24 @@ LogicalResult importConcat(NodeImporter &n) {
   if (operands.size() == 1) {
     n.setOutput(0, first);
     return success();
+  }
+  // Dimensions other than the axis agree: at import time when static, when
+  // the model runs otherwise.
+  for (unsigned i = 1; i < operands.size(); ++i) {
+    auto t = cast<RankedTensorType>(operands[i].getType());
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d == *axis)
+        continue;
+      int64_t s0 = first.getType().getDimSize(d), si = t.getDimSize(d);
+      if (!ShapedType::isDynamic(s0) && !ShapedType::isDynamic(si) && s0 != si)
+        return n.emitError()
+               << "input #" << i << " has size " << si << " in dimension " << d
+               << ", input #0 has " << s0;
+      emitDimsEqualCheck(n, operands[0], d, operands[i], d,
+                         "input #" + std::to_string(i) +
+                             " differs from input #0 in dimension " +
+                             std::to_string(d));
+    }
   }
   Value result = tensor::ConcatOp::create(n.b, n.loc, *axis, operands);
   n.setOutput(0, result, first.dtype);
@@ -1155,6 +1234,32 @@ LogicalResult importSplit(NodeImporter &n) {
         sizes.push_back(IntElem{0, chunk});
     }
   }
+  // The parts cover the dimension: checked when the model runs where a size
+  // is known only then.
+  bool allConst = dim.isConst();
+  for (const IntElem &e : sizes)
+    allConst &= e.isConst();
+  if (!allConst) {
+    Value zero = arith::ConstantIntOp::create(b, loc, 0, 64);
+    Value total = zero;
+    Value ok = arith::ConstantIntOp::create(b, loc, 1, 1);
+    for (const IntElem &e : sizes) {
+      Value v = toI64(b, loc, e);
+      total = arith::AddIOp::create(b, loc, total, v);
+      ok = arith::AndIOp::create(
+          b, loc, ok,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, v, zero));
+    }
+    Value d = toI64(b, loc, dim);
+    ok = arith::AndIOp::create(
+        b, loc, ok,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, total, d));
+    emitCheck(n, ok,
+              "the parts hold {0} elements of an axis of {1} (sizes that "
+              "are negative, or do not add up, or an axis that does not "
+              "divide evenly)",
+              ValueRange{total, d});
+  }
   IntElem offset = IntElem::of(0);
   for (unsigned i = 0; i < outputs; ++i) {
     SmallVector<OpFoldResult> ofs, szs, sts;
@@ -1238,6 +1343,29 @@ LogicalResult importExpand(NodeImporter &n) {
       dims.push_back(
           IntElem{0, arith::MaxSIOp::create(b, loc, toI64(b, loc, *t),
                                             toI64(b, loc, *s))});
+    }
+  }
+  // A dimension of the input known only at run time is read as the
+  // output's (not broadcast from 1): checked when the model runs, with the
+  // target sizes' signs.
+  Value zero = arith::ConstantIntOp::create(b, loc, 0, 64);
+  for (int64_t d = 0; d < rank; ++d) {
+    int64_t id = d - (rank - type.getRank());
+    Value out = dims[d].isConst() ? Value() : toI64(b, loc, dims[d]);
+    if (id >= 0 && type.isDynamicDim(id)) {
+      Value inDim = toI64(b, loc, getDimElem(b, loc, in.value, id));
+      Value outDim = out ? out : toI64(b, loc, dims[d]);
+      emitCheck(n,
+                arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, inDim,
+                                      outDim),
+                "cannot expand dimension " + std::to_string(d) +
+                    " of size {0} to {1}",
+                ValueRange{inDim, outDim});
+    } else if (out) {
+      emitCheck(
+          n,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, out, zero),
+          "target dimension " + std::to_string(d) + " is {0}", ValueRange{out});
     }
   }
   SmallVector<int64_t> shape;

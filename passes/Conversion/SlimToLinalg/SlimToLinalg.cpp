@@ -16,8 +16,11 @@
 #include "dialects/Slim/IR/SlimOps.h"
 #include "lib/Compression/Packing.h"
 
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
 
@@ -884,11 +887,101 @@ void mlir::slim::populateSlimToLinalgConversionPatterns(
 // Pass
 //===----------------------------------------------------------------------===//
 
+/// Replaces each slim.assert by `scf.if` on the negated condition calling
+/// `slim_rt_check_failed(site, value0, value1)` (site: the assert's number in
+/// the module), and writes the messages, in site order and each
+/// NUL-terminated, with one more NUL at the end, to the global
+/// `slim_check_messages` the runtime reads.
+static LogicalResult lowerAsserts(ModuleOp module, StringRef mode) {
+  SmallVector<AssertOp> asserts;
+  module.walk([&](AssertOp op) { asserts.push_back(op); });
+  if (asserts.empty())
+    return success();
+  if (mode == "none") {
+    for (AssertOp op : asserts)
+      op.erase();
+    return success();
+  }
+  if (mode == "abort") {
+    for (AssertOp op : asserts) {
+      OpBuilder b(op);
+      cf::AssertOp::create(b, op.getLoc(), op.getCondition(), op.getMessage());
+      op.erase();
+    }
+    return success();
+  }
+  constexpr StringLiteral kTable = "slim_check_messages";
+  constexpr StringLiteral kCallee = "slim_rt_check_failed";
+  if (module.lookupSymbol(kTable))
+    return module.emitError("the module already has a '")
+           << kTable << "' symbol: slim.assert ops were lowered before";
+  MLIRContext *ctx = module.getContext();
+  OpBuilder b(ctx);
+  Type i64 = b.getI64Type();
+  auto calleeType = b.getFunctionType({i64, i64, i64}, {});
+  auto callee = module.lookupSymbol<func::FuncOp>(kCallee);
+  if (!callee) {
+    b.setInsertionPointToStart(module.getBody());
+    callee = func::FuncOp::create(b, module.getLoc(), kCallee, calleeType);
+    callee.setPrivate();
+  } else if (callee.getFunctionType() != calleeType) {
+    return callee.emitOpError("has the name of the run-time check function "
+                              "but type ")
+           << callee.getFunctionType();
+  }
+  std::string table;
+  for (auto [site, op] : llvm::enumerate(asserts)) {
+    table += op.getMessage();
+    table.push_back('\0');
+    b.setInsertionPoint(op);
+    Location loc = op.getLoc();
+    Value one = arith::ConstantIntOp::create(b, loc, 1, 1);
+    Value failed = arith::XOrIOp::create(b, loc, op.getCondition(), one);
+    auto ifOp = scf::IfOp::create(b, loc, failed, /*withElseRegion=*/false);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    SmallVector<Value> args{
+        arith::ConstantIntOp::create(b, loc, static_cast<int64_t>(site), 64)};
+    for (Value v : op.getValues()) {
+      if (v.getType().isIndex())
+        v = arith::IndexCastOp::create(b, loc, i64, v);
+      else if (v.getType().getIntOrFloatBitWidth() < 64)
+        v = arith::ExtSIOp::create(b, loc, i64, v);
+      else if (v.getType().getIntOrFloatBitWidth() > 64)
+        v = arith::TruncIOp::create(b, loc, i64, v);
+      args.push_back(v);
+    }
+    while (args.size() < 3)
+      args.push_back(arith::ConstantIntOp::create(b, loc, 0, 64));
+    func::CallOp::create(b, loc, callee, args);
+    op.erase();
+  }
+  table.push_back('\0');
+  b.setInsertionPointToStart(module.getBody());
+  auto arrayType = LLVM::LLVMArrayType::get(b.getI8Type(), table.size());
+  LLVM::GlobalOp::create(b, module.getLoc(), arrayType, /*isConstant=*/true,
+                         LLVM::Linkage::External, kTable,
+                         b.getStringAttr(table));
+  // Its size, so that the runtime reads no further.
+  LLVM::GlobalOp::create(b, module.getLoc(), i64, /*isConstant=*/true,
+                         LLVM::Linkage::External, "slim_check_messages_size",
+                         b.getI64IntegerAttr(table.size()));
+  return success();
+}
+
 namespace {
 struct ConvertSlimToLinalgPass
     : mlir::slim::impl::ConvertSlimToLinalgPassBase<ConvertSlimToLinalgPass> {
+  using ConvertSlimToLinalgPassBase::ConvertSlimToLinalgPassBase;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
+    if (checks != "runtime" && checks != "abort" && checks != "none") {
+      getOperation().emitError("convert-slim-to-linalg: checks must be "
+                               "'runtime', 'abort' or 'none', got '")
+          << checks << "'";
+      return signalPassFailure();
+    }
+    if (failed(lowerAsserts(getOperation(), checks)))
+      return signalPassFailure();
     SlimStorageTypeConverter converter;
     ConversionTarget target(*ctx);
     target.addIllegalDialect<SlimDialect>();

@@ -16,6 +16,8 @@
 #include "slim/Runtime.h"
 #include "lib/Runtime/KernelAbi.h"
 #include "lib/Support/Files.h"
+#include "lib/Support/ModelFingerprint.h"
+#include "lib/Support/Sizes.h"
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringMap.h"
@@ -304,6 +306,27 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
       dlsym(m->library, "slim_rt_set_num_threads"));
   if (!m->entry)
     return fail(SLIM_ERROR_FORMAT, soPath + " has no slim_entry");
+  // model.json must describe this model.so (ModelFingerprint.h).
+  {
+    auto *compiled =
+        static_cast<const char *>(dlsym(m->library, "slim_model_fingerprint"));
+    std::string described = mlir::slim::getModelFingerprint(
+        *root->get("inputs"), *root->get("outputs"), m->weightsArgument,
+        root->getInteger("weights_bytes").value_or(-1));
+    if (!compiled)
+      return fail(SLIM_ERROR_FORMAT,
+                  soPath + " has no interface fingerprint (compiled by an "
+                           "older slimc, or not a Slim model): recompile it");
+    if (llvm::StringRef(compiled, strnlen(compiled, 17)) != described)
+      return fail(SLIM_ERROR_FORMAT,
+                  std::string(directory) +
+                      ": model.json does not describe model.so "
+                      "(interface fingerprint " +
+                      described + " in model.json, " +
+                      std::string(compiled, strnlen(compiled, 16)) +
+                      " in model.so): the folder mixes files of different "
+                      "compilations or was edited; compile it again");
+  }
   m->run = reinterpret_cast<int32_t (*)(EntryFn, void **, SlimRtError *)>(
       dlsym(m->library, "slim_rt_run"));
   auto *messages =
@@ -507,7 +530,6 @@ slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
       return fail(SLIM_ERROR_TYPE, "input '" + info.name + "' must have rank " +
                                        std::to_string(info.info.rank) +
                                        ", got " + std::to_string(t.rank));
-    size_t numel = 1;
     for (int32_t d = 0; d < t.rank; ++d) {
       int64_t want = info.dims[d], have = t.dims[d];
       if (have < 0)
@@ -528,9 +550,19 @@ slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
                                             "' but " + std::to_string(have) +
                                             " in input '" + info.name + "'");
       }
-      numel *= static_cast<size_t>(have);
     }
-    size_t bytes = numel * slim_dtype_size(t.dtype);
+    // Dimensions come from the caller: their product is checked, so that
+    // it cannot wrap around to a small size that passes the capacity check.
+    std::optional<uint64_t> count = mlir::slim::elementCount(t.dims, t.rank);
+    std::optional<uint64_t> checked =
+        count ? mlir::slim::byteCount(*count, slim_dtype_size(t.dtype))
+              : std::nullopt;
+    if (!checked)
+      return fail(SLIM_ERROR_SHAPE,
+                  "input '" + info.name +
+                      "' has more elements than Slim accepts (the product "
+                      "of its dimensions exceeds 2^48 elements or bytes)");
+    size_t bytes = static_cast<size_t>(*checked);
     if (bytes && (!t.data || t.capacity < bytes))
       return fail(SLIM_ERROR_CAPACITY,
                   "input '" + info.name + "' needs " + std::to_string(bytes) +

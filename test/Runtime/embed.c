@@ -20,7 +20,8 @@ int main(int argc, char **argv) {
   int nin = slim_model_num_inputs(model), nout = slim_model_num_outputs(model);
   const slim_tensor_info *info = slim_model_input(model, 0);
   printf("inputs %d outputs %d first '%s' %s rank %d dim0 %s\n", nin, nout,
-         info->name, slim_dtype_name(info->dtype), info->rank, info->dim_names[0]);
+         info->name, slim_dtype_name(info->dtype), info->rank,
+         info->dim_names[0]);
   if (slim_model_input(model, nin) != NULL)
     return 1;
   if (slim_model_set_threads(model, 1) != SLIM_OK)
@@ -76,6 +77,14 @@ int main(int argc, char **argv) {
     s = slim_model_run(model, in, nin, out, nout);
   printf("bad token: status %d: %s\n", (int)s, slim_last_error());
   ids[2] = 3;
+  /* Dimensions whose product overflows 64 bits (2^32 x 2^32 = 0 when it
+     wraps: no capacity would be needed) are refused. */
+  in[0].dims[0] = in[1].dims[0] = (int64_t)1 << 32;
+  in[0].dims[1] = in[1].dims[1] = (int64_t)1 << 32;
+  s = slim_model_run(model, in, nin, out, nout);
+  printf("huge: status %d: %s\n", (int)s, slim_last_error());
+  in[0].dims[0] = in[1].dims[0] = 1;
+  in[0].dims[1] = in[1].dims[1] = 3;
   s = slim_model_run(model, in, nin, out, nout);
   printf("after: status %d logits [%lld, %lld, %lld]\n", (int)s,
          (long long)out[0].dims[0], (long long)out[0].dims[1],

@@ -19,6 +19,7 @@
 #include "lib/Runtime/CalibrationData.h"
 #include "lib/Runtime/Tokenizer.h"
 #include "lib/Support/Files.h"
+#include "lib/Support/Sizes.h"
 #include "slim/Runtime.h"
 
 #include "onnx/onnx.pb.h"
@@ -285,7 +286,14 @@ std::string makeInput(const slim_tensor_info &info,
     out.t.dims[d] = size;
   }
   size_t esize = slim_dtype_size(info.dtype);
-  out.storage.assign(numel(out.t) * esize, 0);
+  std::optional<uint64_t> count =
+      mlir::slim::elementCount(out.t.dims, out.t.rank);
+  std::optional<uint64_t> bytes =
+      count ? mlir::slim::byteCount(*count, esize) : std::nullopt;
+  if (!bytes)
+    return std::string("input '") + info.name +
+           "': the product of its --dims sizes exceeds 2^48 elements or bytes";
+  out.storage.assign(static_cast<size_t>(*bytes), 0);
   if (info.dtype == SLIM_FLOAT) {
     std::normal_distribution<float> normal;
     float *p = reinterpret_cast<float *>(out.storage.data());

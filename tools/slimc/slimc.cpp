@@ -19,6 +19,7 @@
 #include "lib/Import/Onnx/DiagnosticPrinter.h"
 #include "lib/Import/Onnx/OnnxImporter.h"
 #include "lib/Support/Files.h"
+#include "lib/Support/ModelFingerprint.h"
 #include "passes/Pipelines/Pipelines.h"
 #include "passes/Transforms/LinearLayers.h"
 #include "passes/Transforms/Passes.h"
@@ -689,6 +690,19 @@ std::string compileModule(ModuleOp module, StringRef dir, bool createdDir,
                   std::to_string(callee->arg_size()) + " parameters, " +
                   std::to_string(expected) + " expected");
   }
+  // The interface, as model.json will record it, tied to the code: the
+  // runtime refuses a model.json that does not match (ModelFingerprint.h).
+  std::string fingerprint = mlir::slim::getModelFingerprint(
+      llvm::json::Value(llvm::json::Array(inputs)),
+      llvm::json::Value(llvm::json::Array(outputs)), weightsArgument,
+      static_cast<int64_t>(weightsBytes));
+  {
+    llvm::Constant *text =
+        llvm::ConstantDataArray::getString(llvmContext, fingerprint);
+    new llvm::GlobalVariable(*llvmModule, text->getType(), /*isConstant=*/true,
+                             llvm::GlobalValue::ExternalLinkage, text,
+                             "slim_model_fingerprint");
+  }
   if (setup.keepIntermediates) {
     llvm::SmallString<256> llPath(dir);
     llvm::sys::path::append(llPath, "model.ll");
@@ -749,6 +763,7 @@ std::string compileModule(ModuleOp module, StringRef dir, bool createdDir,
              {"cpu", setup.choice.cpu},
              {"required_features", llvm::json::Array(setup.choice.required)}}},
         {"weights_bytes", static_cast<int64_t>(weightsBytes)},
+        {"fingerprint", fingerprint},
         {"inputs", std::move(inputs)},
         {"outputs", std::move(outputs)}};
     if (!observationPoints.empty())

@@ -16,6 +16,7 @@
 
 #include "dialects/Slim/IR/SlimDialect.h"
 #include "dialects/Slim/IR/SlimOps.h"
+#include "lib/Support/Sizes.h"
 
 #include "onnx/onnx.pb.h"
 
@@ -206,24 +207,72 @@ const onnx::AttributeProto *NodeImporter::getAttr(StringRef name) const {
   return nullptr;
 }
 
-int64_t NodeImporter::getInt(StringRef name, int64_t dflt) const {
+static StringRef getAttrTypeName(int type) {
+  switch (type) {
+  case onnx::AttributeProto::FLOAT:
+    return "a float";
+  case onnx::AttributeProto::INT:
+    return "an int";
+  case onnx::AttributeProto::STRING:
+    return "a string";
+  case onnx::AttributeProto::TENSOR:
+    return "a tensor";
+  case onnx::AttributeProto::GRAPH:
+    return "a graph";
+  case onnx::AttributeProto::FLOATS:
+    return "a list of floats";
+  case onnx::AttributeProto::INTS:
+    return "a list of ints";
+  case onnx::AttributeProto::STRINGS:
+    return "a list of strings";
+  default:
+    return "of another kind";
+  }
+}
+
+const onnx::AttributeProto *NodeImporter::getTyped(StringRef name,
+                                                   int type) const {
   const onnx::AttributeProto *a = getAttr(name);
+  if (!a)
+    return nullptr;
+  int actual = a->type();
+  if (actual == onnx::AttributeProto::UNDEFINED) {
+    // Files from before IR version 3 may leave the type out.
+    bool set = (type == onnx::AttributeProto::INT && a->has_i()) ||
+               (type == onnx::AttributeProto::FLOAT && a->has_f()) ||
+               (type == onnx::AttributeProto::STRING && a->has_s()) ||
+               (type == onnx::AttributeProto::INTS) ||
+               (type == onnx::AttributeProto::FLOATS);
+    if (set)
+      return a;
+  }
+  if (actual == type)
+    return a;
+  if (attrError.empty())
+    attrError = ("attribute '" + name + "' is " + getAttrTypeName(actual) +
+                 ", expected " + getAttrTypeName(type))
+                    .str();
+  return nullptr;
+}
+
+int64_t NodeImporter::getInt(StringRef name, int64_t dflt) const {
+  const onnx::AttributeProto *a = getTyped(name, onnx::AttributeProto::INT);
   return a ? a->i() : dflt;
 }
 
 float NodeImporter::getFloat(StringRef name, float dflt) const {
-  const onnx::AttributeProto *a = getAttr(name);
+  const onnx::AttributeProto *a = getTyped(name, onnx::AttributeProto::FLOAT);
   return a ? a->f() : dflt;
 }
 
 std::string NodeImporter::getString(StringRef name, StringRef dflt) const {
-  const onnx::AttributeProto *a = getAttr(name);
+  const onnx::AttributeProto *a = getTyped(name, onnx::AttributeProto::STRING);
   return a ? a->s() : dflt.str();
 }
 
 std::optional<SmallVector<int64_t>>
 NodeImporter::getInts(StringRef name) const {
-  const onnx::AttributeProto *a = getAttr(name);
+  const onnx::AttributeProto *a = getTyped(name, onnx::AttributeProto::INTS);
   if (!a)
     return std::nullopt;
   return SmallVector<int64_t>(a->ints().begin(), a->ints().end());
@@ -768,6 +817,12 @@ GraphImporter::convertType(const onnx::TypeProto &type, const Twine &what) {
       shape.push_back(ShapedType::kDynamic);
     }
   }
+  SmallVector<int64_t> known;
+  for (int64_t d : shape)
+    if (!ShapedType::isDynamic(d))
+      known.push_back(d);
+  if (!mlir::slim::elementCount(known.data(), known.size()))
+    return file->emitError() << what << " has more than 2^48 elements";
   return RankedTensorType::get(shape, element);
 }
 
@@ -875,7 +930,11 @@ GraphImporter::importConstant(const onnx::TensorProto &tensor, OpBuilder &b,
 LogicalResult GraphImporter::resolveOpsets() {
   for (const auto &op : file->getModel().opset_import()) {
     StringRef domain = canonicalDomain(op.domain());
-    opsets[domain] = op.version();
+    auto [it, inserted] = opsets.try_emplace(domain, op.version());
+    if (!inserted)
+      return file->emitError()
+             << "domain '" << op.domain() << "' is imported twice (opsets "
+             << it->second << " and " << op.version() << ")";
   }
   auto it = opsets.find("");
   if (it != opsets.end() &&
@@ -1083,8 +1142,34 @@ FailureOr<OwningOpRef<ModuleOp>> GraphImporter::run() {
                                   "those are supported only as constant "
                                   "DequantizeLinear inputs";
     }
+    // Each attribute once: a second one would silently lose to the first.
+    for (int i = 0; i < node->attribute_size(); ++i)
+      for (int j = 0; j < i; ++j)
+        if (node->attribute(i).name() == node->attribute(j).name())
+          return n.emitError() << "attribute '" << node->attribute(i).name()
+                               << "' is given twice";
     if (failed((*fn)(n)))
       return failure();
+    if (!n.getAttrError().empty())
+      return n.emitError() << n.getAttrError();
+    // Sizes from constants (Expand, ConstantOfShape, Reshape targets) are
+    // input too: a result beyond what any memory holds is an error here,
+    // not an overflow later.
+    for (int i = 0; i < node->output_size(); ++i) {
+      auto it = values.find(node->output(i));
+      if (node->output(i).empty() || it == values.end())
+        continue;
+      auto type = dyn_cast<RankedTensorType>(it->second.value.getType());
+      if (!type)
+        continue;
+      SmallVector<int64_t> dims;
+      for (int64_t d : type.getShape())
+        if (!ShapedType::isDynamic(d))
+          dims.push_back(d);
+      if (!mlir::slim::elementCount(dims.data(), dims.size()))
+        return n.emitError() << "output #" << i << " would have more than "
+                             << "2^48 elements (shape " << type << ")";
+    }
     for (int i = 0; i < node->output_size(); ++i)
       if (!node->output(i).empty() && !values.count(node->output(i)))
         return n.emitError() << "output #" << i << " ('" << node->output(i)

@@ -150,9 +150,20 @@ public:
 
   GraphImporter &graph;
 
+  /// The first attribute read with a getter of another type ("attribute
+  /// 'axis' is a float, expected an int"); the importer fails the node
+  /// with it after its builder ran. Empty if none.
+  const std::string &getAttrError() const { return attrError; }
+
 private:
+  /// The attribute `name` if it has `type` (an AttributeProto type code;
+  /// also accepted: no type code but the matching field set, as files from
+  /// before IR version 3 have it); records the mismatch otherwise.
+  const onnx::AttributeProto *getTyped(StringRef name, int type) const;
+
   const onnx::NodeProto &node;
   int64_t opset;
+  mutable std::string attrError;
 };
 
 //===----------------------------------------------------------------------===//

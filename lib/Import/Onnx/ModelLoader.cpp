@@ -18,6 +18,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "lib/Support/Files.h"
+#include "lib/Support/Sizes.h"
 
 #include <climits>
 #include <cstring>
@@ -68,6 +69,14 @@ ModelFile::load(MLIRContext *ctx, StringRef path,
                              << (model.ir_version() <= 0 ? "missing ir_version"
                                  : !model.has_graph()    ? "missing graph"
                                                       : "missing opset_import");
+  // IR version 3 introduced opset_import; a newer one than the ONNX release
+  // Slim is built with may mean fields this importer does not know.
+  if (model.ir_version() < 3 ||
+      model.ir_version() > static_cast<int64_t>(onnx::IR_VERSION))
+    return file->emitError()
+           << "unsupported ONNX IR version " << model.ir_version()
+           << "; Slim reads IR versions 3 to "
+           << static_cast<int64_t>(onnx::IR_VERSION);
   return file;
 }
 
@@ -117,15 +126,22 @@ ModelFile::getTensorBytes(const onnx::TensorProto &tensor,
   if (!elementSize && !int4)
     return emitError() << "tensor '" << tensor.name() << "' has unsupported "
                        << "element type " << getDTypeName(dtype);
-  uint64_t numel = 1;
-  for (int64_t d : tensor.dims()) {
+  for (int64_t d : tensor.dims())
     if (d < 0)
       return emitError() << "tensor '" << tensor.name()
                          << "' has a negative dimension " << d;
-    numel *= static_cast<uint64_t>(d);
-  }
+  std::optional<uint64_t> elements =
+      mlir::slim::elementCount(tensor.dims().data(), tensor.dims_size());
+  std::optional<uint64_t> bytes =
+      elements ? mlir::slim::byteCount(*elements, int4 ? 1 : elementSize)
+               : std::nullopt;
+  if (!bytes)
+    return emitError() << "tensor '" << tensor.name()
+                       << "' has more elements than Slim accepts (the product "
+                          "of its dimensions exceeds 2^48 elements or bytes)";
+  uint64_t numel = *elements;
   // 4-bit types pack two elements per byte, low nibble first.
-  uint64_t expected = int4 ? (numel + 1) / 2 : numel * elementSize;
+  uint64_t expected = int4 ? (numel + 1) / 2 : *bytes;
   if (int4 && tensor.data_location() != onnx::TensorProto::EXTERNAL &&
       !tensor.has_raw_data())
     return emitError() << "tensor '" << tensor.name()

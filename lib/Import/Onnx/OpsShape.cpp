@@ -297,6 +297,23 @@ LogicalResult importConstant(NodeImporter &n) {
     return n.emitError() << "expected exactly one value attribute";
   const onnx::AttributeProto &a = node.attribute(0);
   auto emit = [&] { return n.emitError(); };
+  // The attribute's kind must be the one its name says (a mismatched one
+  // would read as an empty or zero value).
+  static const std::pair<StringRef, int> kKinds[] = {
+      {"value", onnx::AttributeProto::TENSOR},
+      {"value_int", onnx::AttributeProto::INT},
+      {"value_ints", onnx::AttributeProto::INTS},
+      {"value_float", onnx::AttributeProto::FLOAT},
+      {"value_floats", onnx::AttributeProto::FLOATS},
+      {"value_string", onnx::AttributeProto::STRING},
+      {"value_strings", onnx::AttributeProto::STRINGS},
+      {"sparse_value", onnx::AttributeProto::SPARSE_TENSOR}};
+  for (const auto &[name, kind] : kKinds)
+    if (a.name() == name && a.type() != kind &&
+        a.type() != onnx::AttributeProto::UNDEFINED)
+      return n.emitError() << "attribute '" << a.name()
+                           << "' has the wrong kind (AttributeProto type "
+                           << a.type() << ", expected " << kind << ")";
   if (a.name() == "value") {
     FailureOr<TensorValue> v = n.graph.importConstant(a.t(), n.b, n.loc, emit);
     if (failed(v))
@@ -1471,6 +1488,9 @@ LogicalResult importConstantOfShape(NodeImporter &n) {
   int32_t dtype = kFloat;
   Value scalar;
   if (const onnx::AttributeProto *a = n.getAttr("value")) {
+    if (a->type() != onnx::AttributeProto::TENSOR &&
+        a->type() != onnx::AttributeProto::UNDEFINED)
+      return n.emitError() << "attribute 'value' must be a tensor";
     FailureOr<TensorValue> v =
         n.graph.importConstant(a->t(), b, loc, [&] { return n.emitError(); });
     if (failed(v))

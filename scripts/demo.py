@@ -102,8 +102,8 @@ def main():
         ppl = float(re.search(r"perplexity: ([0-9.]+)", out).group(1))
         gen = run([b("slim-run"), w(name), "--generate", args.prompt, "-n", str(args.n), "--tokenizer", tokenizer],
                   capture=True)
-        tps = float(re.search(r"\(([0-9.]+) tokens/s", gen).group(1))
-        text = gen.split("\ngenerated ")[0]
+        tps = float(re.search(r"decode \d+ tokens in [0-9.]+ s \(([0-9.]+) tokens/s", gen).group(1))
+        text = gen.split("\ngenerated ")[0].split("\nstopped at ")[0]
         size = os.path.getsize(w(name, "model.weights"))
         rows.append((name, size, ppl, tps, text))
 

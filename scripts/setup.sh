@@ -14,7 +14,7 @@ APT_PACKAGES=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libprotobuf-dev protobuf-compiler libonnx-testdata
   libgtest-dev libgmock-dev libbenchmark-dev
-  libopenblas-dev liblapacke-dev libdnnl-dev
+  libopenblas-dev liblapacke-dev libdnnl-dev libpcre2-dev
   python3 python3-venv
 )
 

@@ -6,9 +6,22 @@
 //===----------------------------------------------------------------------===//
 //
 // The byte-level BPE of GPT-2 and its descendants (LLaMA 3, SmolLM, Qwen...)
-// read from a Hugging Face `tokenizer.json` (model.type "BPE", a ByteLevel
-// pre-tokenizer/decoder): text -> token ids for perplexity, ids -> text for
-// generation.
+// read from a Hugging Face `tokenizer.json`: text -> token ids for perplexity
+// and calibration, ids -> text for generation. What it implements, exactly
+// as the `tokenizers` library does:
+//
+//  * added tokens (`added_tokens`: <|im_start|>, <|endoftext|>, ...) are
+//    found in the text first and become their ids, so chat templates work;
+//  * the pre-tokenizer: `ByteLevel` (its GPT-2 split pattern when
+//    `use_regex`, `add_prefix_space`) or a `Sequence` of `Split` (the file's
+//    own regular expression, run by PCRE2 with Unicode properties) and
+//    `ByteLevel` without regex;
+//  * the `BPE` model (merges by rank; `ignore_merges` as the file says).
+//
+// Anything else (a normalizer, other pre-tokenizers or models, byte
+// fallback, dropout, added tokens with lstrip/rstrip/single_word) is refused
+// when loading, naming the setting: silently different ids would make
+// perplexities and calibration wrong without a sign.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +33,7 @@
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,18 +41,29 @@ namespace mlir::slim {
 
 class Tokenizer {
 public:
+  Tokenizer();
+  ~Tokenizer();
+  Tokenizer(Tokenizer &&);
+  Tokenizer &operator=(Tokenizer &&);
+
   /// Loads `path`; on failure returns false and sets `error`.
   bool load(llvm::StringRef path, std::string &error);
 
   std::vector<int32_t> encode(llvm::StringRef text) const;
   std::string decode(const std::vector<int32_t> &ids) const;
+  /// One more than the largest id (vocabulary and added tokens).
   size_t getVocabSize() const { return idToToken.size(); }
   /// The id of a token such as "<|endoftext|>", or -1.
   int32_t getTokenId(llvm::StringRef token) const;
+  /// Whether `id` is an added token marked `special` (end of text, chat
+  /// markers).
+  bool isSpecial(int32_t id) const;
 
 private:
   /// Byte-pair merges of one pre-tokenized word (in byte-level characters).
   void bpe(const std::string &word, std::vector<int32_t> &out) const;
+  /// Pre-tokenizes and merges a stretch of text without added tokens.
+  void encodeOrdinary(llvm::StringRef text, std::vector<int32_t> &ids) const;
 
   llvm::StringMap<int32_t> vocab;
   std::vector<std::string> idToToken;
@@ -47,6 +72,18 @@ private:
   /// Byte -> UTF-8 of its byte-level character, and back.
   std::string byteToUnicode[256];
   llvm::StringMap<uint8_t> unicodeToByte;
+  /// Added tokens, longest first (matched before pre-tokenization).
+  struct AddedToken {
+    std::string content;
+    int32_t id;
+    bool special;
+  };
+  std::vector<AddedToken> added;
+  bool ignoreMerges = false;
+  bool addPrefixSpace = false;
+  /// The compiled split pattern (PCRE2); opaque here.
+  struct Pattern;
+  std::unique_ptr<Pattern> pattern;
 };
 
 } // namespace mlir::slim

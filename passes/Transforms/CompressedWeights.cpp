@@ -251,7 +251,25 @@ FailureOr<SelectedLayers> mlir::slim::selectLayers(
     result.stats.emplace(std::move(*opened));
   }
   bool ok = true;
-  for (LinearLayer &layer : findLinearLayers(module)) {
+  SmallVector<LinearLayer> all = findLinearLayers(module);
+  if (selection.layers != "." && llvm::none_of(all, [&](const LinearLayer &l) {
+        return include->match(l.name);
+      })) {
+    std::string examples;
+    for (size_t i = 0; i < all.size() && i < 3; ++i)
+      examples += (i ? ", '" : " (e.g. '") + all[i].name + "'";
+    if (!all.empty())
+      examples += ")";
+    auto diag =
+        selection.allowEmpty ? module.emitWarning() : module.emitError();
+    diag << pass << ": layers='" << selection.layers
+         << "' selects none of the model's " << all.size() << " linear layers"
+         << examples
+         << (selection.allowEmpty ? "" : "; allow-empty=1 accepts that");
+    if (!selection.allowEmpty)
+      return failure();
+  }
+  for (LinearLayer &layer : all) {
     if (!include->match(layer.name) || skip->match(layer.name))
       continue;
     auto error = [&]() -> InFlightDiagnostic {

@@ -88,6 +88,9 @@ struct LayerSelection {
   StringRef layers, exclude;
   StringRef statsFile;
   bool statsRequired = false;
+  /// A `layers` pattern (other than the default ".") that selects no layer
+  /// is an error naming it, unless this is set (then a warning).
+  bool allowEmpty = false;
 };
 
 /// The layers a pass works on and the statistics it opened.

@@ -166,7 +166,8 @@ void SlimFactorizePass::runOnOperation() {
       module,
       {"slim-factorize", layers, exclude, statsFile,
        /*statsRequired=*/methodInfo->needs != kNoStats ||
-           (residual && residualOf.method->needs != kNoStats)},
+           (residual && residualOf.method->needs != kNoStats),
+       allowEmpty},
       [&](const LinearLayer &layer, function_ref<InFlightDiagnostic()> error) {
         int64_t most = std::min(layer.inChannels, layer.outChannels);
         if (rank > most) {

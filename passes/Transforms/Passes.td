@@ -908,6 +908,9 @@ def SlimQuantizePass : Pass<"slim-quantize", "::mlir::ModuleOp"> {
            "Extended regex: quantize the layers whose names it matches">,
     Option<"exclude", "exclude", "std::string", "\"lm_head|embed|wte|wpe\"",
            "Extended regex: keep the layers whose names it matches dense">,
+    Option<"allowEmpty", "allow-empty", "bool", "false",
+           "A layers pattern that selects no layer is a warning, not an "
+           "error">,
     Option<"reportFile", "report", "std::string", "\"\"",
            "Write a per-layer JSON report to this file">,
     Option<"progress", "progress", "bool", "false",
@@ -1059,6 +1062,9 @@ def SlimPrunePass : Pass<"slim-prune", "::mlir::ModuleOp"> {
            "Extended regex: prune the layers whose names it matches">,
     Option<"exclude", "exclude", "std::string", "\"lm_head|embed|wte|wpe\"",
            "Extended regex: keep the layers whose names it matches dense">,
+    Option<"allowEmpty", "allow-empty", "bool", "false",
+           "A layers pattern that selects no layer is a warning, not an "
+           "error">,
     Option<"reportFile", "report", "std::string", "\"\"",
            "Write a per-layer JSON report to this file">,
     Option<"progress", "progress", "bool", "false",
@@ -1142,6 +1148,9 @@ def SlimFactorizePass : Pass<"slim-factorize", "::mlir::ModuleOp"> {
            "Extended regex: factorize the layers whose names it matches">,
     Option<"exclude", "exclude", "std::string", "\"lm_head|embed|wte|wpe\"",
            "Extended regex: keep the layers whose names it matches dense">,
+    Option<"allowEmpty", "allow-empty", "bool", "false",
+           "A layers pattern that selects no layer is a warning, not an "
+           "error">,
     Option<"reportFile", "report", "std::string", "\"\"",
            "Write a per-layer JSON report to this file">,
     Option<"progress", "progress", "bool", "false",

@@ -225,19 +225,18 @@ LogicalResult SlimPrunePass::runStructured(ModuleOp module) {
   o.heads = o.pattern != "channels";
   o.channels = o.pattern != "heads";
   if (!(sparsity >= 0 && sparsity < 1))
-    return module.emitError()
-           << "slim-prune: sparsity="
-           << llvm::formatv("{0}", sparsity.getValue()).str()
-           << " is out of range [0, 1)";
+    return module.emitError() << "slim-prune: sparsity="
+                              << llvm::formatv("{0}", sparsity.getValue()).str()
+                              << " is out of range [0, 1)";
   o.sparsity = sparsity;
   if (allocation == "global")
     o.allocation = UnitAllocation::Global;
   else if (allocation == "uniform")
     o.allocation = UnitAllocation::Uniform;
   else
-    return module.emitError() << "slim-prune: allocation='"
-                              << allocation.getValue()
-                              << "' is neither global nor uniform";
+    return module.emitError()
+           << "slim-prune: allocation='" << allocation.getValue()
+           << "' is neither global nor uniform";
   if (bits != 0 || residualRank != 0)
     return module.emitError()
            << "slim-prune: pattern=" << o.pattern
@@ -256,11 +255,12 @@ LogicalResult SlimPrunePass::runStructured(ModuleOp module) {
               "slim-run --calibrate)";
   o.compensate = method == PruneMethod::Flap && biasCompensation;
   if (channelMultiple < 1)
-    return module.emitError() << "slim-prune: channel-multiple="
-                              << channelMultiple.getValue()
-                              << " must be at least 1";
+    return module.emitError()
+           << "slim-prune: channel-multiple=" << channelMultiple.getValue()
+           << " must be at least 1";
   o.channelMultiple = channelMultiple;
   o.layers = layers;
+  o.allowEmpty = allowEmpty;
   o.exclude = exclude;
   o.statsFile = statsFile;
   o.reportFile = reportFile;
@@ -289,7 +289,7 @@ void SlimPrunePass::runOnOperation() {
   FailureOr<SelectedLayers> selection = selectLayers(
       module,
       {"slim-prune", layers, exclude, statsFile,
-       /*statsRequired=*/methodInfo->needs != kNoStats},
+       /*statsRequired=*/methodInfo->needs != kNoStats, allowEmpty},
       [&](const LinearLayer &layer, function_ref<InFlightDiagnostic()> error) {
         if (llvm::Error e = options.pattern.validate(layer.inChannels)) {
           error() << llvm::toString(std::move(e));

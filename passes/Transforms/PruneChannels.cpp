@@ -94,7 +94,7 @@ LogicalResult mlir::slim::pruneChannels(ModuleOp module,
   const MethodInfo &method = *options.method;
   FailureOr<SelectedLayers> selection = selectLayers(
       module, {"slim-prune", options.layers, options.exclude, options.statsFile,
-               /*statsRequired=*/method.needs != kNoStats});
+               /*statsRequired=*/method.needs != kNoStats, options.allowEmpty});
   if (failed(selection))
     return failure();
   const CalibrationStats *stats = selection->getStats();

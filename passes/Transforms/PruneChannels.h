@@ -31,6 +31,7 @@ struct ChannelPruneOptions {
   /// Kept consumer input channels per group rounded to a multiple of this.
   int64_t channelMultiple = 1;
   std::string layers, exclude, statsFile, reportFile;
+  bool allowEmpty = false;
   bool progress = false;
 };
 

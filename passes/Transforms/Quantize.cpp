@@ -342,7 +342,9 @@ void SlimQuantizePass::runOnOperation() {
   FailureOr<SelectedLayers> selection = selectLayers(
       module,
       {"slim-quantize", layers, exclude, statsFile,
-       /*statsRequired=*/needsStats},
+       /*statsRequired=*/needsStats,
+       // layers=^$ with embeddings= quantizes only the tables.
+       allowEmpty || embeddings != EmbeddingQuantization::Dense},
       [&](const LinearLayer &layer, function_ref<InFlightDiagnostic()> error) {
         if (groupSize > 0 && layer.inChannels % groupSize != 0 &&
             !raggedGroups) {

@@ -15,6 +15,7 @@
 
 #include "lib/Import/Onnx/DiagnosticPrinter.h"
 #include "lib/Import/Onnx/OnnxImporter.h"
+#include "lib/Support/Version.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/IR/AsmState.h"
@@ -64,10 +65,10 @@ static llvm::cl::opt<bool>
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  mlir::slim::initTool("slim-import-onnx");
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
-  llvm::cl::HideUnrelatedOptions(
-      {&category, &llvm::getColorCategory()});
+  llvm::cl::HideUnrelatedOptions({&category, &llvm::getColorCategory()});
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
       "slim-import-onnx: imports an ONNX model into MLIR (linalg, tensor, "
@@ -109,16 +110,16 @@ int main(int argc, char **argv) {
   if (noOutput)
     return 0;
 
-  llvm::Error err = llvm::writeToOutput(outputPath, [&](llvm::raw_ostream &os)
-                                                        -> llvm::Error {
-    if (emitBytecode) {
-      if (failed(writeBytecodeToFile(module->get(), os)))
-        return llvm::createStringError("cannot write bytecode");
-    } else {
-      module->get()->print(os, OpPrintingFlags());
-    }
-    return llvm::Error::success();
-  });
+  llvm::Error err = llvm::writeToOutput(
+      outputPath, [&](llvm::raw_ostream &os) -> llvm::Error {
+        if (emitBytecode) {
+          if (failed(writeBytecodeToFile(module->get(), os)))
+            return llvm::createStringError("cannot write bytecode");
+        } else {
+          module->get()->print(os, OpPrintingFlags());
+        }
+        return llvm::Error::success();
+      });
   if (err) {
     llvm::WithColor::error(llvm::errs(), "slim-import-onnx")
         << outputPath << ": " << llvm::toString(std::move(err)) << "\n";

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lib/Support/Version.h"
 #include "slim/InitAll.h"
 
 #include "mlir/InitAllDialects.h"
@@ -18,12 +19,13 @@
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
+  mlir::slim::initTool("slim-opt");
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   mlir::registerAllPasses();
   mlir::slim::registerAllSlimDialects(registry);
   mlir::slim::registerAllSlimPasses();
-  return mlir::asMainReturnCode(mlir::MlirOptMain(
-      argc, argv, "Slim optimizer driver\n", registry));
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "Slim optimizer driver\n", registry));
 }

@@ -16,10 +16,12 @@
 
 #include "lib/Compression/CalibrationStats.h"
 #include "lib/Import/Onnx/ModelLoader.h"
+#include "lib/Import/Onnx/OnnxImporter.h"
 #include "lib/Runtime/CalibrationData.h"
 #include "lib/Runtime/Tokenizer.h"
 #include "lib/Support/Files.h"
 #include "lib/Support/Sizes.h"
+#include "lib/Support/Version.h"
 #include "slim/Runtime.h"
 
 #include "onnx/onnx.pb.h"
@@ -41,6 +43,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <set>
 #include <vector>
 
 static llvm::cl::OptionCategory category("slim-run options");
@@ -70,10 +73,14 @@ static llvm::cl::opt<unsigned> repeat("repeat", llvm::cl::desc("Timed runs"),
                                       llvm::cl::init(20),
                                       llvm::cl::cat(category));
 static llvm::cl::opt<std::string> dimsOpt(
-    "dims",
+    "bind-dims",
     llvm::cl::desc("Sizes of symbolic dimensions for generated inputs, e.g. "
-                   "batch=1,sequence=128"),
+                   "batch=1,sequence=128 (the name slimc and "
+                   "slim-import-onnx use)"),
     llvm::cl::value_desc("name=size,..."), llvm::cl::cat(category));
+static llvm::cl::alias dimsAlias("dims", llvm::cl::desc("Alias of --bind-dims"),
+                                 llvm::cl::aliasopt(dimsOpt),
+                                 llvm::cl::cat(category));
 static llvm::cl::opt<std::string> perplexityFile(
     "perplexity",
     llvm::cl::desc("Perplexity of a causal LM (logits output) on a text file"),
@@ -106,6 +113,11 @@ static llvm::cl::opt<unsigned>
     maxTokens("max-tokens",
               llvm::cl::desc("Evaluate at most this many tokens (0: all)"),
               llvm::cl::init(0), llvm::cl::cat(category));
+static llvm::cl::opt<bool> ignoreEos(
+    "ignore-eos",
+    llvm::cl::desc("--generate: keep going after a special token (end of "
+                   "text, end of turn) instead of stopping there"),
+    llvm::cl::init(false), llvm::cl::cat(category));
 static llvm::cl::opt<bool> printIds("print-ids",
                                     llvm::cl::desc("Print token ids too"),
                                     llvm::cl::cat(category));
@@ -499,6 +511,7 @@ int calibrate(slim_model *model, LMRunner &lm,
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  mlir::slim::initTool("slim-run");
   llvm::cl::HideUnrelatedOptions(category);
   llvm::cl::ParseCommandLineOptions(
       argc, argv, "slim-run: runs a model compiled by slimc\n");
@@ -579,6 +592,15 @@ int main(int argc, char **argv) {
     LMRunner lm{model};
     if (!lm.init())
       return fail(lm.error);
+    // Another model's tokenizer gives ids the model may not have, or other
+    // words for the ones it has: refuse a vocabulary larger than the logits.
+    if (const slim_tensor_info *lg = slim_model_output(model, lm.logits);
+        lg && lg->rank == 3 && lg->dims[2] > 0 &&
+        tokenizer.getVocabSize() > static_cast<size_t>(lg->dims[2]))
+      return fail(tokenizerPath + " has " +
+                  std::to_string(tokenizer.getVocabSize()) +
+                  " tokens, the model's logits " + std::to_string(lg->dims[2]) +
+                  ": the tokenizer of another model?");
     const slim_tensor_info *logitsInfo = slim_model_output(model, lm.logits);
     if (logitsInfo->dtype != SLIM_FLOAT || logitsInfo->rank != 3)
       return fail(std::string("output '") + logitsInfo->name +
@@ -693,7 +715,13 @@ int main(int argc, char **argv) {
       std::vector<slim_tensor> cache(lm.pastInputs.size());
       int64_t past = 0;
       std::vector<int32_t> feed = ids;
+      size_t promptTokens = ids.size();
+      // The prompt, then each token as it comes (streamed).
+      llvm::outs() << generatePrompt;
+      llvm::outs().flush();
+      std::string stoppedAt;
       auto start = std::chrono::steady_clock::now();
+      auto firstDone = start;
       for (unsigned step = 0; step < numTokens; ++step) {
         std::vector<slim_tensor> outs;
         bool useCache = lm.hasCache();
@@ -705,8 +733,18 @@ int main(int argc, char **argv) {
         const float *row = static_cast<const float *>(lg.data) + last * vocab;
         int32_t next =
             static_cast<int32_t>(std::max_element(row, row + vocab) - row);
+        if (step == 0)
+          firstDone = std::chrono::steady_clock::now();
+        if (!ignoreEos && tokenizer.isSpecial(next)) {
+          stoppedAt = tokenizer.decode({next});
+          for (auto &o : outs)
+            slim_tensor_release(&o);
+          break;
+        }
         generated.push_back(next);
         ids.push_back(next);
+        llvm::outs() << tokenizer.decode({next});
+        llvm::outs().flush();
         if (useCache) {
           past += static_cast<int64_t>(input.size());
           for (size_t k = 0; k < cache.size(); ++k) {
@@ -721,21 +759,36 @@ int main(int argc, char **argv) {
       }
       for (auto &c : cache)
         slim_tensor_release(&c);
-      double secs = std::chrono::duration<double>(
-                        std::chrono::steady_clock::now() - start)
-                        .count();
-      llvm::outs() << generatePrompt << tokenizer.decode(generated) << "\n";
+      auto end = std::chrono::steady_clock::now();
+      double promptSecs =
+          std::chrono::duration<double>(firstDone - start).count();
+      double decodeSecs =
+          std::chrono::duration<double>(end - firstDone).count();
+      llvm::outs() << "\n";
+      if (!stoppedAt.empty())
+        llvm::outs() << "stopped at " << stoppedAt
+                     << " (--ignore-eos goes on)\n";
       if (printIds) {
         llvm::outs() << "ids:";
         for (int32_t id : generated)
           llvm::outs() << " " << id;
         llvm::outs() << "\n";
       }
-      llvm::outs() << "generated " << generated.size() << " tokens in "
-                   << llvm::format("%.3f", secs) << " s ("
-                   << llvm::format("%.1f", generated.size() / secs)
-                   << " tokens/s, "
-                   << (lm.hasCache() ? "KV cache" : "no KV cache") << ")\n";
+      // The first step reads the prompt (and gives the first token); the
+      // others decode one token each.
+      size_t decoded = generated.size() > 1 ? generated.size() - 1 : 0;
+      if (!stoppedAt.empty() && !generated.empty())
+        decoded = generated.size();
+      llvm::outs() << "generated " << generated.size() << " tokens ("
+                   << (lm.hasCache() ? "KV cache" : "no KV cache")
+                   << "): prompt " << promptTokens << " tokens in "
+                   << llvm::format("%.3f", promptSecs) << " s ("
+                   << llvm::format("%.1f", promptTokens / promptSecs)
+                   << " tokens/s), decode " << decoded << " tokens in "
+                   << llvm::format("%.3f", decodeSecs) << " s ("
+                   << llvm::format("%.1f",
+                                   decodeSecs > 0 ? decoded / decodeSecs : 0.0)
+                   << " tokens/s)\n";
     }
     return 0;
   }
@@ -777,15 +830,26 @@ int main(int argc, char **argv) {
     }
   } else {
     llvm::StringMap<int64_t> dims;
-    llvm::SmallVector<llvm::StringRef> items;
-    llvm::StringRef(dimsOpt).split(items, ',', -1, false);
-    for (llvm::StringRef item : items) {
-      auto [name, value] = item.split('=');
-      int64_t v;
-      if (value.getAsInteger(10, v) || v < 0)
-        return fail("--dims: expected name=size, got '" + item + "'");
-      dims[name] = v;
+    if (std::string err = mlir::slim::parseDimBindings(dimsOpt, dims);
+        !err.empty())
+      return fail("--bind-dims: " + err);
+    // Every name must be one of the model's symbolic dimensions.
+    std::set<std::string> names;
+    for (int32_t i = 0; i < nin; ++i) {
+      const slim_tensor_info *info = slim_model_input(model, i);
+      for (int d = 0; d < info->rank; ++d)
+        if (info->dims[d] < 0 && *info->dim_names[d])
+          names.insert(info->dim_names[d]);
     }
+    for (const auto &bound : dims)
+      if (!names.count(bound.getKey().str())) {
+        std::string list;
+        for (const std::string &n : names)
+          list += (list.empty() ? "" : ", ") + n;
+        return fail("--bind-dims: the model has no symbolic dimension '" +
+                    bound.getKey().str() + "' (" +
+                    (list.empty() ? "it has none" : "it has: " + list) + ")");
+      }
     std::mt19937 rng(0);
     for (int32_t i = 0; i < nin; ++i) {
       std::string err =

@@ -20,6 +20,7 @@
 #include "lib/Import/Onnx/OnnxImporter.h"
 #include "lib/Support/Files.h"
 #include "lib/Support/ModelFingerprint.h"
+#include "lib/Support/Version.h"
 #include "passes/Pipelines/Pipelines.h"
 #include "passes/Transforms/LinearLayers.h"
 #include "passes/Transforms/Passes.h"
@@ -45,6 +46,7 @@
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
@@ -75,6 +77,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 using namespace mlir;
@@ -119,6 +122,10 @@ static llvm::cl::opt<unsigned> optLevel(
     "opt-level",
     llvm::cl::desc("LLVM optimization level of the generated code (0-3)"),
     llvm::cl::init(3), llvm::cl::cat(category));
+static llvm::cl::opt<unsigned>
+    optLevelShort("O", llvm::cl::Prefix,
+                  llvm::cl::desc("-O0 to -O3: the same as --opt-level"),
+                  llvm::cl::value_desc("level"), llvm::cl::cat(category));
 static llvm::cl::opt<bool>
     keepObject("keep-intermediates",
                llvm::cl::desc("Also write the object files (model.o, or "
@@ -798,8 +805,67 @@ std::string compileModule(ModuleOp module, StringRef dir, bool createdDir,
 
 } // namespace
 
+/// The option names `pass` takes (from its textual form, which lists every
+/// option with its value).
+static llvm::SmallVector<std::string> getPassOptionNames(Pass &pass) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  pass.printAsTextualPipeline(os);
+  os.flush();
+  llvm::SmallVector<std::string> names;
+  StringRef rest(text);
+  rest = rest.drop_until([](char c) { return c == '{'; });
+  for (size_t i = 1; i < rest.size(); ++i) {
+    size_t eq = rest.find('=', i);
+    if (eq == StringRef::npos)
+      break;
+    names.push_back(rest.slice(i, eq).trim().str());
+    // Skip the value: up to the next space outside braces.
+    int depth = 0;
+    for (i = eq + 1; i < rest.size(); ++i) {
+      if (rest[i] == '{')
+        ++depth;
+      else if (rest[i] == '}' && depth-- == 0)
+        break;
+      else if (rest[i] == ' ' && depth == 0)
+        break;
+    }
+  }
+  return names;
+}
+
+/// An error for the first `key=value` of `options` whose key `pass` does
+/// not take, with the closest name and the list; "" if all are known.
+static std::string checkPassOptions(StringRef flag, Pass &pass,
+                                    StringRef options) {
+  llvm::SmallVector<std::string> names = getPassOptionNames(pass);
+  llvm::SmallVector<StringRef> words;
+  options.split(words, ' ', -1, /*KeepEmpty=*/false);
+  for (StringRef word : words) {
+    StringRef key = word.split('=').first;
+    if (llvm::is_contained(names, key))
+      continue;
+    std::string best;
+    unsigned bestDistance = 4;
+    for (const std::string &n : names) {
+      unsigned d = key.edit_distance(n);
+      if (d < bestDistance) {
+        bestDistance = d;
+        best = n;
+      }
+    }
+    std::string list = llvm::join(names, ", ");
+    return (flag + ": unknown option '" + key + "'" +
+            (best.empty() ? "" : "; did you mean '" + best + "'?") +
+            " (options: " + list + ")")
+        .str();
+  }
+  return "";
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  mlir::slim::initTool("slimc");
   // Passes first: --mlir-print-ir-after=<pass> resolves names against the
   // registry as the pass-manager options are created.
   mlir::registerAllPasses();
@@ -832,6 +898,12 @@ int main(int argc, char **argv) {
     return error("--pipeline: cannot parse '" + pipelineOpt + "'");
   if (target != "cpu")
     return error("--target: unknown target '" + target + "' (expected 'cpu')");
+  if (optLevelShort.getNumOccurrences()) {
+    if (optLevel.getNumOccurrences() && optLevel != optLevelShort)
+      return error("-O" + std::to_string(optLevelShort) + " and --opt-level=" +
+                   std::to_string(optLevel) + " disagree");
+    optLevel = optLevelShort.getValue();
+  }
   if (optLevel > 3)
     return error("--opt-level: expected 0 to 3, got " +
                  std::to_string(optLevel));
@@ -1025,6 +1097,26 @@ int main(int argc, char **argv) {
       err = add(quantizeOpt, "slim-quantize", "--quantize");
     return err;
   };
+
+  // Misspelled compression options are reported before anything is read.
+  struct CompressionFlag {
+    llvm::cl::opt<std::string> *opt;
+    const char *flag;
+    std::function<std::unique_ptr<Pass>()> create;
+  };
+  for (const CompressionFlag &c :
+       {CompressionFlag{&pruneOpt, "--prune",
+                        [] { return slim::createSlimPrunePass(); }},
+        CompressionFlag{&factorizeOpt, "--factorize",
+                        [] { return slim::createSlimFactorizePass(); }},
+        CompressionFlag{&quantizeOpt, "--quantize",
+                        [] { return slim::createSlimQuantizePass(); }}}) {
+    if (!c.opt->getNumOccurrences())
+      continue;
+    std::unique_ptr<Pass> pass = c.create();
+    if (std::string err = checkPassOptions(c.flag, *pass, *c.opt); !err.empty())
+      return error(err);
+  }
 
   // A statistics file given with stats= must come from this model: the
   // weights' hashes it records are compared with the model's.

@@ -34,6 +34,7 @@
 
 #include <limits>
 #include <queue>
+#include <set>
 
 using namespace mlir;
 using namespace mlir::slim;
@@ -1061,10 +1062,23 @@ FailureOr<OwningOpRef<ModuleOp>> GraphImporter::run() {
   for (const auto &entry : initializers)
     available.insert(entry.getKey());
   for (const auto &bound : options.boundDims)
-    if (!usedBindings.contains(bound.getKey()))
-      return file->emitError() << "--bind-dims names '" << bound.getKey()
-                               << "', which no graph input has as a "
-                                  "symbolic dimension";
+    if (!usedBindings.contains(bound.getKey())) {
+      // The names the inputs have, to choose from.
+      std::set<std::string> names;
+      for (const auto &in : graph.input())
+        if (in.type().has_tensor_type())
+          for (const auto &dim : in.type().tensor_type().shape().dim())
+            if (dim.has_dim_param())
+              names.insert(dim.dim_param());
+      std::string list;
+      for (const std::string &n : names)
+        list += (list.empty() ? "" : ", ") + n;
+      return file->emitError()
+             << "--bind-dims names '" << bound.getKey()
+             << "', which no graph input has as a symbolic dimension ("
+             << (list.empty() ? "the inputs have none" : "they have: " + list)
+             << ")";
+    }
 
   FailureOr<SmallVector<const onnx::NodeProto *>> order = sortNodes(available);
   if (failed(order))
@@ -1285,7 +1299,8 @@ std::string mlir::slim::parseDimBindings(StringRef spec,
     if (name.empty() || value.trim().getAsInteger(10, v) || v < 0)
       return ("expected name=size with a non-negative size, got '" + item + "'")
           .str();
-    dims[name] = v;
+    if (!dims.try_emplace(name, v).second)
+      return ("'" + name + "' is bound twice").str();
   }
   return {};
 }

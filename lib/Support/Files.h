@@ -63,12 +63,14 @@ readRegularFile(const llvm::Twine &path) {
   return std::move(*buffer);
 }
 
-/// The real path of `relative` inside `directory`: an error if it is
-/// absolute, does not exist, or resolves (through `..` or symbolic links,
-/// of the file or of a directory on the way) to a place outside the real
-/// path of `directory`.
+/// The real path of `relative` inside `directory`: an error if it does not
+/// exist or cannot be resolved, or, with `outside` set, if it is absolute or
+/// resolves (through `..` or symbolic links, of the file or of a directory on
+/// the way) to a place outside the real path of `directory`.
 inline llvm::Expected<std::string> resolveInside(llvm::StringRef directory,
-                                                 llvm::StringRef relative) {
+                                                 llvm::StringRef relative,
+                                                 bool &outside) {
+  outside = true;
   if (llvm::sys::path::is_absolute(relative))
     return llvm::createStringError("is an absolute path");
   llvm::SmallString<256> lexical(relative);
@@ -77,11 +79,13 @@ inline llvm::Expected<std::string> resolveInside(llvm::StringRef directory,
       llvm::StringRef(lexical).starts_with("../"))
     return llvm::createStringError("leads outside the model's directory");
   llvm::SmallString<256> base, full(directory.empty() ? "." : directory), real;
+  outside = false;
   if (std::error_code ec = llvm::sys::fs::real_path(full, base))
     return llvm::createStringError(ec, "the directory: " + ec.message());
   llvm::sys::path::append(full, relative);
   if (std::error_code ec = llvm::sys::fs::real_path(full, real))
     return llvm::createStringError(ec, ec.message());
+  outside = true;
   llvm::StringRef inside(real);
   bool baseIsRoot = llvm::sys::path::is_separator(base.back());
   if (!inside.consume_front(base) ||
@@ -89,6 +93,7 @@ inline llvm::Expected<std::string> resolveInside(llvm::StringRef directory,
        !llvm::sys::path::is_separator(inside.front())))
     return llvm::createStringError("resolves to '" + std::string(real) +
                                    "', outside the model's directory");
+  outside = false;
   return std::string(real);
 }
 

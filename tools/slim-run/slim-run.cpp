@@ -363,17 +363,9 @@ struct LMRunner {
   /// cache entry (null data: empty). Returns the outputs (released by caller).
   bool run(const std::vector<int32_t> &ids, int64_t past,
            std::vector<slim_tensor> &cache, std::vector<slim_tensor> &outs) {
-    // Before running: compiled models do not check their token ids yet,
-    // and an id past the embedding table reads outside it.
-    const slim_tensor_info *lg = slim_model_output(model, logits);
-    int64_t vocab = lg && lg->rank == 3 ? lg->dims[2] : -1;
-    for (int32_t id : ids)
-      if (vocab > 0 && (id < 0 || id >= vocab)) {
-        error = "token id " + std::to_string(id) +
-                " is outside the model's vocabulary of " +
-                std::to_string(vocab);
-        return false;
-      }
+    // Token ids need no check here: the tokenizer's vocabulary was checked
+    // against the logits, and the compiled model refuses ids outside its
+    // embedding table (SLIM_ERROR_INPUT).
     int64_t len = static_cast<int64_t>(ids.size());
     std::vector<int64_t> tokens(ids.begin(), ids.end()), positions(len),
         mask(past + len, 1);
@@ -567,12 +559,26 @@ int main(int argc, char **argv) {
     }
     llvm::outs() << "]\n";
   };
+  // Another model's tokenizer gives ids the model may not have, or other
+  // words for the ones it has: refuse a vocabulary larger than the logits.
+  auto checkVocabulary = [&](const LMRunner &lm) -> std::string {
+    const slim_tensor_info *lg = slim_model_output(model, lm.logits);
+    if (lg && lg->rank == 3 && lg->dims[2] > 0 &&
+        tokenizer.getVocabSize() > static_cast<size_t>(lg->dims[2]))
+      return tokenizerPath + " has " +
+             std::to_string(tokenizer.getVocabSize()) +
+             " tokens, the model's logits " + std::to_string(lg->dims[2]) +
+             ": the tokenizer of another model?";
+    return "";
+  };
   if (!calibrateFile.empty()) {
     if (tokenizerPath.empty() || calibrationText.empty())
       return fail("--calibrate needs --calibration-text and --tokenizer");
     LMRunner lm{model};
     if (!lm.init())
       return fail(lm.error);
+    if (std::string err = checkVocabulary(lm); !err.empty())
+      return fail(err);
     std::vector<std::string> files(calibrationText.begin(),
                                    calibrationText.end());
     std::optional<uint64_t> seed;
@@ -592,15 +598,8 @@ int main(int argc, char **argv) {
     LMRunner lm{model};
     if (!lm.init())
       return fail(lm.error);
-    // Another model's tokenizer gives ids the model may not have, or other
-    // words for the ones it has: refuse a vocabulary larger than the logits.
-    if (const slim_tensor_info *lg = slim_model_output(model, lm.logits);
-        lg && lg->rank == 3 && lg->dims[2] > 0 &&
-        tokenizer.getVocabSize() > static_cast<size_t>(lg->dims[2]))
-      return fail(tokenizerPath + " has " +
-                  std::to_string(tokenizer.getVocabSize()) +
-                  " tokens, the model's logits " + std::to_string(lg->dims[2]) +
-                  ": the tokenizer of another model?");
+    if (std::string err = checkVocabulary(lm); !err.empty())
+      return fail(err);
     const slim_tensor_info *logitsInfo = slim_model_output(model, lm.logits);
     if (logitsInfo->dtype != SLIM_FLOAT || logitsInfo->rank != 3)
       return fail(std::string("output '") + logitsInfo->name +

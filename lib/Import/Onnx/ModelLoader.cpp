@@ -177,13 +177,12 @@ ModelFile::getTensorBytes(const onnx::TensorProto &tensor,
     llvm::sys::path::append(full, location);
     // The file must really lie in the model's directory (symbolic links
     // and `..` resolved): a model must not make Slim read other files.
+    bool outside;
     llvm::Expected<std::string> real =
-        mlir::slim::resolveInside(directory, location);
+        mlir::slim::resolveInside(directory, location, outside);
     if (!real) {
       std::string why = llvm::toString(real.takeError());
-      if (llvm::sys::path::is_absolute(location) ||
-          why.find("outside the model's directory") != std::string::npos ||
-          why.find("leads outside") != std::string::npos)
+      if (outside)
         return emitError() << "tensor '" << tensor.name()
                            << "' has external data location '" << location
                            << "' outside the model's directory (" << why << ")";

@@ -19,7 +19,14 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [os.path.join(config.slim_obj_root, "bin"), config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["slim-opt", "slim-import-onnx", "slimc", "slim-run", "mlir-opt", "mlir-runner"], tool_dirs)
+# Tools missing from this build (a sanitizer build makes only some) come
+# from the build named by SLIM_FALLBACK_TOOLS_DIR (scripts/test-sanitizers.sh).
+if os.environ.get("SLIM_FALLBACK_TOOLS_DIR"):
+    tool_dirs.insert(1, os.environ["SLIM_FALLBACK_TOOLS_DIR"])
+fuzzers = ["onnx-import-fuzzer", "tensor-file-fuzzer", "stats-fuzzer", "tokenizer-fuzzer",
+           "model-folder-fuzzer", "pass-options-fuzzer"]
+llvm_config.add_tool_substitutions(["slim-opt", "slim-import-onnx", "slimc", "slim-run", "mlir-opt", "mlir-runner"]
+                                   + fuzzers, tool_dirs)
 # Not a ToolSubst: that would resolve the venv's python symlink to the system
 # interpreter and lose the venv's packages.
 config.substitutions.append(("%slim_python", config.python_executable))
@@ -28,3 +35,4 @@ config.substitutions.append(
 config.substitutions.append(("%mlir_lib_dir", config.llvm_lib_dir))
 config.substitutions.append(("%slim_src_root", config.slim_src_root))
 config.substitutions.append(("%slim_obj_root", config.slim_obj_root))
+config.substitutions.append(("%onnx_node_tests", "/usr/share/libonnx-testdata/data/node"))

@@ -42,11 +42,22 @@ llvm::Expected<CalibrationStats> CalibrationStats::open(StringRef path) {
     return llvm::createStringError("calibration statistics '" + path +
                                    "': " + msg);
   };
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
+  auto buffer = readRegularFile(path);
   if (!buffer)
-    return fail(buffer.getError().message());
-  StringRef data = (*buffer)->getBuffer();
+    return fail(llvm::toString(buffer.takeError()));
+  return parse(std::move(*buffer), path);
+}
+
+llvm::Expected<CalibrationStats>
+CalibrationStats::parse(std::unique_ptr<llvm::MemoryBuffer> buffer,
+                        StringRef path) {
+  auto fail = [&](const llvm::Twine &msg) -> llvm::Error {
+    return llvm::createStringError("calibration statistics '" + path +
+                                   "': " + msg);
+  };
+  StringRef data = buffer->getBuffer();
+  if (reinterpret_cast<uintptr_t>(data.data()) % alignof(float) != 0)
+    return fail("the buffer is not aligned for float arrays");
   if (data.size() < kPrologue || std::memcmp(data.data(), kMagic, 8) != 0)
     return fail("not a Slim statistics file (bad magic)");
   uint32_t version;
@@ -160,7 +171,7 @@ llvm::Expected<CalibrationStats> CalibrationStats::open(StringRef path) {
                               "in '{2}'",
                               i, llvm::join(names, ", "), bad));
   }
-  stats.buffer = std::move(*buffer);
+  stats.buffer = std::move(buffer);
   return std::move(stats);
 }
 

@@ -1,4 +1,5 @@
-//===- CalibrationStats.h - Activation statistics of linear layers -*- C++ -*-===//
+//===- CalibrationStats.h - Activation statistics of linear layers -*- C++
+//-*-===//
 //
 // Part of the Slim project, under the Apache License v2.0 with LLVM Exceptions.
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
@@ -7,8 +8,8 @@
 //
 // The calibration statistics file: for every observed linear-layer input X
 // (rows = tokens, K input channels) the second moment X^T X / rows and the
-// per-channel mean |x|, max |x| and mean x, keyed by the names of the layers that
-// read that input (layers sharing an input, such as q/k/v projections,
+// per-channel mean |x|, max |x| and mean x, keyed by the names of the layers
+// that read that input (layers sharing an input, such as q/k/v projections,
 // share one record). GPTQ, SparseGPT and whitened SVD use X^T X; AWQ,
 // SmoothQuant and Wanda the per-channel statistics.
 //
@@ -50,6 +51,7 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -74,6 +76,10 @@ class CalibrationStats {
 public:
   /// Opens and validates `path`; errors name the file and the problem.
   static llvm::Expected<CalibrationStats> open(llvm::StringRef path);
+  /// Parses the bytes of a statistics file (aligned for floats); `path`
+  /// names it in errors.
+  static llvm::Expected<CalibrationStats>
+  parse(std::unique_ptr<llvm::MemoryBuffer> buffer, llvm::StringRef path);
 
   /// The statistics of the input of `layer`, or null if not recorded.
   const InputStats *lookup(llvm::StringRef layer) const;
@@ -82,6 +88,14 @@ public:
   int64_t getTokens() const { return tokens; }
   int64_t getSamples() const { return samples; }
   size_t getNumLayers() const { return layers.size(); }
+  /// The layers the file has statistics for, sorted.
+  std::vector<llvm::StringRef> getLayerNames() const {
+    std::vector<llvm::StringRef> names;
+    for (const auto &entry : layers)
+      names.push_back(entry.first());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
   const std::string &getPath() const { return path; }
   /// The header's "calibration" object (how the statistics were made:
   /// sampling, seed, the sequential recipe, the model's weights hash);

@@ -82,6 +82,10 @@ Tokenizer::~Tokenizer() = default;
 Tokenizer::Tokenizer(Tokenizer &&) = default;
 Tokenizer &Tokenizer::operator=(Tokenizer &&) = default;
 
+/// Ids index a table of token strings: a file naming id 2^31 must not make
+/// it 64 GB. The largest vocabularies in use have about 2^18 tokens.
+static constexpr int64_t kMaxTokenId = int64_t(1) << 22;
+
 bool Tokenizer::load(llvm::StringRef path, std::string &error) {
   auto buffer = mlir::slim::readRegularFile(path);
   if (!buffer) {
@@ -89,8 +93,12 @@ bool Tokenizer::load(llvm::StringRef path, std::string &error) {
         "cannot read " + path.str() + ": " + llvm::toString(buffer.takeError());
     return false;
   }
-  llvm::Expected<llvm::json::Value> json =
-      llvm::json::parse((*buffer)->getBuffer());
+  return loadFromBuffer((*buffer)->getBuffer(), path, error);
+}
+
+bool Tokenizer::loadFromBuffer(llvm::StringRef text, llvm::StringRef path,
+                               std::string &error) {
+  llvm::Expected<llvm::json::Value> json = llvm::json::parse(text);
   if (!json) {
     error = path.str() + ": " + llvm::toString(json.takeError());
     return false;
@@ -223,8 +231,9 @@ bool Tokenizer::load(llvm::StringRef path, std::string &error) {
   }
   for (const auto &kv : *v) {
     std::optional<int64_t> id = kv.second.getAsInteger();
-    if (!id || *id < 0 || *id > INT32_MAX) {
-      error = path.str() + ": bad id for token '" + kv.first.str() + "'";
+    if (!id || *id < 0 || *id >= kMaxTokenId) {
+      error = path.str() + ": bad id for token '" + kv.first.str() +
+              "' (expected 0 to " + std::to_string(kMaxTokenId - 1) + ")";
       return false;
     }
     vocab[kv.first.str()] = static_cast<int32_t>(*id);
@@ -239,8 +248,12 @@ bool Tokenizer::load(llvm::StringRef path, std::string &error) {
         continue;
       std::optional<llvm::StringRef> content = o->getString("content");
       std::optional<int64_t> id = o->getInteger("id");
-      if (!content || content->empty() || !id || *id < 0 || *id > INT32_MAX) {
-        error = path.str() + ": malformed added token";
+      if (!content || content->empty() || !id || *id < 0 ||
+          *id >= kMaxTokenId) {
+        error = path.str() +
+                ": malformed added token (a non-empty content "
+                "and an id from 0 to " +
+                std::to_string(kMaxTokenId - 1) + " expected)";
         return false;
       }
       for (llvm::StringRef option : {"lstrip", "rstrip", "single_word"})

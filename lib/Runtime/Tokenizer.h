@@ -48,6 +48,9 @@ public:
 
   /// Loads `path`; on failure returns false and sets `error`.
   bool load(llvm::StringRef path, std::string &error);
+  /// Loads the JSON `text` of a tokenizer.json; `path` names it in errors.
+  bool loadFromBuffer(llvm::StringRef text, llvm::StringRef path,
+                      std::string &error);
 
   std::vector<int32_t> encode(llvm::StringRef text) const;
   std::string decode(const std::vector<int32_t> &ids) const;

@@ -5,12 +5,15 @@
 //
 //===----------------------------------------------------------------------===//
 //
-//   slim-run OUT_DIR                          describe the model
-//   slim-run OUT_DIR --test-data DIR          run input_N.pb, compare
-//   output_N.pb slim-run OUT_DIR --bench --dims batch=1,sequence=128 slim-run
-//   OUT_DIR --perplexity TEXT --tokenizer tokenizer.json slim-run OUT_DIR
-//   --generate PROMPT --tokenizer tokenizer.json slim-run OUT_DIR --calibrate
-//   STATS --calibration-text TEXT --tokenizer ...
+// clang-format off
+// Usage (one mode per call):
+//   slim-run OUT_DIR                   describe the model
+//   slim-run OUT_DIR --test-data DIR   run input_N.pb, compare with output_N.pb
+//   slim-run OUT_DIR --bench --bind-dims batch=1,sequence=128
+//   slim-run OUT_DIR --perplexity TEXT --tokenizer tokenizer.json
+//   slim-run OUT_DIR --generate PROMPT --tokenizer tokenizer.json
+//   slim-run OUT_DIR --calibrate STATS --calibration-text TEXT --tokenizer ...
+// clang-format on
 //
 //===----------------------------------------------------------------------===//
 
@@ -180,24 +183,22 @@ std::string readPb(const std::string &path, const slim_tensor_info &info,
   auto buffer = mlir::slim::readRegularFile(path);
   if (!buffer)
     return "cannot read " + path + ": " + llvm::toString(buffer.takeError());
-  onnx::TensorProto proto;
-  if (!proto.ParseFromArray((*buffer)->getBufferStart(),
-                            static_cast<int>((*buffer)->getBufferSize())))
-    return path + ": not a TensorProto";
-  std::string err =
-      mlir::slim::onnx_import::readInlineTensor(proto, out.storage);
-  if (!err.empty())
+  mlir::slim::onnx_import::DecodedTensor tensor;
+  if (std::string err = mlir::slim::onnx_import::decodeTensorFile(
+          (*buffer)->getBuffer(), tensor);
+      !err.empty())
     return path + ": " + err;
+  out.storage = std::move(tensor.bytes);
   // Older test data stores bfloat16 as uint16.
-  int32_t dtype = proto.data_type();
+  int32_t dtype = tensor.dtype;
   if (dtype == SLIM_UINT16 && info.dtype == SLIM_BFLOAT16)
     dtype = SLIM_BFLOAT16;
   out.t.dtype = static_cast<slim_dtype>(dtype);
-  out.t.rank = proto.dims_size();
-  if (out.t.rank > SLIM_MAX_RANK)
+  if (tensor.dims.size() > SLIM_MAX_RANK)
     return path + ": rank above " + std::to_string(SLIM_MAX_RANK);
+  out.t.rank = static_cast<int32_t>(tensor.dims.size());
   for (int d = 0; d < out.t.rank; ++d)
-    out.t.dims[d] = proto.dims(d);
+    out.t.dims[d] = tensor.dims[d];
   out.t.data = out.storage.data();
   out.t.capacity = out.storage.size();
   return {};

@@ -46,9 +46,10 @@ public:
 
   /// The bytes of `tensor` in little-endian native layout, without copying
   /// raw or external data. `keepAlive` is set to an owner of the bytes.
-  FailureOr<ArrayRef<char>> getTensorBytes(const onnx::TensorProto &tensor,
-                                           std::shared_ptr<const void> &keepAlive,
-                                           function_ref<InFlightDiagnostic()> emitError);
+  FailureOr<ArrayRef<char>>
+  getTensorBytes(const onnx::TensorProto &tensor,
+                 std::shared_ptr<const void> &keepAlive,
+                 function_ref<InFlightDiagnostic()> emitError);
 
   /// Size in bytes of one element of an ONNX data type (0 if unsupported).
   static size_t getElementSize(int32_t dtype);
@@ -69,6 +70,18 @@ private:
 /// success. Used for test data files (input_N.pb, output_N.pb).
 std::string readInlineTensor(const onnx::TensorProto &tensor,
                              std::vector<char> &bytes);
+
+/// A tensor read from a serialized TensorProto (an input_N.pb file).
+struct DecodedTensor {
+  int32_t dtype = 0;
+  std::vector<int64_t> dims;
+  std::vector<char> bytes;
+};
+
+/// Parses `data`, the bytes of a TensorProto file, into `out`: its dims are
+/// non-negative and its bytes hold exactly their product of elements.
+/// Returns an error message (not naming the file), or "" on success.
+std::string decodeTensorFile(StringRef data, DecodedTensor &out);
 
 } // namespace mlir::slim::onnx_import
 

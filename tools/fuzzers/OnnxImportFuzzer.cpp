@@ -7,14 +7,16 @@
 //
 // Feeds arbitrary bytes to the ONNX importer as a model file. Any input must
 // end in a module or in diagnostics; crashes, sanitizer reports and
-// unverifiable IR are bugs. Built by scripts/fuzz-import.sh with clang.
+// unverifiable IR are bugs.
 //
 //===----------------------------------------------------------------------===//
 
 #include "lib/Import/Onnx/OnnxImporter.h"
+#include "tools/fuzzers/FuzzTarget.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -29,8 +31,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   mlir::ScopedDiagnosticHandler quiet(
       &context, [](mlir::Diagnostic &) { return mlir::success(); });
   mlir::slim::OnnxImportOptions options;
-  (void)mlir::slim::importOnnxModel(
+  auto module = mlir::slim::importOnnxModel(
       &context, "/nonexistent/fuzz.onnx",
       llvm::StringRef(reinterpret_cast<const char *>(data), size), options);
+  if (mlir::failed(module))
+    return 0;
+  ++slim_fuzz::accepted;
+  if (mlir::failed(mlir::verify(**module)))
+    __builtin_trap();
   return 0;
 }

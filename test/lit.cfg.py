@@ -35,4 +35,12 @@ config.substitutions.append(
 config.substitutions.append(("%mlir_lib_dir", config.llvm_lib_dir))
 config.substitutions.append(("%slim_src_root", config.slim_src_root))
 config.substitutions.append(("%slim_obj_root", config.slim_obj_root))
+# Sanitizer builds (scripts/test-sanitizers.sh): programs a test links
+# against Slim's libraries need the sanitizer runtimes too; the sanitizers'
+# settings pass through.
+config.substitutions.append(
+    ("%sanitize_ldflags", "-fsanitize=address,undefined" if config.slim_sanitize else ""))
+if config.slim_sanitize:
+    config.available_features.add("sanitize")
+llvm_config.with_system_environment(["ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"])
 config.substitutions.append(("%onnx_node_tests", "/usr/share/libonnx-testdata/data/node"))

@@ -103,9 +103,18 @@ struct slim_model {
   }
 };
 
-extern "C" {
+/// The value of a dtype given by a caller or a file, read as the integer it
+/// is: C callers may pass any int, and loading an out-of-range value as the
+/// C++ enum is undefined behaviour.
+static int32_t rawDtype(const slim_dtype &dtype) {
+  static_assert(sizeof(slim_dtype) == sizeof(int32_t));
+  int32_t value;
+  std::memcpy(&value, &dtype, sizeof value);
+  return value;
+}
 
-size_t slim_dtype_size(slim_dtype dtype) {
+/// Element size of a dtype number, 0 if it is not one of slim_dtype's.
+static size_t dtypeSize(int64_t dtype) {
   switch (dtype) {
   case SLIM_BOOL:
   case SLIM_INT8:
@@ -128,8 +137,12 @@ size_t slim_dtype_size(slim_dtype dtype) {
   return 0;
 }
 
+extern "C" {
+
+size_t slim_dtype_size(slim_dtype dtype) { return dtypeSize(rawDtype(dtype)); }
+
 const char *slim_dtype_name(slim_dtype dtype) {
-  switch (dtype) {
+  switch (rawDtype(dtype)) {
   case SLIM_FLOAT:
     return "float";
   case SLIM_UINT8:
@@ -176,8 +189,7 @@ static bool readInfos(const llvm::json::Array *array,
     const llvm::json::Array *dims = o->getArray("dims");
     const llvm::json::Array *names = o->getArray("dim_names");
     if (!name || !dtype || !dims || !names || dims->size() != names->size() ||
-        dims->size() > SLIM_MAX_RANK ||
-        !slim_dtype_size(static_cast<slim_dtype>(*dtype)))
+        dims->size() > SLIM_MAX_RANK || !dtypeSize(*dtype))
       return false;
     info->name = name->str();
     for (const llvm::json::Value &d : *dims) {
@@ -522,7 +534,7 @@ slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
   for (int32_t i = 0; i < numInputs; ++i) {
     const slim_tensor &t = inputs[i];
     const InfoStorage &info = *model->inputs[i];
-    if (t.dtype != info.info.dtype)
+    if (rawDtype(t.dtype) != info.info.dtype)
       return fail(SLIM_ERROR_TYPE, "input '" + info.name + "' must be " +
                                        slim_dtype_name(info.info.dtype) +
                                        ", got " + slim_dtype_name(t.dtype));

@@ -85,6 +85,13 @@ int main(int argc, char **argv) {
   printf("huge: status %d: %s\n", (int)s, slim_last_error());
   in[0].dims[0] = in[1].dims[0] = 1;
   in[0].dims[1] = in[1].dims[1] = 3;
+  /* A dtype number that is none of slim_dtype's (C lets a caller pass any
+     int). */
+  in[0].dtype = (slim_dtype)47;
+  s = slim_model_run(model, in, nin, out, nout);
+  printf("bad dtype: status %d: %s (size %zu)\n", (int)s, slim_last_error(),
+         slim_dtype_size((slim_dtype)47));
+  in[0].dtype = SLIM_INT64;
   s = slim_model_run(model, in, nin, out, nout);
   printf("after: status %d logits [%lld, %lld, %lld]\n", (int)s,
          (long long)out[0].dims[0], (long long)out[0].dims[1],

@@ -72,14 +72,14 @@ LOG="$BUILD/$TARGET.log"
 echo "fuzzing $TARGET: $RUNS runs, log in $LOG"
 start=$(date +%s)
 status=0
-ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
+ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:allow_user_poisoning=0 \
   "$BUILD/bin/$TARGET-fuzzer" "$CORPUS" "${SEEDS[@]}" -runs="$RUNS" \
   -max_len=65536 -rss_limit_mb=4096 -timeout=20 -artifact_prefix="$ARTIFACTS/" \
   -print_final_stats=1 "$@" >"$LOG" 2>&1 || status=$?
-grep -E "^#[0-9]+.*DONE|ERROR: |SUMMARY: " "$LOG" || true
+grep -aE "^#[0-9]+.*DONE|ERROR: |SUMMARY: " "$LOG" || true
 seconds=$(( $(date +%s) - start ))
-runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$LOG" | awk '{print $2}' | tail -1)
-cov=$(grep -o 'cov: [0-9]*' "$LOG" | tail -1 | awk '{print $2}')
+runs=$(grep -ao 'stat::number_of_executed_units: [0-9]*' "$LOG" | awk '{print $2}' | tail -1)
+cov=$(grep -ao 'cov: [0-9]*' "$LOG" | tail -1 | awk '{print $2}')
 crashes=$(find "$ARTIFACTS" -type f | wc -l)
 line="$(date -u +%F) $TARGET: ${runs:-?} runs in ${seconds} s, coverage ${cov:-?} edges, corpus $(ls "$CORPUS" | wc -l) files, ${crashes} crash/leak/timeout artifacts, exit ${status} ($(git -C "$ROOT" rev-parse --short HEAD))"
 echo "$line" | tee -a "$BUILD/results.txt"

@@ -141,8 +141,8 @@ extern "C" {
 
 size_t slim_dtype_size(slim_dtype dtype) { return dtypeSize(rawDtype(dtype)); }
 
-const char *slim_dtype_name(slim_dtype dtype) {
-  switch (rawDtype(dtype)) {
+static const char *dtypeName(int64_t dtype) {
+  switch (dtype) {
   case SLIM_FLOAT:
     return "float";
   case SLIM_UINT8:
@@ -171,6 +171,10 @@ const char *slim_dtype_name(slim_dtype dtype) {
     return "bfloat16";
   }
   return "unknown";
+}
+
+const char *slim_dtype_name(slim_dtype dtype) {
+  return dtypeName(rawDtype(dtype));
 }
 
 const char *slim_last_error(void) { return lastError.c_str(); }
@@ -537,7 +541,7 @@ slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
     if (rawDtype(t.dtype) != info.info.dtype)
       return fail(SLIM_ERROR_TYPE, "input '" + info.name + "' must be " +
                                        slim_dtype_name(info.info.dtype) +
-                                       ", got " + slim_dtype_name(t.dtype));
+                                       ", got " + dtypeName(rawDtype(t.dtype)));
     if (t.rank != info.info.rank)
       return fail(SLIM_ERROR_TYPE, "input '" + info.name + "' must have rank " +
                                        std::to_string(info.info.rank) +
@@ -567,7 +571,7 @@ slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
     // it cannot wrap around to a small size that passes the capacity check.
     std::optional<uint64_t> count = mlir::slim::elementCount(t.dims, t.rank);
     std::optional<uint64_t> checked =
-        count ? mlir::slim::byteCount(*count, slim_dtype_size(t.dtype))
+        count ? mlir::slim::byteCount(*count, dtypeSize(rawDtype(t.dtype)))
               : std::nullopt;
     if (!checked)
       return fail(SLIM_ERROR_SHAPE,

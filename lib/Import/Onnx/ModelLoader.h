@@ -60,7 +60,8 @@ private:
   ModelFile() = default;
   std::string path;
   std::string directory;
-  Location loc = UnknownLoc();
+  /// Set by load (a default-constructed UnknownLoc is a null attribute).
+  LocationAttr loc;
   std::shared_ptr<onnx::ModelProto> model;
   llvm::StringMap<std::shared_ptr<llvm::MemoryBuffer>> externalFiles;
 };

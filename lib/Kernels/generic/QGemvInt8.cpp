@@ -114,7 +114,12 @@ extern "C" void slim_uk_qact_quantize_rows_generic(int64_t m, int64_t k,
           float r = finite && at < k ? std::nearbyint(x[at] / scale) : 0.0f;
           r = r > 127.0f ? 127.0f : r < -128.0f ? -128.0f : r;
           int8_t q = static_cast<int8_t>(r);
-          (t % 2 ? odd : even)[j * 16 + t / 2] = q;
+          // Not `(t % 2 ? odd : even)[...]`: GCC 12 miscompiles that
+          // indexing of a conditional pointer under -fsanitize=address with
+          // UBSan's arithmetic checks (a wild store;
+          // scripts/test-sanitizers.sh).
+          int8_t *half = t % 2 ? odd : even;
+          half[j * 16 + t / 2] = q;
           sum += q;
         }
         for (int64_t l = 4 * j; l < 4 * j + 4; ++l)

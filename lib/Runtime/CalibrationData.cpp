@@ -55,13 +55,17 @@ llvm::Expected<CalibrationWindows> mlir::slim::loadCalibrationWindows(
             object ? object->getString("text") : std::nullopt;
         if (!text)
           return fail(where + ": expected an object with a string \"text\"");
-        std::vector<int32_t> doc = tokenizer.encode(*text);
-        ids.insert(ids.end(), doc.begin(), doc.end());
+        auto doc = tokenizer.encode(*text);
+        if (!doc)
+          return fail(where + ": " + llvm::toString(doc.takeError()));
+        ids.insert(ids.end(), doc->begin(), doc->end());
         ++result.documents;
       }
     } else {
-      std::vector<int32_t> doc = tokenizer.encode(data);
-      ids.insert(ids.end(), doc.begin(), doc.end());
+      auto doc = tokenizer.encode(data);
+      if (!doc)
+        return fail(path + ": " + llvm::toString(doc.takeError()));
+      ids.insert(ids.end(), doc->begin(), doc->end());
       ++result.documents;
     }
     if (ids.size() == before)

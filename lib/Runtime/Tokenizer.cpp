@@ -358,10 +358,10 @@ void Tokenizer::bpe(const std::string &word, std::vector<int32_t> &out) const {
   }
 }
 
-void Tokenizer::encodeOrdinary(llvm::StringRef text,
-                               std::vector<int32_t> &ids) const {
+llvm::Error Tokenizer::encodeOrdinary(llvm::StringRef text,
+                                      std::vector<int32_t> &ids) const {
   if (text.empty())
-    return;
+    return llvm::Error::success();
   std::string prefixed;
   if (addPrefixSpace && !text.starts_with(" ")) {
     prefixed = " " + text.str();
@@ -377,7 +377,7 @@ void Tokenizer::encodeOrdinary(llvm::StringRef text,
   };
   if (!pattern) {
     emit(text);
-    return;
+    return llvm::Error::success();
   }
   // Isolated split: every match is a word, and so is the text between
   // matches (bytes of invalid UTF-8 never match and land there).
@@ -388,8 +388,16 @@ void Tokenizer::encodeOrdinary(llvm::StringRef text,
   while (at <= text.size()) {
     int rc =
         pcre2_match(pattern->code, subject, text.size(), at, 0, match, nullptr);
-    if (rc < 0)
+    if (rc == PCRE2_ERROR_NOMATCH)
       break;
+    if (rc < 0) {
+      PCRE2_UCHAR message[256];
+      pcre2_get_error_message(rc, message, sizeof message);
+      pcre2_match_data_free(match);
+      return llvm::createStringError(
+          "the tokenizer's pre-tokenizer pattern failed on the text at byte " +
+          std::to_string(at) + ": " + reinterpret_cast<const char *>(message));
+    }
     PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
     size_t begin = ovector[0], end = ovector[1];
     if (end == begin) {
@@ -406,9 +414,11 @@ void Tokenizer::encodeOrdinary(llvm::StringRef text,
   }
   emit(text.substr(gap));
   pcre2_match_data_free(match);
+  return llvm::Error::success();
 }
 
-std::vector<int32_t> Tokenizer::encode(llvm::StringRef text) const {
+llvm::Expected<std::vector<int32_t>>
+Tokenizer::encode(llvm::StringRef text) const {
   // Added tokens first: the text between them is encoded on its own.
   std::vector<int32_t> ids;
   size_t start = 0;
@@ -424,12 +434,14 @@ std::vector<int32_t> Tokenizer::encode(llvm::StringRef text) const {
       ++i;
       continue;
     }
-    encodeOrdinary(text.slice(start, i), ids);
+    if (llvm::Error e = encodeOrdinary(text.slice(start, i), ids))
+      return std::move(e);
     ids.push_back(hit->id);
     i += hit->content.size();
     start = i;
   }
-  encodeOrdinary(text.substr(start), ids);
+  if (llvm::Error e = encodeOrdinary(text.substr(start), ids))
+    return std::move(e);
   return ids;
 }
 

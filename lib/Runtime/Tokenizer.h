@@ -31,6 +31,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
 
 #include <cstdint>
 #include <memory>
@@ -52,7 +53,9 @@ public:
   bool loadFromBuffer(llvm::StringRef text, llvm::StringRef path,
                       std::string &error);
 
-  std::vector<int32_t> encode(llvm::StringRef text) const;
+  /// The ids of `text`; an error if the pre-tokenizer's pattern fails on it
+  /// (PCRE2's match or depth limit), rather than ids of a wrong split.
+  llvm::Expected<std::vector<int32_t>> encode(llvm::StringRef text) const;
   std::string decode(const std::vector<int32_t> &ids) const;
   /// One more than the largest id (vocabulary and added tokens).
   size_t getVocabSize() const { return idToToken.size(); }
@@ -66,7 +69,8 @@ private:
   /// Byte-pair merges of one pre-tokenized word (in byte-level characters).
   void bpe(const std::string &word, std::vector<int32_t> &out) const;
   /// Pre-tokenizes and merges a stretch of text without added tokens.
-  void encodeOrdinary(llvm::StringRef text, std::vector<int32_t> &ids) const;
+  llvm::Error encodeOrdinary(llvm::StringRef text,
+                             std::vector<int32_t> &ids) const;
 
   llvm::StringMap<int32_t> vocab;
   std::vector<std::string> idToToken;

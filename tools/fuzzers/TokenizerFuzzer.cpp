@@ -43,11 +43,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   };
   size_t vocab = tokenizer.getVocabSize();
   for (const char *text : texts) {
-    std::vector<int32_t> ids = tokenizer.encode(text);
-    for (int32_t id : ids)
+    llvm::Expected<std::vector<int32_t>> ids = tokenizer.encode(text);
+    if (!ids) {
+      llvm::consumeError(ids.takeError()); // a pattern over PCRE2's limits
+      continue;
+    }
+    for (int32_t id : *ids)
       if (id < 0 || static_cast<size_t>(id) >= vocab)
         __builtin_trap();
-    (void)tokenizer.decode(ids);
+    (void)tokenizer.decode(*ids);
   }
   (void)tokenizer.decode({-1, 0, 1, static_cast<int32_t>(vocab),
                           static_cast<int32_t>(vocab) + 7, INT32_MAX});

@@ -529,7 +529,10 @@ int main(int argc, char **argv) {
     std::string text;
     if (!readText(encodeFile, text))
       return fail("cannot read " + encodeFile);
-    for (int32_t id : tokenizer.encode(text))
+    auto ids = tokenizer.encode(text);
+    if (!ids)
+      return fail(encodeFile + ": " + llvm::toString(ids.takeError()));
+    for (int32_t id : *ids)
       llvm::outs() << id << " ";
     llvm::outs() << "\n";
     return 0;
@@ -610,7 +613,11 @@ int main(int argc, char **argv) {
       std::string text;
       if (!readText(perplexityFile, text))
         return fail("cannot read " + perplexityFile);
-      std::vector<int32_t> ids = tokenizer.encode(text);
+      auto encoded = tokenizer.encode(text);
+      if (!encoded)
+        return fail(perplexityFile + ": " +
+                    llvm::toString(encoded.takeError()));
+      std::vector<int32_t> ids = std::move(*encoded);
       if (maxTokens && ids.size() > maxTokens)
         ids.resize(maxTokens);
       if (ids.size() < 2)
@@ -708,7 +715,10 @@ int main(int argc, char **argv) {
                    << llvm::format("%.1f", (count / secs)) << " tokens/s)\n";
     }
     if (!generatePrompt.empty()) {
-      std::vector<int32_t> ids = tokenizer.encode(generatePrompt);
+      auto encoded = tokenizer.encode(generatePrompt);
+      if (!encoded)
+        return fail("the prompt: " + llvm::toString(encoded.takeError()));
+      std::vector<int32_t> ids = std::move(*encoded);
       if (ids.empty())
         return fail("the prompt encodes to no tokens");
       std::vector<int32_t> generated;

@@ -765,7 +765,9 @@ Value onnx_import::dropDimsAtRunTime(OpBuilder &b, Location loc, Value tensor,
 
 FailureOr<int64_t> onnx_import::normalizeAxis(NodeImporter &n, int64_t axis,
                                               int64_t rank) {
-  if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+  // [-rank, rank - 1]: no axis of a scalar (callers index dimensions with
+  // the result).
+  if (axis < -rank || axis >= rank)
     return n.emitError() << "axis " << axis << " is out of range for rank "
                          << rank;
   return axis < 0 ? axis + rank : axis;

@@ -18,8 +18,9 @@ TARGET="${1:-}"
 RUNS="${2:-1000000}"
 shift $(( $# > 2 ? 2 : $# ))
 if [[ "$TARGET" == all ]]; then
-  for t in "${TARGETS[@]}"; do "$0" "$t" "$RUNS" "$@"; done
-  exit 0
+  failed=0
+  for t in "${TARGETS[@]}"; do "$0" "$t" "$RUNS" "$@" || failed=1; done
+  exit "$failed"
 fi
 if [[ ! " ${TARGETS[*]} " =~ " $TARGET " ]]; then
   echo "usage: scripts/fuzz.sh TARGET|all [RUNS] [libFuzzer flags]" >&2
@@ -72,7 +73,8 @@ LOG="$BUILD/$TARGET.log"
 echo "fuzzing $TARGET: $RUNS runs, log in $LOG"
 start=$(date +%s)
 status=0
-ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:allow_user_poisoning=0 \
+UBSAN_OPTIONS=print_stacktrace=1 \
+  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:allow_user_poisoning=0 \
   "$BUILD/bin/$TARGET-fuzzer" "$CORPUS" "${SEEDS[@]}" -runs="$RUNS" \
   -max_len=65536 -rss_limit_mb=4096 -timeout=20 -artifact_prefix="$ARTIFACTS/" \
   -print_final_stats=1 "$@" >"$LOG" 2>&1 || status=$?

@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Import/Onnx/GraphImporter.h"
+#include "lib/Support/Sizes.h"
 
 #include "onnx/onnx.pb.h"
 
@@ -546,9 +547,14 @@ LogicalResult importReshape(NodeImporter &n) {
   }
   if (inferAt >= 0) {
     IntElem numel = IntElem::of(1), others = IntElem::of(1);
+    bool tooLarge = false;
     auto mul = [&](IntElem a, IntElem c) {
-      if (a.isConst() && c.isConst())
-        return IntElem::of(a.value * c.value);
+      if (a.isConst() && c.isConst()) {
+        std::optional<uint64_t> product =
+            mlir::slim::checkedMul(a.value, c.value);
+        tooLarge |= !product;
+        return IntElem::of(product ? static_cast<int64_t>(*product) : 0);
+      }
       return IntElem{
           0, arith::MulIOp::create(b, loc, toI64(b, loc, a), toI64(b, loc, c))};
     };
@@ -557,6 +563,9 @@ LogicalResult importReshape(NodeImporter &n) {
     for (auto [i, e] : llvm::enumerate(dims))
       if (static_cast<int64_t>(i) != inferAt)
         others = mul(others, e);
+    if (tooLarge)
+      return n.emitError() << "the target shape has more elements than Slim "
+                              "accepts (2^48)";
     if (numel.isConst() && others.isConst()) {
       if (others.value == 0 || numel.value % others.value != 0)
         return n.emitError() << "cannot reshape " << numel.value
@@ -579,7 +588,12 @@ LogicalResult importReshape(NodeImporter &n) {
     bool known = true;
     for (const IntElem &e : dims) {
       known &= e.isConst();
-      prod *= e.isConst() ? e.value : 1;
+      std::optional<uint64_t> next =
+          mlir::slim::checkedMul(prod, e.isConst() ? e.value : 1);
+      if (!next)
+        return n.emitError() << "the target shape has more elements than Slim "
+                                "accepts (2^48)";
+      prod = static_cast<int64_t>(*next);
     }
     if (known && prod != type.getNumElements())
       return n.emitError() << "cannot reshape " << type.getNumElements()

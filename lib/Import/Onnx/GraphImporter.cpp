@@ -32,6 +32,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/STLExtras.h"
 
+#include <cmath>
 #include <limits>
 #include <queue>
 #include <set>
@@ -408,14 +409,27 @@ Value onnx_import::createFilled(OpBuilder &b, Location loc,
       .getResult(0);
 }
 
+/// `v` converted to int64, saturating (NaN is 0): a float attribute such as
+/// Gemm's alpha applied to integer tensors may be out of range, and a plain
+/// conversion of such a value is undefined behaviour.
+static int64_t saturateToInt64(double v) {
+  if (std::isnan(v))
+    return 0;
+  if (v >= 0x1p63)
+    return INT64_MAX;
+  if (v < -0x1p63)
+    return INT64_MIN;
+  return static_cast<int64_t>(v);
+}
+
 Value onnx_import::createScalar(OpBuilder &b, Location loc, Type type,
                                 double v) {
   if (auto ft = dyn_cast<FloatType>(type))
     return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(ft, v));
   if (type.isIndex())
-    return arith::ConstantIndexOp::create(b, loc, static_cast<int64_t>(v));
-  return arith::ConstantOp::create(
-      b, loc, type, b.getIntegerAttr(type, static_cast<int64_t>(v)));
+    return arith::ConstantIndexOp::create(b, loc, saturateToInt64(v));
+  return arith::ConstantOp::create(b, loc, type,
+                                   b.getIntegerAttr(type, saturateToInt64(v)));
 }
 
 FailureOr<Value> onnx_import::buildElementwise(NodeImporter &n,

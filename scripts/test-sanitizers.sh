@@ -43,6 +43,7 @@ export LSAN_OPTIONS="suppressions=$ROOT/scripts/lsan.supp:print_suppressions=0"
 LIT="$LLVM_ROOT/bin/lit"
 if [[ $FULL == 1 ]]; then
   cmake --build "$BUILD"
+  cmake --build "$BUILD" --target mlir-doc > /dev/null
   exec "$LIT" -sv "$BUILD/test" "$BUILD/test/unit"
 fi
 cmake --build "$BUILD" --target SlimUnitTests slim-run slim-import-onnx \

@@ -1,5 +1,8 @@
 // The stock mlir-opt of LLVM 22 loads Slim as a plugin: it parses and
 // verifies Slim IR, rejects invalid Slim IR, and runs a Slim pass.
+// A plugin built with the sanitizers cannot load into the uninstrumented
+// mlir-opt (the ASan runtime must come first in the process).
+// UNSUPPORTED: sanitize
 // RUN: mlir-opt --load-dialect-plugin=%slim_plugin --load-pass-plugin=%slim_plugin %s | FileCheck %s --check-prefix=PARSE
 // Passes from a pass plugin are registered after the command line is parsed,
 // so they are named in --pass-pipeline rather than as flags.

@@ -49,7 +49,7 @@ fi
 cmake --build "$BUILD" --target SlimUnitTests slim-run slim-import-onnx \
   onnx-import-fuzzer tensor-file-fuzzer stats-fuzzer tokenizer-fuzzer \
   model-folder-fuzzer
-export SLIM_FALLBACK_TOOLS_DIR="$ROOT/build/bin"
+export SLIM_FALLBACK_TOOLS_DIR="${SLIM_BUILD_DIR:-$ROOT/build}/bin"
 # The option fuzzer needs the passes, which the subset does not build.
 exec "$LIT" -sv --filter-out 'pass-options' "$BUILD/test/unit" \
   "$BUILD/test/Import" "$BUILD/test/Runtime" "$BUILD/test/Fuzz" \

@@ -986,6 +986,8 @@ LogicalResult importGeneralSlice(NodeImporter &n, ArrayRef<IntElem> starts,
   RankedTensorType type = in.getType();
   int64_t rank = type.getRank();
   size_t count = starts.size();
+  if (ends.size() != count)
+    return n.emitError() << "starts and ends have different lengths";
   SmallVector<Value> axes, steps;
   if (n.hasInput(3)) {
     std::optional<SmallVector<Value>> a = runtimeAxes(n, 3, rank);

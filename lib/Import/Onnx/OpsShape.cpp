@@ -685,6 +685,12 @@ LogicalResult importTranspose(NodeImporter &n) {
       return n.emitError() << "perm is not a permutation";
     seen[p] = true;
   }
+  // The identity (every permutation of a scalar) moves nothing; MLIR's
+  // verifier also cannot take a rank-0 linalg.transpose.
+  if (llvm::equal(perm, llvm::seq<int64_t>(0, rank))) {
+    n.setOutput(0, in.value, in.dtype);
+    return success();
+  }
   SmallVector<int64_t> shape;
   for (int64_t p : perm)
     shape.push_back(type.getDimSize(p));

@@ -31,6 +31,7 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/ErrorHandling.h"
 
 #include <cmath>
 #include <limits>
@@ -321,6 +322,15 @@ LogicalResult NodeImporter::expectInputs(unsigned min, unsigned max) {
   for (unsigned i = 0; i < min; ++i)
     if (!hasInput(i))
       return emitError() << "required input #" << i << " is missing";
+  return success();
+}
+
+LogicalResult NodeImporter::expectNoMissingInputs() {
+  for (unsigned i = 0; i < getNumInputs(); ++i)
+    if (!hasInput(i))
+      return emitError() << "input #" << i
+                         << " is missing (this operator has no optional "
+                            "inputs)";
   return success();
 }
 
@@ -799,7 +809,11 @@ GraphImporter::~GraphImporter() = default;
 
 const TensorValue &GraphImporter::getValue(StringRef name) const {
   auto it = values.find(name);
-  assert(it != values.end() && "value looked up before definition");
+  // The graph's order is checked before any node is imported, and operator
+  // importers test optional inputs with hasInput: a miss is a bug here.
+  if (it == values.end())
+    llvm::report_fatal_error(llvm::Twine("ONNX importer: value '") + name +
+                             "' looked up before its definition");
   return it->second;
 }
 

@@ -117,6 +117,9 @@ public:
   /// Inputs: an empty name is an omitted optional input.
   unsigned getNumInputs() const;
   bool hasInput(unsigned i) const;
+  /// Fails unless every input the node lists is given (an empty name marks
+  /// an omitted optional input, which variadic operators do not have).
+  LogicalResult expectNoMissingInputs();
   const TensorValue &input(unsigned i) const;
   Value operand(unsigned i) const { return input(i).value; }
 

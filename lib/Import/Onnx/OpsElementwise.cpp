@@ -29,8 +29,8 @@ using ScalarFn = std::function<Value(OpBuilder &, Location, ValueRange)>;
 
 /// Shape arithmetic: applies `fold` elementwise (with broadcasting of
 /// one-element operands) to inputs whose elements are known or symbolic.
-using IntFoldFn = std::function<IntElem(OpBuilder &, Location,
-                                        ArrayRef<IntElem>)>;
+using IntFoldFn =
+    std::function<IntElem(OpBuilder &, Location, ArrayRef<IntElem>)>;
 
 std::optional<TensorValue> foldInts(NodeImporter &n, int32_t resultDType,
                                     const IntFoldFn &fold) {
@@ -71,7 +71,8 @@ std::optional<TensorValue> foldInts(NodeImporter &n, int32_t resultDType,
 IntFoldFn intFold(std::function<std::optional<int64_t>(ArrayRef<int64_t>)> c,
                   std::function<Value(OpBuilder &, Location, ValueRange)> dyn) {
   return [c, dyn](OpBuilder &b, Location loc, ArrayRef<IntElem> xs) {
-    bool allConst = llvm::all_of(xs, [](const IntElem &e) { return e.isConst(); });
+    bool allConst =
+        llvm::all_of(xs, [](const IntElem &e) { return e.isConst(); });
     if (allConst) {
       SmallVector<int64_t> vs;
       for (const IntElem &e : xs)
@@ -92,23 +93,23 @@ IntFoldFn intFold(std::function<std::optional<int64_t>(ArrayRef<int64_t>)> c,
 /// Registers an n-ary elementwise op. `resultDType(inputDType)` gives the
 /// result type; `body` builds the scalar computation on values of the inputs'
 /// element type.
-void addElementwise(OpRegistry &r, StringRef op, unsigned minInputs,
-                    unsigned maxInputs,
-                    std::function<int32_t(int32_t)> resultDType,
-                    std::function<FailureOr<ScalarFn>(NodeImporter &, int32_t)>
-                        makeBody,
-                    IntFoldFn fold = {}) {
+void addElementwise(
+    OpRegistry &r, StringRef op, unsigned minInputs, unsigned maxInputs,
+    std::function<int32_t(int32_t)> resultDType,
+    std::function<FailureOr<ScalarFn>(NodeImporter &, int32_t)> makeBody,
+    IntFoldFn fold = {}) {
   r.add("", op, [=](NodeImporter &n) -> LogicalResult {
-    if (failed(n.expectInputs(minInputs, maxInputs)))
+    if (failed(n.expectInputs(minInputs, maxInputs)) ||
+        failed(n.expectNoMissingInputs()))
       return failure();
     int32_t dtype = n.input(0).dtype;
     for (unsigned i = 1; i < n.getNumInputs(); ++i) {
       if (op == "Pow" || op == "Where")
         break;
       if (n.input(i).dtype != dtype)
-        return n.emitError() << "input #" << i << " is "
-                             << getDTypeName(n.input(i).dtype)
-                             << " but input #0 is " << getDTypeName(dtype);
+        return n.emitError()
+               << "input #" << i << " is " << getDTypeName(n.input(i).dtype)
+               << " but input #0 is " << getDTypeName(dtype);
     }
     if (op == "Where")
       dtype = n.input(1).dtype;
@@ -123,11 +124,11 @@ void addElementwise(OpRegistry &r, StringRef op, unsigned minInputs,
     SmallVector<Value> operands;
     for (unsigned i = 0; i < n.getNumInputs(); ++i)
       operands.push_back(n.operand(i));
-    FailureOr<Value> result = buildElementwise(
-        n, operands, getElementType(n.getContext(), outDType),
-        [&](OpBuilder &b, Location loc, ValueRange xs) {
-          return (*body)(b, loc, xs);
-        });
+    FailureOr<Value> result =
+        buildElementwise(n, operands, getElementType(n.getContext(), outDType),
+                         [&](OpBuilder &b, Location loc, ValueRange xs) {
+                           return (*body)(b, loc, xs);
+                         });
     if (failed(result))
       return failure();
     n.setOutput(0, *result, outDType);
@@ -184,8 +185,8 @@ compare(arith::CmpFPredicate f, arith::CmpIPredicate s,
   };
 }
 
-std::function<FailureOr<ScalarFn>(NodeImporter &, int32_t)> logical(
-    std::function<Value(OpBuilder &, Location, ValueRange)> fn) {
+std::function<FailureOr<ScalarFn>(NodeImporter &, int32_t)>
+logical(std::function<Value(OpBuilder &, Location, ValueRange)> fn) {
   return [fn](NodeImporter &n, int32_t dtype) -> FailureOr<ScalarFn> {
     if (dtype != kBool)
       return n.emitError() << "expected bool inputs, got "
@@ -194,7 +195,9 @@ std::function<FailureOr<ScalarFn>(NodeImporter &, int32_t)> logical(
   };
 }
 
-Value one(OpBuilder &b, Location l, Type t) { return createScalar(b, l, t, 1.0); }
+Value one(OpBuilder &b, Location l, Type t) {
+  return createScalar(b, l, t, 1.0);
+}
 
 Value erfGelu(OpBuilder &b, Location l, Value x) {
   // 0.5 * x * (1 + erf(x / sqrt(2)))
@@ -211,7 +214,8 @@ Value tanhGelu(OpBuilder &b, Location l, Value x) {
   Type t = x.getType();
   Value x3 = arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, x, x), x);
   Value inner = arith::AddFOp::create(
-      b, l, x, arith::MulFOp::create(b, l, createScalar(b, l, t, 0.044715), x3));
+      b, l, x,
+      arith::MulFOp::create(b, l, createScalar(b, l, t, 0.044715), x3));
   Value th = math::TanhOp::create(
       b, l,
       arith::MulFOp::create(b, l, createScalar(b, l, t, std::sqrt(2.0 / M_PI)),
@@ -238,27 +242,31 @@ LogicalResult importPow(NodeImporter &n) {
     else if (exp != base)
       y = castTensor(n.b, n.loc, y, exp, base);
     if (c && *c == 2.0) {
-      r = buildElementwise(n, {x}, et, [](OpBuilder &b, Location l, ValueRange v) -> Value {
-        return arith::MulFOp::create(b, l, v[0], v[0]);
-      });
+      r = buildElementwise(n, {x}, et,
+                           [](OpBuilder &b, Location l, ValueRange v) -> Value {
+                             return arith::MulFOp::create(b, l, v[0], v[0]);
+                           });
     } else if (c && *c == 0.5) {
-      r = buildElementwise(n, {x}, et, [](OpBuilder &b, Location l, ValueRange v) -> Value {
-        return math::SqrtOp::create(b, l, v[0]);
-      });
+      r = buildElementwise(n, {x}, et,
+                           [](OpBuilder &b, Location l, ValueRange v) -> Value {
+                             return math::SqrtOp::create(b, l, v[0]);
+                           });
     } else {
-      r = buildElementwise(n, {x, y}, et, [](OpBuilder &b, Location l, ValueRange v) -> Value {
-        return math::PowFOp::create(b, l, v[0], v[1]);
-      });
+      r = buildElementwise(n, {x, y}, et,
+                           [](OpBuilder &b, Location l, ValueRange v) -> Value {
+                             return math::PowFOp::create(b, l, v[0], v[1]);
+                           });
     }
   } else {
     // Integer base: compute in f64 and truncate, as the ONNX reference does.
     Type et = getElementType(n.getContext(), base);
     Value xf = castTensor(n.b, n.loc, x, base, kDouble);
     Value yf = castTensor(n.b, n.loc, y, exp, kDouble);
-    r = buildElementwise(n, {xf, yf}, et, [&](OpBuilder &b, Location l, ValueRange v) -> Value {
-      Value p = math::PowFOp::create(b, l, v[0], v[1]);
-      return castScalar(b, l, p, kDouble, base);
-    });
+    r = buildElementwise(n, {xf, yf}, et,
+                         [&](OpBuilder &b, Location l, ValueRange v) -> Value {
+                           Value p = math::PowFOp::create(b, l, v[0], v[1]);
+                           return castScalar(b, l, p, kDouble, base);
+                         });
   }
   if (failed(r))
     return failure();
@@ -332,21 +340,40 @@ void addMinMax(OpRegistry &r, StringRef op, bool isMax) {
 } // namespace
 
 void mlir::slim::onnx_import::registerElementwiseOps(OpRegistry &r) {
-  auto unary = [&](StringRef op, std::function<Value(OpBuilder &, Location, Value)> f) {
+  auto unary = [&](StringRef op,
+                   std::function<Value(OpBuilder &, Location, Value)> f) {
     addElementwise(r, op, 1, 1, same,
                    floatOnly([f](OpBuilder &b, Location l, ValueRange x) {
                      return f(b, l, x[0]);
                    }));
   };
-  unary("Sqrt", [](OpBuilder &b, Location l, Value x) -> Value { return math::SqrtOp::create(b, l, x); });
-  unary("Exp", [](OpBuilder &b, Location l, Value x) -> Value { return math::ExpOp::create(b, l, x); });
-  unary("Log", [](OpBuilder &b, Location l, Value x) -> Value { return math::LogOp::create(b, l, x); });
-  unary("Tanh", [](OpBuilder &b, Location l, Value x) -> Value { return math::TanhOp::create(b, l, x); });
-  unary("Erf", [](OpBuilder &b, Location l, Value x) -> Value { return math::ErfOp::create(b, l, x); });
-  unary("Cos", [](OpBuilder &b, Location l, Value x) -> Value { return math::CosOp::create(b, l, x); });
-  unary("Sin", [](OpBuilder &b, Location l, Value x) -> Value { return math::SinOp::create(b, l, x); });
-  unary("Floor", [](OpBuilder &b, Location l, Value x) -> Value { return math::FloorOp::create(b, l, x); });
-  unary("Ceil", [](OpBuilder &b, Location l, Value x) -> Value { return math::CeilOp::create(b, l, x); });
+  unary("Sqrt", [](OpBuilder &b, Location l, Value x) -> Value {
+    return math::SqrtOp::create(b, l, x);
+  });
+  unary("Exp", [](OpBuilder &b, Location l, Value x) -> Value {
+    return math::ExpOp::create(b, l, x);
+  });
+  unary("Log", [](OpBuilder &b, Location l, Value x) -> Value {
+    return math::LogOp::create(b, l, x);
+  });
+  unary("Tanh", [](OpBuilder &b, Location l, Value x) -> Value {
+    return math::TanhOp::create(b, l, x);
+  });
+  unary("Erf", [](OpBuilder &b, Location l, Value x) -> Value {
+    return math::ErfOp::create(b, l, x);
+  });
+  unary("Cos", [](OpBuilder &b, Location l, Value x) -> Value {
+    return math::CosOp::create(b, l, x);
+  });
+  unary("Sin", [](OpBuilder &b, Location l, Value x) -> Value {
+    return math::SinOp::create(b, l, x);
+  });
+  unary("Floor", [](OpBuilder &b, Location l, Value x) -> Value {
+    return math::FloorOp::create(b, l, x);
+  });
+  unary("Ceil", [](OpBuilder &b, Location l, Value x) -> Value {
+    return math::CeilOp::create(b, l, x);
+  });
   unary("Reciprocal", [](OpBuilder &b, Location l, Value x) -> Value {
     return arith::DivFOp::create(b, l, one(b, l, x.getType()), x);
   });
@@ -378,67 +405,112 @@ void mlir::slim::onnx_import::registerElementwiseOps(OpRegistry &r) {
   });
 
   // Neg, Abs and Relu also accept signed integers.
-  addElementwise(r, "Neg", 1, 1, same, [](NodeImporter &n, int32_t dt) -> FailureOr<ScalarFn> {
-    if (isFloatDType(dt))
-      return ScalarFn([](OpBuilder &b, Location l, ValueRange x) -> Value { return arith::NegFOp::create(b, l, x[0]); });
-    if (dt == kBool || isUnsignedDType(dt))
-      return n.emitError() << "expected a signed input, got " << getDTypeName(dt);
-    return ScalarFn([](OpBuilder &b, Location l, ValueRange x) -> Value {
-      return arith::SubIOp::create(b, l, createScalar(b, l, x[0].getType(), 0), x[0]);
-    });
-  }, intFold([](ArrayRef<int64_t> v) -> std::optional<int64_t> { return -v[0]; },
-             [](OpBuilder &b, Location l, ValueRange v) -> Value {
-               return arith::SubIOp::create(b, l, createScalar(b, l, v[0].getType(), 0), v[0]);
-             }));
-  addElementwise(r, "Abs", 1, 1, same, [](NodeImporter &n, int32_t dt) -> FailureOr<ScalarFn> {
-    if (isFloatDType(dt))
-      return ScalarFn([](OpBuilder &b, Location l, ValueRange x) -> Value { return math::AbsFOp::create(b, l, x[0]); });
-    if (dt == kBool)
-      return n.emitError() << "expected a numeric input";
-    if (isUnsignedDType(dt))
-      return ScalarFn([](OpBuilder &, Location, ValueRange x) -> Value { return x[0]; });
-    return ScalarFn([](OpBuilder &b, Location l, ValueRange x) -> Value { return math::AbsIOp::create(b, l, x[0]); });
-  });
-  addElementwise(r, "Relu", 1, 1, same, [](NodeImporter &n, int32_t dt) -> FailureOr<ScalarFn> {
-    if (isFloatDType(dt))
-      return ScalarFn([](OpBuilder &b, Location l, ValueRange x) -> Value {
-        return arith::MaximumFOp::create(b, l, x[0], createScalar(b, l, x[0].getType(), 0));
+  addElementwise(
+      r, "Neg", 1, 1, same,
+      [](NodeImporter &n, int32_t dt) -> FailureOr<ScalarFn> {
+        if (isFloatDType(dt))
+          return ScalarFn([](OpBuilder &b, Location l, ValueRange x) -> Value {
+            return arith::NegFOp::create(b, l, x[0]);
+          });
+        if (dt == kBool || isUnsignedDType(dt))
+          return n.emitError()
+                 << "expected a signed input, got " << getDTypeName(dt);
+        return ScalarFn([](OpBuilder &b, Location l, ValueRange x) -> Value {
+          return arith::SubIOp::create(
+              b, l, createScalar(b, l, x[0].getType(), 0), x[0]);
+        });
+      },
+      intFold(
+          [](ArrayRef<int64_t> v) -> std::optional<int64_t> { return -v[0]; },
+          [](OpBuilder &b, Location l, ValueRange v) -> Value {
+            return arith::SubIOp::create(
+                b, l, createScalar(b, l, v[0].getType(), 0), v[0]);
+          }));
+  addElementwise(
+      r, "Abs", 1, 1, same,
+      [](NodeImporter &n, int32_t dt) -> FailureOr<ScalarFn> {
+        if (isFloatDType(dt))
+          return ScalarFn([](OpBuilder &b, Location l, ValueRange x) -> Value {
+            return math::AbsFOp::create(b, l, x[0]);
+          });
+        if (dt == kBool)
+          return n.emitError() << "expected a numeric input";
+        if (isUnsignedDType(dt))
+          return ScalarFn([](OpBuilder &, Location, ValueRange x) -> Value {
+            return x[0];
+          });
+        return ScalarFn([](OpBuilder &b, Location l, ValueRange x) -> Value {
+          return math::AbsIOp::create(b, l, x[0]);
+        });
       });
-    if (dt == kBool)
-      return n.emitError() << "expected a numeric input";
-    return ScalarFn([](OpBuilder &b, Location l, ValueRange x) -> Value {
-      return arith::MaxSIOp::create(b, l, x[0], createScalar(b, l, x[0].getType(), 0));
-    });
-  });
-  addElementwise(r, "Not", 1, 1, same, logical([](OpBuilder &b, Location l, ValueRange x) -> Value {
-    return arith::XOrIOp::create(b, l, x[0], createScalar(b, l, x[0].getType(), 1));
-  }));
+  addElementwise(
+      r, "Relu", 1, 1, same,
+      [](NodeImporter &n, int32_t dt) -> FailureOr<ScalarFn> {
+        if (isFloatDType(dt))
+          return ScalarFn([](OpBuilder &b, Location l, ValueRange x) -> Value {
+            return arith::MaximumFOp::create(
+                b, l, x[0], createScalar(b, l, x[0].getType(), 0));
+          });
+        if (dt == kBool)
+          return n.emitError() << "expected a numeric input";
+        return ScalarFn([](OpBuilder &b, Location l, ValueRange x) -> Value {
+          return arith::MaxSIOp::create(b, l, x[0],
+                                        createScalar(b, l, x[0].getType(), 0));
+        });
+      });
+  addElementwise(r, "Not", 1, 1, same,
+                 logical([](OpBuilder &b, Location l, ValueRange x) -> Value {
+                   return arith::XOrIOp::create(
+                       b, l, x[0], createScalar(b, l, x[0].getType(), 1));
+                 }));
   // Not has had one semantics since opset 1.
   r.minOpsets["|Not"] = 1;
 
-  addElementwise(r, "Add", 2, 2, same, arithBinary<arith::AddFOp, arith::AddIOp, arith::AddIOp>(),
-                 intFold([](ArrayRef<int64_t> v) -> std::optional<int64_t> { return v[0] + v[1]; },
-                         [](OpBuilder &b, Location l, ValueRange v) -> Value { return arith::AddIOp::create(b, l, v[0], v[1]); }));
-  addElementwise(r, "Sub", 2, 2, same, arithBinary<arith::SubFOp, arith::SubIOp, arith::SubIOp>(),
-                 intFold([](ArrayRef<int64_t> v) -> std::optional<int64_t> { return v[0] - v[1]; },
-                         [](OpBuilder &b, Location l, ValueRange v) -> Value { return arith::SubIOp::create(b, l, v[0], v[1]); }));
-  addElementwise(r, "Mul", 2, 2, same, arithBinary<arith::MulFOp, arith::MulIOp, arith::MulIOp>(),
-                 intFold([](ArrayRef<int64_t> v) -> std::optional<int64_t> { return v[0] * v[1]; },
-                         [](OpBuilder &b, Location l, ValueRange v) -> Value { return arith::MulIOp::create(b, l, v[0], v[1]); }));
-  addElementwise(r, "Div", 2, 2, same, arithBinary<arith::DivFOp, arith::DivSIOp, arith::DivUIOp>(),
-                 intFold([](ArrayRef<int64_t> v) -> std::optional<int64_t> {
-                           if (v[1] == 0)
-                             return std::nullopt;
-                           return v[0] / v[1];
-                         },
-                         [](OpBuilder &b, Location l, ValueRange v) -> Value { return arith::DivSIOp::create(b, l, v[0], v[1]); }));
+  addElementwise(r, "Add", 2, 2, same,
+                 arithBinary<arith::AddFOp, arith::AddIOp, arith::AddIOp>(),
+                 intFold([](ArrayRef<int64_t> v)
+                             -> std::optional<int64_t> { return v[0] + v[1]; },
+                         [](OpBuilder &b, Location l, ValueRange v) -> Value {
+                           return arith::AddIOp::create(b, l, v[0], v[1]);
+                         }));
+  addElementwise(r, "Sub", 2, 2, same,
+                 arithBinary<arith::SubFOp, arith::SubIOp, arith::SubIOp>(),
+                 intFold([](ArrayRef<int64_t> v)
+                             -> std::optional<int64_t> { return v[0] - v[1]; },
+                         [](OpBuilder &b, Location l, ValueRange v) -> Value {
+                           return arith::SubIOp::create(b, l, v[0], v[1]);
+                         }));
+  addElementwise(r, "Mul", 2, 2, same,
+                 arithBinary<arith::MulFOp, arith::MulIOp, arith::MulIOp>(),
+                 intFold([](ArrayRef<int64_t> v)
+                             -> std::optional<int64_t> { return v[0] * v[1]; },
+                         [](OpBuilder &b, Location l, ValueRange v) -> Value {
+                           return arith::MulIOp::create(b, l, v[0], v[1]);
+                         }));
+  addElementwise(r, "Div", 2, 2, same,
+                 arithBinary<arith::DivFOp, arith::DivSIOp, arith::DivUIOp>(),
+                 intFold(
+                     [](ArrayRef<int64_t> v) -> std::optional<int64_t> {
+                       if (v[1] == 0)
+                         return std::nullopt;
+                       return v[0] / v[1];
+                     },
+                     [](OpBuilder &b, Location l, ValueRange v) -> Value {
+                       return arith::DivSIOp::create(b, l, v[0], v[1]);
+                     }));
   r.add("", "Pow", importPow);
   addMinMax(r, "Max", true);
   addMinMax(r, "Min", false);
 
-  auto cmpFold = [](arith::CmpIPredicate p, std::function<bool(int64_t, int64_t)> f) {
-    return intFold([f](ArrayRef<int64_t> v) -> std::optional<int64_t> { return f(v[0], v[1]) ? 1 : 0; },
-                   [p](OpBuilder &b, Location l, ValueRange v) -> Value { return arith::CmpIOp::create(b, l, p, v[0], v[1]); });
+  auto cmpFold = [](arith::CmpIPredicate p,
+                    std::function<bool(int64_t, int64_t)> f) {
+    return intFold(
+        [f](ArrayRef<int64_t> v) -> std::optional<int64_t> {
+          return f(v[0], v[1]) ? 1 : 0;
+        },
+        [p](OpBuilder &b, Location l, ValueRange v) -> Value {
+          return arith::CmpIOp::create(b, l, p, v[0], v[1]);
+        });
   };
   using P = arith::CmpIPredicate;
   using F = arith::CmpFPredicate;
@@ -446,21 +518,26 @@ void mlir::slim::onnx_import::registerElementwiseOps(OpRegistry &r) {
                  cmpFold(P::eq, [](int64_t a, int64_t b) { return a == b; }));
   addElementwise(r, "Less", 2, 2, boolean, compare(F::OLT, P::slt, P::ult),
                  cmpFold(P::slt, [](int64_t a, int64_t b) { return a < b; }));
-  addElementwise(r, "LessOrEqual", 2, 2, boolean, compare(F::OLE, P::sle, P::ule),
+  addElementwise(r, "LessOrEqual", 2, 2, boolean,
+                 compare(F::OLE, P::sle, P::ule),
                  cmpFold(P::sle, [](int64_t a, int64_t b) { return a <= b; }));
   addElementwise(r, "Greater", 2, 2, boolean, compare(F::OGT, P::sgt, P::ugt),
                  cmpFold(P::sgt, [](int64_t a, int64_t b) { return a > b; }));
-  addElementwise(r, "GreaterOrEqual", 2, 2, boolean, compare(F::OGE, P::sge, P::uge),
+  addElementwise(r, "GreaterOrEqual", 2, 2, boolean,
+                 compare(F::OGE, P::sge, P::uge),
                  cmpFold(P::sge, [](int64_t a, int64_t b) { return a >= b; }));
-  addElementwise(r, "And", 2, 2, boolean, logical([](OpBuilder &b, Location l, ValueRange x) -> Value {
-    return arith::AndIOp::create(b, l, x[0], x[1]);
-  }));
-  addElementwise(r, "Or", 2, 2, boolean, logical([](OpBuilder &b, Location l, ValueRange x) -> Value {
-    return arith::OrIOp::create(b, l, x[0], x[1]);
-  }));
-  addElementwise(r, "Xor", 2, 2, boolean, logical([](OpBuilder &b, Location l, ValueRange x) -> Value {
-    return arith::XOrIOp::create(b, l, x[0], x[1]);
-  }));
+  addElementwise(r, "And", 2, 2, boolean,
+                 logical([](OpBuilder &b, Location l, ValueRange x) -> Value {
+                   return arith::AndIOp::create(b, l, x[0], x[1]);
+                 }));
+  addElementwise(r, "Or", 2, 2, boolean,
+                 logical([](OpBuilder &b, Location l, ValueRange x) -> Value {
+                   return arith::OrIOp::create(b, l, x[0], x[1]);
+                 }));
+  addElementwise(r, "Xor", 2, 2, boolean,
+                 logical([](OpBuilder &b, Location l, ValueRange x) -> Value {
+                   return arith::XOrIOp::create(b, l, x[0], x[1]);
+                 }));
   addElementwise(
       r, "Where", 3, 3, same,
       [](NodeImporter &n, int32_t) -> FailureOr<ScalarFn> {
@@ -475,12 +552,16 @@ void mlir::slim::onnx_import::registerElementwiseOps(OpRegistry &r) {
           return arith::SelectOp::create(b, l, x[0], x[1], x[2]);
         });
       },
-      intFold([](ArrayRef<int64_t> v) -> std::optional<int64_t> { return v[0] ? v[1] : v[2]; },
-              [](OpBuilder &b, Location l, ValueRange v) -> Value {
-                Value c = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne, v[0],
-                                                createScalar(b, l, v[0].getType(), 0));
-                return arith::SelectOp::create(b, l, c, v[1], v[2]);
-              }));
+      intFold(
+          [](ArrayRef<int64_t> v) -> std::optional<int64_t> {
+            return v[0] ? v[1] : v[2];
+          },
+          [](OpBuilder &b, Location l, ValueRange v) -> Value {
+            Value c =
+                arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne, v[0],
+                                      createScalar(b, l, v[0].getType(), 0));
+            return arith::SelectOp::create(b, l, c, v[1], v[2]);
+          }));
   r.add("", "Cast", importCast);
   r.add("", "Identity", importIdentity);
 }

@@ -903,6 +903,8 @@ LogicalResult importSqueeze(NodeImporter &n) {
 LogicalResult importConcat(NodeImporter &n) {
   if (n.getNumInputs() < 1)
     return n.emitError() << "expected at least one input";
+  if (failed(n.expectNoMissingInputs()))
+    return failure();
   const TensorValue &first = n.input(0);
   int64_t rank = first.getType().getRank();
   if (rank == 0)

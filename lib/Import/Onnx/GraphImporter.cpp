@@ -200,6 +200,12 @@ bool NodeImporter::hasInput(unsigned i) const {
   return i < static_cast<unsigned>(node.input_size()) && !node.input(i).empty();
 }
 const TensorValue &NodeImporter::input(unsigned i) const {
+  // Operator importers check their input count (expectInputs) and optional
+  // inputs (hasInput) first: reading one that is not given is a bug here.
+  if (!hasInput(i))
+    llvm::report_fatal_error(llvm::Twine("ONNX importer: ") + describe() +
+                             " read input #" + llvm::Twine(i) +
+                             ", which is not given");
   return graph.getValue(node.input(i));
 }
 

@@ -1090,6 +1090,9 @@ LogicalResult importGeneralSlice(NodeImporter &n, ArrayRef<IntElem> starts,
 }
 
 LogicalResult importSlice(NodeImporter &n) {
+  // The exact count depends on the opset (checked below); the data first.
+  if (failed(n.expectInputs(1, 5)))
+    return failure();
   const TensorValue &in = n.input(0);
   RankedTensorType type = in.getType();
   int64_t rank = type.getRank();

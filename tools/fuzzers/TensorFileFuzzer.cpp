@@ -7,12 +7,14 @@
 //
 // Feeds arbitrary bytes to the reader of ONNX TensorProto files (slim-run
 // --test-data's input_N.pb). A file is refused with a message, or it decodes
-// to dims whose element count matches the bytes (checked here again), every
-// byte of which is read.
+// to dims whose element count matches the bytes (checked here), every byte
+// of which is read.
 //
 //===----------------------------------------------------------------------===//
 
+#include "lib/Import/Onnx/ImportContext.h"
 #include "lib/Import/Onnx/ModelLoader.h"
+#include "lib/Support/Sizes.h"
 #include "tools/fuzzers/FuzzTarget.h"
 
 #include <cstdint>
@@ -26,9 +28,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!error.empty())
     return 0;
   ++slim_fuzz::accepted;
-  for (int64_t d : tensor.dims)
-    if (d < 0)
-      __builtin_trap();
+  // The reader's promise: dims whose element count the bytes hold exactly
+  // (4-bit types two per byte).
+  std::optional<uint64_t> elements =
+      mlir::slim::elementCount(tensor.dims.data(), tensor.dims.size());
+  if (!elements)
+    __builtin_trap();
+  bool int4 = tensor.dtype == kInt4 || tensor.dtype == kUInt4;
+  uint64_t expected = int4
+                          ? (*elements + 1) / 2
+                          : *elements * ModelFile::getElementSize(tensor.dtype);
+  if (expected != tensor.bytes.size())
+    __builtin_trap();
   unsigned sum = 0;
   for (char c : tensor.bytes)
     sum += static_cast<unsigned char>(c);

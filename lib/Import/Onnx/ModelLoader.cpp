@@ -304,17 +304,5 @@ std::string mlir::slim::onnx_import::decodeTensorFile(StringRef data,
     return err;
   out.dtype = proto.data_type();
   out.dims.assign(proto.dims().begin(), proto.dims().end());
-  // getTensorBytes checked the data against the dims; a disagreement here
-  // would be a bug of the reader, not of the file.
-  std::optional<uint64_t> elements =
-      elementCount(out.dims.data(), out.dims.size());
-  bool int4 = out.dtype == kInt4 || out.dtype == kUInt4;
-  std::optional<uint64_t> bytes =
-      !elements ? std::nullopt
-      : int4    ? std::optional<uint64_t>((*elements + 1) / 2)
-                : byteCount(*elements, ModelFile::getElementSize(out.dtype));
-  if (!bytes || *bytes != out.bytes.size())
-    return "internal error: decoded " + std::to_string(out.bytes.size()) +
-           " bytes for the tensor's dims";
   return {};
 }

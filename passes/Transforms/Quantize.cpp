@@ -77,14 +77,16 @@ Value scaleColumns(OpBuilder &b, Location loc, Value x, ArrayRef<float> s) {
   AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
   AffineMap col = AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx);
   SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, TypeRange{type}, ValueRange{x, scales}, ValueRange{init},
-             ArrayRef<AffineMap>{id, col, id}, iters,
-             [](OpBuilder &nb, Location nl, ValueRange args) {
-               Value v = arith::MulFOp::create(nb, nl, args[0], args[1]);
-               linalg::YieldOp::create(nb, nl, v);
-             })
-      .getResult(0);
+  auto scaled = linalg::GenericOp::create(
+      b, loc, TypeRange{type}, ValueRange{x, scales}, ValueRange{init},
+      ArrayRef<AffineMap>{id, col, id}, iters,
+      [](OpBuilder &nb, Location nl, ValueRange args) {
+        Value v = arith::MulFOp::create(nb, nl, args[0], args[1]);
+        linalg::YieldOp::create(nb, nl, v);
+      });
+  // Marks the op as the layer's activation scaling for the ONNX export.
+  scaled->setAttr("slim.activation_scales", b.getUnitAttr());
+  return scaled.getResult(0);
 }
 
 struct SlimQuantizePass : slim::impl::SlimQuantizePassBase<SlimQuantizePass> {
@@ -236,8 +238,8 @@ LogicalResult SlimQuantizePass::quantizeEmbeddings(ModuleOp module,
       extract.getResult().replaceAllUsesWith(v);
       extract.erase();
     }
-    if (weight.use_empty())
-      weight.getDefiningOp()->erase();
+    // An unused assemble stays (later canonicalization drops it): it
+    // records the table's encoding for the ONNX export.
     bool dense = !table.constant->use_empty();
     if (!dense)
       table.constant->erase();

@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Compression/CalibrationStats.h"
+#include "lib/Export/OnnxExport.h"
 #include "lib/Import/Onnx/DiagnosticPrinter.h"
 #include "lib/Import/Onnx/OnnxImporter.h"
 #include "lib/Support/Files.h"
@@ -205,6 +206,21 @@ static llvm::cl::opt<std::string> emitMlir(
                    "--prune/--factorize/--quantize/--calibration, "
                    "before the CPU pipeline, to this file (.mlirbc: bytecode)"),
     llvm::cl::value_desc("file"), llvm::cl::cat(category));
+
+static llvm::cl::opt<std::string> emitOnnx(
+    "emit-onnx",
+    llvm::cl::desc("Also write the compressed model as ONNX to this file, "
+                   "runnable by onnxruntime: quantized layers as "
+                   "com.microsoft.MatMulNBits, other quantized weights as "
+                   "DequantizeLinear (ONNX input and --quantize only; without "
+                   "-o nothing is compiled)"),
+    llvm::cl::value_desc("file.onnx"), llvm::cl::cat(category));
+static llvm::cl::opt<std::string> onnxExternalData(
+    "onnx-external-data",
+    llvm::cl::desc("With --emit-onnx: write the tensors to FILE.data "
+                   "(always|never|auto; auto: when the source model has "
+                   "external data or the tensors exceed 1 GiB)"),
+    llvm::cl::init("auto"), llvm::cl::cat(category));
 
 static llvm::cl::opt<std::string> targetCpu(
     "target-cpu",
@@ -937,8 +953,29 @@ int main(int argc, char **argv) {
   }
   if (inputPath.empty())
     return error("no input model (usage: slimc model.onnx -o OUT_DIR)");
-  if (outDir.empty())
+  if (outDir.empty() && emitOnnx.empty())
     return error("no output directory (-o OUT_DIR)");
+  bool compileModel = !outDir.empty();
+  slim::OnnxExportOptions exportOptions;
+  if (!emitOnnx.empty()) {
+    if (!StringRef(inputPath).ends_with(".onnx"))
+      return error("--emit-onnx needs an ONNX input (the exported model is "
+                   "the input graph with its weights compressed)");
+    if (pruneOpt.getNumOccurrences() || factorizeOpt.getNumOccurrences())
+      return error("--emit-onnx: pruned and factorized weights have no ONNX "
+                   "form yet (use --quantize)");
+    if (calibration)
+      return error("--emit-onnx and --calibration do not go together");
+    if (onnxExternalData == "always")
+      exportOptions.externalData = slim::OnnxExportOptions::ExternalData::Always;
+    else if (onnxExternalData == "never")
+      exportOptions.externalData = slim::OnnxExportOptions::ExternalData::Never;
+    else if (onnxExternalData != "auto")
+      return error("--onnx-external-data: expected always, never or auto, got '" +
+                   onnxExternalData + "'");
+  } else if (onnxExternalData.getNumOccurrences()) {
+    return error("--onnx-external-data needs --emit-onnx");
+  }
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -1014,6 +1051,8 @@ int main(int argc, char **argv) {
     outputs.push_back({saveStats, "--save-stats"});
   if (!emitMlir.empty())
     outputs.push_back({emitMlir, "--emit-mlir"});
+  if (!emitOnnx.empty())
+    outputs.push_back({emitOnnx, "--emit-onnx"});
   for (const std::string *options :
        {&quantizeOpt.getValue(), &pruneOpt.getValue(),
         &factorizeOpt.getValue()}) {
@@ -1026,19 +1065,20 @@ int main(int argc, char **argv) {
   for (const auto &[path, what] : outputs)
     if (std::string err = checkOutput(path, what); !err.empty())
       return error("cannot write " + err);
-  if (llvm::sys::fs::exists(outDir) && !llvm::sys::fs::is_directory(outDir))
-    return error("-o " + outDir + " exists and is not a directory");
-
-  bool existed = llvm::sys::fs::exists(outDir);
-  if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
-    return error("cannot create " + outDir + ": " + ec.message());
-  // One slimc at a time per output folder: two would leave a folder with
-  // files of both models. The lock (on the directory itself) is released
-  // when slimc exits, however it exits.
-  int lockFd = ::open(outDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (lockFd < 0 || ::flock(lockFd, LOCK_EX | LOCK_NB) != 0)
-    return error(outDir + " is being written by another slimc: wait for it "
-                          "or choose another -o");
+  bool existed = !compileModel || llvm::sys::fs::exists(outDir);
+  if (compileModel) {
+    if (llvm::sys::fs::exists(outDir) && !llvm::sys::fs::is_directory(outDir))
+      return error("-o " + outDir + " exists and is not a directory");
+    if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
+      return error("cannot create " + outDir + ": " + ec.message());
+    // One slimc at a time per output folder: two would leave a folder with
+    // files of both models. The lock (on the directory itself) is released
+    // when slimc exits, however it exits.
+    int lockFd = ::open(outDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lockFd < 0 || ::flock(lockFd, LOCK_EX | LOCK_NB) != 0)
+      return error(outDir + " is being written by another slimc: wait for it "
+                            "or choose another -o");
+  }
   // Removes the output directory if this run created it and fails before
   // writing anything into it.
   llvm::scope_exit removeCreated([&] {
@@ -1294,6 +1334,36 @@ int main(int argc, char **argv) {
       return error(llvm::toString(std::move(e)));
   }
 
+  if (!emitOnnx.empty()) {
+    phases.start("ONNX export");
+    FailureOr<slim::OnnxExportSummary> exported = slim::exportCompressedOnnx(
+        *module, inputPath, emitOnnx, exportOptions);
+    if (failed(exported))
+      return error("cannot export " + inputPath + " as ONNX");
+    if (!quiet) {
+      const slim::OnnxExportSummary &e = *exported;
+      llvm::errs() << llvm::formatv(
+          "slimc: wrote {0} ({1} bytes{2}): {3} MatMulNBits, {4} "
+          "DequantizeLinear",
+          emitOnnx.getValue(), e.modelBytes,
+          e.dataPath.empty()
+              ? std::string()
+              : llvm::formatv(" + {0}, {1} bytes", e.dataPath, e.dataBytes)
+                    .str(),
+          e.matMulNBits, e.dequantizeLinear);
+      if (e.widened)
+        llvm::errs() << ", " << e.widened
+                     << " weights in wider codes (onnxruntime's MatMulNBits "
+                        "takes 4 or 8 bits)";
+      if (e.opsetRaisedFrom)
+        llvm::errs() << ", opset raised from " << e.opsetRaisedFrom << " to 21";
+      llvm::errs() << "\n";
+    }
+  }
+  if (!compileModel) {
+    phases.finish();
+    return 0;
+  }
   removeCreated.release();
   if (std::string err =
           compileModule(*module, outDir, !existed, inputPath, setup, phases);

@@ -374,6 +374,9 @@ void mlir::slim::onnx_import::registerElementwiseOps(OpRegistry &r) {
   unary("Ceil", [](OpBuilder &b, Location l, Value x) -> Value {
     return math::CeilOp::create(b, l, x);
   });
+  unary("Round", [](OpBuilder &b, Location l, Value x) -> Value {
+    return math::RoundEvenOp::create(b, l, x); // halves to even, as ONNX
+  });
   unary("Reciprocal", [](OpBuilder &b, Location l, Value x) -> Value {
     return arith::DivFOp::create(b, l, one(b, l, x.getType()), x);
   });

@@ -28,6 +28,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include <cstring>
+
 using namespace mlir;
 using namespace mlir::slim;
 using namespace mlir::slim::onnx_import;
@@ -343,9 +345,9 @@ LogicalResult importMatMulNBits(NodeImporter &n) {
     return n.emitError() << "unsupported bits=" << bits << " (2, 4 or 8)";
   if (!isFloatDType(a.dtype))
     return n.emitError() << "expected a floating-point activation";
-  if (k % block != 0)
-    return n.emitError() << "K=" << k << " is not a multiple of block_size="
-                         << block << " (padded blocks are unsupported)";
+  if (block * bits % 8 != 0)
+    return n.emitError() << "block_size=" << block << " with bits=" << bits
+                         << " does not fill whole bytes";
   if (!bq.isConstant() || bq.dtype != kUInt8)
     return n.emitError() << "expected a constant uint8 weight";
   if (!scales.isConstant())
@@ -355,21 +357,43 @@ LogicalResult importMatMulNBits(NodeImporter &n) {
   Type scaleType = getScaleType(n.getContext(), scales.dtype);
   if (!scaleType)
     return n.emitError() << "unsupported scale type " << getDTypeName(scales.dtype);
-  int64_t blocks = k / block;
-  int64_t rowBytes = k * bits / 8;
-  if (bq.getType().getNumElements() != nOut * rowBytes)
+  // When block_size does not divide K, the last block of each row is
+  // padded to a whole block: B is [N, blocks, block * bits / 8].
+  int64_t blocks = (k + block - 1) / block;
+  int64_t paddedRow = blocks * block * bits / 8;
+  int64_t rowBytes = (k * bits + 7) / 8;
+  if (bq.getType().getNumElements() != nOut * paddedRow)
     return n.emitError() << "weight has " << bq.getType().getNumElements()
                          << " bytes, N=" << nOut << " K=" << k << " bits="
-                         << bits << " needs " << nOut * rowBytes;
+                         << bits << " block_size=" << block << " needs "
+                         << nOut * paddedRow;
   if (scales.getType().getNumElements() != nOut * blocks)
     return n.emitError() << "scales have " << scales.getType().getNumElements()
                          << " elements, expected " << nOut * blocks;
   OpBuilder &b = n.b;
   Location loc = n.loc;
   MLIRContext *ctx = n.getContext();
+  Value codes;
+  if (paddedRow == rowBytes) {
+    codes = reshapeConstant(b, loc, bq, {nOut, rowBytes}, b.getI8Type());
+  } else {
+    // Slim's rows end at the last code: each row's first rowBytes bytes
+    // (blocks fill whole bytes, so the codes are contiguous), copied.
+    ArrayRef<char> raw = constantBytes(bq);
+    AsmResourceBlob blob =
+        HeapAsmResourceBlob::allocate(nOut * rowBytes, /*align=*/64);
+    MutableArrayRef<char> dst = blob.getMutableData();
+    for (int64_t r = 0; r < nOut; ++r)
+      std::memcpy(dst.data() + r * rowBytes, raw.data() + r * paddedRow,
+                  rowBytes);
+    auto type = RankedTensorType::get({nOut, rowBytes}, b.getI8Type());
+    codes = arith::ConstantOp::create(
+        b, loc,
+        DenseResourceElementsAttr::get(type, n.getNode().input(1) + ".unpadded",
+                                       std::move(blob)));
+  }
   SmallVector<Value> storage{
-      reshapeConstant(b, loc, bq, {nOut, rowBytes}, b.getI8Type()),
-      reshapeConstant(b, loc, scales, {nOut, blocks}, scaleType)};
+      codes, reshapeConstant(b, loc, scales, {nOut, blocks}, scaleType)};
   bool hasZp = n.hasInput(3);
   if (hasZp) {
     const TensorValue &zp = n.input(3);

@@ -23,6 +23,7 @@
 #include "lib/Runtime/CalibrationData.h"
 #include "lib/Runtime/Tokenizer.h"
 #include "lib/Support/Files.h"
+#include "lib/Support/JsonOutput.h"
 #include "lib/Support/Sizes.h"
 #include "lib/Support/Version.h"
 #include "slim/Runtime.h"
@@ -34,6 +35,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -165,8 +167,27 @@ static llvm::cl::opt<unsigned>
     threads("num-threads", llvm::cl::desc("Kernel threads (0: all)"),
             llvm::cl::init(0), llvm::cl::cat(category));
 
+static llvm::cl::opt<bool> jsonOpt(
+    "json",
+    llvm::cl::desc("Print the results as one JSON object on stdout (the "
+                   "text output goes to stderr); errors give \"ok\": false "
+                   "and \"error\""),
+    llvm::cl::cat(category));
+
+/// Where the human-readable output goes: stdout, or stderr with --json.
+static llvm::raw_ostream &textOut() {
+  return jsonOpt ? llvm::errs() : llvm::outs();
+}
+
+/// The --json result, printed once when slim-run ends.
+static llvm::json::Object &result() {
+  static llvm::json::Object object;
+  return object;
+}
+
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "slim-run") << message << "\n";
+  result()["error"] = message.str();
   return 1;
 }
 
@@ -494,13 +515,24 @@ int calibrate(slim_model *model, LMRunner &lm,
           calibrateFile, data.source, static_cast<int64_t>(samples),
           static_cast<int64_t>(samples * context), inputs, header))
     return fail(llvm::toString(std::move(e)));
-  llvm::outs() << "wrote " << calibrateFile << ": " << numPoints
-               << " observation points, " << samples << " sequences x "
-               << context << " tokens of " << data.source << "\n";
+  result()["mode"] = "calibrate";
+  result()["stats"] = calibrateFile.getValue();
+  result()["observation_points"] = static_cast<int64_t>(numPoints);
+  result()["sequences"] = static_cast<int64_t>(samples);
+  result()["context"] = static_cast<int64_t>(context);
+  result()["source"] = data.source;
+  result()["seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  textOut() << "wrote " << calibrateFile << ": " << numPoints
+            << " observation points, " << samples << " sequences x " << context
+            << " tokens of " << data.source << "\n";
   return 0;
 }
 
 } // namespace
+
+static int runTool();
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
@@ -508,6 +540,23 @@ int main(int argc, char **argv) {
   llvm::cl::HideUnrelatedOptions(category);
   llvm::cl::ParseCommandLineOptions(
       argc, argv, "slim-run: runs a model compiled by slimc\n");
+  int status = runTool();
+  if (jsonOpt) {
+    llvm::json::Object out{{"tool", "slim-run"},
+                           {"version", mlir::slim::getVersion()},
+                           {"commit", mlir::slim::getCommit()},
+                           {"ok", status == 0}};
+    if (!modelDir.empty())
+      out["model"] = modelDir.getValue();
+    for (auto &[key, value] : result())
+      out[key] = std::move(value);
+    mlir::slim::printJson(llvm::outs(), llvm::json::Value(std::move(out)));
+    llvm::outs() << "\n";
+  }
+  return status;
+}
+
+static int runTool() {
   mlir::slim::Tokenizer tokenizer;
   if (!tokenizerPath.empty()) {
     std::string err;
@@ -532,9 +581,14 @@ int main(int argc, char **argv) {
     auto ids = tokenizer.encode(text);
     if (!ids)
       return fail(encodeFile + ": " + llvm::toString(ids.takeError()));
-    for (int32_t id : *ids)
-      llvm::outs() << id << " ";
-    llvm::outs() << "\n";
+    llvm::json::Array list;
+    for (int32_t id : *ids) {
+      textOut() << id << " ";
+      list.push_back(static_cast<int64_t>(id));
+    }
+    textOut() << "\n";
+    result()["mode"] = "encode";
+    result()["ids"] = std::move(list);
     return 0;
   }
   if (modelDir.empty())
@@ -551,17 +605,25 @@ int main(int argc, char **argv) {
           nout = slim_model_num_outputs(model);
 
   auto describe = [](const char *kind, const slim_tensor_info *info) {
-    llvm::outs() << "  " << kind << " '" << info->name
-                 << "': " << slim_dtype_name(info->dtype) << "[";
+    textOut() << "  " << kind << " '" << info->name
+              << "': " << slim_dtype_name(info->dtype) << "[";
+    llvm::json::Array dims;
     for (int d = 0; d < info->rank; ++d) {
       if (d)
-        llvm::outs() << ", ";
-      if (info->dims[d] >= 0)
-        llvm::outs() << info->dims[d];
-      else
-        llvm::outs() << (*info->dim_names[d] ? info->dim_names[d] : "?");
+        textOut() << ", ";
+      if (info->dims[d] >= 0) {
+        textOut() << info->dims[d];
+        dims.push_back(info->dims[d]);
+      } else {
+        const char *name = *info->dim_names[d] ? info->dim_names[d] : "?";
+        textOut() << name;
+        dims.push_back(name);
+      }
     }
-    llvm::outs() << "]\n";
+    textOut() << "]\n";
+    return llvm::json::Object{{"name", info->name},
+                              {"dtype", slim_dtype_name(info->dtype)},
+                              {"dims", std::move(dims)}};
   };
   // Another model's tokenizer gives ids the model may not have, or other
   // words for the ones it has: refuse a vocabulary larger than the logits.
@@ -706,13 +768,22 @@ int main(int argc, char **argv) {
       double secs = std::chrono::duration<double>(
                         std::chrono::steady_clock::now() - start)
                         .count();
-      llvm::outs() << "perplexity: "
-                   << llvm::format("%.4f", std::exp(nll / count)) << " over "
-                   << count << " tokens (" << windows << " windows of "
-                   << context << ", stride " << stride
-                   << (perplexityDecode ? ", token by token" : "")
-                   << "; mean NLL " << llvm::format("%.6f", nll / count) << "; "
-                   << llvm::format("%.1f", (count / secs)) << " tokens/s)\n";
+      result()["mode"] = "perplexity";
+      result()["perplexity"] = std::exp(nll / count);
+      result()["mean_nll"] = nll / count;
+      result()["tokens"] = static_cast<int64_t>(count);
+      result()["windows"] = static_cast<int64_t>(windows);
+      result()["context"] = static_cast<int64_t>(context);
+      result()["stride"] = static_cast<int64_t>(stride);
+      result()["token_by_token"] = static_cast<bool>(perplexityDecode);
+      result()["seconds"] = secs;
+      result()["tokens_per_second"] = secs > 0 ? count / secs : 0.0;
+      textOut() << "perplexity: " << llvm::format("%.4f", std::exp(nll / count))
+                << " over " << count << " tokens (" << windows << " windows of "
+                << context << ", stride " << stride
+                << (perplexityDecode ? ", token by token" : "") << "; mean NLL "
+                << llvm::format("%.6f", nll / count) << "; "
+                << llvm::format("%.1f", (count / secs)) << " tokens/s)\n";
     }
     if (!generatePrompt.empty()) {
       auto encoded = tokenizer.encode(generatePrompt);
@@ -727,8 +798,8 @@ int main(int argc, char **argv) {
       std::vector<int32_t> feed = ids;
       size_t promptTokens = ids.size();
       // The prompt, then each token as it comes (streamed).
-      llvm::outs() << generatePrompt;
-      llvm::outs().flush();
+      textOut() << generatePrompt;
+      textOut().flush();
       std::string stoppedAt;
       auto start = std::chrono::steady_clock::now();
       auto firstDone = start;
@@ -753,8 +824,8 @@ int main(int argc, char **argv) {
         }
         generated.push_back(next);
         ids.push_back(next);
-        llvm::outs() << tokenizer.decode({next});
-        llvm::outs().flush();
+        textOut() << tokenizer.decode({next});
+        textOut().flush();
         if (useCache) {
           past += static_cast<int64_t>(input.size());
           for (size_t k = 0; k < cache.size(); ++k) {
@@ -774,41 +845,66 @@ int main(int argc, char **argv) {
           std::chrono::duration<double>(firstDone - start).count();
       double decodeSecs =
           std::chrono::duration<double>(end - firstDone).count();
-      llvm::outs() << "\n";
+      textOut() << "\n";
       if (!stoppedAt.empty())
-        llvm::outs() << "stopped at " << stoppedAt
-                     << " (--ignore-eos goes on)\n";
+        textOut() << "stopped at " << stoppedAt << " (--ignore-eos goes on)\n";
       if (printIds) {
-        llvm::outs() << "ids:";
+        textOut() << "ids:";
         for (int32_t id : generated)
-          llvm::outs() << " " << id;
-        llvm::outs() << "\n";
+          textOut() << " " << id;
+        textOut() << "\n";
       }
       // The first step reads the prompt (and gives the first token); the
       // others decode one token each.
       size_t decoded = generated.size() > 1 ? generated.size() - 1 : 0;
       if (!stoppedAt.empty() && !generated.empty())
         decoded = generated.size();
-      llvm::outs() << "generated " << generated.size() << " tokens ("
-                   << (lm.hasCache() ? "KV cache" : "no KV cache")
-                   << "): prompt " << promptTokens << " tokens in "
-                   << llvm::format("%.3f", promptSecs) << " s ("
-                   << llvm::format("%.1f", promptTokens / promptSecs)
-                   << " tokens/s), decode " << decoded << " tokens in "
-                   << llvm::format("%.3f", decodeSecs) << " s ("
-                   << llvm::format("%.1f",
-                                   decodeSecs > 0 ? decoded / decodeSecs : 0.0)
-                   << " tokens/s)\n";
+      {
+        llvm::json::Array idList;
+        for (int32_t id : generated)
+          idList.push_back(static_cast<int64_t>(id));
+        llvm::json::Object g{
+            {"prompt", generatePrompt.getValue()},
+            {"text", tokenizer.decode(generated)},
+            {"ids", std::move(idList)},
+            {"kv_cache", lm.hasCache()},
+            {"prompt_tokens", static_cast<int64_t>(promptTokens)},
+            {"prompt_seconds", promptSecs},
+            {"decoded_tokens", static_cast<int64_t>(decoded)},
+            {"decode_seconds", decodeSecs},
+            {"decode_tokens_per_second",
+             decodeSecs > 0 ? decoded / decodeSecs : 0.0}};
+        if (!stoppedAt.empty())
+          g["stopped_at"] = stoppedAt;
+        if (!result().get("mode"))
+          result()["mode"] = "generate";
+        else
+          result()["mode"] = "perplexity+generate";
+        result()["generate"] = std::move(g);
+      }
+      textOut() << "generated " << generated.size() << " tokens ("
+                << (lm.hasCache() ? "KV cache" : "no KV cache") << "): prompt "
+                << promptTokens << " tokens in "
+                << llvm::format("%.3f", promptSecs) << " s ("
+                << llvm::format("%.1f", promptTokens / promptSecs)
+                << " tokens/s), decode " << decoded << " tokens in "
+                << llvm::format("%.3f", decodeSecs) << " s ("
+                << llvm::format("%.1f",
+                                decodeSecs > 0 ? decoded / decodeSecs : 0.0)
+                << " tokens/s)\n";
     }
     return 0;
   }
   if (testData.empty() && !bench) {
-    llvm::outs() << modelDir << ": " << nin << " inputs, " << nout
-                 << " outputs\n";
+    textOut() << modelDir << ": " << nin << " inputs, " << nout << " outputs\n";
+    llvm::json::Array ins, outs;
     for (int32_t i = 0; i < nin; ++i)
-      describe("input", slim_model_input(model, i));
+      ins.push_back(describe("input", slim_model_input(model, i)));
     for (int32_t i = 0; i < nout; ++i)
-      describe("output", slim_model_output(model, i));
+      outs.push_back(describe("output", slim_model_output(model, i)));
+    result()["mode"] = "describe";
+    result()["inputs"] = std::move(ins);
+    result()["outputs"] = std::move(outs);
     return 0;
   }
 
@@ -883,6 +979,9 @@ int main(int argc, char **argv) {
   };
 
   int status = 0;
+  result()["mode"] = bench && !testData.empty() ? "test+bench"
+                     : bench                    ? "bench"
+                                                : "test";
   if (!testData.empty()) {
     if (!runOnce())
       return fail(slim_last_error());
@@ -906,6 +1005,7 @@ int main(int argc, char **argv) {
         os << proto.SerializeAsString();
       }
     }
+    llvm::json::Array compared;
     for (int32_t i = 0; i < static_cast<int32_t>(expected.size()); ++i) {
       const slim_tensor_info *info = slim_model_output(model, i);
       const slim_tensor &a = out[i], &e = expected[i].t;
@@ -913,8 +1013,10 @@ int main(int argc, char **argv) {
       for (int d = 0; shapeOk && d < a.rank; ++d)
         shapeOk = a.dims[d] == e.dims[d];
       if (!shapeOk) {
-        llvm::outs() << "FAIL output '" << info->name
-                     << "': shape differs from the expected\n";
+        textOut() << "FAIL output '" << info->name
+                  << "': shape differs from the expected\n";
+        compared.push_back(llvm::json::Object{
+            {"name", info->name}, {"passed", false}, {"shape_differs", true}});
         status = 1;
         continue;
       }
@@ -937,16 +1039,30 @@ int main(int argc, char **argv) {
             maxRel = std::max(maxRel, d / std::fabs(y));
         }
       }
-      llvm::outs() << (bad ? "FAIL" : "PASS") << " output '" << info->name
-                   << "': max abs err " << llvm::format("%.3g", maxAbs)
-                   << ", max rel err " << llvm::format("%.3g", maxRel);
+      textOut() << (bad ? "FAIL" : "PASS") << " output '" << info->name
+                << "': max abs err " << llvm::format("%.3g", maxAbs)
+                << ", max rel err " << llvm::format("%.3g", maxRel);
       if (bad)
-        llvm::outs() << ", " << bad << " of " << n << " elements outside rtol "
-                     << rtolOpt << " atol " << atolOpt;
-      llvm::outs() << "\n";
+        textOut() << ", " << bad << " of " << n << " elements outside rtol "
+                  << rtolOpt << " atol " << atolOpt;
+      textOut() << "\n";
+      compared.push_back(
+          llvm::json::Object{{"name", info->name},
+                             {"passed", bad == 0},
+                             {"max_abs_err", maxAbs},
+                             {"max_rel_err", maxRel},
+                             {"elements", static_cast<int64_t>(n)},
+                             {"outside_tolerance", static_cast<int64_t>(bad)}});
       if (bad)
         status = 1;
     }
+    llvm::json::Object test{{"test_data", testData.getValue()},
+                            {"compared", !expected.empty()},
+                            {"passed", status == 0},
+                            {"rtol", rtolOpt.getValue()},
+                            {"atol", atolOpt.getValue()},
+                            {"outputs", std::move(compared)}};
+    result()["test"] = std::move(test);
   }
   if (bench) {
     for (unsigned i = 0; i < warmup; ++i)
@@ -964,11 +1080,19 @@ int main(int argc, char **argv) {
     }
     std::sort(ms.begin(), ms.end());
     double median = ms[ms.size() / 2];
-    llvm::outs() << "bench: " << ms.size() << " runs after " << warmup
-                 << " warm-up: median " << llvm::format("%.3f", median)
-                 << " ms, min " << llvm::format("%.3f", ms.front())
-                 << " ms, p90 " << llvm::format("%.3f", ms[ms.size() * 9 / 10])
-                 << " ms, max " << llvm::format("%.3f", ms.back()) << " ms\n";
+    result()["bench"] =
+        llvm::json::Object{{"runs", static_cast<int64_t>(ms.size())},
+                           {"warmup", static_cast<int64_t>(warmup)},
+                           {"threads", static_cast<int64_t>(threads)},
+                           {"median_ms", median},
+                           {"min_ms", ms.front()},
+                           {"p90_ms", ms[ms.size() * 9 / 10]},
+                           {"max_ms", ms.back()}};
+    textOut() << "bench: " << ms.size() << " runs after " << warmup
+              << " warm-up: median " << llvm::format("%.3f", median)
+              << " ms, min " << llvm::format("%.3f", ms.front()) << " ms, p90 "
+              << llvm::format("%.3f", ms[ms.size() * 9 / 10]) << " ms, max "
+              << llvm::format("%.3f", ms.back()) << " ms\n";
   }
   releaseAll();
   return status;

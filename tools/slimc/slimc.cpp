@@ -278,14 +278,18 @@ public:
   ~PhaseTimer() {
     finish();
     if (!silent && total > 0)
-      llvm::errs() << llvm::formatv("slimc: total {0:f2} s\n", total);
+      llvm::errs() << llvm::formatv("slimc: {0}total {1:f2} s\n", summary,
+                                    total);
   }
+  /// What the run wrote, printed before the total time.
+  void setSummary(llvm::StringRef text) { summary = (text + ", ").str(); }
   double getTotal() const { return total; }
 
 private:
   std::string current;
   std::chrono::steady_clock::time_point begin;
   double total = 0;
+  std::string summary;
   bool silent;
 };
 
@@ -967,12 +971,14 @@ int main(int argc, char **argv) {
     if (calibration)
       return error("--emit-onnx and --calibration do not go together");
     if (onnxExternalData == "always")
-      exportOptions.externalData = slim::OnnxExportOptions::ExternalData::Always;
+      exportOptions.externalData =
+          slim::OnnxExportOptions::ExternalData::Always;
     else if (onnxExternalData == "never")
       exportOptions.externalData = slim::OnnxExportOptions::ExternalData::Never;
     else if (onnxExternalData != "auto")
-      return error("--onnx-external-data: expected always, never or auto, got '" +
-                   onnxExternalData + "'");
+      return error(
+          "--onnx-external-data: expected always, never or auto, got '" +
+          onnxExternalData + "'");
   } else if (onnxExternalData.getNumOccurrences()) {
     return error("--onnx-external-data needs --emit-onnx");
   }
@@ -1336,8 +1342,8 @@ int main(int argc, char **argv) {
 
   if (!emitOnnx.empty()) {
     phases.start("ONNX export");
-    FailureOr<slim::OnnxExportSummary> exported = slim::exportCompressedOnnx(
-        *module, inputPath, emitOnnx, exportOptions);
+    FailureOr<slim::OnnxExportSummary> exported =
+        slim::exportCompressedOnnx(*module, inputPath, emitOnnx, exportOptions);
     if (failed(exported))
       return error("cannot export " + inputPath + " as ONNX");
     if (!quiet) {
@@ -1361,7 +1367,7 @@ int main(int argc, char **argv) {
     }
   }
   if (!compileModel) {
-    phases.finish();
+    phases.setSummary("wrote " + emitOnnx);
     return 0;
   }
   removeCreated.release();
@@ -1369,5 +1375,17 @@ int main(int argc, char **argv) {
           compileModule(*module, outDir, !existed, inputPath, setup, phases);
       !err.empty())
     return error(err);
+  // One line for people and scripts: what was written, how big.
+  std::string written = "wrote " + outDir;
+  for (const char *file : {"model.so", "model.weights"}) {
+    llvm::SmallString<256> path(outDir);
+    llvm::sys::path::append(path, file);
+    uint64_t size = 0;
+    if (!llvm::sys::fs::file_size(path, size))
+      written += llvm::formatv(" {0} {1} bytes,", file, size).str();
+  }
+  if (!emitOnnx.empty())
+    written += " and " + emitOnnx + ",";
+  phases.setSummary(StringRef(written).drop_back());
   return 0;
 }

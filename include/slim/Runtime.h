@@ -104,6 +104,14 @@ const slim_tensor_info *slim_model_output(const slim_model *model, int32_t i);
 /* Threads used by the model's kernels (default: all cores). */
 slim_status slim_model_set_threads(slim_model *model, int32_t threads);
 
+/* Tunes glibc's malloc for repeated runs (a process-wide setting, so only on
+ * request): freed activation buffers stay in the heap instead of going back
+ * to the kernel after each run, where large buffers would otherwise be
+ * mapped and faulted in again on every call (mallopt M_MMAP_THRESHOLD and
+ * M_TRIM_THRESHOLD to 1 GiB). slim-run calls it; SLIM_NO_MALLOPT=1 in the
+ * environment makes it do nothing. */
+void slim_runtime_tune_allocator(void);
+
 /* Runs the model. `inputs` and `outputs` are in the model's order. */
 slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
                            int32_t num_inputs, slim_tensor *outputs,

@@ -11,20 +11,19 @@
 // passed as the last argument). Memref descriptors are built and read here:
 // {allocated, aligned, offset, sizes[rank], strides[rank]}, all 64-bit.
 //
+// This file is libslim-runtime.so, the library C programs link: it has no
+// LLVM dependency (model.json is read with nlohmann/json, the fingerprint
+// hashed with libxxhash's XXH3, CPU features read by CPUID).
+//
 //===----------------------------------------------------------------------===//
 
 #include "slim/Runtime.h"
+#include "lib/Runtime/HostFeatures.h"
 #include "lib/Runtime/KernelAbi.h"
-#include "lib/Support/Files.h"
-#include "lib/Support/ModelFingerprint.h"
 #include "lib/Support/Sizes.h"
 
-#include "llvm/ADT/SmallVector.h"
-#include "llvm/ADT/StringMap.h"
-#include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/Path.h"
-#include "llvm/TargetParser/Host.h"
+#include <nlohmann/json.hpp>
+#include <xxhash.h>
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -33,13 +32,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
+
+using Json = nlohmann::json;
 
 namespace {
 
@@ -80,7 +84,7 @@ struct slim_model {
   /// checks: they are called directly).
   int32_t (*run)(EntryFn, void **, SlimRtError *) = nullptr;
   /// The messages of the model's run-time checks, NUL-separated.
-  llvm::StringRef checkMessages;
+  std::string checkMessages;
   void (*setThreads)(int) = nullptr;
   void (*setObserver)(slim_observer_fn, void *) = nullptr;
   struct ObservationPoint {
@@ -179,40 +183,83 @@ const char *slim_dtype_name(slim_dtype dtype) {
 
 const char *slim_last_error(void) { return lastError.c_str(); }
 
-static bool readInfos(const llvm::json::Array *array,
+static bool readInfos(const Json *array,
                       std::vector<std::unique_ptr<InfoStorage>> &out) {
-  if (!array)
+  if (!array || !array->is_array())
     return false;
-  for (const llvm::json::Value &v : *array) {
-    const llvm::json::Object *o = v.getAsObject();
-    if (!o)
+  for (const Json &o : *array) {
+    if (!o.is_object())
       return false;
     auto info = std::make_unique<InfoStorage>();
-    std::optional<llvm::StringRef> name = o->getString("name");
-    std::optional<int64_t> dtype = o->getInteger("dtype");
-    const llvm::json::Array *dims = o->getArray("dims");
-    const llvm::json::Array *names = o->getArray("dim_names");
-    if (!name || !dtype || !dims || !names || dims->size() != names->size() ||
-        dims->size() > SLIM_MAX_RANK || !dtypeSize(*dtype))
+    auto name = o.find("name"), dtype = o.find("dtype"), dims = o.find("dims"),
+         names = o.find("dim_names");
+    if (name == o.end() || !name->is_string() || dtype == o.end() ||
+        !dtype->is_number_integer() || dims == o.end() || !dims->is_array() ||
+        names == o.end() || !names->is_array() ||
+        dims->size() != names->size() || dims->size() > SLIM_MAX_RANK ||
+        !dtypeSize(dtype->get<int64_t>()))
       return false;
-    info->name = name->str();
-    for (const llvm::json::Value &d : *dims) {
-      std::optional<int64_t> n = d.getAsInteger();
-      if (!n)
+    info->name = name->get<std::string>();
+    for (const Json &d : *dims) {
+      if (!d.is_number_integer())
         return false;
-      info->dims.push_back(*n);
+      info->dims.push_back(d.get<int64_t>());
     }
-    for (const llvm::json::Value &d : *names) {
-      std::optional<llvm::StringRef> s = d.getAsString();
-      if (!s)
+    for (const Json &d : *names) {
+      if (!d.is_string())
         return false;
-      info->dimNames.push_back(s->str());
+      info->dimNames.push_back(d.get<std::string>());
     }
-    info->finish(static_cast<slim_dtype>(*dtype));
+    info->finish(static_cast<slim_dtype>(dtype->get<int64_t>()));
     out.push_back(std::move(info));
   }
   return true;
 }
+
+} // extern "C"
+
+/// `key` of `object` if it is there with the type `is` accepts.
+template <typename Pred>
+static const Json *member(const Json &object, const char *key, Pred is) {
+  auto it = object.find(key);
+  return it != object.end() && is(*it) ? &*it : nullptr;
+}
+static const Json *arrayMember(const Json &o, const char *key) {
+  return member(o, key, [](const Json &v) { return v.is_array(); });
+}
+
+/// Why `path` is not a regular file ("" if it is).
+static std::string regularFileError(const std::string &path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    return std::strerror(errno);
+  if (S_ISDIR(st.st_mode))
+    return "is a directory";
+  if (!S_ISREG(st.st_mode))
+    return "is not a regular file (a FIFO, device or socket)";
+  return "";
+}
+
+/// The fingerprint of model.json's interface (ModelFingerprint.h): XXH3 of
+/// the compact JSON with sorted keys that slimc hashed. nlohmann's objects
+/// sort their keys and print compactly as llvm::json does; model.json's
+/// values are strings, integers and booleans, printed the same way by both.
+static std::string fingerprint(const Json &inputs, const Json &outputs,
+                               bool weightsArgument, int64_t weightsBytes) {
+  Json canonical = {{"inputs", inputs},
+                    {"outputs", outputs},
+                    {"weights_argument", weightsArgument},
+                    {"weights_bytes", weightsBytes}};
+  std::string text = canonical.dump(-1, ' ', /*ensure_ascii=*/false,
+                                    Json::error_handler_t::replace);
+  char hex[17];
+  std::snprintf(
+      hex, sizeof hex, "%016llx",
+      static_cast<unsigned long long>(XXH3_64bits(text.data(), text.size())));
+  return hex;
+}
+
+extern "C" {
 
 slim_status slim_model_load(const char *directory, slim_model **model) {
   if (!directory || !model)
@@ -221,76 +268,103 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
   auto m = std::make_unique<slim_model>();
   m->directory = directory;
   auto path = [&](const char *file) {
-    llvm::SmallString<256> p(directory);
-    llvm::sys::path::append(p, file);
-    return std::string(p);
+    std::string p = directory;
+    if (!p.empty() && p.back() != '/')
+      p += '/';
+    return p + file;
   };
 
   std::string jsonPath = path("model.json");
-  auto buffer = mlir::slim::readRegularFile(jsonPath);
-  if (!buffer)
-    return fail(SLIM_ERROR_IO, "cannot read " + jsonPath + ": " +
-                                   llvm::toString(buffer.takeError()));
-  llvm::Expected<llvm::json::Value> json =
-      llvm::json::parse((*buffer)->getBuffer());
-  if (!json)
-    return fail(SLIM_ERROR_FORMAT,
-                jsonPath + ": " + llvm::toString(json.takeError()));
-  const llvm::json::Object *root = json->getAsObject();
-  if (!root || root->getInteger("format") != 1 ||
-      !readInfos(root->getArray("inputs"), m->inputs) ||
-      !readInfos(root->getArray("outputs"), m->outputs))
+  if (std::string err = regularFileError(jsonPath); !err.empty())
+    return fail(SLIM_ERROR_IO, "cannot read " + jsonPath + ": " + err);
+  std::string contents;
+  {
+    FILE *f = std::fopen(jsonPath.c_str(), "rb");
+    if (!f)
+      return fail(SLIM_ERROR_IO,
+                  "cannot read " + jsonPath + ": " + std::strerror(errno));
+    char chunk[65536];
+    size_t n;
+    while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0)
+      contents.append(chunk, n);
+    bool bad = std::ferror(f);
+    std::fclose(f);
+    if (bad)
+      return fail(SLIM_ERROR_IO, "cannot read " + jsonPath);
+  }
+  Json json = Json::parse(contents, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded())
+    return fail(SLIM_ERROR_FORMAT, jsonPath + ": not valid JSON");
+  const Json *format = member(
+      json, "format", [](const Json &v) { return v.is_number_integer(); });
+  if (!json.is_object() || !format || format->get<int64_t>() != 1 ||
+      !readInfos(arrayMember(json, "inputs"), m->inputs) ||
+      !readInfos(arrayMember(json, "outputs"), m->outputs))
     return fail(SLIM_ERROR_FORMAT,
                 jsonPath + ": not a Slim model description (format 1)");
-  m->weightsArgument = root->getBoolean("weights_argument").value_or(false);
-  if (const llvm::json::Array *points = root->getArray("observation_points")) {
-    for (const llvm::json::Value &v : *points) {
-      const llvm::json::Object *o = v.getAsObject();
-      const llvm::json::Array *layers = o ? o->getArray("layers") : nullptr;
-      std::optional<int64_t> channels =
-          o ? o->getInteger("channels") : std::nullopt;
-      if (!layers || !channels || *channels <= 0)
+  const Json &root = json;
+  if (const Json *w = member(root, "weights_argument",
+                             [](const Json &v) { return v.is_boolean(); }))
+    m->weightsArgument = w->get<bool>();
+  if (const Json *points = arrayMember(root, "observation_points")) {
+    for (const Json &o : *points) {
+      const Json *layers = o.is_object() ? arrayMember(o, "layers") : nullptr;
+      const Json *channels =
+          o.is_object()
+              ? member(o, "channels",
+                       [](const Json &v) { return v.is_number_integer(); })
+              : nullptr;
+      if (!layers || !channels || channels->get<int64_t>() <= 0)
         return fail(SLIM_ERROR_FORMAT,
                     jsonPath + ": malformed observation_points entry");
       slim_model::ObservationPoint p;
-      p.channels = *channels;
-      const llvm::json::Array *hashes = o->getArray("weight_hashes");
-      for (auto [i, l] : llvm::enumerate(*layers))
-        if (std::optional<llvm::StringRef> name = l.getAsString()) {
-          p.layers.push_back(name->str());
-          std::optional<llvm::StringRef> hash;
-          if (hashes && i < hashes->size())
-            hash = (*hashes)[i].getAsString();
-          p.weightHashes.push_back(hash ? hash->str() : "");
+      p.channels = channels->get<int64_t>();
+      const Json *hashes = arrayMember(o, "weight_hashes");
+      for (size_t i = 0; i < layers->size(); ++i)
+        if ((*layers)[i].is_string()) {
+          p.layers.push_back((*layers)[i].get<std::string>());
+          std::string hash;
+          if (hashes && i < hashes->size() && (*hashes)[i].is_string())
+            hash = (*hashes)[i].get<std::string>();
+          p.weightHashes.push_back(hash);
         }
       m->points.push_back(std::move(p));
     }
   }
-  std::optional<int64_t> weightsBytes = root->getInteger("weights_bytes");
+  std::optional<int64_t> weightsBytes;
+  if (const Json *b = member(root, "weights_bytes", [](const Json &v) {
+        return v.is_number_integer();
+      }))
+    weightsBytes = b->get<int64_t>();
 
   // The code may use the instruction-set features slimc was told it may
   // (--target-cpu/--target-features); running it on a CPU without them
   // would end in SIGILL, so refuse it before loading the code.
-  if (const llvm::json::Object *target = root->getObject("target")) {
-    const llvm::json::Array *required = target->getArray("required_features");
+  if (const Json *target =
+          member(root, "target", [](const Json &v) { return v.is_object(); })) {
+    const Json *required = arrayMember(*target, "required_features");
     if (!required)
       return fail(SLIM_ERROR_FORMAT,
                   jsonPath + ": target has no required_features list");
-    llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+    // Features the CPUID table does not know are not checked (system
+    // features such as "shstk" that generated code does not use).
     std::vector<std::string> missing;
-    for (const llvm::json::Value &f : *required) {
-      std::optional<llvm::StringRef> name = f.getAsString();
-      if (!name)
+    for (const Json &f : *required) {
+      if (!f.is_string())
         return fail(SLIM_ERROR_FORMAT,
                     jsonPath + ": malformed required_features entry");
-      if (!host.lookup(*name))
-        missing.push_back(name->str());
+      std::string name = f.get<std::string>();
+      if (slim_rt::queryHostFeature(name.c_str()) ==
+          slim_rt::HostFeature::Absent)
+        missing.push_back(name);
     }
     if (!missing.empty()) {
       std::string list;
       for (const std::string &f : missing)
         list += (list.empty() ? "" : ", ") + f;
-      std::string cpu = target->getString("cpu").value_or("?").str();
+      const Json *cpuName =
+          member(*target, "cpu", [](const Json &v) { return v.is_string(); });
+      std::string cpu = cpuName ? cpuName->get<std::string>() : "?";
       return fail(SLIM_ERROR_TARGET,
                   std::string(directory) + " was compiled for CPU '" + cpu +
                       "' and needs CPU features this machine lacks: " + list +
@@ -298,21 +372,9 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
     }
   }
 
-  // Keep freed activation buffers in the heap instead of returning them to
-  // the kernel after every run: large mallocs otherwise map fresh pages and
-  // fault them in on each call (SLIM_NO_MALLOPT=1 leaves malloc alone).
-  static bool tuned = [] {
-    if (!std::getenv("SLIM_NO_MALLOPT")) {
-      mallopt(M_MMAP_THRESHOLD, 1 << 30);
-      mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    }
-    return true;
-  }();
-  (void)tuned;
   std::string soPath = path("model.so");
-  if (llvm::Error e = mlir::slim::checkRegularFile(soPath))
-    return fail(SLIM_ERROR_IO,
-                "cannot load " + soPath + ": " + llvm::toString(std::move(e)));
+  if (std::string err = regularFileError(soPath); !err.empty())
+    return fail(SLIM_ERROR_IO, "cannot load " + soPath + ": " + err);
   // Never unloaded: the OpenMP threads of its kernels outlive a dlclose.
   m->library = dlopen(soPath.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!m->library)
@@ -326,14 +388,14 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
   {
     auto *compiled =
         static_cast<const char *>(dlsym(m->library, "slim_model_fingerprint"));
-    std::string described = mlir::slim::getModelFingerprint(
-        *root->get("inputs"), *root->get("outputs"), m->weightsArgument,
-        root->getInteger("weights_bytes").value_or(-1));
+    std::string described =
+        fingerprint(root["inputs"], root["outputs"], m->weightsArgument,
+                    weightsBytes.value_or(-1));
     if (!compiled)
       return fail(SLIM_ERROR_FORMAT,
                   soPath + " has no interface fingerprint (compiled by an "
                            "older slimc, or not a Slim model): recompile it");
-    if (llvm::StringRef(compiled, strnlen(compiled, 17)) != described)
+    if (std::string(compiled, strnlen(compiled, 17)) != described)
       return fail(SLIM_ERROR_FORMAT,
                   std::string(directory) +
                       ": model.json does not describe model.so "
@@ -350,7 +412,7 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
   auto *messagesSize = static_cast<const int64_t *>(
       dlsym(m->library, "slim_check_messages_size"));
   if (messages && messagesSize && *messagesSize > 0)
-    m->checkMessages = llvm::StringRef(messages, *messagesSize);
+    m->checkMessages.assign(messages, *messagesSize);
   m->setObserver = reinterpret_cast<void (*)(slim_observer_fn, void *)>(
       dlsym(m->library, "slim_rt_set_observer"));
   if (!m->points.empty() && !m->setObserver)
@@ -393,6 +455,17 @@ slim_status slim_model_load(const char *directory, slim_model **model) {
   }
   *model = m.release();
   return SLIM_OK;
+}
+
+void slim_runtime_tune_allocator(void) {
+  static bool tuned = [] {
+    if (!std::getenv("SLIM_NO_MALLOPT")) {
+      mallopt(M_MMAP_THRESHOLD, 1 << 30);
+      mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    }
+    return true;
+  }();
+  (void)tuned;
 }
 
 void slim_model_free(slim_model *model) { delete model; }
@@ -492,11 +565,19 @@ static slim_status failRun(const slim_model &model, const SlimRtError &error) {
   if (error.kind == SLIM_RT_ERROR_ALLOCATION)
     return fail(SLIM_ERROR_MEMORY, "the model could not allocate " +
                                        std::to_string(error.value0) + " bytes");
-  llvm::StringRef message;
-  llvm::SmallVector<llvm::StringRef> messages;
-  model.checkMessages.split(messages, '\0');
-  if (error.site >= 0 && error.site < static_cast<int64_t>(messages.size()))
-    message = messages[error.site];
+  std::string message;
+  if (error.site >= 0) {
+    // The site-th NUL-separated message.
+    size_t begin = 0;
+    for (int64_t k = 0; k < error.site && begin != std::string::npos; ++k) {
+      begin = model.checkMessages.find('\0', begin);
+      if (begin != std::string::npos)
+        ++begin;
+    }
+    if (begin != std::string::npos && begin <= model.checkMessages.size())
+      message = model.checkMessages.substr(
+          begin, model.checkMessages.find('\0', begin) - begin);
+  }
   if (message.empty())
     return fail(SLIM_ERROR_INPUT, "run-time check " +
                                       std::to_string(error.site) +
@@ -505,9 +586,10 @@ static slim_status failRun(const slim_model &model, const SlimRtError &error) {
                                       std::to_string(error.value1) + ")");
   std::string text;
   for (size_t i = 0; i < message.size(); ++i) {
-    llvm::StringRef rest = message.drop_front(i);
-    if (rest.starts_with("{0}") || rest.starts_with("{1}")) {
-      text += std::to_string(rest[1] == '0' ? error.value0 : error.value1);
+    if (message.compare(i, 3, "{0}") == 0 ||
+        message.compare(i, 3, "{1}") == 0) {
+      text +=
+          std::to_string(message[i + 1] == '0' ? error.value0 : error.value1);
       i += 2;
       continue;
     }
@@ -533,7 +615,7 @@ slim_status slim_model_run(slim_model *model, const slim_tensor *inputs,
     return fail(SLIM_ERROR_ARGUMENT, "slim_model_run: null tensor array");
 
   // Check the inputs; symbolic dimensions with one name must agree.
-  llvm::StringMap<std::pair<int64_t, std::string>> symbols;
+  std::map<std::string, std::pair<int64_t, std::string>> symbols;
   std::vector<std::vector<int64_t>> descriptors;
   for (int32_t i = 0; i < numInputs; ++i) {
     const slim_tensor &t = inputs[i];

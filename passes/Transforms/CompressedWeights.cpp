@@ -7,6 +7,12 @@
 
 #include "passes/Transforms/CompressedWeights.h"
 
+#include "lib/Compression/CalibrationStats.h"
+#include "lib/Support/JsonOutput.h"
+#include "lib/Support/Version.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/xxhash.h"
+
 #include "dialects/Slim/IR/SlimOps.h"
 #include "lib/Compression/Packing.h"
 #include "lib/Support/Files.h"
@@ -367,15 +373,43 @@ LogicalResult mlir::slim::writeAtomically(StringRef path, StringRef text,
   return success();
 }
 
-LogicalResult mlir::slim::writeReport(StringRef path, llvm::json::Object header,
-                                      llvm::json::Array layers,
-                                      int64_t totalBefore, int64_t totalAfter,
-                                      Operation *anchor) {
+LogicalResult mlir::slim::writeReport(
+    StringRef path, Pass &pass, std::chrono::steady_clock::time_point start,
+    llvm::json::Object header, llvm::json::Array layers, int64_t totalBefore,
+    int64_t totalAfter, Operation *anchor) {
+  header["slim_version"] = getVersion();
+  header["slim_commit"] = getCommit();
+  std::string recipe;
+  llvm::raw_string_ostream recipeOs(recipe);
+  pass.printAsTextualPipeline(recipeOs);
+  header["recipe"] = recipe;
+  // The statistics' provenance: the path alone does not say which file.
+  if (const llvm::json::Value *stats = header.get("stats");
+      stats && stats->getAsString() && !stats->getAsString()->empty()) {
+    std::string statsPath = stats->getAsString()->str();
+    llvm::json::Object info{{"path", statsPath}};
+    if (llvm::Expected<CalibrationStats> opened =
+            CalibrationStats::open(statsPath))
+      info["source"] = opened->getSource().str();
+    else
+      llvm::consumeError(opened.takeError());
+    if (llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> file =
+            llvm::MemoryBuffer::getFile(statsPath, /*IsText=*/false,
+                                        /*RequiresNullTerminator=*/false))
+      info["xxh3"] = llvm::formatv(
+          "{0:x-16}",
+          llvm::xxh3_64bits(llvm::arrayRefFromStringRef((*file)->getBuffer())));
+    header["stats"] = std::move(info);
+  }
+  header["seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   header["layers"] = std::move(layers);
   header["total_bytes_before"] = totalBefore;
   header["total_bytes_after"] = totalAfter;
   std::string text;
   llvm::raw_string_ostream os(text);
-  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(header))) << "\n";
+  printJson(os, llvm::json::Value(std::move(header)));
+  os << "\n";
   return writeAtomically(path, text, anchor);
 }

@@ -29,8 +29,11 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Threading.h"
+#include "mlir/Pass/Pass.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/JSON.h"
+
+#include <chrono>
 
 namespace mlir::slim {
 
@@ -154,11 +157,16 @@ FailureOr<ScaleType> parseScaleType(StringRef text, StringRef pass,
 LogicalResult writeAtomically(StringRef path, StringRef text,
                               Operation *anchor);
 
-/// Writes a compression report: `header` fields, then `layers` and the
-/// byte totals, as indented JSON.
-LogicalResult writeReport(StringRef path, llvm::json::Object header,
-                          llvm::json::Array layers, int64_t totalBefore,
-                          int64_t totalAfter, Operation *anchor);
+/// Writes a compression report of `pass`: `header` fields, then `layers` and
+/// the byte totals, as indented JSON (doubles to 6 significant digits).
+/// Added: Slim's version and commit, the recipe (the pass with all its
+/// options), the statistics file's source and hash (for a non-empty
+/// header "stats" path) and the seconds since `start`.
+LogicalResult writeReport(StringRef path, Pass &pass,
+                          std::chrono::steady_clock::time_point start,
+                          llvm::json::Object header, llvm::json::Array layers,
+                          int64_t totalBefore, int64_t totalAfter,
+                          Operation *anchor);
 
 } // namespace mlir::slim
 

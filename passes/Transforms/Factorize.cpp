@@ -64,6 +64,8 @@ struct SlimFactorizePass
   using Base::Base;
 
   void runOnOperation() override;
+  /// When the pass started (the report's total time).
+  std::chrono::steady_clock::time_point passStart;
 
 private:
   /// Parses the options into `options`; errors name the option.
@@ -159,6 +161,7 @@ SlimFactorizePass::computeLayer(const LinearLayer &layer,
 }
 
 void SlimFactorizePass::runOnOperation() {
+  passStart = std::chrono::steady_clock::now();
   ModuleOp module = getOperation();
   if (failed(parseOptions(module)))
     return signalPassFailure();
@@ -261,7 +264,7 @@ void SlimFactorizePass::runOnOperation() {
         totalAfter ? double(totalBefore) / totalAfter : 0.0);
   if (!reportFile.empty() &&
       failed(writeReport(
-          reportFile,
+          reportFile, *this, passStart,
           llvm::json::Object{{"method", methodName},
                              {"residual", static_cast<bool>(residual)},
                              {"stats", std::string(statsFile)}},

@@ -73,6 +73,8 @@ struct SlimPrunePass : slim::impl::SlimPrunePassBase<SlimPrunePass> {
   using Base::Base;
 
   void runOnOperation() override;
+  /// When the pass started (the report's total time).
+  std::chrono::steady_clock::time_point passStart;
 
 private:
   /// Parses the options into `options`; errors name the option.
@@ -220,6 +222,8 @@ int64_t SlimPrunePass::countBytes(const PrunedMatrix &p) {
 
 LogicalResult SlimPrunePass::runStructured(ModuleOp module) {
   ChannelPruneOptions o;
+  o.pass = this;
+  o.start = passStart;
   o.method = lookupMethod(CompressionFamily::Prune, getMethodName(method));
   o.pattern = StringRef(pattern).trim().str();
   o.heads = o.pattern != "channels";
@@ -269,6 +273,7 @@ LogicalResult SlimPrunePass::runStructured(ModuleOp module) {
 }
 
 void SlimPrunePass::runOnOperation() {
+  passStart = std::chrono::steady_clock::now();
   ModuleOp module = getOperation();
   StringRef text = StringRef(pattern).trim();
   if (text == "heads" || text == "channels" || text == "structured") {
@@ -390,7 +395,7 @@ void SlimPrunePass::runOnOperation() {
         totalAfter ? double(totalBefore) / totalAfter : 0.0);
   if (!reportFile.empty() &&
       failed(
-          writeReport(reportFile,
+          writeReport(reportFile, *this, passStart,
                       llvm::json::Object{{"method", methodName},
                                          {"pattern", std::string(pattern)},
                                          {"bits", static_cast<int64_t>(bits)},

@@ -288,7 +288,7 @@ LogicalResult mlir::slim::pruneChannels(ModuleOp module,
     selectedBytes += l.inChannels * l.outChannels * 4;
   if (!options.reportFile.empty() &&
       failed(writeReport(
-          options.reportFile,
+          options.reportFile, *options.pass, options.start,
           llvm::json::Object{
               {"method", method.name},
               {"pattern", options.pattern},

@@ -16,6 +16,10 @@
 
 #include <string>
 
+#include "mlir/Pass/Pass.h"
+
+#include <chrono>
+
 namespace mlir::slim {
 
 struct ChannelPruneOptions {
@@ -33,6 +37,9 @@ struct ChannelPruneOptions {
   std::string layers, exclude, statsFile, reportFile;
   bool allowEmpty = false;
   bool progress = false;
+  /// The pass, for the report's recipe, and when it started.
+  Pass *pass = nullptr;
+  std::chrono::steady_clock::time_point start;
 };
 
 /// Structured pruning of `module` (see `--slim-prune`); errors are emitted.

@@ -93,6 +93,8 @@ struct SlimQuantizePass : slim::impl::SlimQuantizePassBase<SlimQuantizePass> {
   using Base::Base;
 
   void runOnOperation() override;
+  /// When the pass started (the report's total time).
+  std::chrono::steady_clock::time_point passStart;
 
 private:
   LayerResult computeLayer(const LinearLayer &layer,
@@ -280,6 +282,7 @@ LogicalResult SlimQuantizePass::quantizeEmbeddings(ModuleOp module,
 }
 
 void SlimQuantizePass::runOnOperation() {
+  passStart = std::chrono::steady_clock::now();
   ModuleOp module = getOperation();
   // Options.
   settings.method = lookupMethod(CompressionFamily::Quantize, method);
@@ -435,7 +438,7 @@ void SlimQuantizePass::runOnOperation() {
 
   if (!reportFile.empty() &&
       failed(writeReport(
-          reportFile,
+          reportFile, *this, passStart,
           llvm::json::Object{{"method", std::string(method)},
                              {"bits", static_cast<int64_t>(bits)},
                              {"group_size", static_cast<int64_t>(groupSize)},

@@ -595,6 +595,7 @@ static int runTool() {
     return fail(
         "no model directory (usage: slim-run OUT_DIR [--test-data DIR])");
   slim_model *model = nullptr;
+  slim_runtime_tune_allocator(); // this process only runs models
   if (slim_model_load(modelDir.c_str(), &model) != SLIM_OK)
     return fail(slim_last_error());
   std::unique_ptr<slim_model, void (*)(slim_model *)> owner(model,

@@ -335,6 +335,7 @@ std::string slimc::calibrateModel(func::FuncOp entry,
       if (std::string err = compile(module, dir); !err.empty())
         return err;
       compileSeconds += since(t0);
+      slim_runtime_tune_allocator();
       if (slim_model_load(scratch.dir.c_str(), &scratch.model) != SLIM_OK)
         return std::string("loading the scratch model ") + scratch.dir + ": " +
                slim_last_error();

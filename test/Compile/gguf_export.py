@@ -8,7 +8,8 @@ scripts/smollm2_to_onnx.py converts it, slimc quantizes it and exports ONNX, sli
 writes the GGUF. Checked: the tensor types (Q4_0, Q8_0; F16 with a warning, or refused with
 --exact, for formats GGUF has no exact type for); every tensor the gguf package dequantizes equals
 Slim's dequantized weight exactly (after llama.cpp's Q/K row permutation); the GGUF converted back
-to ONNX gives onnxruntime the logits of Slim's ONNX export; the tensors Slim left alone are the
+to ONNX gives onnxruntime the logits of Slim's ONNX export, also with --keep-quantized (Q4_0/Q8_0
+layers as MatMulNBits, compiled by slimc at the size of Slim's own compressed model); the tensors Slim left alone are the
 template's bytes; bad input is refused with a message and no file.
 
 Usage: gguf_export.py --work DIR [--slimc PATH]
@@ -162,9 +163,26 @@ def main():
         exported = logits(w(f"{name}.onnx"), ids)
         err = float(np.linalg.norm(back - exported) / np.linalg.norm(exported))
         assert err < (1e-3 if warning else 1e-5), (name, err)
+        kept = ""
+        if not warning:
+            # Back to ONNX with the Q4_0/Q8_0 layers kept: MatMulNBits, slimc compiles them quantized.
+            sh(py, os.path.join(SCRIPTS, "smollm2_to_onnx.py"), "--gguf", w(f"{name}.gguf"), "--out",
+               w(f"{name}-kept"), "--mode", "prefill", "--keep-quantized")
+            kept_onnx = w(f"{name}-kept", "smollm2-135m-prefill.onnx")
+            nbits = sum(n.op_type == "MatMulNBits" for n in onnx.load(kept_onnx).graph.node)
+            assert nbits == 14, (name, nbits)
+            err = float(np.linalg.norm(logits(kept_onnx, ids) - exported) / np.linalg.norm(exported))
+            assert err < 1e-5, (name, err)
+            sh(a.slimc, kept_onnx, "-o", w(f"{name}-kept.slim"), "-O0", "--quiet")
+            sh(a.slimc, w(f"{name}.onnx"), "-o", w(f"{name}.slim"), "-O0", "--quiet")
+            sizes = [os.path.getsize(w(f"{d}.slim", "model.weights")) for d in (name, f"{name}-kept")]
+            # The embedding comes back fp32 (--keep-quantized keeps linear layers only).
+            slack = VOCAB * HIDDEN * 4 if "embeddings=" in options else 0
+            assert abs(sizes[0] + slack - sizes[1]) <= 0.02 * sizes[0], (name, sizes)
+            kept = f"; imported back quantized (14 MatMulNBits, same logits, weights {sizes[1]} bytes)"
         kinds = ", ".join(f"{n} {Q(k).name}" for k, n in sorted(types.items()))
         print(f"{name}: {kinds}; dequantized = Slim's weights exactly; back to ONNX: same logits"
-              + (f" (F16, warned: {warning})" if warning else ""))
+              + (f" (F16, warned: {warning})" if warning else "") + kept)
 
     # --exact refuses what has no exact type; bad input leaves no file.
     r = sh(py, os.path.join(SCRIPTS, "slim_to_gguf.py"), "--onnx", w("w4-asym.onnx"), "--template", w("t.gguf"),

@@ -179,6 +179,13 @@ static llvm::raw_ostream &textOut() {
   return jsonOpt ? llvm::errs() : llvm::outs();
 }
 
+/// Text for the --json result: model output, prompts, paths and messages
+/// may hold invalid UTF-8 (a token that ends inside a character), which JSON
+/// cannot; those bytes become U+FFFD.
+static std::string jsonText(std::string s) {
+  return llvm::json::isUTF8(s) ? s : llvm::json::fixUTF8(s);
+}
+
 /// The --json result, printed once when slim-run ends.
 static llvm::json::Object &result() {
   static llvm::json::Object object;
@@ -187,7 +194,7 @@ static llvm::json::Object &result() {
 
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "slim-run") << message << "\n";
-  result()["error"] = message.str();
+  result()["error"] = jsonText(message.str());
   return 1;
 }
 
@@ -516,11 +523,11 @@ int calibrate(slim_model *model, LMRunner &lm,
           static_cast<int64_t>(samples * context), inputs, header))
     return fail(llvm::toString(std::move(e)));
   result()["mode"] = "calibrate";
-  result()["stats"] = calibrateFile.getValue();
+  result()["stats"] = jsonText(calibrateFile.getValue());
   result()["observation_points"] = static_cast<int64_t>(numPoints);
   result()["sequences"] = static_cast<int64_t>(samples);
   result()["context"] = static_cast<int64_t>(context);
-  result()["source"] = data.source;
+  result()["source"] = jsonText(data.source);
   result()["seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -547,7 +554,7 @@ int main(int argc, char **argv) {
                            {"commit", mlir::slim::getCommit()},
                            {"ok", status == 0}};
     if (!modelDir.empty())
-      out["model"] = modelDir.getValue();
+      out["model"] = jsonText(modelDir.getValue());
     for (auto &[key, value] : result())
       out[key] = std::move(value);
     mlir::slim::printJson(llvm::outs(), llvm::json::Value(std::move(out)));
@@ -865,8 +872,8 @@ static int runTool() {
         for (int32_t id : generated)
           idList.push_back(static_cast<int64_t>(id));
         llvm::json::Object g{
-            {"prompt", generatePrompt.getValue()},
-            {"text", tokenizer.decode(generated)},
+            {"prompt", jsonText(generatePrompt.getValue())},
+            {"text", jsonText(tokenizer.decode(generated))},
             {"ids", std::move(idList)},
             {"kv_cache", lm.hasCache()},
             {"prompt_tokens", static_cast<int64_t>(promptTokens)},
@@ -876,7 +883,7 @@ static int runTool() {
             {"decode_tokens_per_second",
              decodeSecs > 0 ? decoded / decodeSecs : 0.0}};
         if (!stoppedAt.empty())
-          g["stopped_at"] = stoppedAt;
+          g["stopped_at"] = jsonText(stoppedAt);
         if (!result().get("mode"))
           result()["mode"] = "generate";
         else
@@ -1057,7 +1064,7 @@ static int runTool() {
       if (bad)
         status = 1;
     }
-    llvm::json::Object test{{"test_data", testData.getValue()},
+    llvm::json::Object test{{"test_data", jsonText(testData.getValue())},
                             {"compared", !expected.empty()},
                             {"passed", status == 0},
                             {"rtol", rtolOpt.getValue()},

@@ -180,7 +180,7 @@ def main():
             if "embeddings=" in options:
                 assert sizes[0] < sizes[1] <= sizes[0] + VOCAB * HIDDEN * 4, (name, sizes)
             else:
-                assert abs(sizes[0] - sizes[1]) <= 0.02 * sizes[0], (name, sizes)
+                assert abs(sizes[0] - sizes[1]) <= 0.05 * sizes[0], (name, sizes)  # scales: f32, per 32
             kept = f"; imported back quantized (14 MatMulNBits, same logits, weights {sizes[1]} bytes)"
         kinds = ", ".join(f"{n} {Q(k).name}" for k, n in sorted(types.items()))
         print(f"{name}: {kinds}; dequantized = Slim's weights exactly; back to ONNX: same logits"

@@ -6,9 +6,17 @@
     slim_stats.py FILE                 summary: source, tokens, one line per input
     slim_stats.py FILE --layer NAME    that layer's record: channels, rows, diagonal of X^T X
 
-As a module: read(path) -> (header, {layer: (xtx, abs_mean, abs_max, rows, mean)}) with memory-mapped arrays
-(mean is None in files written before the signed mean existed), and write(path, source, samples, tokens, inputs)
-with inputs = [(layer_names, xtx, abs_mean, abs_max, rows[, mean])].
+Since format 2 a statistics file is a safetensors file: tensors `input.<i>.xtx` [K, K],
+`input.<i>.abs_mean`, `.abs_max`, `.mean` [K] (F32), and in its metadata `format`
+("slim-calibration-stats"), `version`, `source`, `samples`, `tokens` and `slim`, the JSON of
+the layer map (layer -> input), rows per input, weight hashes and how the statistics were made.
+Any safetensors reader opens it; this module is a thin layer over the `safetensors` package
+(format-1 SLIMSTAT files are still read).
+
+As a module: read(path) -> (header, {layer: (xtx, abs_mean, abs_max, rows, mean)}) (header: the
+`slim` JSON; mean is None in files written before the signed mean existed), and
+write(path, source, samples, tokens, inputs) with inputs = [(layer_names, xtx, abs_mean, abs_max,
+rows[, mean])].
 """
 
 import argparse
@@ -19,66 +27,69 @@ import sys
 
 import numpy as np
 
-MAGIC = b"SLIMSTAT"
-ALIGN = 64
+ARRAYS = ("xtx", "abs_mean", "abs_max", "mean")
+
+
+def _read_v1(path):
+    """Format 1: "SLIMSTAT", u32 version, u32 0, u64 header size, JSON header with array offsets."""
+    with open(path, "rb") as f:
+        prologue = f.read(24)
+        version, _, header_size = struct.unpack("<IIQ", prologue[8:])
+        if version != 1:
+            raise ValueError(f"{path}: unsupported version {version}")
+        header = json.loads(f.read(header_size))
+    data = np.memmap(path, dtype=np.uint8, mode="r")
+    arr = lambda off, n: np.frombuffer(data, dtype="<f4", count=n, offset=off)
+    records = [(arr(r["xtx"], r["channels"] ** 2).reshape(r["channels"], -1), arr(r["abs_mean"], r["channels"]),
+                arr(r["abs_max"], r["channels"]), r["rows"],
+                arr(r["mean"], r["channels"]) if "mean" in r else None) for r in header["inputs"]]
+    return header, records
 
 
 def read(path):
     with open(path, "rb") as f:
-        prologue = f.read(24)
-    if len(prologue) < 24 or prologue[:8] != MAGIC:
-        raise ValueError(f"{path}: not a Slim statistics file")
-    version, _, header_size = struct.unpack("<IIQ", prologue[8:])
-    if version != 1:
-        raise ValueError(f"{path}: unsupported version {version}")
-    with open(path, "rb") as f:
-        f.seek(24)
-        header = json.loads(f.read(header_size))
-    data = np.memmap(path, dtype=np.uint8, mode="r")
-    records = []
-    for rec in header["inputs"]:
-        k = rec["channels"]
-        arr = lambda off, n: np.frombuffer(data, dtype="<f4", count=n, offset=off)
-        records.append((arr(rec["xtx"], k * k).reshape(k, k), arr(rec["abs_mean"], k),
-                        arr(rec["abs_max"], k), rec["rows"], arr(rec["mean"], k) if "mean" in rec else None))
-    layers = {name: records[i] for name, i in header["layers"].items()}
-    return header, layers
+        if f.read(8) == b"SLIMSTAT":
+            header, records = _read_v1(path)
+            return header, {name: records[i] for name, i in header["layers"].items()}
+    from safetensors import safe_open
+
+    try:
+        with safe_open(path, framework="numpy") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != "slim-calibration-stats":
+                raise ValueError(f"{path}: a safetensors file without Slim's calibration metadata")
+            header = json.loads(meta["slim"])
+            names = set(f.keys())
+            get = lambda i, a: f.get_tensor(f"input.{i}.{a}") if f"input.{i}.{a}" in names else None
+            records = [(get(i, "xtx"), get(i, "abs_mean"), get(i, "abs_max"), r["rows"], get(i, "mean"))
+                       for i, r in enumerate(header["inputs"])]
+    except Exception as e:
+        if isinstance(e, ValueError) and str(e).startswith(path):
+            raise
+        raise ValueError(f"{path}: not a Slim statistics file ({e})") from None
+    return header, {name: records[i] for name, i in header["layers"].items()}
 
 
 def write(path, source, samples, tokens, inputs):
     """inputs: list of (layer_names, xtx [K,K] (mean X^T X), abs_mean [K], abs_max [K], rows[, mean [K]]);
     a mean of None leaves it out (as files written before it existed)."""
-    align = lambda x: (x + ALIGN - 1) // ALIGN * ALIGN
-    inputs = [tuple(i) + ((np.zeros(i[1].shape[0]),) if len(i) == 5 else ()) for i in inputs]
-    offsets = [0] * (4 * len(inputs))
-    for _ in range(8):
-        header = json.dumps({
-            "format": "slim-calibration-stats", "version": 1, "source": source,
-            "samples": samples, "tokens": tokens,
-            "inputs": [dict({"channels": int(x.shape[0]), "rows": int(rows), "xtx": offsets[4 * i],
-                             "abs_mean": offsets[4 * i + 1], "abs_max": offsets[4 * i + 2]},
-                            **({} if mean is None else {"mean": offsets[4 * i + 3]}))
-                       for i, (_, x, _, _, rows, mean) in enumerate(inputs)],
-            "layers": {name: i for i, (names, *_rest) in enumerate(inputs) for name in names},
-        }).encode()
-        at, new = align(24 + len(header)), []
-        for _, x, _, _, _, _ in inputs:
-            k = x.shape[0]
-            for n in (k * k, k, k, k):
-                new.append(at)
-                at = align(at + 4 * n)
-        if new == offsets:
-            break
-        offsets = new
+    from safetensors.numpy import save_file
+
+    tensors = {}
+    slim = {"format": "slim-calibration-stats", "version": 2, "source": source, "samples": samples,
+            "tokens": tokens, "inputs": [], "layers": {}}
+    for i, rec in enumerate(inputs):
+        names, arrays, rows = rec[0], list(rec[1:4]) + [rec[5] if len(rec) > 5 else np.zeros(rec[1].shape[0])], rec[4]
+        slim["inputs"].append({"channels": int(arrays[0].shape[0]), "rows": int(rows)})
+        for name in names:
+            slim["layers"][name] = i
+        for a, value in zip(ARRAYS, arrays):
+            if value is not None:
+                tensors[f"input.{i}.{a}"] = np.ascontiguousarray(value, dtype="<f4")
+    meta = {"format": "slim-calibration-stats", "version": "2", "source": source, "samples": str(samples),
+            "tokens": str(tokens), "slim": json.dumps(slim)}
     tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(MAGIC + struct.pack("<IIQ", 1, 0, len(header)) + header)
-        for i, (_, x, abs_mean, mx, _, mean) in enumerate(inputs):
-            for j, a in enumerate((x, abs_mean, mx, mean)):
-                if a is None:
-                    continue
-                f.write(b"\0" * (offsets[4 * i + j] - f.tell()))
-                f.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
+    save_file(tensors, tmp, metadata=meta)
     os.replace(tmp, path)
 
 

@@ -27,7 +27,8 @@ using namespace mlir::slim;
 using llvm::StringRef;
 
 static constexpr char kMagic[8] = {'S', 'L', 'I', 'M', 'S', 'T', 'A', 'T'};
-static constexpr uint32_t kVersion = 1;
+/// The format written: 2 (safetensors); format 1 (SLIMSTAT) is still read.
+static constexpr uint32_t kVersion = 2;
 /// Arrays per input: xtx, abs_mean, abs_max, mean.
 static constexpr size_t kArrays = 4;
 static constexpr uint64_t kPrologue = 24;
@@ -58,23 +59,66 @@ CalibrationStats::parse(std::unique_ptr<llvm::MemoryBuffer> buffer,
   StringRef data = buffer->getBuffer();
   if (reinterpret_cast<uintptr_t>(data.data()) % alignof(float) != 0)
     return fail("the buffer is not aligned for float arrays");
-  if (data.size() < kPrologue || std::memcmp(data.data(), kMagic, 8) != 0)
-    return fail("not a Slim statistics file (bad magic)");
-  uint32_t version;
-  uint64_t headerSize;
-  std::memcpy(&version, data.data() + 8, 4);
-  std::memcpy(&headerSize, data.data() + 16, 8);
-  if (version != kVersion)
-    return fail(llvm::formatv("unsupported version {0} (expected {1})", version,
-                              kVersion));
-  if (headerSize > data.size() - kPrologue)
-    return fail("truncated header");
-  llvm::Expected<llvm::json::Value> header =
-      llvm::json::parse(data.substr(kPrologue, headerSize));
-  if (!header)
-    return fail("header: " + llvm::toString(header.takeError()));
-  const llvm::json::Object *root = header->getAsObject();
-  if (!root || root->getString("format") != "slim-calibration-stats")
+
+  // Two layouts: safetensors (written since format 2; the header's
+  // __metadata__ holds Slim's JSON under "slim", the arrays are tensors
+  // "input.<i>.<array>") and the original SLIMSTAT file (format 1, arrays at
+  // offsets the header gives). `root` is Slim's JSON either way; `view`
+  // finds an array of input i.
+  bool v1 = data.size() >= 8 && std::memcmp(data.data(), kMagic, 8) == 0;
+  llvm::json::Value parsedRoot = nullptr;
+  llvm::json::Value tensorTable = nullptr; // safetensors header
+  uint64_t dataStart = 0;
+  if (v1) {
+    if (data.size() < kPrologue)
+      return fail("truncated header");
+    uint32_t version;
+    uint64_t headerSize;
+    std::memcpy(&version, data.data() + 8, 4);
+    std::memcpy(&headerSize, data.data() + 16, 8);
+    if (version != 1)
+      return fail(
+          llvm::formatv("unsupported version {0} (expected 1)", version));
+    if (headerSize > data.size() - kPrologue)
+      return fail("truncated header");
+    llvm::Expected<llvm::json::Value> header =
+        llvm::json::parse(data.substr(kPrologue, headerSize));
+    if (!header)
+      return fail("header: " + llvm::toString(header.takeError()));
+    parsedRoot = std::move(*header);
+    dataStart = kPrologue + headerSize;
+  } else {
+    uint64_t headerSize = 0;
+    if (data.size() < 8)
+      return fail("not a statistics file (neither safetensors nor SLIMSTAT)");
+    std::memcpy(&headerSize, data.data(), 8);
+    if (headerSize > data.size() - 8 || headerSize < 2 || data[8] != '{')
+      return fail("not a statistics file (neither safetensors nor SLIMSTAT)");
+    llvm::Expected<llvm::json::Value> header =
+        llvm::json::parse(data.substr(8, headerSize).rtrim(' '));
+    if (!header)
+      return fail("safetensors header: " + llvm::toString(header.takeError()));
+    const llvm::json::Object *table = header->getAsObject();
+    const llvm::json::Object *meta =
+        table ? table->getObject("__metadata__") : nullptr;
+    if (!meta || meta->getString("format") != "slim-calibration-stats")
+      return fail("a safetensors file without Slim's calibration metadata");
+    if (meta->getString("version") != "2")
+      return fail("unsupported version (expected 2)");
+    std::optional<StringRef> slimText = meta->getString("slim");
+    if (!slimText)
+      return fail("safetensors metadata lacks 'slim'");
+    llvm::Expected<llvm::json::Value> slimJson = llvm::json::parse(*slimText);
+    if (!slimJson)
+      return fail("metadata 'slim': " + llvm::toString(slimJson.takeError()));
+    parsedRoot = std::move(*slimJson);
+    tensorTable = std::move(*header);
+    dataStart = 8 + headerSize;
+    if (dataStart % alignof(float) != 0)
+      return fail("the tensors do not start at a multiple of 4 bytes");
+  }
+  const llvm::json::Object *root = parsedRoot.getAsObject();
+  if (!root || (v1 && root->getString("format") != "slim-calibration-stats"))
     return fail("header is not a slim-calibration-stats object");
 
   CalibrationStats stats;
@@ -93,19 +137,56 @@ CalibrationStats::parse(std::unique_ptr<llvm::MemoryBuffer> buffer,
   if (!inputs || !layers)
     return fail("header lacks 'inputs' or 'layers'");
 
-  // A view of `count` floats at `key`'s offset, checked against the file.
+  // A view of `count` floats, checked against the file; std::nullopt when
+  // the array is absent (only "mean" may be).
   auto view = [&](const llvm::json::Object &in, StringRef key, uint64_t count,
-                  size_t index) -> llvm::Expected<llvm::ArrayRef<float>> {
-    std::optional<int64_t> offset = in.getInteger(key);
-    if (!offset || *offset < 0 || *offset % 4 != 0 ||
-        static_cast<uint64_t>(*offset) < kPrologue + headerSize ||
-        static_cast<uint64_t>(*offset) > data.size() ||
-        count > (data.size() - *offset) / sizeof(float))
-      return fail(llvm::formatv("input {0}: '{1}' lies outside the file "
-                                "(truncated?)",
-                                index, key));
-    return llvm::ArrayRef<float>(
-        reinterpret_cast<const float *>(data.data() + *offset), count);
+                  size_t index)
+      -> llvm::Expected<std::optional<llvm::ArrayRef<float>>> {
+    std::optional<int64_t> offset;
+    if (v1) {
+      if (!in.get(key))
+        return std::nullopt;
+      offset = in.getInteger(key);
+      if (!offset || *offset < 0 || *offset % 4 != 0 ||
+          static_cast<uint64_t>(*offset) < dataStart ||
+          static_cast<uint64_t>(*offset) > data.size() ||
+          count > (data.size() - *offset) / sizeof(float))
+        return fail(llvm::formatv("input {0}: '{1}' lies outside the file "
+                                  "(truncated?)",
+                                  index, key));
+    } else {
+      std::string name = llvm::formatv("input.{0}.{1}", index, key).str();
+      const llvm::json::Object *t = tensorTable.getAsObject()->getObject(name);
+      if (!t)
+        return std::nullopt;
+      const llvm::json::Array *range = t->getArray("data_offsets");
+      const llvm::json::Array *shape = t->getArray("shape");
+      std::optional<int64_t> begin, end;
+      if (range && range->size() == 2) {
+        begin = (*range)[0].getAsInteger();
+        end = (*range)[1].getAsInteger();
+      }
+      uint64_t elements = 1;
+      bool shapeOk = shape && !shape->empty();
+      for (size_t d = 0; shapeOk && d < shape->size(); ++d) {
+        std::optional<int64_t> n = (*shape)[d].getAsInteger();
+        shapeOk = n && *n >= 0;
+        if (shapeOk)
+          elements *= static_cast<uint64_t>(*n);
+      }
+      if (t->getString("dtype") != "F32" || !shapeOk || elements != count)
+        return fail(llvm::formatv("tensor '{0}' is not F32 with {1} elements",
+                                  name, count));
+      if (!begin || !end || *begin < 0 || *begin % 4 != 0 ||
+          *end - *begin != static_cast<int64_t>(count * sizeof(float)) ||
+          static_cast<uint64_t>(*end) > data.size() - dataStart)
+        return fail(llvm::formatv("tensor '{0}' lies outside the file "
+                                  "(truncated?)",
+                                  name));
+      offset = static_cast<int64_t>(dataStart) + *begin;
+    }
+    return std::optional<llvm::ArrayRef<float>>(llvm::ArrayRef<float>(
+        reinterpret_cast<const float *>(data.data() + *offset), count));
   };
   for (size_t i = 0; i < inputs->size(); ++i) {
     const llvm::json::Object *in = (*inputs)[i].getAsObject();
@@ -117,26 +198,31 @@ CalibrationStats::parse(std::unique_ptr<llvm::MemoryBuffer> buffer,
     if (s.channels <= 0 || s.channels > (1 << 20) || s.rows < 0)
       return fail(llvm::formatv("input {0}: bad 'channels' or 'rows'", i));
     uint64_t k = s.channels;
-    auto xtx = view(*in, "xtx", k * k, i);
-    if (!xtx)
-      return xtx.takeError();
-    auto mean = view(*in, "abs_mean", k, i);
-    if (!mean)
-      return mean.takeError();
-    auto max = view(*in, "abs_max", k, i);
-    if (!max)
-      return max.takeError();
-    // The signed mean came later: files without it still open, and the
-    // methods that need it (structured pruning's bias compensation) say so.
-    if (in->get("mean")) {
-      auto signedMean = view(*in, "mean", k, i);
-      if (!signedMean)
-        return signedMean.takeError();
-      s.mean = *signedMean;
+    struct Want {
+      const char *key;
+      uint64_t count;
+      llvm::ArrayRef<float> *into;
+      bool required;
+    } wants[] = {{"xtx", k * k, &s.xtx, true},
+                 {"abs_mean", k, &s.absMean, true},
+                 {"abs_max", k, &s.absMax, true},
+                 // The signed mean came later: files without it still
+                 // open, and the methods that need it (structured pruning's
+                 // bias compensation) say so.
+                 {"mean", k, &s.mean, false}};
+    for (const Want &w : wants) {
+      auto a = view(*in, w.key, w.count, i);
+      if (!a)
+        return a.takeError();
+      if (!*a) {
+        if (w.required)
+          return fail(llvm::formatv("input {0}: '{1}' lies outside the file "
+                                    "(truncated?)",
+                                    i, w.key));
+        continue;
+      }
+      *w.into = **a;
     }
-    s.xtx = *xtx;
-    s.absMean = *mean;
-    s.absMax = *max;
     stats.inputs.push_back(s);
   }
   for (const auto &[name, index] : *layers) {
@@ -247,66 +333,67 @@ struct Record {
 llvm::Error writeRecords(StringRef path, StringRef source, int64_t samples,
                          int64_t tokens, llvm::ArrayRef<Record> records,
                          const llvm::json::Object &extra) {
-  // Lay out the arrays after the header; the header holds their offsets,
-  // so size it with placeholder offsets of the final width first.
-  auto buildHeader = [&](llvm::ArrayRef<uint64_t> offsets) {
-    llvm::json::Array ins;
-    llvm::json::Object layers, hashes;
-    for (size_t i = 0; i < records.size(); ++i) {
-      for (size_t l = 0; l < records[i].hashes.size(); ++l)
-        if (!records[i].hashes[l].empty())
-          hashes[records[i].layers[l]] = records[i].hashes[l];
-      ins.push_back(llvm::json::Object{
-          {"channels", records[i].channels},
-          {"rows", records[i].rows},
-          {"xtx", static_cast<int64_t>(offsets[kArrays * i])},
-          {"abs_mean", static_cast<int64_t>(offsets[kArrays * i + 1])},
-          {"abs_max", static_cast<int64_t>(offsets[kArrays * i + 2])},
-          {"mean", static_cast<int64_t>(offsets[kArrays * i + 3])}});
-      for (const std::string &layer : records[i].layers)
-        layers[layer] = static_cast<int64_t>(i);
-    }
-    llvm::json::Object root{{"format", "slim-calibration-stats"},
-                            {"version", static_cast<int64_t>(kVersion)},
-                            {"source", source.str()},
-                            {"samples", samples},
-                            {"tokens", tokens},
-                            {"inputs", std::move(ins)},
-                            {"layers", std::move(layers)}};
-    if (!hashes.empty())
-      root["weight_hashes"] = std::move(hashes);
-    if (!extra.empty())
-      root["calibration"] = llvm::json::Object(extra);
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    os << llvm::json::Value(std::move(root));
-    return text;
-  };
-  auto alignUp = [](uint64_t x) { return (x + kAlign - 1) / kAlign * kAlign; };
-  // Offsets are printed as decimal integers: iterate until the header
-  // size (which shifts the data) is stable.
-  std::vector<uint64_t> offsets(kArrays * records.size(), 0);
-  std::string header;
-  for (int iter = 0; iter < 8; ++iter) {
-    header = buildHeader(offsets);
-    uint64_t at = alignUp(kPrologue + header.size());
-    std::vector<uint64_t> next;
-    for (const Record &r : records) {
-      uint64_t k = r.channels;
-      next.push_back(at);
-      at = alignUp(at + k * k * 4);
-      next.push_back(at);
-      at = alignUp(at + k * 4);
-      next.push_back(at);
-      at = alignUp(at + k * 4);
-      next.push_back(at);
-      at = alignUp(at + k * 4);
-    }
-    if (next == offsets)
-      break;
-    offsets = std::move(next);
+  // safetensors: u64 header size, the JSON header (tensors by name with
+  // dtype, shape and offsets into the data that follows, no holes; Slim's
+  // own JSON as a string in __metadata__), then the arrays back to back.
+  // The header is padded with spaces so the data starts 64-byte aligned.
+  static const char *kNames[kArrays] = {"xtx", "abs_mean", "abs_max", "mean"};
+  llvm::json::Array ins;
+  llvm::json::Object layers, hashes;
+  for (size_t i = 0; i < records.size(); ++i) {
+    for (size_t l = 0; l < records[i].hashes.size(); ++l)
+      if (!records[i].hashes[l].empty())
+        hashes[records[i].layers[l]] = records[i].hashes[l];
+    ins.push_back(llvm::json::Object{{"channels", records[i].channels},
+                                     {"rows", records[i].rows}});
+    for (const std::string &layer : records[i].layers)
+      layers[layer] = static_cast<int64_t>(i);
   }
-  header = buildHeader(offsets);
+  llvm::json::Object slim{{"format", "slim-calibration-stats"},
+                          {"version", static_cast<int64_t>(kVersion)},
+                          {"source", source.str()},
+                          {"samples", samples},
+                          {"tokens", tokens},
+                          {"inputs", std::move(ins)},
+                          {"layers", std::move(layers)}};
+  if (!hashes.empty())
+    slim["weight_hashes"] = std::move(hashes);
+  if (!extra.empty())
+    slim["calibration"] = llvm::json::Object(extra);
+  std::string slimText;
+  llvm::raw_string_ostream slimOs(slimText);
+  slimOs << llvm::json::Value(std::move(slim));
+  slimOs.flush();
+
+  llvm::json::Object table{
+      {"__metadata__", llvm::json::Object{{"format", "slim-calibration-stats"},
+                                          {"version", std::to_string(kVersion)},
+                                          {"source", source.str()},
+                                          {"samples", std::to_string(samples)},
+                                          {"tokens", std::to_string(tokens)},
+                                          {"slim", slimText}}}};
+  uint64_t at = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    int64_t k = records[i].channels;
+    for (size_t a = 0; a < kArrays; ++a) {
+      uint64_t bytes = (a == 0 ? k * k : k) * 4;
+      llvm::json::Array shape =
+          a == 0 ? llvm::json::Array{k, k} : llvm::json::Array{k};
+      table[llvm::formatv("input.{0}.{1}", i, kNames[a]).str()] =
+          llvm::json::Object{
+              {"dtype", "F32"},
+              {"shape", std::move(shape)},
+              {"data_offsets",
+               llvm::json::Array{static_cast<int64_t>(at),
+                                 static_cast<int64_t>(at + bytes)}}};
+      at += bytes;
+    }
+  }
+  std::string header;
+  llvm::raw_string_ostream headerOs(header);
+  headerOs << llvm::json::Value(std::move(table));
+  headerOs.flush();
+  header.append((kAlign - (8 + header.size()) % kAlign) % kAlign, ' ');
 
   llvm::Expected<mlir::slim::TempOutput> out =
       mlir::slim::TempOutput::create(path);
@@ -315,23 +402,15 @@ llvm::Error writeRecords(StringRef path, StringRef source, int64_t samples,
                                    "': " + llvm::toString(out.takeError()));
   {
     llvm::raw_fd_ostream os(out->takeFD(), /*shouldClose=*/true);
-    uint32_t version = kVersion, reserved = 0;
     uint64_t headerSize = header.size();
-    os.write(kMagic, 8);
-    os.write(reinterpret_cast<const char *>(&version), 4);
-    os.write(reinterpret_cast<const char *>(&reserved), 4);
     os.write(reinterpret_cast<const char *>(&headerSize), 8);
     os << header;
-    uint64_t pos = kPrologue + header.size();
     std::vector<float> buf;
-    for (size_t i = 0; i < records.size(); ++i) {
+    for (size_t i = 0; i < records.size(); ++i)
       for (size_t a = 0; a < kArrays; ++a) {
         records[i].fill(a, buf);
-        os.write_zeros(offsets[kArrays * i + a] - pos);
         os.write(reinterpret_cast<const char *>(buf.data()), buf.size() * 4);
-        pos = offsets[kArrays * i + a] + buf.size() * 4;
       }
-    }
     os.close();
     if (os.has_error()) {
       os.clear_error();

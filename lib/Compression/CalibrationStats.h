@@ -13,29 +13,35 @@
 // share one record). GPTQ, SparseGPT and whitened SVD use X^T X; AWQ,
 // SmoothQuant and Wanda the per-channel statistics.
 //
-// Layout (little-endian):
+// Layout (format 2, a safetensors file; little-endian):
 //
-//   offset 0   8 bytes   magic "SLIMSTAT"
-//   offset 8   u32       format version (1)
-//   offset 12  u32       reserved (0)
-//   offset 16  u64       header size H in bytes
-//   offset 24  H bytes   JSON header (below)
-//   then       f32 arrays at 64-byte aligned offsets from the file start
+//   offset 0   u64       header size H
+//   offset 8   H bytes   JSON header, padded with spaces so that 8 + H is a
+//                        multiple of 64:
+//     { "__metadata__": { "format": "slim-calibration-stats", "version": "2",
+//                         "source": ..., "samples": "<n>", "tokens": "<n>",
+//                         "slim": "<JSON below, as a string>" },
+//       "input.<i>.xtx":      { "dtype": "F32", "shape": [K, K],
+//                               "data_offsets": [begin, end] },
+//       "input.<i>.abs_mean": ..., "input.<i>.abs_max": ...,
+//       "input.<i>.mean": ... }
+//   then       the tensors' bytes, back to back (offsets relative to 8 + H)
 //
-// The JSON header:
+// The "slim" JSON:
 //
-//   { "format": "slim-calibration-stats", "version": 1,
+//   { "format": "slim-calibration-stats", "version": 2,
 //     "source": "<model the statistics were taken from>",
 //     "samples": <calibration sequences>, "tokens": <tokens fed>,
-//     "inputs": [ { "channels": K, "rows": <rows observed>,
-//                   "xtx": <offset>, "abs_mean": <offset>,
-//                   "abs_max": <offset>, "mean": <offset> }, ... ],
-//     "layers": { "<layer name>": <index into inputs>, ... } }
+//     "inputs": [ { "channels": K, "rows": <rows observed> }, ... ],
+//     "layers": { "<layer name>": <index into inputs>, ... },
+//     "weight_hashes": { "<layer>": "<hash>" }, "calibration": { ... } }
 //
 // `xtx` is K*K f32 (row-major, symmetric), `abs_mean`, `abs_max` and `mean`
 // K f32. `mean` (the signed mean, for structured pruning's bias
 // compensation) is absent from files written before it existed; readers
-// then leave InputStats::mean empty.
+// then leave InputStats::mean empty. Format 1 files ("SLIMSTAT", u32
+// version 1, u32 0, u64 header size, the JSON above with each input's array
+// offsets from the file start) are still read.
 // Readers map the file and touch one record at a time, so memory stays
 // bounded by the layer in hand.
 //

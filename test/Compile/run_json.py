@@ -93,10 +93,18 @@ def main():
     out, _ = run(w("calib"), "--calibrate", w("c.stats"), "--calibration-text", a.text, "--tokenizer",
                  a.tokenizer, "--context", "16", "--samples", "2")
     assert out["mode"] == "calibrate" and out["sequences"] == 2 and out["observation_points"] > 0, out
-    assert os.path.getsize(w("c.stats")) > 0
+    # The statistics file slim-run wrote is a safetensors file any reader opens.
+    from safetensors import safe_open
+    with safe_open(w("c.stats"), framework="numpy") as f:
+        meta = f.metadata()
+        layout = json.loads(meta["slim"])
+        assert meta["format"] == "slim-calibration-stats" and meta["version"] == "2", meta
+        k = layout["inputs"][0]["channels"]
+        assert f.get_tensor("input.0.xtx").shape == (k, k) and f.get_tensor("input.0.mean").shape == (k,)
+        assert len(layout["layers"]) >= out["observation_points"] > 0, layout
     out, _ = run("--encode-file", a.text, "--tokenizer", a.tokenizer)
     assert out["mode"] == "encode" and len(out["ids"]) > 100, out
-    print("calibrate and encode")
+    print("calibrate (a safetensors file) and encode")
 
     out, _ = run(w("nothing"), rc=1)
     assert "nothing/model.json" in out["error"], out

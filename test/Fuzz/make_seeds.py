@@ -33,8 +33,10 @@ def target(name):
     return d
 
 
-# Statistics files: two inputs (one shared by two layers), without the signed
-# mean (older files), with a NaN (refused), and truncated.
+# Statistics files (safetensors, format 2): two inputs (one shared by two
+# layers), without the signed mean (older files), with a NaN (refused), and
+# truncated. v1-two-inputs.stats, a format-1 (SLIMSTAT) file kept from before,
+# is not written here.
 d = target("stats")
 rng = np.random.default_rng(7)
 

@@ -759,23 +759,32 @@ LogicalResult Exporter::exportWeight(const QuantWeight &w) {
              << "ONNX export: initializer '" << w.name
              << "' is also a graph input (it could be overridden at run time)";
   int64_t a = init.dims(0), b = init.dims(1);
-  bool same = a == w.rows && b == w.cols;
-  bool swapped = a == w.cols && b == w.rows;
   std::vector<Use> consumers = uses.lookup(w.name);
+  // Slim's linear layers are the transpose of the MatMul initializer
+  // ([N, K] for [K, N]); embedding tables (read by Gather, and by a tied
+  // head through Transpose) keep its orientation. The ONNX readers say which
+  // this weight is, also when it is square.
   bool onlyMatMulB = !consumers.empty();
-  bool gather = false;
+  bool matmulB = false, table = false;
   for (const Use &u : consumers) {
     const onnx::NodeProto &node = nodes[u.node];
     bool plain = node.domain().empty() || node.domain() == "ai.onnx";
-    onlyMatMulB &= plain && node.op_type() == "MatMul" && u.slot == 1;
-    gather |= plain && node.op_type() == "Gather" && u.slot == 0;
+    bool isMatMulB = plain && node.op_type() == "MatMul" && u.slot == 1;
+    onlyMatMulB &= isMatMulB;
+    matmulB |= isMatMulB;
+    table |= plain && u.slot == 0 &&
+             (node.op_type() == "Gather" || node.op_type() == "Transpose");
   }
-  bool transposed;
-  if (same && swapped) // square: MatMul weights are [K, N], tables [V, H]
-    transposed = !gather;
-  else if (same || swapped)
-    transposed = swapped;
-  else
+  if (matmulB == table)
+    return emitError(w.anchor)
+           << "ONNX export: initializer '" << w.name << "' is read "
+           << (matmulB ? "both as a MatMul weight and as a "
+                         "table"
+                       : "by neither a MatMul nor a Gather")
+           << ": cannot tell its layout";
+  bool transposed = matmulB;
+  if (transposed ? !(a == w.cols && b == w.rows)
+                 : !(a == w.rows && b == w.cols))
     return emitError(w.anchor)
            << "ONNX export: initializer '" << w.name << "' is " << a << "x" << b
            << ", the compressed weight " << w.rows << "x" << w.cols;

@@ -211,6 +211,57 @@ LogicalResult readActivationSide(AssembleOp assemble, QuantWeight &w) {
   return success();
 }
 
+/// Turns `w`, the quantized kept values of an N:M weight, into the dense
+/// quantized matrix: each kept value's level at its position in its run of
+/// m (positions given twice add, as the encoding says), level 0 elsewhere;
+/// a group of g kept values covers g * m / n dense columns.
+LogicalResult densify(AssembleOp assemble, Value indices, SparseAttr sparse,
+                      int64_t denseCols, QuantWeight &w) {
+  int64_t n = sparse.getN(), m = sparse.getM(), kept = w.cols;
+  std::optional<std::vector<int32_t>> pos =
+      indices ? constantInts(indices, /*isSigned=*/false) : std::nullopt;
+  if (!pos || pos->size() != static_cast<size_t>(w.rows * kept))
+    return assemble.emitError() << "ONNX export: weight '" << w.name
+                                << "': sparsity indices are not available";
+  if (w.groupSize > 0 && w.groupSize % n != 0)
+    return assemble.emitError()
+           << "ONNX export: weight '" << w.name << "': groups of "
+           << w.groupSize << " kept values do not cover whole runs of " << m;
+  unsigned bits = w.quant.getBits();
+  int32_t lo = w.quant.getIsSigned() ? -(1 << (bits - 1)) : 0;
+  int32_t hi = w.quant.getIsSigned() ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
+  std::vector<int32_t> levels(w.rows * denseCols, 0);
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t k = 0; k < kept; ++k) {
+      int32_t p = (*pos)[r * kept + k];
+      if (p < 0 || p >= m)
+        return assemble.emitError()
+               << "ONNX export: weight '" << w.name << "': sparsity index " << p
+               << " outside a run of " << m;
+      levels[r * denseCols + k / n * m + p] += w.level(r, k);
+    }
+  int64_t keptGroup = w.groupSize;
+  if (w.groupSize > 0)
+    w.groupSize = w.groupSize / n * m;
+  std::vector<int32_t> codes(levels.size());
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t c = 0; c < denseCols; ++c) {
+      int64_t g = keptGroup > 0 ? c / w.groupSize : 0;
+      int32_t zero = !w.zeroPoints.empty()   ? w.zeroPoints[r * w.groups + g]
+                     : w.quant.getIsSigned() ? 0
+                                             : 1 << (bits - 1);
+      int32_t code = levels[r * denseCols + c] + zero;
+      if (code < lo || code > hi)
+        return assemble.emitError()
+               << "ONNX export: weight '" << w.name
+               << "': kept values at one position add up beyond the codes";
+      codes[r * denseCols + c] = code;
+    }
+  w.codes = std::move(codes);
+  w.cols = denseCols;
+  return success();
+}
+
 /// Collects the weights Slim quantized: `slim.assemble` of constants whose
 /// codes are a resource named `<initializer>.codes`. Weights that came
 /// quantized from the model keep their initializer's name and are left as
@@ -238,13 +289,19 @@ LogicalResult collectWeights(ModuleOp module, std::vector<QuantWeight> &out) {
     }
     if (key.empty())
       return WalkResult::advance();
-    auto quant = dyn_cast<QuantAttr>(type.getEncoding());
-    if (!quant)
+    // Integer codes, alone or as the kept values of an N:M sparse weight
+    // (written dense, the pruned elements as code for zero: exact, the
+    // sparsity's speed is lost, its size too).
+    EncodingStages stages = getEncodingStages(type.getEncoding());
+    QuantAttr quant = stages.quant;
+    SparseAttr sparse = stages.sparse;
+    bool nm = sparse && sparse.getN() > 0 && sparse.getAxis() == 1;
+    if (!quant || stages.lowRank || (sparse && !nm))
       return assemble.emitError()
              << "ONNX export: weight '" << key << "' is stored as "
              << type.getEncoding()
              << ", which ONNX cannot express (the export writes "
-                "integer-quantized weights: --quantize with integer codes)";
+                "integer-quantized weights, N:M-sparse ones included)";
     if (quant.getFormat() != QuantFormat::Int)
       return assemble.emitError()
              << "ONNX export: weight '" << key << "' uses "
@@ -259,6 +316,9 @@ LogicalResult collectWeights(ModuleOp module, std::vector<QuantWeight> &out) {
     w.quant = quant;
     w.rows = type.getDimSize(0);
     w.cols = type.getDimSize(1);
+    int64_t denseCols = w.cols;
+    if (nm) // the codes hold the kept values: n of every m columns
+      w.cols = denseCols / sparse.getM() * sparse.getN();
     if (quant.isGrouped() && quant.getAxis() != 1)
       return assemble.emitError()
              << "ONNX export: weight '" << key
@@ -324,6 +384,10 @@ LogicalResult collectWeights(ModuleOp module, std::vector<QuantWeight> &out) {
         return assemble.emitError() << "ONNX export: bad zero points";
       w.zeroPoints = std::move(*zp);
     }
+    if (nm && failed(densify(assemble,
+                             layout->lookup(assemble.getOperands(), "indices"),
+                             sparse, denseCols, w)))
+      return WalkResult::interrupt();
     if (failed(readActivationSide(assemble, w)))
       return WalkResult::interrupt();
     out.push_back(std::move(w));

@@ -5,7 +5,7 @@
 
 On a tiny LLaMA with a tied LM head, for each recipe (int4 groups, int8 per channel, int4
 asymmetric ragged groups, int3 stored in 4 bits, int4 embeddings through DequantizeLinear,
-AWQ's activation scales, SmoothQuant W8A8): the exported model passes onnx.checker, onnxruntime's
+AWQ's activation scales, SmoothQuant W8A8, 2:4 pruning with int4 kept values written dense): the exported model passes onnx.checker, onnxruntime's
 logits equal the compiled Slim model's (relative error <= 2e-5; the products sum in another
 order), and differ from the fp32 model's (the weights are the quantized ones). The exported file
 re-imported by slimc gives the same logits again and the same weights file size. Bad uses are
@@ -92,11 +92,14 @@ def main():
          {"MatMulNBits": 14, "DequantizeLinear": 1}),
         ("awq-w4-g32", "method=awq bits=4 group-size=32 symmetric=1", calib, {"MatMulNBits": 14}),
         ("smoothquant-w8a8", "method=smoothquant bits=8 group-size=0 symmetric=1", calib, {"MatMulNBits": 14}),
+        ("sparse-2:4-w4", None, ["--prune", "method=magnitude pattern=2:4 bits=4 group-size=16 symmetric=1"],
+         {"MatMulNBits": 14}),
     ]
     for name, options, extra, ops in recipes:
         onnx_path, out = w(f"{name}.onnx"), w(name)
-        r = sh("slimc", w("lm.onnx"), "-o", out, "--opt-level", "0", "--quantize", options,
-               "--emit-onnx", onnx_path, *extra)
+        quantize = ["--quantize", options] if options else []
+        r = sh("slimc", w("lm.onnx"), "-o", out, "--opt-level", "0", *quantize, "--emit-onnx", onnx_path,
+               *extra)
         assert f"wrote {onnx_path}" in r.stderr, r.stderr
         exported = onnx.load(onnx_path)
         onnx.checker.check_model(exported, full_check=True)
@@ -137,8 +140,9 @@ def main():
     sh("slimc", w("lm.onnx"), "--quantize", "method=rtn bits=4 group-size=32", "--emit-mlir", w("q.mlir"), "--quiet",
        "-o", w("q"))
     for args, message in (
-            (["--prune", "method=magnitude pattern=2:4"], "pruned and factorized weights have no ONNX form"),
-            (["--factorize", "method=svd rank=8"], "pruned and factorized weights have no ONNX form"),
+            (["--prune", "method=magnitude pattern=2:4"], "which ONNX cannot express"),
+            (["--prune", "method=magnitude pattern=heads sparsity=0.25"], "structured pruning and factorized"),
+            (["--factorize", "method=svd rank=8"], "structured pruning and factorized"),
             (["--onnx-external-data=sometimes", "--quantize", "bits=4"], "expected always, never or auto"),
             (["--calibration"], "--emit-onnx and --calibration do not go together"),
     ):
@@ -150,8 +154,8 @@ def main():
     assert not os.path.exists(w("bad.onnx"))
     r = sh("slimc", w("lm.onnx"), "--onnx-external-data=always", "-o", w("bad"), ok=False)
     assert r.returncode != 0 and "--onnx-external-data needs --emit-onnx" in r.stderr, r.stderr
-    print("refused: pruning, factorization, instrumentation, MLIR input, bad --onnx-external-data; "
-          "nothing written")
+    print("refused: f32 sparse values, structured pruning, factorization, instrumentation, MLIR input, "
+          "bad --onnx-external-data; nothing written")
 
 if __name__ == "__main__":
     main()

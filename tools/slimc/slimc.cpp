@@ -212,8 +212,9 @@ static llvm::cl::opt<std::string> emitOnnx(
     llvm::cl::desc("Also write the compressed model as ONNX to this file, "
                    "runnable by onnxruntime: quantized layers as "
                    "com.microsoft.MatMulNBits, other quantized weights as "
-                   "DequantizeLinear (ONNX input and --quantize only; without "
-                   "-o nothing is compiled)"),
+                   "DequantizeLinear, N:M-sparse quantized weights written "
+                   "dense (ONNX input; not with structured pruning or "
+                   "--factorize; without -o nothing is compiled)"),
     llvm::cl::value_desc("file.onnx"), llvm::cl::cat(category));
 static llvm::cl::opt<std::string> onnxExternalData(
     "onnx-external-data",
@@ -965,9 +966,17 @@ int main(int argc, char **argv) {
     if (!StringRef(inputPath).ends_with(".onnx"))
       return error("--emit-onnx needs an ONNX input (the exported model is "
                    "the input graph with its weights compressed)");
-    if (pruneOpt.getNumOccurrences() || factorizeOpt.getNumOccurrences())
-      return error("--emit-onnx: pruned and factorized weights have no ONNX "
-                   "form yet (use --quantize)");
+    // Structured pruning changes the shapes of the other layers and of the
+    // KV cache, which the export (it rewrites weights only) cannot follow;
+    // low-rank factors have no ONNX form yet. N:M-sparse weights with
+    // quantized values are written dense.
+    StringRef prune = pruneOpt;
+    if (factorizeOpt.getNumOccurrences() || prune.contains("method=flap") ||
+        prune.contains("pattern=heads") || prune.contains("pattern=channels") ||
+        prune.contains("pattern=structured"))
+      return error("--emit-onnx: structured pruning and factorized weights "
+                   "have no ONNX form yet (N:M pruning with bits= and "
+                   "--quantize do)");
     if (calibration)
       return error("--emit-onnx and --calibration do not go together");
     if (onnxExternalData == "always")

@@ -145,16 +145,9 @@ def read_slim_weights(onnx_path):
     return weights, set(zero_point_layers)
 
 
-def q4_0(w):
-    """Q4_0 blocks (f16 d, 16 bytes: element j low nibble, element j+16 high nibble) or None."""
-    return _blocks(w, 4)
-
-
-def q8_0(w):
-    return _blocks(w, 8)
-
-
-def _blocks(w, bits):
+def gguf_blocks(w, bits):
+    """Q4_0 (bits 4: f16 d, 16 bytes, element j in the low nibble and j+16 in the high one) or
+    Q8_0 (bits 8: f16 d, 32 int8) blocks of `w`, rows of bytes; None where they are not exact."""
     rows, cols = w.levels.shape
     if cols % 32 or w.group % 32:
         return None
@@ -220,7 +213,7 @@ def main():
         if target.endswith("attn_q.weight") or target.endswith("attn_k.weight"):
             h = heads if target.endswith("attn_q.weight") else kv_heads
             w = SlimWeight(permute(w.levels, h), permute(w.scales, h), w.group, w.bits)
-        blocks = None if name in zero_points else (q4_0(w) if w.bits == 4 else q8_0(w) if w.bits == 8 else None)
+        blocks = gguf_blocks(w, w.bits) if name not in zero_points and w.bits in (4, 8) else None
         if blocks is not None:
             kind = "Q4_0" if w.bits == 4 else "Q8_0"
             replaced[target] = (blocks, Q.Q4_0 if w.bits == 4 else Q.Q8_0)

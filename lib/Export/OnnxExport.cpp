@@ -22,6 +22,7 @@
 #include "lib/Compression/Packing.h"
 #include "lib/Import/Onnx/ModelLoader.h"
 #include "lib/Support/Files.h"
+#include "passes/Transforms/Utils.h"
 
 #include "onnx/onnx.pb.h"
 
@@ -83,21 +84,10 @@ struct QuantWeight {
   }
 };
 
-std::optional<ArrayRef<char>> constantBytes(Value v, std::string *key) {
+/// The stored bytes of a constant (getConstantBytes), if `v` is one.
+std::optional<ArrayRef<char>> constantBytes(Value v) {
   auto cst = v.getDefiningOp<arith::ConstantOp>();
-  if (!cst)
-    return std::nullopt;
-  if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
-    if (key)
-      *key = res.getRawHandle().getKey().str();
-    if (!res.getRawHandle().getBlob())
-      return std::nullopt;
-    return res.getData();
-  }
-  if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue()))
-    if (!dense.isSplat())
-      return dense.getRawData();
-  return std::nullopt;
+  return cst ? getConstantBytes(cst.getValue()) : std::nullopt;
 }
 
 /// The f32 values of a constant float tensor (f32, f16 or bf16; splats
@@ -120,7 +110,7 @@ std::optional<std::vector<float>> constantFloats(Value v) {
     }
     return out;
   }
-  std::optional<ArrayRef<char>> bytes = constantBytes(v, nullptr);
+  std::optional<ArrayRef<char>> bytes = constantBytes(v);
   if (!bytes)
     return std::nullopt;
   unsigned width = ft.getWidth() / 8;
@@ -152,14 +142,12 @@ std::optional<std::vector<int32_t>> constantInts(Value v, bool isSigned) {
   };
   if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
       dense && dense.isSplat()) {
-    out.assign(type.getNumElements(), 0);
     uint8_t b = dense.getSplatValue<APInt>().getZExtValue();
-    out.clear();
     for (int64_t i = 0; i < type.getNumElements(); ++i)
       push(b);
     return out;
   }
-  std::optional<ArrayRef<char>> bytes = constantBytes(v, nullptr);
+  std::optional<ArrayRef<char>> bytes = constantBytes(v);
   if (!bytes || bytes->size() != static_cast<size_t>(type.getNumElements()))
     return std::nullopt;
   for (char c : *bytes)
@@ -336,7 +324,7 @@ LogicalResult collectWeights(ModuleOp module, std::vector<QuantWeight> &out) {
     QuantStorage parts = layout->getQuantStorage(assemble.getOperands());
     unsigned bits = quant.getBits();
     int64_t rowBytes = quant.getPackedSize(w.cols);
-    std::optional<ArrayRef<char>> packed = constantBytes(parts.codes, nullptr);
+    std::optional<ArrayRef<char>> packed = constantBytes(parts.codes);
     if (!packed || packed->size() != static_cast<size_t>(w.rows * rowBytes))
       return assemble.emitError()
              << "ONNX export: weight '" << key << "': codes are not available";

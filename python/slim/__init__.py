@@ -148,8 +148,7 @@ class Model:
     # logits [, present.N.key/value], as slim-run reads them.
     def _lm(self):
         names = [i["name"] for i in self.inputs]
-        if "input_ids" not in names or self.outputs[0]["name"] != "logits" and "logits" not in \
-                [o["name"] for o in self.outputs]:
+        if "input_ids" not in names or "logits" not in [o["name"] for o in self.outputs]:
             raise SlimError(f"{self.directory}: not a language model (input_ids -> logits)")
         past = [i for i in self.inputs if i["name"].startswith("past_key_values.")]
         return names, past
